@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_COMMON_FS_H
+#define STASIS_COMMON_FS_H
+
+#include <stddef.h>
+
+struct stasis_error;
+
+/* Reads a whole file of at most max bytes (NUL-terminated).  -EFBIG when larger. */
+int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+		     struct stasis_error **err);
+/* mkdir -p with mode for the created directories. */
+int mkdir_p(const char *path, unsigned int mode, struct stasis_error **err);
+/* Finds name in $PATH; returns a malloc'ed path or NULL. */
+char *find_in_path(const char *name);
+
+#endif

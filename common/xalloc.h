@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_COMMON_XALLOC_H
+#define STASIS_COMMON_XALLOC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Out of memory aborts: there is no sane recovery in a checkpoint engine half way through a dump. */
+void *xmalloc(size_t size);
+void *xzalloc(size_t size);
+void *xrealloc(void *ptr, size_t size);
+void *xreallocarray(void *ptr, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* Append to a NULL-terminated string vector, taking ownership of s. */
+void strv_push(char ***strv, size_t *len, char *s);
+size_t strv_length(char *const *strv);
+
+#endif

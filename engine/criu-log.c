@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "engine/engine-internal.h"
+
+char **criu_log_errors(const char *log_path, size_t max)
+{
+	if (!log_path)
+		return NULL;
+	cleanup_fclose FILE *f = fopen(log_path, "re");
+	if (!f)
+		return NULL;
+	char **lines = NULL;
+	size_t n = 0;
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		if (!strstr(line, "Error (") && !strstr(line, "Error:"))
+			continue;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (n == max) {
+			/* keep the last ones: the first error is usually the cause, the last the summary */
+			free(lines[max - 1]);
+			lines[max - 1] = xstrdup(line);
+			continue;
+		}
+		strv_push(&lines, &n, xstrdup(line));
+	}
+	return lines;
+}
+
+int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res,
+	      const char *log_path)
+{
+	char **lines = criu_log_errors(log_path, 20);
+	const char *cause = NULL;
+	if (lines && lines[0]) {
+		/* "(00.01) Error (criu/x.c:12): text" -> "text" */
+		const char *p = strstr(lines[0], "): ");
+		cause = p ? p + 3 : lines[0];
+	} else if (res->cr_errmsg) {
+		cause = res->cr_errmsg;
+	}
+	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
+	int r;
+	if (cause)
+		r = error_setx(err, errnum, "%s: CRIU: %s%s%s%s", what, cause,
+			       log_path ? " (log `" : "", log_path ? log_path : "",
+			       log_path ? "`)" : "");
+	else
+		r = error_setx(err, errnum, "%s: CRIU failed%s%s%s", what,
+			       log_path ? " (log `" : "", log_path ? log_path : "",
+			       log_path ? "`)" : "");
+	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
+		(*err)->criu_errno = res->cr_errno;
+		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;
+		(*err)->criu_log = log_path ? xstrdup(log_path) : NULL;
+		(*err)->criu_lines = lines;
+		lines = NULL;
+	}
+	strv_freep(&lines);
+	return r;
+}
+
+int criu_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err)
+{
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return error_set(err, errno, "create `%s`", path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "open `%s`", path);
+	*ret_fd = fd;
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_ENGINE_INTERNAL_H
+#define STASIS_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "engine/rpc-client.h"
+#include "include/stasis.h"
+
+#define STASIS_DEFAULT_TIMEOUT_MS (10u * 60u * 1000u)
+#define STASIS_LOG_LEVEL 4
+
+struct stasis_ctx {
+	char *criu_path;
+	unsigned int timeout_ms;
+	bool have_info;
+	struct stasis_criu_info info;
+};
+
+/*
+ * Turns a CRIU reply with success=false into an error: "<what>: <cause>", with cr_errno,
+ * cr_errmsg, the log path and its "Error (" lines.  Returns a negative errno.
+ */
+int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res,
+	      const char *log_path);
+
+/* The "Error (" lines of a CRIU log (at most max), NULL-terminated; NULL when none or unreadable. */
+char **criu_log_errors(const char *log_path, size_t max);
+
+/* Opens a directory for CRIU (images or work dir), creating it when create is set. */
+int criu_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Typed front of the CRIU RPC client.  Nothing outside rpc-client.c sees protobuf-c: callers fill a
+ * struct rpc_opts and get a struct rpc_result.
+ */
+#ifndef STASIS_ENGINE_RPC_CLIENT_H
+#define STASIS_ENGINE_RPC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct stasis_error;
+
+/* Values are CRIU's criu_req_type. */
+enum rpc_req {
+	RPC_DUMP = 1,
+	RPC_RESTORE = 2,
+	RPC_CHECK = 3,
+	RPC_PRE_DUMP = 4,
+	RPC_FEATURE_CHECK = 9,
+	RPC_VERSION = 10,
+};
+
+/* Values are CRIU's criu_cg_mode; RPC_CG_UNSET leaves CRIU's default. */
+enum rpc_cg_mode {
+	RPC_CG_UNSET = -1,
+	RPC_CG_IGNORE = 0,
+	RPC_CG_NONE = 1,
+	RPC_CG_PROPS = 2,
+	RPC_CG_SOFT = 3,
+	RPC_CG_FULL = 4,
+	RPC_CG_STRICT = 5,
+	RPC_CG_DEFAULT = 6,
+};
+
+struct rpc_kv {
+	const char *key;
+	const char *val;
+};
+
+struct rpc_inherit_fd {
+	const char *key;
+	int fd;
+};
+
+struct rpc_join_ns {
+	const char *ns;
+	const char *ns_file;
+	const char *extra_opt;
+};
+
+struct rpc_opts {
+	int images_dir_fd; /* required; opened in this process: CRIU reads /proc/<peer>/fd/N */
+	int work_dir_fd;   /* -1: the images dir */
+	const char *log_file;
+	int log_level;
+	pid_t pid;
+	const char *root;
+	const char *parent_img;
+	const char *freeze_cgroup;
+	const char *lsm_profile;
+	const char *lsm_mount_context;
+	enum rpc_cg_mode manage_cgroups_mode;
+	uint32_t empty_ns;
+	bool leave_running, ext_unix_sk, tcp_established, tcp_skip_in_flight, tcp_close;
+	bool shell_job, file_locks, link_remap, manage_cgroups, rst_sibling, orphan_pts_master;
+	bool track_mem, notify_scripts, evasive_devices, auto_dedup;
+	/* ext_mnt: key = mount key, val = host path (restore) or key again (dump) */
+	const struct rpc_kv *ext_mnt;
+	size_t n_ext_mnt;
+	/* cg_root: key = controller (NULL for all), val = path */
+	const struct rpc_kv *cg_root;
+	size_t n_cg_root;
+	const char *const *external;
+	size_t n_external;
+	const char *const *skip_mnt;
+	size_t n_skip_mnt;
+	const char *const *enable_fs;
+	size_t n_enable_fs;
+	const struct rpc_inherit_fd *inherit_fd;
+	size_t n_inherit_fd;
+	const struct rpc_join_ns *join_ns;
+	size_t n_join_ns;
+};
+
+/* Initialises o to CRIU's defaults (no fds, cgroup mode unset). */
+void rpc_opts_init(struct rpc_opts *o);
+
+struct rpc_result {
+	bool success;
+	int cr_errno;
+	char *cr_errmsg;
+	pid_t restored_pid;
+	bool have_features;
+	bool mem_track, lazy_pages, pidfd_store;
+	bool have_version;
+	int major, minor, sublevel;
+};
+
+void rpc_result_clear(struct rpc_result *r);
+
+/*
+ * Notification handlers, looked up by CRIU's script name ("post-dump", "setup-namespaces", ...).
+ * fd is the descriptor CRIU passed with the notification (orphan-pts-master) or -1; a handler that
+ * keeps it sets *fd to -1.  A handler returning < 0 makes us answer notify_success=false, which
+ * aborts CRIU's operation.  Unlisted notifications are answered with success.
+ */
+struct rpc_notify_handler {
+	const char *script;
+	int (*fn)(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err);
+};
+
+struct rpc_notify_table {
+	const struct rpc_notify_handler *handlers;
+	size_t n_handlers;
+	void *data;
+};
+
+struct rpc_conn {
+	int sk;
+	pid_t pid;    /* the criu swrk child, or 0 when the peer is not ours to reap */
+	int pidfd;
+	unsigned int timeout_ms;
+};
+
+/* Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair. */
+int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, struct rpc_conn *ret,
+		   struct stasis_error **err);
+/* Wraps an already connected socket (tests use it with a fake peer).  Takes sk. */
+void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret);
+/* Closes the socket and reaps the child: waits up to its timeout, then SIGKILL.  Never leaves a zombie. */
+void rpc_conn_close(struct rpc_conn *c);
+
+/*
+ * Sends one request and waits for its reply, answering every NOTIFY on the way.  opts may be NULL
+ * for VERSION.  A reply with success=false is not an error of this function: *ret says so.  Fails
+ * with -ETIMEDOUT, -ECONNRESET (CRIU went away), -EPROTO (garbage or an unexpected reply).
+ */
+int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
+	     const struct rpc_notify_table *notify, struct rpc_result *ret,
+	     struct stasis_error **err);
+
+/* rpc_conn_spawn + rpc_call + rpc_conn_close. */
+int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type,
+	    const struct rpc_opts *opts, const struct rpc_notify_table *notify,
+	    struct rpc_result *ret, struct stasis_error **err);
+
+const char *rpc_req_name(enum rpc_req type);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stasis: checkpoint/restore for OCI containers through CRIU's RPC protocol.
+ *
+ * Conventions: every fallible function returns 0 (or a count) on success and a negative errno on
+ * failure, and then sets *err (when err is not NULL) to an error the caller frees with
+ * stasis_error_free().  Option structs start with `size` (set it to sizeof the struct you were
+ * compiled against); all-zero fields mean defaults.  The library never prints and never exits.
+ */
+#ifndef STASIS_H
+#define STASIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STASIS_EXPORT __attribute__((visibility("default")))
+
+/* CRIU 4.2 is the first release that dumps inet sockets on kernels >= 6.16 and handles their vDSO. */
+#define STASIS_CRIU_MIN_VERSION 40200
+#define STASIS_CRIU_MIN_VERSION_STR "4.2"
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+struct stasis_error;
+
+/* The positive errno of the failure. */
+STASIS_EXPORT int stasis_error_errno(const struct stasis_error *e);
+/* "context: context: cause: strerror", without a trailing newline. */
+STASIS_EXPORT const char *stasis_error_message(const struct stasis_error *e);
+/* For CRIU failures: the CRIU log file, or NULL. */
+STASIS_EXPORT const char *stasis_error_criu_log(const struct stasis_error *e);
+/* For CRIU failures: cr_errno from CRIU's reply (0 when absent) and cr_errmsg (or NULL). */
+STASIS_EXPORT int stasis_error_criu_errno(const struct stasis_error *e);
+STASIS_EXPORT const char *stasis_error_criu_errmsg(const struct stasis_error *e);
+/* For CRIU failures: the log lines that matter ("Error (" lines), NULL-terminated; never NULL. */
+STASIS_EXPORT const char *const *stasis_error_criu_lines(const struct stasis_error *e);
+/* Explanation of the failure (cause and fix) when one is known, or NULL. */
+STASIS_EXPORT const char *stasis_error_hint(const struct stasis_error *e);
+/* Frees e; accepts NULL; returns NULL. */
+STASIS_EXPORT struct stasis_error *stasis_error_free(struct stasis_error *e);
+
+/* ---- context ---------------------------------------------------------------------------------- */
+
+struct stasis_ctx;
+
+struct stasis_ctx_opts {
+	size_t size;
+	/* CRIU binary; NULL: $STASIS_CRIU, then `criu` in $PATH. */
+	const char *criu_path;
+	/* Longest wait for any single CRIU reply, in milliseconds; 0: 10 minutes. */
+	unsigned int timeout_ms;
+};
+
+/* Creates a context.  Returns 0 or -ENOENT when no CRIU binary can be found. */
+STASIS_EXPORT int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx,
+				 struct stasis_error **err);
+STASIS_EXPORT struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx);
+/* The CRIU binary this context runs. */
+STASIS_EXPORT const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx);
+
+/* ---- CRIU ------------------------------------------------------------------------------------- */
+
+struct stasis_criu_info {
+	int major, minor, sublevel;
+	/* major*10000 + minor*100 + sublevel */
+	int version;
+	/* FEATURE_CHECK results; features_known is false when CRIU could not run its checks. */
+	bool features_known;
+	bool mem_track;
+	bool lazy_pages;
+	bool pidfd_store;
+};
+
+/* VERSION and FEATURE_CHECK, asked once per context.  Returns 0, or -EPROTO/-ETIMEDOUT/... */
+STASIS_EXPORT int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info,
+				   struct stasis_error **err);
+
+/* Fails with -EOPNOTSUPP and a message saying what to install when CRIU is older than 4.2. */
+STASIS_EXPORT int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err);
+
+/* CRIU's CHECK over RPC; work_dir receives check.log.  Returns 0 when CRIU says the host is usable. */
+STASIS_EXPORT int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir,
+				    struct stasis_error **err);
+
+/* ---- process checkpoint/restore --------------------------------------------------------------- */
+
+/*
+ * Dump or restore a process tree with no container around it (the building block the container
+ * operations use, and what the foundation tests exercise).
+ */
+struct stasis_process_opts {
+	size_t size;
+	pid_t pid;              /* dump: root of the tree */
+	const char *images_dir; /* required */
+	const char *work_dir;   /* logs; default images_dir */
+	const char *log_file;   /* bare name inside work_dir; default dump.log / restore.log */
+	int log_level;          /* 0: 4 */
+	const char *parent_dir; /* pre-dump parent, relative to images_dir */
+	bool leave_running;
+	bool shell_job;
+	bool tcp_established;
+	bool ext_unix_sk;
+	bool file_locks;
+
+};
+
+STASIS_EXPORT int stasis_process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
+				      struct stasis_error **err);
+/* Pre-dump: refused with -EOPNOTSUPP when CRIU's FEATURE_CHECK says memory tracking is off. */
+STASIS_EXPORT int stasis_process_pre_dump(struct stasis_ctx *ctx,
+					  const struct stasis_process_opts *opts,
+					  struct stasis_error **err);
+/* Restores and stores the restored root pid in *ret_pid. */
+STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx,
+					 const struct stasis_process_opts *opts, pid_t *ret_pid,
+					 struct stasis_error **err);
+
+STASIS_EXPORT const char *stasis_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_CLI_H
+#define STASIS_CLI_H
+
+#include <stdbool.h>
+
+#include "include/stasis.h"
+
+struct cli_globals {
+	const char *criu_path;
+	unsigned int timeout_ms;
+};
+
+extern struct cli_globals cli_globals;
+
+/* Prints "stasis: <command>: <message>" plus CRIU log lines and hint; returns the exit status. */
+int cli_fail(const char *command, struct stasis_error *err);
+/* Prints "stasis: <command>: <message>" for usage mistakes; returns 2. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_ctx(const char *command, struct stasis_ctx **ret);
+
+int cmd_version(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+#endif

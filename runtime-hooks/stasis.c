@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The stasis command: global options, then one subcommand. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime-hooks/cli.h"
+
+struct cli_globals cli_globals;
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "version", cmd_version, "stasis, CRIU and kernel versions, CRIU features" },
+	{ "check", cmd_check, "ask CRIU whether this host can checkpoint and restore" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nCRIU is found by --criu, then $STASIS_CRIU, then $PATH; stasis needs CRIU >= %s.\n",
+		STASIS_CRIU_MIN_VERSION_STR);
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "stasis: %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return 2;
+}
+
+int cli_fail(const char *command, struct stasis_error *err)
+{
+	fprintf(stderr, "stasis: %s: %s\n", command, stasis_error_message(err));
+	const char *const *lines = stasis_error_criu_lines(err);
+	if (lines[0]) {
+		fprintf(stderr, "CRIU log lines that matter:\n");
+		for (size_t i = 0; lines[i]; i++)
+			fprintf(stderr, "  %s\n", lines[i]);
+	}
+	if (stasis_error_hint(err))
+		fprintf(stderr, "hint: %s\n", stasis_error_hint(err));
+	stasis_error_free(err);
+	return 1;
+}
+
+int cli_ctx(const char *command, struct stasis_ctx **ret)
+{
+	struct stasis_error *err = NULL;
+	struct stasis_ctx_opts o = {
+		.size = sizeof(o),
+		.criu_path = cli_globals.criu_path,
+		.timeout_ms = cli_globals.timeout_ms,
+	};
+	if (stasis_ctx_new(&o, ret, &err) < 0)
+		return cli_fail(command, err);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "criu", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	/* '+': stop at the subcommand, whose own options follow it */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli_globals.criu_path = optarg;
+			break;
+		case 't': {
+			char *end = NULL;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || !end || *end || v == 0 || v > 86400)
+				return cli_usage_error("--timeout", "expected seconds, got `%s`", optarg);
+			cli_globals.timeout_ms = (unsigned int)v * 1000u;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'v':
+			printf("stasis %s\n", stasis_version());
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *name = argv[optind];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i].name) == 0) {
+			int idx = optind;
+			/* glibc: optind = 0 fully re-initialises getopt for the subcommand */
+			optind = 0;
+			return commands[i].fn(argc - idx, argv + idx);
+		}
+	}
+	fprintf(stderr, "stasis: unknown command `%s` (see `stasis --help`)\n", name);
+	return 2;
+}

@@ -1,0 +1,109 @@
+#!/bin/bash
+# make deps: every Debian package the build, the tests and the demo need, plus a private CRIU >= 4.2.
+#
+# Debian 12's criu (3.17) cannot dump on kernels with the new vDSO layout and 4.1 cannot dump inet
+# sockets on kernels >= 6.16.  Installing unstable's criu would upgrade the system libc, so its .debs
+# (libc included) are fetched with a private apt state and unpacked into .deps/criu, and a wrapper
+# runs the binary through that prefix's own dynamic loader.  checkpointctl (absent from Debian 12)
+# comes the same way.  The mirror is taken from the system's apt sources at run time.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+prefix=$top/.deps/criu
+stamp=$prefix/.complete
+suite=${STASIS_CRIU_SUITE:-unstable}
+
+packages=(
+	build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libyajl-dev
+	libselinux1-dev libapparmor-dev libnl-3-dev libnl-route-3-dev libcap-dev libarchive-dev
+	libzstd-dev libssl-dev libcmocka-dev bats bats-support bats-assert runc crun busybox-static
+	jq clang cppcheck clang-format criu podman iproute2 zstd gzip tar python3
+)
+# criu (3.17) is installed for crit, which reads 4.x images, and for /usr/include/criu/rpc.proto,
+# which the unit tests compare our field numbers with; the 3.17 binary itself is never run.
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mirror_uri() {
+	local uri=""
+	if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+			/etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$uri" ]; then
+		uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+			awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }')
+	fi
+	[ -n "$uri" ] || { echo "deps: no Debian mirror found in the system's apt sources" >&2; exit 1; }
+	echo "$uri"
+}
+
+fetch_private() {
+	local state=$prefix/apt
+	rm -rf "$prefix"
+	mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs" "$prefix/root"
+	: >"$state/status"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) $suite main" \
+		>"$state/sources.list"
+	local apt_opts=(
+		-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache"
+		-o "Dir::State::status=$state/status" -o Debug::NoLocking=1
+		-o APT::Sandbox::User=root -o "APT::Architecture=$(dpkg --print-architecture)"
+	)
+	echo "deps: fetching criu and checkpointctl from Debian $suite into $prefix"
+	apt-get "${apt_opts[@]}" -qq update
+	local closure
+	closure=$(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests \
+		--no-conflicts --no-breaks --no-replaces --no-enhances criu checkpointctl |
+		grep -v '^ ' | grep -v '^<' | sort -u)
+	(cd "$state/debs" && apt-get "${apt_opts[@]}" -qq download $closure)
+	for deb in "$state/debs"/*.deb; do
+		dpkg-deb -x "$deb" "$prefix/root"
+	done
+	local libdir
+	libdir=$(dirname "$(find "$prefix/root" -name 'ld-linux-*.so.*' | head -n1)")
+	mkdir -p "$prefix/bin"
+	for tool in usr/sbin/criu usr/bin/checkpointctl; do
+		cat >"$prefix/bin/$(basename "$tool")" <<WRAP
+#!/bin/sh
+# runs $tool from $suite through that release's own loader and libraries (see scripts/deps.sh)
+exec "$libdir/$(basename "$(find "$prefix/root" -name 'ld-linux-*.so.*' | head -n1)")" --library-path "$libdir" "$prefix/root/$tool" "\$@"
+WRAP
+		chmod 0755 "$prefix/bin/$(basename "$tool")"
+	done
+	rm -rf "$state/debs" "$state/cache"
+	touch "$stamp"
+}
+
+system_criu_ok() {
+	command -v criu >/dev/null || return 1
+	local v
+	v=$(criu --version 2>/dev/null | awk '/^Version:/ { print $2 }')
+	[ -n "$v" ] || return 1
+	dpkg --compare-versions "$v" ge 4.2 || return 1
+	criu check >/dev/null 2>&1
+}
+
+if [ ! -e "$stamp" ]; then
+	fetch_private
+fi
+
+if system_criu_ok; then
+	criu=$(command -v criu)
+else
+	criu=$prefix/bin/criu
+fi
+echo "deps: CRIU: $criu ($("$criu" --version | awk '/^Version:/ { print $2 }'))"
+printf 'deps: criu check: %s\n' "$("$criu" check 2>&1 | grep -v 'kdat cache' | tail -n1)"
+echo "deps: checkpointctl: $prefix/bin/checkpointctl"
+echo "deps: use it with: export STASIS_CRIU=$criu"
