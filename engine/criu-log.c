@@ -38,18 +38,36 @@ char **criu_log_errors(const char *log_path, size_t max)
 	return lines;
 }
 
+/* Error lines CRIU prints on runs that go on to succeed: never the cause of a failure. */
+static const char *const benign[] = {
+	"Can't setup RLIMIT_NOFILE for self",
+	"Restoring FAILED",
+	"Dumping FAILED",
+};
+
+static bool is_benign(const char *line)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(benign); i++)
+		if (strstr(line, benign[i]))
+			return true;
+	return false;
+}
+
 int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res,
 	      const char *log_path)
 {
 	char **lines = criu_log_errors(log_path, 20);
 	const char *cause = NULL;
-	if (lines && lines[0]) {
+	for (size_t i = 0; lines && lines[i]; i++) {
+		if (is_benign(lines[i]))
+			continue;
 		/* "(00.01) Error (criu/x.c:12): text" -> "text" */
-		const char *p = strstr(lines[0], "): ");
-		cause = p ? p + 3 : lines[0];
-	} else if (res->cr_errmsg) {
-		cause = res->cr_errmsg;
+		const char *p = strstr(lines[i], "): ");
+		cause = p ? p + 3 : lines[i];
+		break;
 	}
+	if (!cause && res->cr_errmsg)
+		cause = res->cr_errmsg;
 	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
 	int r;
 	if (cause)

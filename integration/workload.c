@@ -1,1 +1,183 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Self-verifying workload for checkpoint/restore tests, in the manner of CRIU's zdtm tests.
+ *
+ *   workload [-m MIB] [-d DIR] [-p PIDFILE]
+ *
+ * Fills MIB MiB with a pattern derived from each page's index, keeps DIR/keep open (known content),
+ * and every 100 ms writes its counter into DIR/counter through an fd it keeps open (fixed-width
+ * records, so the file's size never changes: CRIU checks open files' sizes on restore).  On SIGUSR1
+ * it checks memory, the kept fd and the counter's continuity and writes "OK <count>" or
+ * "CORRUPT <what>" to DIR/verify.  With -p it detaches into its own session first and writes its pid.
+ * Memory also holds MARKER, for memory-search tests.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096
+#define KEEP_TEXT "stasis workload: this file stays open across checkpoint and restore\n"
+
+volatile char marker[64] = "STASIS-WORKLOAD-MARKER-7f3a9c";
+static volatile sig_atomic_t verify_requested;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	verify_requested = 1;
+}
+
+static uint64_t next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void fill_page(uint64_t *p, size_t page)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ull ^ (page + 1) * 0xbf58476d1ce4e5b9ull;
+	for (size_t i = 0; i < PAGE / sizeof(uint64_t); i++)
+		p[i] = next(&s);
+}
+
+static int check_page(const uint64_t *p, size_t page)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ull ^ (page + 1) * 0xbf58476d1ce4e5b9ull;
+	for (size_t i = 0; i < PAGE / sizeof(uint64_t); i++)
+		if (p[i] != next(&s))
+			return -1;
+	return 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096], tmp[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = 16;
+	const char *dir = ".", *pidfile = NULL;
+	int c;
+	while ((c = getopt(argc, argv, "m:d:p:")) != -1) {
+		switch (c) {
+		case 'm':
+			mib = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE]\n");
+			return 2;
+		}
+	}
+
+	if (pidfile) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid > 0)
+			return 0;
+		setsid();
+		/* a detached workload must not hold the caller's stdio: CRIU cannot restore an fd
+		 * to a host file that changed size meanwhile */
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			return 1;
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%d\n", getpid());
+		int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
+			return 1;
+		close(fd);
+	}
+
+	size_t pages = mib * 1024 * 1024 / PAGE;
+	uint64_t *mem = mmap(NULL, pages * PAGE + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	for (size_t i = 0; i < pages; i++)
+		fill_page(mem + i * (PAGE / sizeof(uint64_t)), i);
+
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/keep", dir);
+	int keep = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(path, sizeof(path), "%s/counter", dir);
+	int counter = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (keep < 0 || counter < 0 || write(keep, KEEP_TEXT, strlen(KEEP_TEXT)) < 0)
+		return 1;
+
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigaction(SIGUSR1, &sa, NULL);
+
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	unsigned long count = 0, last_written = 0;
+	for (;;) {
+		char rec[24];
+		snprintf(rec, sizeof(rec), "%019lu\n", ++count);
+		if (pwrite(counter, rec, 20, 0) == 20)
+			last_written = count;
+
+		if (verify_requested) {
+			verify_requested = 0;
+			const char *bad = NULL;
+			for (size_t i = 0; i < pages && !bad; i++)
+				if (check_page(mem + i * (PAGE / sizeof(uint64_t)), i) < 0)
+					bad = "memory";
+			char buf[128] = { 0 };
+			if (!bad && (pread(keep, buf, sizeof(buf) - 1, 0) < 0 || strcmp(buf, KEEP_TEXT)))
+				bad = "kept fd";
+			char onfile[24] = { 0 };
+			if (!bad && (pread(counter, onfile, 20, 0) != 20 || strtoul(onfile, NULL, 10) != last_written))
+				bad = "counter";
+			if (!bad && strncmp((const char *)marker, "STASIS-WORKLOAD-MARKER", 22))
+				bad = "marker";
+			char res[128];
+			if (bad)
+				snprintf(res, sizeof(res), "CORRUPT %s\n", bad);
+			else
+				snprintf(res, sizeof(res), "OK %lu\n", count);
+			write_file(dir, "verify", res);
+		}
+
+		t.tv_nsec += 100 * 1000 * 1000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_nsec -= 1000000000;
+			t.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+			if (verify_requested)
+				break;
+	}
+}
