@@ -31,6 +31,8 @@ INTEG_TOOLS := $(BUILD)/integration/workload $(BUILD)/integration/stasis-proc
 
 .PHONY: all deps check unit integration asan lint format fuzz bench demo install uninstall clean help
 .DELETE_ON_ERROR:
+# generated protobuf-c sources and headers are kept, not treated as intermediates
+.SECONDARY:
 
 all: $(BUILD)/stasis $(BUILD)/libstasis.so $(BUILD)/libstasis.a $(BUILD)/stasis.pc $(INTEG_TOOLS)
 
@@ -76,7 +78,7 @@ $(BUILD)/stasis.pc: stasis.pc.in
 $(BUILD)/stasis: $(CLI_OBJ) $(BUILD)/libstasis.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libstasis.a $(PKG_LIBS)
 
-$(BUILD)/unit/%: unit/%.c $(BUILD)/libstasis.a unit/unit.h
+$(BUILD)/unit/%: unit/%.c $(BUILD)/libstasis.a unit/unit.h $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(WARN) -Wno-missing-prototypes -DUNIT_DATA='"$(CURDIR)/unit/data"' \
 		$(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS) -lcmocka
@@ -90,14 +92,13 @@ $(BUILD)/integration/stasis-proc: integration/stasis-proc.c $(BUILD)/libstasis.a
 	$(CC) $(ALL_CFLAGS) $(WARN) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh unit
 
 integration: all
-	STASIS_BUILD=$(CURDIR)/$(BUILD) bats --print-output-on-failure integration/
+	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh integration
 
-check: all
-	$(MAKE) unit
-	$(MAKE) integration
+check: all $(UNIT_BIN)
+	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh unit integration
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit

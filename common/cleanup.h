@@ -50,17 +50,17 @@ static inline void strv_freep(char ***strv)
 #define cleanup_closedir __attribute__((cleanup(closedirp)))
 #define cleanup_strv __attribute__((cleanup(strv_freep)))
 
-#define TAKE_PTR(p)                  \
-	({                           \
-		typeof(p) _p = (p);  \
-		(p) = NULL;          \
-		_p;                  \
+#define TAKE_PTR(p)                 \
+	({                          \
+		typeof(p) _p = (p); \
+		(p) = NULL;         \
+		_p;                 \
 	})
-#define TAKE_FD(fd)                  \
-	({                           \
-		int _fd = (fd);      \
-		(fd) = -1;           \
-		_fd;                 \
+#define TAKE_FD(fd)             \
+	({                      \
+		int _fd = (fd); \
+		(fd) = -1;      \
+		_fd;            \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -11,8 +11,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 
-int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len,
-		     struct stasis_error **err)
+int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct stasis_error **err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

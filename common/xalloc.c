@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void *oom(void)
+__attribute__((noreturn)) static void oom(void)
 {
 	static const char msg[] = "stasis: out of memory\n";
 	(void)!write(2, msg, sizeof(msg) - 1);
@@ -16,44 +16,56 @@ static void *oom(void)
 void *xmalloc(size_t size)
 {
 	void *p = malloc(size ? size : 1);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 void *xzalloc(size_t size)
 {
 	void *p = calloc(1, size ? size : 1);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 void *xrealloc(void *ptr, size_t size)
 {
 	void *p = realloc(ptr, size ? size : 1);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 void *xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
 	void *p = reallocarray(ptr, nmemb ? nmemb : 1, size ? size : 1);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 char *xstrndup(const char *s, size_t n)
 {
 	char *p = strndup(s, n);
-	return p ? p : oom();
+	if (!p)
+		oom();
+	return p;
 }
 
 char *xvasprintf(const char *fmt, va_list ap)
 {
 	char *p = NULL;
 	if (vasprintf(&p, fmt, ap) < 0)
-		return oom();
+		oom();
 	return p;
 }
 

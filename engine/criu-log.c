@@ -53,8 +53,7 @@ static bool is_benign(const char *line)
 	return false;
 }
 
-int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res,
-	      const char *log_path)
+int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res, const char *log_path)
 {
 	char **lines = criu_log_errors(log_path, 20);
 	const char *cause = NULL;
@@ -71,13 +70,11 @@ int criu_fail(struct stasis_error **err, const char *what, const struct rpc_resu
 	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
 	int r;
 	if (cause)
-		r = error_setx(err, errnum, "%s: CRIU: %s%s%s%s", what, cause,
-			       log_path ? " (log `" : "", log_path ? log_path : "",
-			       log_path ? "`)" : "");
+		r = error_setx(err, errnum, "%s: CRIU: %s%s%s%s", what, cause, log_path ? " (log `" : "",
+			       log_path ? log_path : "", log_path ? "`)" : "");
 	else
-		r = error_setx(err, errnum, "%s: CRIU failed%s%s%s", what,
-			       log_path ? " (log `" : "", log_path ? log_path : "",
-			       log_path ? "`)" : "");
+		r = error_setx(err, errnum, "%s: CRIU failed%s%s%s", what, log_path ? " (log `" : "",
+			       log_path ? log_path : "", log_path ? "`)" : "");
 	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
 		(*err)->criu_errno = res->cr_errno;
 		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;

@@ -19,11 +19,11 @@ const char *stasis_version(void)
 	return STASIS_VERSION;
 }
 
-#define CRIU_HOWTO                                                                         \
-	"stasis needs CRIU >= " STASIS_CRIU_MIN_VERSION_STR                                \
-	": run `make deps` in the stasis source tree (it fetches one into .deps/criu) "   \
-	"and set STASIS_CRIU to .deps/criu/bin/criu, or install criu >= "                  \
-	STASIS_CRIU_MIN_VERSION_STR " and pass --criu PATH"
+#define CRIU_HOWTO                                                                                    \
+	"stasis needs CRIU >= " STASIS_CRIU_MIN_VERSION_STR                                           \
+	": run `make deps` in the stasis source tree (it fetches one into .deps/criu) "               \
+	"and set STASIS_CRIU to .deps/criu/bin/criu, or install criu >= " STASIS_CRIU_MIN_VERSION_STR \
+	" and pass --criu PATH"
 
 static int locate_criu(const char *explicit_path, char **ret, struct stasis_error **err)
 {
@@ -47,8 +47,7 @@ static int locate_criu(const char *explicit_path, char **ret, struct stasis_erro
 	return 0;
 }
 
-int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx,
-		   struct stasis_error **err)
+int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx, struct stasis_error **err)
 {
 	struct stasis_ctx_opts o = { 0 };
 	if (opts)
@@ -79,8 +78,7 @@ const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx)
 	return ctx->criu_path;
 }
 
-int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info,
-		     struct stasis_error **err)
+int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, struct stasis_error **err)
 {
 	if (ctx->have_info) {
 		*ret_info = ctx->info;

@@ -49,8 +49,7 @@ static void process_call_done(struct process_call *c)
 }
 
 static int process_call_init(const struct stasis_process_opts *in, const char *default_log,
-			     bool create_images, struct process_call *c,
-			     struct stasis_error **err)
+			     bool create_images, struct process_call *c, struct stasis_error **err)
 {
 	*c = (struct process_call){ .images_fd = -1, .work_fd = -1 };
 	if (!in->images_dir)
@@ -66,7 +65,8 @@ static int process_call_init(const struct stasis_process_opts *in, const char *d
 	}
 	const char *log = in->log_file ? in->log_file : default_log;
 	if (strchr(log, '/'))
-		return error_setx(err, EINVAL, "log file `%s` must be a bare name inside the work directory", log);
+		return error_setx(err, EINVAL, "log file `%s` must be a bare name inside the work directory",
+				  log);
 	c->log_path = xasprintf("%s/%s", work, log);
 
 	rpc_opts_init(&c->o);
@@ -93,8 +93,8 @@ static int copy_opts(const struct stasis_process_opts *opts, struct stasis_proce
 	return 0;
 }
 
-static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
-			enum rpc_req type, struct stasis_error **err)
+static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts, enum rpc_req type,
+			struct stasis_error **err)
 {
 	struct stasis_process_opts in;
 	int r = copy_opts(opts, &in, err);
@@ -117,8 +117,7 @@ static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts
 	}
 
 	struct process_call c;
-	r = process_call_init(&in, type == RPC_PRE_DUMP ? "pre-dump.log" : "dump.log", true, &c,
-			      err);
+	r = process_call_init(&in, type == RPC_PRE_DUMP ? "pre-dump.log" : "dump.log", true, &c, err);
 	if (r < 0) {
 		process_call_done(&c);
 		return error_wrap(err, r, "%s", what);
@@ -150,8 +149,8 @@ int stasis_process_pre_dump(struct stasis_ctx *ctx, const struct stasis_process_
 	return process_dump(ctx, opts, RPC_PRE_DUMP, err);
 }
 
-int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
-			   pid_t *ret_pid, struct stasis_error **err)
+int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_opts *opts, pid_t *ret_pid,
+			   struct stasis_error **err)
 {
 	struct stasis_process_opts in;
 	int r = copy_opts(opts, &in, err);

@@ -155,7 +155,8 @@ static int send_req(struct rpc_conn *c, const CriuReq *req, struct stasis_error 
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EPIPE || errno == ECONNRESET)
-			return error_setx(err, ECONNRESET, "CRIU closed the RPC connection before the request");
+			return error_setx(err, ECONNRESET,
+					  "CRIU closed the RPC connection before the request");
 		return error_set(err, errno, "send request to CRIU");
 	}
 	if ((size_t)n != len)
@@ -171,8 +172,7 @@ static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
-			return error_setx(err, ETIMEDOUT, "CRIU did not answer within %u ms",
-					  c->timeout_ms);
+			return error_setx(err, ETIMEDOUT, "CRIU did not answer within %u ms", c->timeout_ms);
 		struct pollfd p = { .fd = c->sk, .events = POLLIN };
 		int r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
 		if (r < 0) {
@@ -267,16 +267,15 @@ static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
 	return s;
 }
 
-static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
-		      ExtMountMap *ext_store, CgroupRoot **cg, CgroupRoot *cg_store,
-		      InheritFd **ifd, InheritFd *ifd_store, JoinNamespace **jn,
-		      JoinNamespace *jn_store)
+static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext, ExtMountMap *ext_store,
+		      CgroupRoot **cg, CgroupRoot *cg_store, InheritFd **ifd, InheritFd *ifd_store,
+		      JoinNamespace **jn, JoinNamespace *jn_store)
 {
 	o->images_dir_fd = in->images_dir_fd;
-#define SET_BOOL(f)                   \
-	if (in->f) {                  \
-		o->has_##f = true;    \
-		o->f = true;          \
+#define SET_BOOL(f)                \
+	if (in->f) {               \
+		o->has_##f = true; \
+		o->f = true;       \
 	}
 	SET_BOOL(leave_running);
 	SET_BOOL(ext_unix_sk);
@@ -391,8 +390,7 @@ static void take_result(const CriuResp *resp, struct rpc_result *ret)
 }
 
 int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
-	     const struct rpc_notify_table *notify, struct rpc_result *ret,
-	     struct stasis_error **err)
+	     const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
 {
 	size_t n_ext = opts ? opts->n_ext_mnt : 0, n_cg = opts ? opts->n_cg_root : 0;
 	size_t n_ifd = opts ? opts->n_inherit_fd : 0, n_jn = opts ? opts->n_join_ns : 0;
@@ -442,8 +440,7 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 		if (resp->type != (CriuReqType)type) {
 			int got = resp->type;
 			criu_resp__free_unpacked(resp, NULL);
-			return error_setx(err, EPROTO, "CRIU %s: reply of type %d", rpc_req_name(type),
-					  got);
+			return error_setx(err, EPROTO, "CRIU %s: reply of type %d", rpc_req_name(type), got);
 		}
 		take_result(resp, ret);
 		criu_resp__free_unpacked(resp, NULL);
@@ -451,9 +448,8 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 	}
 }
 
-int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type,
-	    const struct rpc_opts *opts, const struct rpc_notify_table *notify,
-	    struct rpc_result *ret, struct stasis_error **err)
+int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, const struct rpc_opts *opts,
+	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
 {
 	struct rpc_conn c;
 	int r = rpc_conn_spawn(criu_path, timeout_ms, &c, err);

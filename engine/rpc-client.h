@@ -120,7 +120,7 @@ struct rpc_notify_table {
 
 struct rpc_conn {
 	int sk;
-	pid_t pid;    /* the criu swrk child, or 0 when the peer is not ours to reap */
+	pid_t pid; /* the criu swrk child, or 0 when the peer is not ours to reap */
 	int pidfd;
 	unsigned int timeout_ms;
 };
@@ -139,13 +139,11 @@ void rpc_conn_close(struct rpc_conn *c);
  * with -ETIMEDOUT, -ECONNRESET (CRIU went away), -EPROTO (garbage or an unexpected reply).
  */
 int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
-	     const struct rpc_notify_table *notify, struct rpc_result *ret,
-	     struct stasis_error **err);
+	     const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
 
 /* rpc_conn_spawn + rpc_call + rpc_conn_close. */
-int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type,
-	    const struct rpc_opts *opts, const struct rpc_notify_table *notify,
-	    struct rpc_result *ret, struct stasis_error **err);
+int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, const struct rpc_opts *opts,
+	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
 
 const char *rpc_req_name(enum rpc_req type);
 

@@ -85,8 +85,7 @@ STASIS_EXPORT int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_in
 STASIS_EXPORT int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err);
 
 /* CRIU's CHECK over RPC; work_dir receives check.log.  Returns 0 when CRIU says the host is usable. */
-STASIS_EXPORT int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir,
-				    struct stasis_error **err);
+STASIS_EXPORT int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir, struct stasis_error **err);
 
 /* ---- process checkpoint/restore --------------------------------------------------------------- */
 
@@ -96,30 +95,27 @@ STASIS_EXPORT int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir
  */
 struct stasis_process_opts {
 	size_t size;
-	pid_t pid;              /* dump: root of the tree */
+	pid_t pid;		/* dump: root of the tree */
 	const char *images_dir; /* required */
-	const char *work_dir;   /* logs; default images_dir */
-	const char *log_file;   /* bare name inside work_dir; default dump.log / restore.log */
-	int log_level;          /* 0: 4 */
+	const char *work_dir;	/* logs; default images_dir */
+	const char *log_file;	/* bare name inside work_dir; default dump.log / restore.log */
+	int log_level;		/* 0: 4 */
 	const char *parent_dir; /* pre-dump parent, relative to images_dir */
 	bool leave_running;
 	bool shell_job;
 	bool tcp_established;
 	bool ext_unix_sk;
 	bool file_locks;
-
 };
 
 STASIS_EXPORT int stasis_process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 				      struct stasis_error **err);
 /* Pre-dump: refused with -EOPNOTSUPP when CRIU's FEATURE_CHECK says memory tracking is off. */
-STASIS_EXPORT int stasis_process_pre_dump(struct stasis_ctx *ctx,
-					  const struct stasis_process_opts *opts,
+STASIS_EXPORT int stasis_process_pre_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 					  struct stasis_error **err);
 /* Restores and stores the restored root pid in *ret_pid. */
-STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx,
-					 const struct stasis_process_opts *opts, pid_t *ret_pid,
-					 struct stasis_error **err);
+STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
+					 pid_t *ret_pid, struct stasis_error **err);
 
 STASIS_EXPORT const char *stasis_version(void);
 

@@ -123,7 +123,8 @@ int main(int argc, char **argv)
 	}
 
 	size_t pages = mib * 1024 * 1024 / PAGE;
-	uint64_t *mem = mmap(NULL, pages * PAGE + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *mem =
+		mmap(NULL, pages * PAGE + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return 1;
 	for (size_t i = 0; i < pages; i++)
@@ -159,7 +160,8 @@ int main(int argc, char **argv)
 			if (!bad && (pread(keep, buf, sizeof(buf) - 1, 0) < 0 || strcmp(buf, KEEP_TEXT)))
 				bad = "kept fd";
 			char onfile[24] = { 0 };
-			if (!bad && (pread(counter, onfile, 20, 0) != 20 || strtoul(onfile, NULL, 10) != last_written))
+			if (!bad && (pread(counter, onfile, 20, 0) != 20 ||
+				     strtoul(onfile, NULL, 10) != last_written))
 				bad = "counter";
 			if (!bad && strncmp((const char *)marker, "STASIS-WORKLOAD-MARKER", 22))
 				bad = "marker";

@@ -42,9 +42,10 @@ int cmd_version(int argc, char **argv)
 		stasis_ctx_free(ctx);
 		return cli_fail("version", err);
 	}
-	printf("criu:    %d.%d.%d (%s)%s\n", info.major, info.minor, info.sublevel,
-	       stasis_ctx_criu_path(ctx),
-	       info.version < STASIS_CRIU_MIN_VERSION ? " too old: stasis needs >= " STASIS_CRIU_MIN_VERSION_STR : "");
+	printf("criu:    %d.%d.%d (%s)%s\n", info.major, info.minor, info.sublevel, stasis_ctx_criu_path(ctx),
+	       info.version < STASIS_CRIU_MIN_VERSION
+		       ? " too old: stasis needs >= " STASIS_CRIU_MIN_VERSION_STR
+		       : "");
 	if (info.features_known)
 		printf("features: mem_track=%s lazy_pages=%s pidfd_store=%s\n", yesno(info.mem_track),
 		       yesno(info.lazy_pages), yesno(info.pidfd_store));

@@ -1,0 +1,71 @@
+# Shared setup for the bats integration tests.
+TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+BUILD=${STASIS_BUILD:-$TOP/build}
+STASIS=$BUILD/stasis
+WORKLOAD=$BUILD/integration/workload
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+if [ -z "${STASIS_CRIU:-}" ] && [ -x "$TOP/.deps/criu/bin/criu" ]; then
+	export STASIS_CRIU=$TOP/.deps/criu/bin/criu
+fi
+
+# A skip is honest locally; in CI (STASIS_MUST_WORK=1) it is a failure.
+skip_or_fail() {
+	if [ -n "${STASIS_MUST_WORK:-}" ]; then
+		fail "cannot run here: $*"
+	fi
+	skip "$*"
+}
+
+require_root() {
+	[ "$(id -u)" = 0 ] || skip_or_fail "needs root"
+}
+
+require_criu() {
+	require_root
+	[ -n "${STASIS_CRIU:-}" ] && [ -x "$STASIS_CRIU" ] || skip_or_fail "no CRIU >= 4.2 (run make deps)"
+}
+
+# waits until a command succeeds, at most $1 tenths of a second
+wait_for() {
+	local n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+pid_gone() {
+	[ ! -e "/proc/$1" ]
+}
+
+read_counter() {
+	local v
+	v=$(cat "$1/counter" 2>/dev/null) || return 1
+	echo $((10#$v))
+}
+
+counter_above() {
+	local c
+	c=$(read_counter "$1") || return 1
+	[ "$c" -gt "$2" ]
+}
+
+# asks the workload in dir $1 (pid $2) to verify itself; prints its answer
+verify_workload() {
+	rm -f "$1/verify"
+	kill -USR1 "$2"
+	wait_for 100 test -s "$1/verify" || { echo "no answer"; return 1; }
+	cat "$1/verify"
+}
+
+show_criu_log() {
+	for f in "$@"; do
+		[ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
+	done
+	return 0
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The RPC client against fake CRIU peers on a socketpair: well-behaved, dying, garbage, silent. */
+#include "unit/unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "engine/rpc-client.h"
+#include "rpc.pb-c.h"
+
+typedef void (*peer_fn)(int sk);
+
+static pid_t peer_pid;
+
+/* Starts a fake CRIU in a child process and returns our end of the socket. */
+static int start_peer(peer_fn fn)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	peer_pid = fork();
+	assert_true(peer_pid >= 0);
+	if (peer_pid == 0) {
+		close(sv[0]);
+		fn(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static void stop_peer(void)
+{
+	kill(peer_pid, SIGKILL);
+	waitpid(peer_pid, NULL, 0);
+}
+
+static CriuReq *peer_read(int sk)
+{
+	uint8_t buf[4096];
+	ssize_t n = recv(sk, buf, sizeof(buf), 0);
+	if (n <= 0)
+		_exit(3);
+	CriuReq *req = criu_req__unpack(NULL, (size_t)n, buf);
+	if (!req)
+		_exit(4);
+	return req;
+}
+
+static void peer_send(int sk, const CriuResp *resp, int fd)
+{
+	uint8_t buf[4096];
+	size_t len = criu_resp__pack(resp, buf);
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		msg.msg_control = c.b;
+		msg.msg_controllen = sizeof(c.b);
+		struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	}
+	if (sendmsg(sk, &msg, 0) < 0)
+		_exit(5);
+}
+
+static void peer_version(int sk)
+{
+	CriuReq *req = peer_read(sk);
+	if (req->type != CRIU_REQ_TYPE__VERSION)
+		_exit(6);
+	CriuVersion v = CRIU_VERSION__INIT;
+	v.major_number = 4;
+	v.minor_number = 2;
+	v.has_sublevel = true;
+	v.sublevel = 1;
+	CriuResp resp = CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__VERSION;
+	resp.success = true;
+	resp.version = &v;
+	peer_send(sk, &resp, -1);
+}
+
+static void version_reply(void **state)
+{
+	(void)state;
+	struct rpc_conn c;
+	rpc_conn_from_fd(start_peer(peer_version), 2000, &c);
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	assert_int_equal(rpc_call(&c, RPC_VERSION, NULL, NULL, &res, &err), 0);
+	assert_true(res.success);
+	assert_true(res.have_version);
+	assert_int_equal(res.major, 4);
+	assert_int_equal(res.minor, 2);
+	assert_int_equal(res.sublevel, 1);
+	rpc_result_clear(&res);
+	rpc_conn_close(&c);
+	stop_peer();
+}
+
+/* A dump that sends orphan-pts-master with an fd, then post-dump, checks each answer, then succeeds. */
+static void peer_dump_with_notify(int sk)
+{
+	CriuReq *req = peer_read(sk);
+	if (req->type != CRIU_REQ_TYPE__DUMP || !req->opts || req->opts->images_dir_fd != 7 ||
+	    !req->opts->has_pid || req->opts->pid != 1234 || req->opts->n_external != 1 ||
+	    strcmp(req->opts->external[0], "mnt[/data]:/data") || req->opts->n_ext_mnt != 1 ||
+	    strcmp(req->opts->ext_mnt[0]->key, "/data"))
+		_exit(7);
+	const char *scripts[] = { "orphan-pts-master", "post-dump" };
+	for (int i = 0; i < 2; i++) {
+		CriuNotify n = CRIU_NOTIFY__INIT;
+		n.script = (char *)scripts[i];
+		n.has_pid = true;
+		n.pid = 42;
+		CriuResp resp = CRIU_RESP__INIT;
+		resp.type = CRIU_REQ_TYPE__NOTIFY;
+		resp.success = true;
+		resp.notify = &n;
+		int p[2] = { -1, -1 };
+		if (i == 0 && pipe(p) < 0)
+			_exit(8);
+		peer_send(sk, &resp, p[0]);
+		CriuReq *ans = peer_read(sk);
+		if (ans->type != CRIU_REQ_TYPE__NOTIFY || !ans->has_notify_success || !ans->notify_success)
+			_exit(9);
+	}
+	CriuResp resp = CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__DUMP;
+	resp.success = false;
+	resp.has_cr_errno = true;
+	resp.cr_errno = EBUSY;
+	resp.cr_errmsg = (char *)"Error (x.c:1): something\n";
+	peer_send(sk, &resp, -1);
+}
+
+struct seen {
+	int calls;
+	int fd_valid;
+	pid_t pid;
+};
+
+static int on_pts(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	(void)script;
+	(void)err;
+	struct seen *s = data;
+	s->calls++;
+	s->pid = pid;
+	s->fd_valid = *fd >= 0 && fcntl(*fd, F_GETFD) == FD_CLOEXEC;
+	return 0;
+}
+
+static int on_post_dump(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	(void)script;
+	(void)pid;
+	(void)err;
+	struct seen *s = data;
+	s->calls++;
+	assert_int_equal(*fd, -1);
+	return 0;
+}
+
+static void notify_and_fd(void **state)
+{
+	(void)state;
+	struct rpc_conn c;
+	rpc_conn_from_fd(start_peer(peer_dump_with_notify), 2000, &c);
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+	o.images_dir_fd = 7;
+	o.pid = 1234;
+	const char *ext[] = { "mnt[/data]:/data" };
+	o.external = ext;
+	o.n_external = 1;
+	struct rpc_kv mnt[] = { { "/data", "/data" } };
+	o.ext_mnt = mnt;
+	o.n_ext_mnt = 1;
+	struct seen s = { 0 };
+	struct rpc_notify_handler h[] = { { "orphan-pts-master", on_pts }, { "post-dump", on_post_dump } };
+	struct rpc_notify_table t = { h, 2, &s };
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	assert_int_equal(rpc_call(&c, RPC_DUMP, &o, &t, &res, &err), 0);
+	assert_null(err);
+	assert_int_equal(s.calls, 2);
+	assert_true(s.fd_valid);
+	assert_int_equal(s.pid, 42);
+	assert_false(res.success);
+	assert_int_equal(res.cr_errno, EBUSY);
+	assert_string_equal(res.cr_errmsg, "Error (x.c:1): something");
+	rpc_result_clear(&res);
+	rpc_conn_close(&c);
+	int status;
+	assert_int_equal(waitpid(peer_pid, &status, 0), peer_pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void peer_notify_expect_refusal(int sk)
+{
+	peer_read(sk);
+	CriuNotify n = CRIU_NOTIFY__INIT;
+	n.script = (char *)"setup-namespaces";
+	CriuResp resp = CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__NOTIFY;
+	resp.success = true;
+	resp.notify = &n;
+	peer_send(sk, &resp, -1);
+	CriuReq *ans = peer_read(sk);
+	_exit(ans->notify_success ? 10 : 0);
+}
+
+static int refuse(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	(void)script;
+	(void)pid;
+	(void)fd;
+	(void)data;
+	return error_setx(err, EPERM, "hook said no");
+}
+
+static void notify_handler_failure(void **state)
+{
+	(void)state;
+	struct rpc_conn c;
+	rpc_conn_from_fd(start_peer(peer_notify_expect_refusal), 2000, &c);
+	struct rpc_notify_handler h[] = { { "setup-namespaces", refuse } };
+	struct rpc_notify_table t = { h, 1, NULL };
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	assert_int_equal(rpc_call(&c, RPC_RESTORE, &o, &t, &res, &err), -EPERM);
+	assert_string_equal(stasis_error_message(err),
+			    "CRIU RESTORE: CRIU notification `setup-namespaces`: hook said no");
+	stasis_error_free(err);
+	rpc_conn_close(&c);
+	int status;
+	assert_int_equal(waitpid(peer_pid, &status, 0), peer_pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void peer_dies(int sk)
+{
+	peer_read(sk);
+	_exit(1);
+}
+
+static void peer_garbage(int sk)
+{
+	peer_read(sk);
+	const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x01 };
+	if (send(sk, junk, sizeof(junk), 0) < 0)
+		_exit(1);
+	pause();
+}
+
+static void peer_silent(int sk)
+{
+	peer_read(sk);
+	pause();
+}
+
+static void peer_wrong_type(int sk)
+{
+	peer_read(sk);
+	CriuResp resp = CRIU_RESP__INIT;
+	resp.type = CRIU_REQ_TYPE__RESTORE;
+	resp.success = true;
+	peer_send(sk, &resp, -1);
+	pause();
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void expect_failure(peer_fn fn, int expect, const char *text)
+{
+	struct rpc_conn c;
+	rpc_conn_from_fd(start_peer(fn), 300, &c);
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	int64_t t0 = ms_now();
+	assert_int_equal(rpc_call(&c, RPC_VERSION, NULL, NULL, &res, &err), expect);
+	assert_true(ms_now() - t0 < 3000);
+	assert_non_null(strstr(stasis_error_message(err), text));
+	stasis_error_free(err);
+	rpc_conn_close(&c);
+	stop_peer();
+}
+
+static void dying_peer(void **state)
+{
+	(void)state;
+	expect_failure(peer_dies, -ECONNRESET, "CRIU exited without answering");
+}
+
+static void garbage_peer(void **state)
+{
+	(void)state;
+	expect_failure(peer_garbage, -EPROTO, "not a criu_resp");
+}
+
+static void silent_peer(void **state)
+{
+	(void)state;
+	expect_failure(peer_silent, -ETIMEDOUT, "did not answer within 300 ms");
+}
+
+static void wrong_type_peer(void **state)
+{
+	(void)state;
+	expect_failure(peer_wrong_type, -EPROTO, "reply of type 2");
+}
+
+/* A fake criu binary that never answers: timeout, then the child is killed and reaped. */
+static void spawned_silent_criu_is_reaped(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/stasis-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/criu", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("#!/bin/sh\nexec sleep 30\n", f);
+	fclose(f);
+	chmod(path, 0755);
+
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	int64_t t0 = ms_now();
+	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ETIMEDOUT);
+	assert_true(ms_now() - t0 < 8000);
+	stasis_error_free(err);
+	/* no child of ours is left, not even a zombie */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	err = NULL;
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ECONNRESET);
+	stasis_error_free(err);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	snprintf(path, sizeof(path), "%s/criu", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(version_reply),	  cmocka_unit_test(notify_and_fd),
+		cmocka_unit_test(notify_handler_failure), cmocka_unit_test(dying_peer),
+		cmocka_unit_test(garbage_peer),		  cmocka_unit_test(silent_peer),
+		cmocka_unit_test(wrong_type_peer),	  cmocka_unit_test(spawned_silent_criu_is_reaped),
+	};
+	return cmocka_run_group_tests_name("engine-rpc", tests, NULL, NULL);
+}
