@@ -117,6 +117,43 @@ STASIS_EXPORT int stasis_process_pre_dump(struct stasis_ctx *ctx, const struct s
 STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 					 pid_t *ret_pid, struct stasis_error **err);
 
+/* ---- containers ------------------------------------------------------------------------------- */
+
+struct stasis_checkpoint_opts {
+	size_t size;
+	const char *id;           /* container id (needed unless pid and bundle are given) */
+	const char *runtime;      /* "runc", "crun" or NULL/"auto": whichever knows the id */
+	const char *runtime_root; /* the runtime's --root */
+	pid_t pid;                /* with bundle: any runtime's container, no state lookup */
+	const char *bundle;
+	const char *image_path;   /* keep CRIU's images here (runc contract); else a temporary dir */
+	const char *work_path;    /* dump.log and other work files; default image dir */
+	const char *export_path;  /* write the archive here */
+	const char *compress;     /* "zstd" (default), "gzip", "none" */
+	const char *rootfs_base;  /* plain-directory rootfs: the unchanged image to diff against */
+	const char *manage_cgroups_mode; /* "soft" (default), "full", "strict", "ignore" */
+	const char *parent_path;  /* pre-dump parent images, relative to image_path */
+	bool ignore_rootfs;
+	bool leave_running;
+	bool tcp_established;
+	bool tcp_skip_in_flight;
+	bool ext_unix_sk;
+	bool shell_job;
+	bool file_locks;
+	bool link_remap;
+	bool pre_dump;
+	/* warnings (rootfs diff skipped, runtime cleanup failed, ...) go here; may be NULL */
+	void (*warn)(const char *msg, void *data);
+	void *warn_data;
+};
+
+/*
+ * Checkpoints a running container: CRIU images (image_path) and/or a podman/CRI-O compatible
+ * archive (export_path).  A failed dump leaves the container running and no archive behind.
+ */
+STASIS_EXPORT int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
+				    struct stasis_error **err);
+
 STASIS_EXPORT const char *stasis_version(void);
 
 #ifdef __cplusplus

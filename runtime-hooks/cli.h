@@ -9,6 +9,7 @@
 struct cli_globals {
 	const char *criu_path;
 	unsigned int timeout_ms;
+	const char *root; /* the runtime's --root, as runc's global flag */
 };
 
 extern struct cli_globals cli_globals;
@@ -21,5 +22,6 @@ int cli_ctx(const char *command, struct stasis_ctx **ret);
 
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
 
 #endif

@@ -18,11 +18,12 @@ static const struct {
 } commands[] = {
 	{ "version", cmd_version, "stasis, CRIU and kernel versions, CRIU features" },
 	{ "check", cmd_check, "ask CRIU whether this host can checkpoint and restore" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint a running container (runc flags, --export)" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nCRIU is found by --criu, then $STASIS_CRIU, then $PATH; stasis needs CRIU >= %s.\n",
@@ -73,6 +74,12 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "criu", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
+		/* runc's global flags, as podman and CRI-O pass them to a runtime */
+		{ "root", required_argument, NULL, 'r' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'l' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "systemd-cgroup", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +100,12 @@ int main(int argc, char **argv)
 			cli_globals.timeout_ms = (unsigned int)v * 1000u;
 			break;
 		}
+		case 'r':
+			cli_globals.root = optarg;
+			break;
+		case 'l':
+		case 'd':
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

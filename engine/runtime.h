@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_ENGINE_RUNTIME_H
+#define STASIS_ENGINE_RUNTIME_H
+
+#include "oci/oci.h"
+
+struct stasis_error;
+
+/* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
+int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
+		char **ret_out, struct stasis_error **err);
+/* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
+int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,
+		  char **ret_runtime, struct stasis_error **err);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Mount planning: pure functions from (config, mountinfo, namespace ids) to CRIU declarations. */
+#ifndef STASIS_MOUNTS_H
+#define STASIS_MOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "oci/oci.h"
+
+struct stasis_error;
+
+struct mnt_info {
+	unsigned int id, parent;
+	char *root;
+	char *mountpoint;
+	char *fstype;
+	char *source;
+	char *super_opts;
+};
+
+struct mnt_table {
+	struct mnt_info *e;
+	size_t n;
+};
+
+/* Parses /proc/PID/mountinfo text (octal escapes decoded). */
+int mnt_table_parse(const char *text, const char *name, struct mnt_table *ret, struct stasis_error **err);
+void mnt_table_clear(struct mnt_table *t);
+const struct mnt_info *mnt_table_find(const struct mnt_table *t, const char *mountpoint);
+/* The value of key=... in a comma-separated option string (malloc'ed), or NULL. */
+char *mnt_option_value(const char *opts, const char *key);
+
+struct mnt_kv {
+	char *key;
+	char *val;
+};
+
+struct mnt_bind {
+	char *destination;
+	char *source;
+};
+
+struct mnt_plan_input {
+	const struct oci_config *config;
+	const struct mnt_table *mountinfo; /* the container's own view (/proc/PID/mountinfo) */
+	unsigned long netns_ino;           /* of the container's init, 0 when unknown */
+	unsigned long pidns_ino;
+};
+
+struct mnt_plan {
+	struct mnt_kv *ext_mnt; /* dump: key = mountpoint in the container, val = key stored in images */
+	size_t n_ext_mnt;
+	char **external; /* "net[INODE]:extRootNetNS", ... */
+	size_t n_external;
+	struct mnt_bind *binds; /* the config's bind mounts, for bind.mounts */
+	size_t n_binds;
+	char **unexplained; /* mountpoints config.json does not explain (CRIU would refuse them) */
+	size_t n_unexplained;
+	char **diff_excludes; /* paths never part of the rootfs diff */
+	size_t n_diff_excludes;
+	char *upperdir; /* overlay upper dir of the rootfs, or NULL */
+	bool owns_netns;
+};
+
+int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct stasis_error **err);
+void mnt_plan_clear(struct mnt_plan *p);
+
+/* A path of the rootfs diff: what changed under the overlay upper dir. */
+struct mnt_diff {
+	char **changed; /* relative paths (no leading '/'), parents before children */
+	size_t n_changed;
+	char **deleted; /* absolute paths inside the container ("/etc/x") */
+	size_t n_deleted;
+};
+
+/*
+ * Walks an overlay upper dir: files, dirs and symlinks are changes, whiteouts (0:0 char devices)
+ * and opaque dirs (trusted.overlay.opaque=y) are deletions.  excludes are container paths skipped
+ * with everything below them.
+ */
+int mnt_diff_overlay(const char *upperdir, char *const *excludes, struct mnt_diff *ret,
+		     struct stasis_error **err);
+void mnt_diff_clear(struct mnt_diff *d);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_OCI_INTERNAL_H
+#define STASIS_OCI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+struct stasis_error;
+
+struct oci_json_ctx {
+	const char *name; /* file name for messages */
+	struct stasis_error **err;
+};
+
+int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_val *ret);
+yajl_val oci_json_child(yajl_val obj, const char *key);
+int oci_json_type_error(struct oci_json_ctx *jc, const char *path, const char *expected);
+/* Reads obj.key as a string (required or not) into a new allocation; absent optional -> NULL. */
+int oci_json_get_string(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
+			bool required, char **ret);
+int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
+		      bool *ret);
+int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
+		      char ***ret);
+
+#endif

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* OCI runtime-spec config.json and runtime state, as stasis needs them.  No yajl type leaks out. */
+#ifndef STASIS_OCI_H
+#define STASIS_OCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct stasis_error;
+
+/* config.json and state files larger than this are refused */
+#define OCI_MAX_JSON (4u * 1024u * 1024u)
+
+struct oci_mount {
+	char *destination;
+	char *type;
+	char *source;
+	char **options; /* NULL-terminated */
+};
+
+struct oci_namespace {
+	char *type; /* "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time" */
+	char *path; /* NULL when the container gets a new one */
+};
+
+struct oci_kv {
+	char *key;
+	char *value;
+};
+
+struct oci_config {
+	char *root_path;
+	bool root_readonly;
+	bool terminal;
+	char **args;
+	char *cwd;
+	char *selinux_label;
+	char *apparmor_profile;
+	struct oci_mount *mounts;
+	size_t n_mounts;
+	struct oci_namespace *namespaces;
+	size_t n_namespaces;
+	char **masked_paths;
+	char **readonly_paths;
+	char *cgroups_path;
+	char *mount_label;
+	struct oci_kv *annotations;
+	size_t n_annotations;
+};
+
+/* Parses config.json text; name is used in messages ("config.json: .linux.maskedPaths[2]: expected string"). */
+int oci_config_parse(const char *json, size_t len, const char *name, struct oci_config **ret,
+		     struct stasis_error **err);
+int oci_config_load(const char *path, struct oci_config **ret, struct stasis_error **err);
+struct oci_config *oci_config_free(struct oci_config *c);
+/* true when the mount is a bind mount (type "bind" or a bind/rbind option) */
+bool oci_mount_is_bind(const struct oci_mount *m);
+const struct oci_namespace *oci_config_namespace(const struct oci_config *c, const char *type);
+const char *oci_config_annotation(const struct oci_config *c, const char *key);
+
+/* The runtime's `state` output (OCI state plus runc/crun's rootfs and created). */
+struct oci_state {
+	char *id;
+	pid_t pid;
+	char *status;
+	char *bundle;
+	char *rootfs;
+	char *created;
+};
+
+int oci_state_parse(const char *json, size_t len, const char *name, struct oci_state **ret,
+		    struct stasis_error **err);
+struct oci_state *oci_state_free(struct oci_state *s);
+
+/*
+ * A small JSON writer for the files stasis writes (config.dump, descriptors.json, bind.mounts,
+ * deleted.files, stasis.manifest).  Errors are impossible short of OOM, which aborts.
+ */
+struct oci_json;
+struct oci_json *oci_json_new(bool pretty);
+void oci_json_map_open(struct oci_json *j);
+void oci_json_map_close(struct oci_json *j);
+void oci_json_array_open(struct oci_json *j);
+void oci_json_array_close(struct oci_json *j);
+void oci_json_key(struct oci_json *j, const char *key);
+void oci_json_string(struct oci_json *j, const char *s);
+void oci_json_int(struct oci_json *j, long long v);
+void oci_json_bool(struct oci_json *j, bool v);
+/* key + value shorthands; a NULL string is skipped */
+void oci_json_kstr(struct oci_json *j, const char *key, const char *s);
+void oci_json_kint(struct oci_json *j, const char *key, long long v);
+/* Returns the text (malloc'ed) and frees j. */
+char *oci_json_finish(struct oci_json *j, size_t *ret_len);
+
+#endif

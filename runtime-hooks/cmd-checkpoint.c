@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stasis checkpoint: runc's flag names, so podman or CRI-O can call stasis as their runtime helper. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "runtime-hooks/cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: stasis checkpoint [OPTIONS] ID\n"
+		   "\n"
+		   "Checkpoints a running runc or crun container into CRIU images and/or an archive that podman,\n"
+		   "CRI-O and checkpointctl read.\n"
+		   "\n"
+		   "  -e, --export FILE          write a checkpoint archive (tar; podman's layout)\n"
+		   "  -c, --compress ALGO        zstd (default), gzip or none\n"
+		   "      --image-path DIR       keep CRIU's images in DIR (what `runc restore` reads)\n"
+		   "      --work-path DIR        dump.log and work files (default: the image directory)\n"
+		   "      --leave-running        keep the container running after the checkpoint\n"
+		   "      --tcp-established      checkpoint established TCP connections\n"
+		   "      --tcp-skip-in-flight   skip in-flight TCP connections\n"
+		   "      --ext-unix-sk          allow external unix sockets\n"
+		   "      --shell-job            allow a shell job (tty/session from outside)\n"
+		   "      --file-locks           checkpoint file locks\n"
+		   "      --link-remap           allow link remapping of deleted-but-open files\n"
+		   "      --manage-cgroups-mode MODE  soft (default), full, strict or ignore\n"
+		   "      --pre-dump             pre-dump memory only (needs kernel memory tracking)\n"
+		   "      --parent-path DIR      pre-dump parent images, relative to --image-path\n"
+		   "      --ignore-rootfs        leave the rootfs diff out of the archive\n"
+		   "      --rootfs-base DIR      unchanged image of a plain-directory rootfs\n"
+		   "      --runtime NAME         runc, crun or auto (default: whichever knows ID)\n"
+		   "      --pid PID --bundle DIR a container of any runtime, without state lookup\n"
+		   "  -h, --help                 this text\n");
+}
+
+static void on_warn(const char *msg, void *data)
+{
+	(void)data;
+	fprintf(stderr, "stasis: checkpoint: warning: %s\n", msg);
+}
+
+int cmd_checkpoint(int argc, char **argv)
+{
+	enum {
+		O_IMAGE = 256,
+		O_WORK,
+		O_LEAVE,
+		O_TCP,
+		O_TCP_SKIP,
+		O_EXT_UNIX,
+		O_SHELL,
+		O_LOCKS,
+		O_LINK_REMAP,
+		O_CG_MODE,
+		O_PRE_DUMP,
+		O_PARENT,
+		O_IGNORE_ROOTFS,
+		O_ROOTFS_BASE,
+		O_RUNTIME,
+		O_PID,
+		O_BUNDLE,
+		O_IGNORED,
+		O_IGNORED_ARG,
+	};
+	static const struct option opts[] = {
+		{ "export", required_argument, NULL, 'e' },
+		{ "compress", required_argument, NULL, 'c' },
+		{ "image-path", required_argument, NULL, O_IMAGE },
+		{ "work-path", required_argument, NULL, O_WORK },
+		{ "leave-running", no_argument, NULL, O_LEAVE },
+		{ "tcp-established", no_argument, NULL, O_TCP },
+		{ "tcp-skip-in-flight", no_argument, NULL, O_TCP_SKIP },
+		{ "ext-unix-sk", no_argument, NULL, O_EXT_UNIX },
+		{ "shell-job", no_argument, NULL, O_SHELL },
+		{ "file-locks", no_argument, NULL, O_LOCKS },
+		{ "link-remap", no_argument, NULL, O_LINK_REMAP },
+		{ "manage-cgroups-mode", required_argument, NULL, O_CG_MODE },
+		{ "pre-dump", no_argument, NULL, O_PRE_DUMP },
+		{ "parent-path", required_argument, NULL, O_PARENT },
+		{ "ignore-rootfs", no_argument, NULL, O_IGNORE_ROOTFS },
+		{ "rootfs-base", required_argument, NULL, O_ROOTFS_BASE },
+		{ "runtime", required_argument, NULL, O_RUNTIME },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "bundle", required_argument, NULL, O_BUNDLE },
+		/* runc flags podman may pass that need nothing from us */
+		{ "auto-dedup", no_argument, NULL, O_IGNORED },
+		{ "empty-ns", required_argument, NULL, O_IGNORED_ARG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stasis_checkpoint_opts o = { .size = sizeof(o), .warn = on_warn };
+	o.runtime_root = cli_globals.root;
+	int c;
+	while ((c = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			o.export_path = optarg;
+			break;
+		case 'c':
+			o.compress = optarg;
+			break;
+		case O_IMAGE:
+			o.image_path = optarg;
+			break;
+		case O_WORK:
+			o.work_path = optarg;
+			break;
+		case O_LEAVE:
+			o.leave_running = true;
+			break;
+		case O_TCP:
+			o.tcp_established = true;
+			break;
+		case O_TCP_SKIP:
+			o.tcp_skip_in_flight = true;
+			break;
+		case O_EXT_UNIX:
+			o.ext_unix_sk = true;
+			break;
+		case O_SHELL:
+			o.shell_job = true;
+			break;
+		case O_LOCKS:
+			o.file_locks = true;
+			break;
+		case O_LINK_REMAP:
+			o.link_remap = true;
+			break;
+		case O_CG_MODE:
+			o.manage_cgroups_mode = optarg;
+			break;
+		case O_PRE_DUMP:
+			o.pre_dump = true;
+			break;
+		case O_PARENT:
+			o.parent_path = optarg;
+			break;
+		case O_IGNORE_ROOTFS:
+			o.ignore_rootfs = true;
+			break;
+		case O_ROOTFS_BASE:
+			o.rootfs_base = optarg;
+			break;
+		case O_RUNTIME:
+			o.runtime = optarg;
+			break;
+		case O_PID: {
+			char *end = NULL;
+			long v = strtol(optarg, &end, 10);
+			if (!end || *end || v <= 0 || v > (1 << 22))
+				return cli_usage_error("checkpoint", "--pid: expected a pid, got `%s`", optarg);
+			o.pid = (pid_t)v;
+			break;
+		}
+		case O_BUNDLE:
+			o.bundle = optarg;
+			break;
+		case O_IGNORED:
+		case O_IGNORED_ARG:
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		o.id = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("checkpoint", "unexpected argument `%s`", argv[optind]);
+	if (!o.id && !(o.pid && o.bundle))
+		return cli_usage_error("checkpoint", "which container? give its ID (or --pid and --bundle)");
+	if ((o.pid != 0) != (o.bundle != NULL))
+		return cli_usage_error("checkpoint", "--pid and --bundle go together");
+
+	struct stasis_ctx *ctx = NULL;
+	int r = cli_ctx("checkpoint", &ctx);
+	if (r)
+		return r;
+	struct stasis_error *err = NULL;
+	r = stasis_checkpoint(ctx, &o, &err);
+	stasis_ctx_free(ctx);
+	if (r < 0)
+		return cli_fail("checkpoint", err);
+	return 0;
+}
