@@ -185,10 +185,11 @@ static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *
 	}
 
 	ssize_t size = recv(c->sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	/* a peer killed with our request unread resets the connection instead of closing it */
+	if (size == 0 || (size < 0 && errno == ECONNRESET))
+		return error_setx(err, ECONNRESET, "CRIU exited without answering (killed or crashed)");
 	if (size < 0)
 		return error_set(err, errno, "receive from CRIU");
-	if (size == 0)
-		return error_setx(err, ECONNRESET, "CRIU exited without answering");
 	if ((size_t)size > RPC_MAX_PACKET)
 		return error_setx(err, EPROTO, "CRIU sent a %zd byte packet", size);
 

@@ -1,0 +1,230 @@
+#!/usr/bin/env bats
+# stasis checkpoint of real runc and crun containers.
+
+load helpers
+load containers
+
+setup() {
+	require_criu
+	command -v runc >/dev/null || skip_or_fail "runc is not installed"
+	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	CHECKPOINTCTL=$TOP/.deps/criu/bin/checkpointctl
+}
+
+teardown() {
+	stop_container ck1
+	stop_container ck2
+	rm -rf "$OUT"
+}
+
+# the workload's changes to its rootfs before the checkpoint
+change_rootfs() {
+	"$1" exec "$2" sh -c 'echo new > /etc/newfile; rm /etc/tobedeleted; ln -s /etc/newfile /etc/link;
+		echo secret > /etc/secret; chmod 600 /etc/secret; echo runtime > /etc/hosts'
+}
+
+@test "runc container: --export writes podman's layout, the exact rootfs diff and a verifying manifest" {
+	start_container runc ck1
+	change_rootfs runc ck1
+	run "$STASIS" checkpoint --export "$OUT/ck1.tar.zst" ck1
+	[ "$status" -eq 0 ] || show_criu_log "$OUT"/.stasis-images-*/dump.log
+	assert_success
+	# the container is gone, as after `runc checkpoint`
+	run runc state ck1
+	assert_failure
+	[ "$(stat -c %a "$OUT/ck1.tar.zst")" = 600 ]
+
+	mkdir "$OUT/x"
+	tar -xf "$OUT/ck1.tar.zst" -C "$OUT/x"
+	tar -tf "$OUT/ck1.tar.zst" >"$OUT/members"
+	assert_equal "$(head -n1 "$OUT/members")" "checkpoint/"
+	run grep -v '^checkpoint/' "$OUT/members"
+	assert_output "config.dump
+spec.dump
+network.status
+stats-dump
+dump.log
+rootfs-diff.tar
+deleted.files
+bind.mounts
+stasis.manifest"
+	for img in inventory.img pstree.img pages-1.img mountpoints-13.img descriptors.json; do
+		grep -qx "checkpoint/$img" "$OUT/members" || grep -q "checkpoint/${img%%-*}" "$OUT/members"
+	done
+
+	assert_equal "$(cat "$OUT/x/deleted.files")" '["/etc/tobedeleted"]'
+	run tar -tvf "$OUT/x/rootfs-diff.tar"
+	echo "$output"
+	run sh -c "tar -tf '$OUT/x/rootfs-diff.tar' | sort"
+	assert_output "etc/
+etc/link
+etc/newfile
+etc/secret
+tmp/"
+	run tar -tvf "$OUT/x/rootfs-diff.tar" etc/secret
+	assert_output --regexp '^-rw------- '
+	run tar -tvf "$OUT/x/rootfs-diff.tar" etc/link
+	assert_output --partial 'etc/link -> /etc/newfile'
+	tar -xOf "$OUT/x/rootfs-diff.tar" etc/newfile | grep -qx new
+
+	run jq -r '.[0].destination + " " + .[0].file_type' "$OUT/x/bind.mounts"
+	assert_output "/data directory"
+	run jq -r '.id + " " + .runtime' "$OUT/x/config.dump"
+	assert_output "ck1 runc"
+	cmp "$OUT/x/spec.dump" "$CT_BASE/ck1/bundle/config.json"
+
+	# every member's digest matches the manifest
+	n=0
+	while read -r name digest; do
+		assert_equal "$(sha256sum "$OUT/x/$name" | cut -d' ' -f1)" "$digest"
+		n=$((n + 1))
+	done < <(jq -r '.members | to_entries[] | "\(.key) \(.value)"' "$OUT/x/stasis.manifest")
+	[ "$n" -gt 20 ]
+	jq -e '.format == 1 and (.criuVersion | startswith("4."))' "$OUT/x/stasis.manifest"
+
+	[ -x "$CHECKPOINTCTL" ] || skip_or_fail "no checkpointctl (make deps)"
+	run "$CHECKPOINTCTL" show "$OUT/ck1.tar.zst"
+	assert_success
+	assert_output --partial "ck1"
+	run "$CHECKPOINTCTL" inspect --all "$OUT/ck1.tar.zst"
+	assert_success
+	assert_output --partial "/data/counter"
+}
+
+@test "runc container: --image-path images restore with runc restore; counter goes on, memory verifies" {
+	start_container runc ck1
+	dir=$CT_BASE/ck1
+	run "$STASIS" checkpoint --image-path "$OUT/images" --work-path "$OUT/work" ck1
+	[ "$status" -eq 0 ] || show_criu_log "$OUT/work/dump.log"
+	assert_success
+	before=$(read_counter "$dir/data")
+	echo "counter at checkpoint: $before"
+	sleep 0.5
+	assert_equal "$(read_counter "$dir/data")" "$before"
+
+	(cd "$dir/bundle" && runc --criu "$STASIS_CRIU" restore --detach --image-path "$OUT/images" \
+		--work-path "$OUT/work" ck1 </dev/null >/dev/null 2>"$OUT/restore.err") || {
+		cat "$OUT/restore.err"
+		show_criu_log "$OUT/work/restore.log"
+		false
+	}
+	wait_for 50 counter_above "$dir/data" $((before + 3))
+	echo "counter after runc restore: $(read_counter "$dir/data")"
+	run verify_workload "$dir/data" "$(container_pid runc ck1)"
+	echo "workload says: $output"
+	assert_output --regexp '^OK [0-9]+$'
+}
+
+@test "crun container: stasis checkpoints it (crun has no C/R here) and runc restores the images" {
+	command -v crun >/dev/null || skip_or_fail "crun is not installed"
+	start_container crun ck2
+	dir=$CT_BASE/ck2
+	run "$STASIS" checkpoint --runtime crun --image-path "$OUT/images" --work-path "$OUT/work" \
+		--export "$OUT/ck2.tar" --compress none ck2
+	[ "$status" -eq 0 ] || show_criu_log "$OUT/work/dump.log"
+	assert_success
+	run crun state ck2
+	assert_failure
+	run jq -r .runtime <(tar -xOf "$OUT/ck2.tar" config.dump)
+	assert_output crun
+	before=$(read_counter "$dir/data")
+
+	(cd "$dir/bundle" && runc --criu "$STASIS_CRIU" restore --detach --image-path "$OUT/images" \
+		--work-path "$OUT/work" ck2 </dev/null >/dev/null 2>"$OUT/restore.err") || {
+		cat "$OUT/restore.err"
+		show_criu_log "$OUT/work/restore.log"
+		false
+	}
+	wait_for 50 counter_above "$dir/data" $((before + 3))
+	run verify_workload "$dir/data" "$(container_pid runc ck2)"
+	assert_output --regexp '^OK [0-9]+$'
+}
+
+@test "--leave-running keeps the container running and counting" {
+	start_container runc ck1
+	dir=$CT_BASE/ck1
+	run "$STASIS" checkpoint --leave-running --export "$OUT/ck1.tar" ck1
+	assert_success
+	[ -s "$OUT/ck1.tar" ]
+	assert_equal "$(runc state ck1 | jq -r .status)" running
+	c=$(read_counter "$dir/data")
+	wait_for 50 counter_above "$dir/data" $((c + 3))
+	run verify_workload "$dir/data" "$(container_pid runc ck1)"
+	assert_output --regexp '^OK'
+}
+
+@test "a mount config.json does not explain is named before CRIU runs; the container keeps counting, no archive" {
+	start_container runc ck1
+	dir=$CT_BASE/ck1
+	mkdir -p "$dir/rootfs/mnt/x"
+	pid=$(container_pid runc ck1)
+	nsenter -t "$pid" -m /bin/busybox mount --bind /tmp /mnt/x
+	run "$STASIS" checkpoint --export "$OUT/ck1.tar" ck1
+	assert_failure
+	assert_output --partial "mounted in the container but not in config.json: \`/mnt/x\`"
+	[ ! -e "$OUT/ck1.tar" ]
+	run sh -c "ls -A '$OUT'"
+	assert_output ""
+	assert_equal "$(runc state ck1 | jq -r .status)" running
+	c=$(read_counter "$dir/data")
+	wait_for 50 counter_above "$dir/data" $((c + 2))
+}
+
+@test "a killed CRIU leaves the container running and counting, and no archive" {
+	start_container runc ck1
+	dir=$CT_BASE/ck1
+	# a CRIU that answers VERSION and FEATURE_CHECK, then is killed when the dump starts
+	cat >"$OUT/criu-dies" <<SH
+#!/bin/sh
+n=\$(cat "$OUT/calls" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$OUT/calls"
+[ "\$n" -ge 2 ] && kill -9 \$\$
+exec "$STASIS_CRIU" "\$@"
+SH
+	chmod +x "$OUT/criu-dies"
+	run env STASIS_CRIU="$OUT/criu-dies" "$STASIS" checkpoint --export "$OUT/ck1.tar" ck1
+	assert_failure
+	assert_output --partial "CRIU exited without answering"
+	assert_equal "$(cat "$OUT/calls")" 3
+	echo "$output"
+	[ ! -e "$OUT/ck1.tar" ]
+	run sh -c "ls -A '$OUT' | grep -v -e criu-dies -e calls"
+	assert_output ""
+	assert_equal "$(runc state ck1 | jq -r .status)" running
+	c=$(read_counter "$dir/data")
+	wait_for 50 counter_above "$dir/data" $((c + 2))
+}
+
+@test "gzip, zstd and none archives hold the same members with the same contents" {
+	start_container runc ck1
+	for comp in zstd gzip none; do
+		run "$STASIS" checkpoint --leave-running --compress "$comp" --export "$OUT/ck1.$comp" ck1
+		assert_success
+	done
+	file "$OUT/ck1.zstd" | grep -qi zstandard
+	file "$OUT/ck1.gzip" | grep -qi gzip
+	file "$OUT/ck1.none" | grep -qi tar
+	for comp in zstd gzip none; do
+		tar -tf "$OUT/ck1.$comp" >"$OUT/list.$comp"
+		mkdir "$OUT/x.$comp"
+		tar -xf "$OUT/ck1.$comp" -C "$OUT/x.$comp"
+	done
+	cmp "$OUT/list.zstd" "$OUT/list.gzip"
+	cmp "$OUT/list.zstd" "$OUT/list.none"
+	# each archive verifies against its own manifest
+	for comp in zstd gzip none; do
+		while read -r name digest; do
+			assert_equal "$(sha256sum "$OUT/x.$comp/$name" | cut -d' ' -f1)" "$digest"
+		done < <(jq -r '.members | to_entries[] | "\(.key) \(.value)"' "$OUT/x.$comp/stasis.manifest")
+	done
+}
+
+@test "checkpoint --help exits 0; a missing container is one clear error" {
+	run "$STASIS" checkpoint --help
+	assert_success
+	assert_output --partial "--export"
+	run "$STASIS" checkpoint --export "$OUT/x.tar" no-such-container
+	assert_failure
+	assert_output --partial "no-such-container"
+	[ ! -e "$OUT/x.tar" ]
+}

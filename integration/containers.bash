@@ -1,0 +1,59 @@
+# Real containers for the integration tests: a busybox image built from Debian's busybox-static,
+# mounted as an overlay per container, runc's default spec plus the workload and a bind-mounted
+# data dir.  stdio is /dev/null: CRIU cannot dump an fd to a host file outside the container.
+
+CT_BASE=${STASIS_CT_BASE:-/tmp/stasis-ct}
+
+build_image() {
+	local img=$CT_BASE/image
+	[ -x "$img/bin/workload" ] && cmp -s "$img/bin/workload" "$WORKLOAD" && return 0
+	rm -rf "$img"
+	mkdir -p "$img"/{bin,etc,tmp,data,proc,sys,dev,run}
+	cp /bin/busybox "$img/bin/busybox"
+	for c in sh ls cat echo rm ln sleep mkdir chmod touch; do ln -sf busybox "$img/bin/$c"; done
+	cp "$WORKLOAD" "$img/bin/workload"
+	echo "to be deleted" >"$img/etc/tobedeleted"
+	echo "base" >"$img/etc/base"
+}
+
+# ensure_crun_cgroups: crun refuses the hybrid layout until hugetlb has its own v1 hierarchy
+ensure_crun_cgroups() {
+	if ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
+		mkdir -p /sys/fs/cgroup/hugetlb
+		mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb
+	fi
+}
+
+# start_container RUNTIME NAME: a running container with its bundle in $CT_BASE/NAME
+start_container() {
+	local rt=$1 name=$2 dir=$CT_BASE/$2
+	build_image
+	[ "$rt" = crun ] && ensure_crun_cgroups
+	mkdir -p "$dir"/{upper,work,rootfs,data,bundle}
+	mount -t overlay overlay -o "lowerdir=$CT_BASE/image,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
+	(cd "$dir/bundle" && runc spec)
+	jq --arg root "$dir/rootfs" --arg data "$dir/data" \
+		'.root.path=$root | .root.readonly=false | .process.terminal=false
+		| .process.args=["/bin/workload","-m","32","-d","/data"]
+		| .mounts += [{"destination":"/data","type":"bind","source":$data,"options":["rbind","rw"]}]' \
+		"$dir/bundle/config.json" >"$dir/bundle/config.json.new"
+	mv "$dir/bundle/config.json.new" "$dir/bundle/config.json"
+	(cd "$dir/bundle" && "$rt" run -d "$name" </dev/null >/dev/null 2>/dev/null) || {
+		cat "$dir/run.err"
+		return 1
+	}
+	wait_for 100 counter_above "$dir/data" 2
+}
+
+stop_container() {
+	local name=$1 dir=$CT_BASE/$1
+	for rt in runc crun; do
+		"$rt" delete -f "$name" >/dev/null 2>&1 || true
+	done
+	umount "$dir/rootfs" 2>/dev/null || true
+	rm -rf "$dir"
+}
+
+container_pid() {
+	"$1" state "$2" | jq -r .pid
+}
