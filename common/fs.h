@@ -14,8 +14,6 @@ int mkdir_p(const char *path, unsigned int mode, struct stasis_error **err);
 /* Finds name in $PATH; returns a malloc'ed path or NULL. */
 char *find_in_path(const char *name);
 
-
-
 /* Removes path and everything below it (no following of symlinks); ENOENT is success. */
 int rm_rf(const char *path);
 #endif

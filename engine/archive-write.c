@@ -172,7 +172,8 @@ int archive_writer_add_file(struct archive_writer *w, const char *name, const ch
 		if (n <= 0) {
 			EVP_MD_CTX_free(md);
 			return n < 0 ? error_set(err, errno, "archive: read `%s`", path)
-				     : error_setx(err, EIO, "archive: `%s` shrank while being archived", path);
+				     : error_setx(err, EIO, "archive: `%s` shrank while being archived",
+						  path);
 		}
 		if (n > left)
 			n = left;
@@ -216,7 +217,8 @@ int archive_writer_commit(struct archive_writer *w, const char *criu_version, st
 	struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, (int64_t)strlen(manifest));
 	int r = archive_write_header(w->a, e);
 	archive_entry_free(e);
-	if (r != ARCHIVE_OK || archive_write_data(w->a, manifest, strlen(manifest)) != (la_ssize_t)strlen(manifest))
+	if (r != ARCHIVE_OK ||
+	    archive_write_data(w->a, manifest, strlen(manifest)) != (la_ssize_t)strlen(manifest))
 		return ar_error(w, err, ARCHIVE_MANIFEST);
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return ar_error(w, err, "close");
@@ -302,7 +304,8 @@ int archive_write_tree(const char *tar_path, const char *base, char *const *path
 		struct archive_entry *e = archive_entry_new();
 		archive_entry_copy_sourcepath(e, src);
 		if (archive_read_disk_entry_from_file(disk, e, -1, NULL) != ARCHIVE_OK) {
-			r = error_setx(err, EIO, "rootfs diff: `/%s`: %s", paths[i], archive_error_string(disk));
+			r = error_setx(err, EIO, "rootfs diff: `/%s`: %s", paths[i],
+				       archive_error_string(disk));
 			archive_entry_free(e);
 			break;
 		}
@@ -321,7 +324,8 @@ int archive_write_tree(const char *tar_path, const char *base, char *const *path
 				ssize_t got;
 				while ((got = read(fd, buf, sizeof(buf))) > 0)
 					if (archive_write_data(a, buf, (size_t)got) != got) {
-						r = error_setx(err, EIO, "rootfs diff: write `/%s`", paths[i]);
+						r = error_setx(err, EIO, "rootfs diff: write `/%s`",
+							       paths[i]);
 						break;
 					}
 				close(fd);

@@ -83,7 +83,8 @@ static int find_container(struct ckpt *c, struct stasis_error **err)
 	if (r < 0)
 		return r;
 	if (strcmp(c->state->status, "running") != 0 || c->state->pid <= 0)
-		return error_setx(err, EINVAL, "container `%s` is %s, not running", c->o.id, c->state->status);
+		return error_setx(err, EINVAL, "container `%s` is %s, not running", c->o.id,
+				  c->state->status);
 	return 0;
 }
 
@@ -172,21 +173,23 @@ static int plan(struct ckpt *c, struct stasis_error **err)
 			free(list);
 			list = l;
 		}
-		return error_setx(err, EINVAL,
-				  "mounted in the container but not in config.json: %s; CRIU cannot dump such "
-				  "mounts (\"doesn't have a proper root mount\"): unmount them or declare them "
-				  "as bind mounts",
-				  list);
+		return error_setx(
+			err, EINVAL,
+			"mounted in the container but not in config.json: %s; CRIU cannot dump such "
+			"mounts (\"doesn't have a proper root mount\"): unmount them or declare them "
+			"as bind mounts",
+			list);
 	}
 	c->freezer = find_freezer(pid);
 	/* check what the archive needs before anything is frozen: after the dump it is too late */
 	if (c->o.export_path && !c->o.ignore_rootfs && c->plan.upperdir) {
 		struct stat st;
 		if (c->plan.upperdir[0] != '/' || stat(c->plan.upperdir, &st) < 0 || !S_ISDIR(st.st_mode))
-			return error_setx(err, ENOENT,
-					  "the rootfs overlay's upper dir `%s` (from mountinfo) is not an absolute "
-					  "path to a directory: cannot compute the rootfs diff (use --ignore-rootfs)",
-					  c->plan.upperdir);
+			return error_setx(
+				err, ENOENT,
+				"the rootfs overlay's upper dir `%s` (from mountinfo) is not an absolute "
+				"path to a directory: cannot compute the rootfs diff (use --ignore-rootfs)",
+				c->plan.upperdir);
 	}
 	return 0;
 }
@@ -233,7 +236,8 @@ static int dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	bool ok;
 	enum rpc_cg_mode mode = cg_mode(c->o.manage_cgroups_mode, &ok);
 	if (!ok)
-		return error_setx(err, EINVAL, "--manage-cgroups-mode `%s`: expected soft, full, strict or ignore",
+		return error_setx(err, EINVAL,
+				  "--manage-cgroups-mode `%s`: expected soft, full, strict or ignore",
 				  c->o.manage_cgroups_mode);
 	cleanup_close int images_fd = -1, work_fd = -1;
 	int r = criu_open_dir(c->images_dir, true, &images_fd, err);
@@ -402,7 +406,8 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 			return r;
 		have_diff = true;
 	} else {
-		warn(c, "rootfs `%s` is not an overlay: its changes are not in the archive%s", c->state->rootfs,
+		warn(c, "rootfs `%s` is not an overlay: its changes are not in the archive%s",
+		     c->state->rootfs,
 		     c->o.rootfs_base ? " (--rootfs-base diffing is not implemented yet)" : "");
 	}
 
@@ -433,8 +438,8 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 	if (r == 0)
 		r = archive_writer_add_buffer(w, ARCHIVE_SPEC_DUMP, c->config_json, c->config_len, err);
 	if (r == 0)
-		r = archive_writer_add_buffer(w, ARCHIVE_NETWORK_STATUS, network_status, strlen(network_status),
-					      err);
+		r = archive_writer_add_buffer(w, ARCHIVE_NETWORK_STATUS, network_status,
+					      strlen(network_status), err);
 	if (r == 0)
 		r = add_optional_file(w, ARCHIVE_STATS_DUMP, c->images_dir, c->work_dir, err);
 	if (r == 0)
@@ -446,7 +451,8 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 	if (r == 0 && c->plan.n_binds)
 		r = archive_writer_add_buffer(w, ARCHIVE_BIND_MOUNTS, binds, strlen(binds), err);
 	if (r == 0) {
-		cleanup_free char *v = xasprintf("%d.%d.%d", ctx->info.major, ctx->info.minor, ctx->info.sublevel);
+		cleanup_free char *v =
+			xasprintf("%d.%d.%d", ctx->info.major, ctx->info.minor, ctx->info.sublevel);
 		r = archive_writer_commit(w, v, err);
 	} else {
 		archive_writer_abort(w);
@@ -482,7 +488,8 @@ static int prepare_dirs(struct ckpt *c, struct stasis_error **err)
 	return 0;
 }
 
-int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts, struct stasis_error **err)
+int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
+		      struct stasis_error **err)
 {
 	struct ckpt c = { 0 };
 	if (!opts)
@@ -492,11 +499,13 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	int r;
 
 	if (!c.o.image_path && !c.o.export_path) {
-		r = error_setx(err, EINVAL, "neither --image-path nor --export given: nowhere to write the checkpoint");
+		r = error_setx(err, EINVAL,
+			       "neither --image-path nor --export given: nowhere to write the checkpoint");
 		goto out;
 	}
 	if (c.o.export_path && access(c.o.export_path, F_OK) == 0) {
-		r = error_setx(err, EEXIST, "`%s` exists: stasis does not overwrite an archive", c.o.export_path);
+		r = error_setx(err, EEXIST, "`%s` exists: stasis does not overwrite an archive",
+			       c.o.export_path);
 		goto out;
 	}
 	r = stasis_criu_require(ctx, err);
@@ -504,9 +513,10 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		goto out;
 	if (c.o.pre_dump) {
 		if (!ctx->info.features_known || !ctx->info.mem_track) {
-			r = error_setx(err, EOPNOTSUPP,
-				       "pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty "
-				       "page tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
+			r = error_setx(
+				err, EOPNOTSUPP,
+				"pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty "
+				"page tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
 			goto out;
 		}
 		if (c.o.export_path) {
@@ -533,7 +543,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */
 		struct stasis_error *e = NULL;
 		if (runtime_run(c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL, &e) < 0)
-			warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime, stasis_error_message(e));
+			warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
+			     stasis_error_message(e));
 		stasis_error_free(e);
 	}
 out:

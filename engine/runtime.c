@@ -107,6 +107,7 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 		stasis_error_free(e);
 	}
 	return error_setx(err, ENOENT,
-			  "container `%s`: neither runc nor crun knows it (give --runtime/--root, or --pid and --bundle)",
+			  "container `%s`: neither runc nor crun knows it (give --runtime/--root, or --pid "
+			  "and --bundle)",
 			  id);
 }

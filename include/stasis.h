@@ -121,18 +121,18 @@ STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct st
 
 struct stasis_checkpoint_opts {
 	size_t size;
-	const char *id;           /* container id (needed unless pid and bundle are given) */
-	const char *runtime;      /* "runc", "crun" or NULL/"auto": whichever knows the id */
+	const char *id;		  /* container id (needed unless pid and bundle are given) */
+	const char *runtime;	  /* "runc", "crun" or NULL/"auto": whichever knows the id */
 	const char *runtime_root; /* the runtime's --root */
-	pid_t pid;                /* with bundle: any runtime's container, no state lookup */
+	pid_t pid;		  /* with bundle: any runtime's container, no state lookup */
 	const char *bundle;
-	const char *image_path;   /* keep CRIU's images here (runc contract); else a temporary dir */
-	const char *work_path;    /* dump.log and other work files; default image dir */
-	const char *export_path;  /* write the archive here */
-	const char *compress;     /* "zstd" (default), "gzip", "none" */
-	const char *rootfs_base;  /* plain-directory rootfs: the unchanged image to diff against */
+	const char *image_path;		 /* keep CRIU's images here (runc contract); else a temporary dir */
+	const char *work_path;		 /* dump.log and other work files; default image dir */
+	const char *export_path;	 /* write the archive here */
+	const char *compress;		 /* "zstd" (default), "gzip", "none" */
+	const char *rootfs_base;	 /* plain-directory rootfs: the unchanged image to diff against */
 	const char *manage_cgroups_mode; /* "soft" (default), "full", "strict", "ignore" */
-	const char *parent_path;  /* pre-dump parent images, relative to image_path */
+	const char *parent_path;	 /* pre-dump parent images, relative to image_path */
 	bool ignore_rootfs;
 	bool leave_running;
 	bool tcp_established;

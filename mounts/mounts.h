@@ -44,7 +44,7 @@ struct mnt_bind {
 struct mnt_plan_input {
 	const struct oci_config *config;
 	const struct mnt_table *mountinfo; /* the container's own view (/proc/PID/mountinfo) */
-	unsigned long netns_ino;           /* of the container's init, 0 when unknown */
+	unsigned long netns_ino;	   /* of the container's init, 0 when unknown */
 	unsigned long pidns_ino;
 };
 

@@ -17,8 +17,8 @@
 
 /* File systems CRIU dumps by itself when they are mounted inside the container. */
 static const char *const virtual_fs[] = {
-	"proc",   "sysfs",    "tmpfs",      "devpts", "mqueue", "cgroup",    "cgroup2", "devtmpfs",
-	"securityfs", "debugfs", "tracefs", "bpf", "fusectl", "pstore", "hugetlbfs", "binfmt_misc",
+	"proc",	      "sysfs",	 "tmpfs",   "devpts", "mqueue",	 "cgroup", "cgroup2",	"devtmpfs",
+	"securityfs", "debugfs", "tracefs", "bpf",    "fusectl", "pstore", "hugetlbfs", "binfmt_misc",
 };
 
 /* Runtime-generated files that never belong in a rootfs diff. */
@@ -119,7 +119,8 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 			continue;
 		if (!m->source) {
 			mnt_plan_clear(&p);
-			return error_setx(err, EINVAL, "config.json: .mounts[%zu] (%s): bind mount without source", i,
+			return error_setx(err, EINVAL,
+					  "config.json: .mounts[%zu] (%s): bind mount without source", i,
 					  m->destination);
 		}
 		cleanup_free char *dest = clean_path(m->destination);

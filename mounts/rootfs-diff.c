@@ -87,7 +87,8 @@ static int walk(int dirfd, const char *rel, char *const *excludes, struct mnt_di
 		strv_push(&d->changed, &d->n_changed, xstrdup(path));
 		if (!S_ISDIR(st.st_mode))
 			continue;
-		cleanup_close int sub = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int sub =
+			openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			return error_set(err, errno, "rootfs diff: open `%s`", abs);
 		char opaque[2] = { 0 };

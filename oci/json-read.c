@@ -23,7 +23,8 @@ int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_v
 		for (char *p = msg; *p; p++)
 			if (*p == '\n')
 				*p = ' ';
-		return error_setx(jc->err, EINVAL, "%s: invalid JSON: %s", jc->name, msg[0] ? msg : "parse error");
+		return error_setx(jc->err, EINVAL, "%s: invalid JSON: %s", jc->name,
+				  msg[0] ? msg : "parse error");
 	}
 	*ret = v;
 	return 0;
@@ -61,8 +62,7 @@ int oci_json_get_string(struct oci_json_ctx *jc, yajl_val obj, const char *where
 	return 0;
 }
 
-int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
-		      bool *ret)
+int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, bool *ret)
 {
 	yajl_val v = oci_json_child(obj, key);
 	if (!v) {
@@ -77,8 +77,7 @@ int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, 
 	return 0;
 }
 
-int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
-		      char ***ret)
+int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, char ***ret)
 {
 	yajl_val v = oci_json_child(obj, key);
 	*ret = NULL;

@@ -19,9 +19,7 @@ int oci_json_type_error(struct oci_json_ctx *jc, const char *path, const char *e
 /* Reads obj.key as a string (required or not) into a new allocation; absent optional -> NULL. */
 int oci_json_get_string(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
 			bool required, char **ret);
-int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
-		      bool *ret);
-int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key,
-		      char ***ret);
+int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, bool *ret);
+int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, char ***ret);
 
 #endif

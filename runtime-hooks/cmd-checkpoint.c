@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: stasis checkpoint [OPTIONS] ID\n"
 		   "\n"
-		   "Checkpoints a running runc or crun container into CRIU images and/or an archive that podman,\n"
+		   "Checkpoints a running runc or crun container into CRIU images and/or an archive that "
+		   "podman,\n"
 		   "CRI-O and checkpointctl read.\n"
 		   "\n"
 		   "  -e, --export FILE          write a checkpoint archive (tar; podman's layout)\n"
@@ -152,7 +153,8 @@ int cmd_checkpoint(int argc, char **argv)
 			char *end = NULL;
 			long v = strtol(optarg, &end, 10);
 			if (!end || *end || v <= 0 || v > (1 << 22))
-				return cli_usage_error("checkpoint", "--pid: expected a pid, got `%s`", optarg);
+				return cli_usage_error("checkpoint", "--pid: expected a pid, got `%s`",
+						       optarg);
 			o.pid = (pid_t)v;
 			break;
 		}

@@ -23,7 +23,8 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f,
+		"usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nCRIU is found by --criu, then $STASIS_CRIU, then $PATH; stasis needs CRIU >= %s.\n",
