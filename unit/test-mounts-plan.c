@@ -56,7 +56,9 @@ static void plan_runc_container(void **state)
 	struct oci_config *c = load_config();
 	struct mnt_table t = { 0 };
 	load_mountinfo(&t);
-	struct mnt_plan_input in = { .config = c, .mountinfo = &t, .netns_ino = 4026532000ul, .pidns_ino = 1 };
+	struct mnt_plan_input in = {
+		.config = c, .mountinfo = &t, .netns_ino = 4026532000ul, .pidns_ino = 1
+	};
 	struct mnt_plan p = { 0 };
 	assert_int_equal(mnt_plan_dump(&in, &p, NULL), 0);
 
@@ -80,7 +82,8 @@ static void plan_runc_container(void **state)
 	char *text = NULL;
 	read_file_capped(UNIT_DATA "/runc-mountinfo.txt", 1 << 20, &text, NULL, NULL);
 	char *more = NULL;
-	assert_true(asprintf(&more, "%s999 71 0:40 /tmp /mnt/x rw - overlay overlay rw,upperdir=/u\n", text) > 0);
+	assert_true(asprintf(&more, "%s999 71 0:40 /tmp /mnt/x rw - overlay overlay rw,upperdir=/u\n", text) >
+		    0);
 	struct mnt_table t2 = { 0 };
 	assert_int_equal(mnt_table_parse(more, "mountinfo", &t2, NULL), 0);
 	in.mountinfo = &t2;
