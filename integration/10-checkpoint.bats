@@ -17,6 +17,16 @@ teardown() {
 	rm -rf "$OUT"
 }
 
+# runc restore of the images in $OUT/images, as runc's own C/R would do it
+runc_restore_images() {
+	(cd "$1" && runc --criu "$STASIS_CRIU" restore --detach --image-path "$OUT/images" \
+		--work-path "$OUT/work" "$2" </dev/null >/dev/null 2>"$OUT/restore.err") || {
+		cat "$OUT/restore.err"
+		show_criu_log "$OUT/work/restore.log"
+		return 1
+	}
+}
+
 # the workload's changes to its rootfs before the checkpoint
 change_rootfs() {
 	"$1" exec "$2" sh -c 'echo new > /etc/newfile; rm /etc/tobedeleted; ln -s /etc/newfile /etc/link;
@@ -102,12 +112,7 @@ tmp/"
 	sleep 0.5
 	assert_equal "$(read_counter "$dir/data")" "$before"
 
-	(cd "$dir/bundle" && runc --criu "$STASIS_CRIU" restore --detach --image-path "$OUT/images" \
-		--work-path "$OUT/work" ck1 </dev/null >/dev/null 2>"$OUT/restore.err") || {
-		cat "$OUT/restore.err"
-		show_criu_log "$OUT/work/restore.log"
-		false
-	}
+	runc_restore_images "$dir/bundle" ck1
 	wait_for 50 counter_above "$dir/data" $((before + 3))
 	echo "counter after runc restore: $(read_counter "$dir/data")"
 	run verify_workload "$dir/data" "$(container_pid runc ck1)"
@@ -129,12 +134,7 @@ tmp/"
 	assert_output crun
 	before=$(read_counter "$dir/data")
 
-	(cd "$dir/bundle" && runc --criu "$STASIS_CRIU" restore --detach --image-path "$OUT/images" \
-		--work-path "$OUT/work" ck2 </dev/null >/dev/null 2>"$OUT/restore.err") || {
-		cat "$OUT/restore.err"
-		show_criu_log "$OUT/work/restore.log"
-		false
-	}
+	runc_restore_images "$dir/bundle" ck2
 	wait_for 50 counter_above "$dir/data" $((before + 3))
 	run verify_workload "$dir/data" "$(container_pid runc ck2)"
 	assert_output --regexp '^OK [0-9]+$'
