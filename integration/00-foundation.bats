@@ -61,7 +61,7 @@ teardown() {
 	assert_success
 	wait_for 100 pid_gone "$pid"
 	before=$(read_counter "$WORK")
-	echo "counter at checkpoint: $before"
+	echo "# counter at checkpoint: $before" >&3
 	[ -s "$WORK/images/pages-1.img" ]
 	[ -s "$WORK/images/inventory.img" ]
 
@@ -73,10 +73,10 @@ teardown() {
 
 	wait_for 50 counter_above "$WORK" $((before + 5))
 	after=$(read_counter "$WORK")
-	echo "counter after restore: $after"
+	echo "# counter after restore: $after" >&3
 	[ "$after" -gt "$before" ]
 	run verify_workload "$WORK" "$RESTORED"
-	echo "workload says: $output"
+	echo "# workload says: $output" >&3
 	assert_output --regexp '^OK [0-9]+$'
 }
 
