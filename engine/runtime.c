@@ -101,7 +101,9 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 			return r;
 		}
 		if (!any) {
-			*err = e;
+			if (err && !*err)
+				*err = TAKE_PTR(e);
+			stasis_error_free(e);
 			return error_wrap(err, r, "container `%s`", id);
 		}
 		stasis_error_free(e);
