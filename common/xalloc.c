@@ -92,3 +92,14 @@ void strv_push(char ***strv, size_t *len, char *s)
 	(*strv)[(*len)++] = s;
 	(*strv)[*len] = NULL;
 }
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(char **strv, size_t n)
+{
+	if (n > 1)
+		qsort(strv, n, sizeof(char *), cmp_strp);
+}

@@ -18,5 +18,7 @@ char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0
 /* Append to a NULL-terminated string vector, taking ownership of s. */
 void strv_push(char ***strv, size_t *len, char *s);
 size_t strv_length(char *const *strv);
+/* Sorts the first n strings of strv by strcmp (reproducible archives do not follow readdir order). */
+void strv_sort(char **strv, size_t n);
 
 #endif

@@ -347,11 +347,6 @@ static char *strv_json(char *const *v, size_t n)
 	return oci_json_finish(j, NULL);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int add_images(struct archive_writer *w, struct ckpt *c, struct stasis_error **err)
 {
 	int r = archive_writer_add_dir(w, ARCHIVE_CHECKPOINT_DIR "/", err);
@@ -369,8 +364,7 @@ static int add_images(struct archive_writer *w, struct ckpt *c, struct stasis_er
 			continue;
 		strv_push(&names, &n, xstrdup(de->d_name));
 	}
-	if (n)
-		qsort(names, n, sizeof(char *), cmp_str);
+	strv_sort(names, n);
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *src = xasprintf("%s/%s", c->images_dir, names[i]);
 		cleanup_free char *dst = xasprintf(ARCHIVE_CHECKPOINT_DIR "/%s", names[i]);
@@ -494,7 +488,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	struct ckpt c = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "checkpoint: no options given");
-	memcpy(&c.o, opts, opts->size && opts->size < sizeof(c.o) ? opts->size : sizeof(c.o));
+	opts_copy(&c.o, sizeof(c.o), opts, opts->size);
 	const char *what = c.o.id ? c.o.id : "container";
 	int r;
 
@@ -512,13 +506,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (r < 0)
 		goto out;
 	if (c.o.pre_dump) {
-		if (!ctx->info.features_known || !ctx->info.mem_track) {
-			r = error_setx(
-				err, EOPNOTSUPP,
-				"pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty "
-				"page tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
+		if ((r = criu_require_mem_track(ctx, err)) < 0)
 			goto out;
-		}
 		if (c.o.export_path) {
 			r = error_setx(err, EINVAL, "--pre-dump writes images only: drop --export");
 			goto out;

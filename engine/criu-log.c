@@ -68,13 +68,9 @@ int criu_fail(struct stasis_error **err, const char *what, const struct rpc_resu
 	if (!cause && res->cr_errmsg)
 		cause = res->cr_errmsg;
 	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
-	int r;
-	if (cause)
-		r = error_setx(err, errnum, "%s: CRIU: %s%s%s%s", what, cause, log_path ? " (log `" : "",
-			       log_path ? log_path : "", log_path ? "`)" : "");
-	else
-		r = error_setx(err, errnum, "%s: CRIU failed%s%s%s", what, log_path ? " (log `" : "",
-			       log_path ? log_path : "", log_path ? "`)" : "");
+	cleanup_free char *where = log_path ? xasprintf(" (log `%s`)", log_path) : xstrdup("");
+	int r = cause ? error_setx(err, errnum, "%s: CRIU: %s%s", what, cause, where)
+		      : error_setx(err, errnum, "%s: CRIU failed%s", what, where);
 	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
 		(*err)->criu_errno = res->cr_errno;
 		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;

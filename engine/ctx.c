@@ -47,11 +47,17 @@ static int locate_criu(const char *explicit_path, char **ret, struct stasis_erro
 	return 0;
 }
 
+void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+	memset(dst, 0, dst_size);
+	if (src)
+		memcpy(dst, src, src_size && src_size < dst_size ? src_size : dst_size);
+}
+
 int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx, struct stasis_error **err)
 {
-	struct stasis_ctx_opts o = { 0 };
-	if (opts)
-		memcpy(&o, opts, opts->size && opts->size < sizeof(o) ? opts->size : sizeof(o));
+	struct stasis_ctx_opts o;
+	opts_copy(&o, sizeof(o), opts, opts ? opts->size : 0);
 
 	cleanup_free char *criu = NULL;
 	int r = locate_criu(o.criu_path, &criu, err);
@@ -129,5 +135,19 @@ int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err)
 				  "with the new vDSO layout, 4.1 cannot dump inet sockets on kernels "
 				  ">= 6.16); %s",
 				  info.major, info.minor, info.sublevel, ctx->criu_path, CRIU_HOWTO);
+	return 0;
+}
+
+int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
+{
+	struct stasis_criu_info info;
+	int r = stasis_criu_info(ctx, &info, err);
+	if (r < 0)
+		return r;
+	if (!info.features_known || !info.mem_track)
+		return error_setx(
+			err, EOPNOTSUPP,
+			"pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty page "
+			"tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
 	return 0;
 }

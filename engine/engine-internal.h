@@ -27,6 +27,15 @@ int criu_fail(struct stasis_error **err, const char *what, const struct rpc_resu
 /* The "Error (" lines of a CRIU log (at most max), NULL-terminated; NULL when none or unreadable. */
 char **criu_log_errors(const char *log_path, size_t max);
 
+/*
+ * Copies a caller's option struct as far as its `size` says (the struct it was compiled against);
+ * fields it does not know about stay zero, which means their defaults.
+ */
+void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
+
+/* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
+int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
+
 /* Opens a directory for CRIU (images or work dir), creating it when create is set. */
 int criu_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
 

@@ -88,8 +88,7 @@ static int copy_opts(const struct stasis_process_opts *opts, struct stasis_proce
 {
 	if (!opts)
 		return error_setx(err, EINVAL, "no options given");
-	*o = (struct stasis_process_opts){ 0 };
-	memcpy(o, opts, opts->size && opts->size < sizeof(*o) ? opts->size : sizeof(*o));
+	opts_copy(o, sizeof(*o), opts, opts->size);
 	return 0;
 }
 
@@ -106,15 +105,8 @@ static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts
 	r = stasis_criu_require(ctx, err);
 	if (r < 0)
 		return error_wrap(err, r, "%s", what);
-	if (type == RPC_PRE_DUMP) {
-		struct stasis_criu_info info;
-		stasis_criu_info(ctx, &info, NULL);
-		if (!info.features_known || !info.mem_track)
-			return error_setx(err, EOPNOTSUPP,
-					  "pre-dump: CRIU reports memory tracking is off on this "
-					  "kernel (no soft-dirty page tracking: "
-					  "CONFIG_MEM_SOFT_DIRTY); use a full checkpoint");
-	}
+	if (type == RPC_PRE_DUMP && (r = criu_require_mem_track(ctx, err)) < 0)
+		return r;
 
 	struct process_call c;
 	r = process_call_init(&in, type == RPC_PRE_DUMP ? "pre-dump.log" : "dump.log", true, &c, err);

@@ -38,11 +38,6 @@ void mnt_diff_clear(struct mnt_diff *d)
 	*d = (struct mnt_diff){ 0 };
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int walk(int dirfd, const char *rel, char *const *excludes, struct mnt_diff *d, unsigned depth,
 		struct stasis_error **err)
 {
@@ -56,7 +51,7 @@ static int walk(int dirfd, const char *rel, char *const *excludes, struct mnt_di
 		close(fd);
 		return error_set(err, errno, "rootfs diff: open `%s`", rel[0] ? rel : "/");
 	}
-	/* readdir order is not stable across hosts: collect and sort for reproducible archives */
+	/* readdir order is not stable across hosts: collect and sort */
 	cleanup_strv char **names = NULL;
 	size_t n = 0;
 	struct dirent *de;
@@ -67,8 +62,7 @@ static int walk(int dirfd, const char *rel, char *const *excludes, struct mnt_di
 	}
 	if (errno)
 		return error_set(err, errno, "rootfs diff: read `%s`", rel[0] ? rel : "/");
-	if (n)
-		qsort(names, n, sizeof(char *), cmp_names);
+	strv_sort(names, n);
 
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *path = rel[0] ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
