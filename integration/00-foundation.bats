@@ -50,9 +50,7 @@ teardown() {
 
 @test "dump and restore the workload through our RPC client: counter goes on, memory verifies" {
 	require_criu
-	"$WORKLOAD" -m 64 -d "$WORK" -p "$WORK/pid"
-	wait_for 50 test -s "$WORK/pid"
-	pid=$(cat "$WORK/pid")
+	start_workload 64
 	wait_for 50 counter_above "$WORK" 3
 
 	mkdir "$WORK/images"
@@ -82,9 +80,7 @@ teardown() {
 
 @test "leave-running dump keeps the workload counting" {
 	require_criu
-	"$WORKLOAD" -m 8 -d "$WORK" -p "$WORK/pid"
-	wait_for 50 test -s "$WORK/pid"
-	pid=$(cat "$WORK/pid")
+	start_workload 8
 	mkdir "$WORK/images"
 	run "$BUILD/integration/stasis-proc" dump "$pid" "$WORK/images" leave-running
 	assert_success
@@ -97,8 +93,7 @@ teardown() {
 @test "pre-dump is refused with a clear reason when the kernel has no memory tracking" {
 	require_criu
 	"$STASIS" version | grep -q 'mem_track=no' || skip "this kernel tracks memory: pre-dump is possible here"
-	"$WORKLOAD" -m 8 -d "$WORK" -p "$WORK/pid"
-	wait_for 50 test -s "$WORK/pid"
+	start_workload 8
 	mkdir "$WORK/images"
 	run "$BUILD/integration/stasis-proc" pre-dump "$(cat "$WORK/pid")" "$WORK/images"
 	assert_failure
@@ -108,9 +103,7 @@ teardown() {
 
 @test "a failed dump names the cause and the log, and leaves other processes alone" {
 	require_criu
-	"$WORKLOAD" -m 8 -d "$WORK" -p "$WORK/pid"
-	wait_for 50 test -s "$WORK/pid"
-	pid=$(cat "$WORK/pid")
+	start_workload 8
 	mkdir "$WORK/images"
 	run "$BUILD/integration/stasis-proc" dump 999999 "$WORK/images"
 	assert_failure

@@ -146,9 +146,7 @@ tmp/"
 	run "$STASIS" checkpoint --leave-running --export "$OUT/ck1.tar" ck1
 	assert_success
 	[ -s "$OUT/ck1.tar" ]
-	assert_equal "$(runc state ck1 | jq -r .status)" running
-	c=$(read_counter "$dir/data")
-	wait_for 50 counter_above "$dir/data" $((c + 3))
+	assert_counting ck1 3
 	run verify_workload "$dir/data" "$(container_pid runc ck1)"
 	assert_output --regexp '^OK'
 }
@@ -165,14 +163,11 @@ tmp/"
 	[ ! -e "$OUT/ck1.tar" ]
 	run sh -c "ls -A '$OUT'"
 	assert_output ""
-	assert_equal "$(runc state ck1 | jq -r .status)" running
-	c=$(read_counter "$dir/data")
-	wait_for 50 counter_above "$dir/data" $((c + 2))
+	assert_counting ck1 2
 }
 
 @test "a killed CRIU leaves the container running and counting, and no archive" {
 	start_container runc ck1
-	dir=$CT_BASE/ck1
 	# a CRIU that answers VERSION and FEATURE_CHECK, then is killed when the dump starts
 	cat >"$OUT/criu-dies" <<SH
 #!/bin/sh
@@ -190,9 +185,7 @@ SH
 	[ ! -e "$OUT/ck1.tar" ]
 	run sh -c "ls -A '$OUT' | grep -v -e criu-dies -e calls"
 	assert_output ""
-	assert_equal "$(runc state ck1 | jq -r .status)" running
-	c=$(read_counter "$dir/data")
-	wait_for 50 counter_above "$dir/data" $((c + 2))
+	assert_counting ck1 2
 }
 
 @test "gzip, zstd and none archives hold the same members with the same contents" {

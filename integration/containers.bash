@@ -54,6 +54,14 @@ stop_container() {
 	rm -rf "$dir"
 }
 
+# assert_counting NAME STEPS: runc says the container runs, and its counter moves on by STEPS
+assert_counting() {
+	local dir=$CT_BASE/$1 c
+	assert_equal "$(runc state "$1" | jq -r .status)" running
+	c=$(read_counter "$dir/data")
+	wait_for 50 counter_above "$dir/data" $((c + $2))
+}
+
 container_pid() {
 	"$1" state "$2" | jq -r .pid
 }

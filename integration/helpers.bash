@@ -39,6 +39,13 @@ wait_for() {
 	return 1
 }
 
+# start_workload MIB: a detached workload in $WORK; sets pid
+start_workload() {
+	"$WORKLOAD" -m "$1" -d "$WORK" -p "$WORK/pid"
+	wait_for 50 test -s "$WORK/pid"
+	pid=$(cat "$WORK/pid")
+}
+
 pid_gone() {
 	[ ! -e "/proc/$1" ]
 }
