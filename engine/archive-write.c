@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/archive-layout.h"
+#include "engine/archive-zstd.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
 
@@ -72,17 +73,15 @@ int archive_writer_open(const char *final_path, const char *compress, struct arc
 	archive_write_set_format_pax_restricted(w->a);
 	int r = ARCHIVE_OK;
 	if (strcmp(compress, "zstd") == 0) {
-		r = archive_write_add_filter_zstd(w->a);
-		/* zstd's own worker threads: compression keeps pace with CRIU's image writing */
-		if (r == ARCHIVE_OK) {
-			long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-			cleanup_free char *opt = xasprintf("zstd:threads=%ld", cpus > 0 ? cpus : 1);
-			archive_write_set_options(w->a, opt);
-		}
-	} else if (strcmp(compress, "gzip") == 0) {
-		r = archive_write_add_filter_gzip(w->a);
+		/* zstd worker threads keep pace with the disk, in a bounded amount of memory */
+		r = archive_write_open_zstd_fd(w->a, w->fd);
+	} else {
+		if (strcmp(compress, "gzip") == 0)
+			r = archive_write_add_filter_gzip(w->a);
+		if (r == ARCHIVE_OK)
+			r = archive_write_open_fd(w->a, w->fd);
 	}
-	if (r != ARCHIVE_OK || archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+	if (r != ARCHIVE_OK) {
 		r = ar_error(w, err, "open");
 		archive_writer_abort(w);
 		return r;

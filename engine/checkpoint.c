@@ -146,6 +146,11 @@ static char *find_freezer(pid_t pid)
 	return out;
 }
 
+static char *resolve_dest(const char *dest, void *data)
+{
+	return mnt_resolve_in_root(data, dest);
+}
+
 static int plan(struct ckpt *c, struct stasis_error **err)
 {
 	pid_t pid = c->state->pid;
@@ -162,6 +167,8 @@ static int plan(struct ckpt *c, struct stasis_error **err)
 		.mountinfo = &c->mountinfo,
 		.netns_ino = ns_inode(pid, "net"),
 		.pidns_ino = ns_inode(pid, "pid"),
+		.resolve = resolve_dest,
+		.resolve_data = c->state->rootfs,
 	};
 	r = mnt_plan_dump(&in, &c->plan, err);
 	if (r < 0)
@@ -190,6 +197,12 @@ static int plan(struct ckpt *c, struct stasis_error **err)
 				"the rootfs overlay's upper dir `%s` (from mountinfo) is not an absolute "
 				"path to a directory: cannot compute the rootfs diff (use --ignore-rootfs)",
 				c->plan.upperdir);
+	}
+	if (c->o.export_path && !c->o.ignore_rootfs && !c->plan.upperdir && c->o.rootfs_base) {
+		struct stat st;
+		if (stat(c->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
+			return error_setx(err, ENOENT, "--rootfs-base `%s` is not a directory",
+					  c->o.rootfs_base);
 	}
 	return 0;
 }
@@ -399,15 +412,22 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 		if (r < 0)
 			return r;
 		have_diff = true;
+	} else if (c->o.rootfs_base) {
+		r = mnt_diff_dirs(c->state->rootfs, c->o.rootfs_base, c->plan.diff_excludes, &diff, err);
+		if (r < 0)
+			return r;
+		have_diff = true;
 	} else {
-		warn(c, "rootfs `%s` is not an overlay: its changes are not in the archive%s",
-		     c->state->rootfs,
-		     c->o.rootfs_base ? " (--rootfs-base diffing is not implemented yet)" : "");
+		warn(c,
+		     "rootfs `%s` is not an overlay and no --rootfs-base was given: its changes are not in "
+		     "the archive",
+		     c->state->rootfs);
 	}
 
 	cleanup_free char *diff_tar = xasprintf("%s/.stasis-rootfs-diff.tar", c->work_dir);
 	if (have_diff) {
-		r = archive_write_tree(diff_tar, c->plan.upperdir, diff.changed, diff.n_changed, err);
+		const char *tree = c->plan.upperdir ? c->plan.upperdir : c->state->rootfs;
+		r = archive_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
 		if (r < 0) {
 			mnt_diff_clear(&diff);
 			return r;

@@ -221,3 +221,38 @@ SH
 	assert_output --partial "no-such-container"
 	[ ! -e "$OUT/x.tar" ]
 }
+
+@test "plain-directory rootfs: --rootfs-base gives the exact diff; without it a warning says why none" {
+	start_container runc ck1 plain
+	change_rootfs runc ck1
+	run "$STASIS" checkpoint --leave-running --rootfs-base "$CT_BASE/image" --export "$OUT/base.tar" ck1
+	assert_success
+	mkdir "$OUT/x"
+	tar -xf "$OUT/base.tar" -C "$OUT/x"
+	assert_equal "$(cat "$OUT/x/deleted.files")" '["/etc/tobedeleted"]'
+	run sh -c "tar -tf '$OUT/x/rootfs-diff.tar' | sort"
+	assert_output "etc/link
+etc/newfile
+etc/secret"
+	run tar -tvf "$OUT/x/rootfs-diff.tar" etc/secret
+	assert_output --regexp '^-rw------- '
+
+	run "$STASIS" checkpoint --leave-running --export "$OUT/nobase.tar" ck1
+	assert_success
+	assert_output --partial "not an overlay and no --rootfs-base"
+	run tar -tf "$OUT/nobase.tar" rootfs-diff.tar
+	assert_failure
+	assert_counting ck1 2
+}
+
+@test "--pre-dump is refused with the reason when the kernel cannot track memory" {
+	start_container runc ck1
+	run "$STASIS" checkpoint --pre-dump --image-path "$OUT/pre" ck1
+	if "$STASIS_CRIU" check --feature mem_dirty_track >/dev/null 2>&1; then
+		assert_success
+	else
+		assert_failure
+		assert_output --partial "memory tracking is off"
+		assert_counting ck1 2
+	fi
+}

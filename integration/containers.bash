@@ -24,17 +24,22 @@ ensure_crun_cgroups() {
 	fi
 }
 
-# start_container RUNTIME NAME: a running container with its bundle in $CT_BASE/NAME
+# start_container RUNTIME NAME [plain]: a running container with its bundle in $CT_BASE/NAME; its
+# rootfs is an overlay on the image, or with "plain" a copy of the image
 start_container() {
 	local rt=$1 name=$2 dir=$CT_BASE/$2
 	build_image
 	[ "$rt" = crun ] && ensure_crun_cgroups
 	mkdir -p "$dir"/{upper,work,rootfs,data,bundle}
-	mount -t overlay overlay -o "lowerdir=$CT_BASE/image,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
+	if [ "${3:-}" = plain ]; then
+		cp -a "$CT_BASE/image/." "$dir/rootfs/"
+	else
+		mount -t overlay overlay -o "lowerdir=$CT_BASE/image,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
+	fi
 	(cd "$dir/bundle" && runc spec)
-	jq --arg root "$dir/rootfs" --arg data "$dir/data" \
+	jq --arg root "$dir/rootfs" --arg data "$dir/data" --arg mib "${CT_WORKLOAD_MIB:-32}" \
 		'.root.path=$root | .root.readonly=false | .process.terminal=false
-		| .process.args=["/bin/workload","-m","32","-d","/data"]
+		| .process.args=["/bin/workload","-m",$mib,"-d","/data"]
 		| .mounts += [{"destination":"/data","type":"bind","source":$data,"options":["rbind","rw"]}]' \
 		"$dir/bundle/config.json" >"$dir/bundle/config.json.new"
 	mv "$dir/bundle/config.json.new" "$dir/bundle/config.json"
@@ -42,7 +47,7 @@ start_container() {
 		cat "$dir/run.err"
 		return 1
 	}
-	wait_for 100 counter_above "$dir/data" 2
+	wait_for 600 counter_above "$dir/data" 2
 }
 
 stop_container() {

@@ -5,6 +5,7 @@ STASIS=$BUILD/stasis
 WORKLOAD=$BUILD/integration/workload
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
+source "$TOP/integration/common.bash"
 
 if [ -z "${STASIS_CRIU:-}" ] && [ -x "$TOP/.deps/criu/bin/criu" ]; then
 	export STASIS_CRIU=$TOP/.deps/criu/bin/criu
@@ -27,39 +28,11 @@ require_criu() {
 	[ -n "${STASIS_CRIU:-}" ] && [ -x "$STASIS_CRIU" ] || skip_or_fail "no CRIU >= 4.2 (run make deps)"
 }
 
-# waits until a command succeeds, at most $1 tenths of a second
-wait_for() {
-	local n=$1
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
 # start_workload MIB: a detached workload in $WORK; sets pid
 start_workload() {
 	"$WORKLOAD" -m "$1" -d "$WORK" -p "$WORK/pid"
 	wait_for 50 test -s "$WORK/pid"
 	pid=$(cat "$WORK/pid")
-}
-
-pid_gone() {
-	[ ! -e "/proc/$1" ]
-}
-
-read_counter() {
-	local v
-	v=$(cat "$1/counter" 2>/dev/null) || return 1
-	echo $((10#$v))
-}
-
-counter_above() {
-	local c
-	c=$(read_counter "$1") || return 1
-	[ "$c" -gt "$2" ]
 }
 
 # asks the workload in dir $1 (pid $2) to verify itself; prints its answer

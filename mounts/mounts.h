@@ -46,6 +46,12 @@ struct mnt_plan_input {
 	const struct mnt_table *mountinfo; /* the container's own view (/proc/PID/mountinfo) */
 	unsigned long netns_ino;	   /* of the container's init, 0 when unknown */
 	unsigned long pidns_ino;
+	/*
+	 * Resolves a destination inside the rootfs (symlinks followed, clamped at the root), as runc
+	 * and crun do before mounting: returns a malloc'ed path, or NULL to keep it as given.
+	 */
+	char *(*resolve)(const char *dest, void *data);
+	void *resolve_data;
 };
 
 struct mnt_plan {
@@ -66,6 +72,13 @@ struct mnt_plan {
 int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct stasis_error **err);
 void mnt_plan_clear(struct mnt_plan *p);
 
+/*
+ * Resolves path inside root as the kernel would with root as "/" (symlinks clamped at root):
+ * returns the malloc'ed container path ("/real/dest"), or NULL when root cannot be opened.
+ * Components that do not exist yet are appended as given.
+ */
+char *mnt_resolve_in_root(const char *root, const char *path);
+
 /* A path of the rootfs diff: what changed under the overlay upper dir. */
 struct mnt_diff {
 	char **changed; /* relative paths (no leading '/'), parents before children */
@@ -74,6 +87,12 @@ struct mnt_diff {
 	size_t n_deleted;
 };
 
+/* More entries than this in one diff is not a container change set but a mistake. */
+#define MNT_DIFF_MAX_ENTRIES 1000000
+
+/* Whether the container path abs is one of excludes or below one. */
+bool mnt_path_excluded(char *const *excludes, const char *abs);
+
 /*
  * Walks an overlay upper dir: files, dirs and symlinks are changes, whiteouts (0:0 char devices)
  * and opaque dirs (trusted.overlay.opaque=y) are deletions.  excludes are container paths skipped
@@ -81,6 +100,13 @@ struct mnt_diff {
  */
 int mnt_diff_overlay(const char *upperdir, char *const *excludes, struct mnt_diff *ret,
 		     struct stasis_error **err);
+/*
+ * A plain-directory rootfs against the unchanged image it came from: entries that are new or differ
+ * (type, mode, owner, size, content, link target) are changes, entries of base missing from rootfs
+ * are deletions.
+ */
+int mnt_diff_dirs(const char *rootfs, const char *base, char *const *excludes, struct mnt_diff *ret,
+		  struct stasis_error **err);
 void mnt_diff_clear(struct mnt_diff *d);
 
 #endif

@@ -91,16 +91,26 @@ void mnt_plan_clear(struct mnt_plan *p)
 	*p = (struct mnt_plan){ 0 };
 }
 
-static bool explained(const struct mnt_plan_input *in, const struct mnt_info *m)
+/* The destination as the runtime mounted it: cleaned, then resolved inside the rootfs. */
+static char *mount_dest(const struct mnt_plan_input *in, const char *destination)
+{
+	char *d = clean_path(destination);
+	if (!in->resolve)
+		return d;
+	char *r = in->resolve(d, in->resolve_data);
+	if (!r)
+		return d;
+	free(d);
+	return r;
+}
+
+static bool explained(const struct mnt_plan_input *in, char *const *dests, const struct mnt_info *m)
 {
 	if (strcmp(m->mountpoint, "/") == 0 || is_cgroup(m->fstype))
 		return true;
 	const struct oci_config *c = in->config;
-	for (size_t i = 0; i < c->n_mounts; i++) {
-		cleanup_free char *d = clean_path(c->mounts[i].destination);
-		if (strcmp(d, m->mountpoint) == 0)
-			return true;
-	}
+	if (strv_has(dests, m->mountpoint))
+		return true;
 	if (strv_has(c->masked_paths, m->mountpoint) || strv_has(c->readonly_paths, m->mountpoint))
 		return true;
 	/* mounts the container made of kernel file systems are CRIU's own business */
@@ -112,6 +122,10 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 	struct mnt_plan p = { 0 };
 	const struct oci_config *c = in->config;
 	const struct mnt_table *mi = in->mountinfo;
+	cleanup_strv char **dests = NULL;
+	size_t n_dests = 0;
+	for (size_t i = 0; i < c->n_mounts; i++)
+		strv_push(&dests, &n_dests, mount_dest(in, c->mounts[i].destination));
 
 	for (size_t i = 0; i < c->n_mounts; i++) {
 		const struct oci_mount *m = &c->mounts[i];
@@ -123,7 +137,7 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 					  "config.json: .mounts[%zu] (%s): bind mount without source", i,
 					  m->destination);
 		}
-		cleanup_free char *dest = clean_path(m->destination);
+		const char *dest = dests[i];
 		push_kv(&p, dest, dest);
 		p.binds = xreallocarray(p.binds, p.n_binds + 1, sizeof(*p.binds));
 		p.binds[p.n_binds++] = (struct mnt_bind){ xstrdup(dest), xstrdup(m->source) };
@@ -145,7 +159,7 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 			free(p.upperdir);
 			p.upperdir = mnt_option_value(m->super_opts, "upperdir");
 		}
-		if (!explained(in, m))
+		if (!explained(in, dests, m))
 			strv_push(&p.unexplained, &p.n_unexplained, xstrdup(m->mountpoint));
 	}
 

@@ -18,10 +18,7 @@
 #include "common/xalloc.h"
 #include "mounts/mounts.h"
 
-/* More entries than this in one diff is not a container change set but a mistake. */
-#define DIFF_MAX_ENTRIES 1000000
-
-static bool excluded(char *const *excludes, const char *abs)
+bool mnt_path_excluded(char *const *excludes, const char *abs)
 {
 	for (; excludes && *excludes; excludes++) {
 		size_t l = strlen(*excludes);
@@ -67,13 +64,14 @@ static int walk(int dirfd, const char *rel, char *const *excludes, struct mnt_di
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *path = rel[0] ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
 		cleanup_free char *abs = xasprintf("/%s", path);
-		if (excluded(excludes, abs))
+		if (mnt_path_excluded(excludes, abs))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return error_set(err, errno, "rootfs diff: stat `%s`", abs);
-		if (d->n_changed + d->n_deleted > DIFF_MAX_ENTRIES)
-			return error_setx(err, EFBIG, "rootfs diff: more than %d entries", DIFF_MAX_ENTRIES);
+		if (d->n_changed + d->n_deleted > MNT_DIFF_MAX_ENTRIES)
+			return error_setx(err, EFBIG, "rootfs diff: more than %d entries",
+					  MNT_DIFF_MAX_ENTRIES);
 		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 			strv_push(&d->deleted, &d->n_deleted, TAKE_PTR(abs));
 			continue;
