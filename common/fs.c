@@ -80,7 +80,7 @@ char *find_in_path(const char *name)
 	return NULL;
 }
 
-static int rm_rf_at(int parent, const char *name)
+int rm_rf_at(int parent, const char *name)
 {
 	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -109,4 +109,17 @@ static int rm_rf_at(int parent, const char *name)
 int rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path);
+}
+
+char *path_clean(const char *p)
+{
+	char *out = xmalloc(strlen(p) + 2), *o = out;
+	*o++ = '/';
+	for (const char *s = p; *s; s++)
+		if (*s != '/' || o[-1] != '/')
+			*o++ = *s;
+	if (o > out + 1 && o[-1] == '/')
+		o--;
+	*o = '\0';
+	return out;
 }

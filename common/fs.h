@@ -16,4 +16,8 @@ char *find_in_path(const char *name);
 
 /* Removes path and everything below it (no following of symlinks); ENOENT is success. */
 int rm_rf(const char *path);
+/* Removes parent/name (a directory with its contents, never following symlinks); -errno. */
+int rm_rf_at(int parent, const char *name);
+/* "a//b/" and "/a/b" -> "/a/b": a container path in the form mount keys use (malloc'ed). */
+char *path_clean(const char *p);
 #endif

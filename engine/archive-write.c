@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -18,6 +17,7 @@
 #include "common/xalloc.h"
 #include "engine/archive-layout.h"
 #include "engine/archive-zstd.h"
+#include "engine/digest.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
 
@@ -104,20 +104,13 @@ static struct archive_entry *new_entry(struct archive_writer *w, const char *nam
 	return e;
 }
 
-static void record_digest(struct archive_writer *w, const char *name, EVP_MD_CTX *md)
+/* frees md */
+static void record_digest(struct archive_writer *w, const char *name, struct digest *md)
 {
-	unsigned char bin[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(md, bin, &len);
 	w->digests = xreallocarray(w->digests, w->n_digests + 1, sizeof(*w->digests));
 	struct member_digest *d = &w->digests[w->n_digests++];
 	d->name = xstrdup(name);
-	for (unsigned int i = 0; i < len && i < 32; i++) {
-		static const char hx[] = "0123456789abcdef";
-		d->hex[2 * i] = hx[bin[i] >> 4];
-		d->hex[2 * i + 1] = hx[bin[i] & 15];
-	}
-	d->hex[64] = '\0';
+	digest_finish(md, d->hex);
 }
 
 int archive_writer_add_dir(struct archive_writer *w, const char *name, struct stasis_error **err)
@@ -138,11 +131,9 @@ int archive_writer_add_buffer(struct archive_writer *w, const char *name, const 
 		return ar_error(w, err, name);
 	if (len && archive_write_data(w->a, buf, len) != (la_ssize_t)len)
 		return ar_error(w, err, name);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, buf, len);
+	struct digest *md = digest_new();
+	digest_update(md, buf, len);
 	record_digest(w, name, md);
-	EVP_MD_CTX_free(md);
 	return 0;
 }
 
@@ -160,8 +151,7 @@ int archive_writer_add_file(struct archive_writer *w, const char *name, const ch
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK)
 		return ar_error(w, err, name);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	struct digest *md = digest_new();
 	cleanup_free char *buf = xmalloc(COPY_CHUNK);
 	off_t left = st.st_size;
 	while (left > 0) {
@@ -169,22 +159,21 @@ int archive_writer_add_file(struct archive_writer *w, const char *name, const ch
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			EVP_MD_CTX_free(md);
+			digest_finish(md, (char[65]){ 0 });
 			return n < 0 ? error_set(err, errno, "archive: read `%s`", path)
 				     : error_setx(err, EIO, "archive: `%s` shrank while being archived",
 						  path);
 		}
 		if (n > left)
 			n = left;
-		EVP_DigestUpdate(md, buf, (size_t)n);
+		digest_update(md, buf, (size_t)n);
 		if (archive_write_data(w->a, buf, (size_t)n) != n) {
-			EVP_MD_CTX_free(md);
+			digest_finish(md, (char[65]){ 0 });
 			return ar_error(w, err, name);
 		}
 		left -= n;
 	}
 	record_digest(w, name, md);
-	EVP_MD_CTX_free(md);
 	return 0;
 }
 

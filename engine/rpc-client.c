@@ -6,6 +6,7 @@
 #include "engine/rpc-client.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -65,9 +66,38 @@ static int pidfd_open_compat(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, struct rpc_conn *ret,
-		   struct stasis_error **err)
+/* Closes every fd from 4 up except those in keep (sorted ascending, all >= 4). */
+static void close_all_but(const int *keep, size_t n)
 {
+	unsigned int from = 4;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0u);
+		fcntl(keep[i], F_SETFD, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0u);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
+		   struct rpc_conn *ret, struct stasis_error **err)
+{
+	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	for (size_t i = 0; i < n_keep; i++) {
+		if (keep_fds[i] < 4) {
+			free(keep);
+			return error_setx(err, EBADF, "fd %d for CRIU's inherit_fd: must be 4 or above",
+					  keep_fds[i]);
+		}
+		keep[i] = keep_fds[i];
+	}
+	qsort(keep, n_keep, sizeof(int), cmp_int);
+
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_set(err, errno, "socketpair");
@@ -75,8 +105,10 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, struct rpc_co
 	cleanup_close int theirs = sv[1];
 
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		free(keep);
 		return error_set(err, errno, "fork for `%s swrk`", criu_path);
+	}
 	if (pid == 0) {
 		/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
 		sigset_t all;
@@ -95,11 +127,12 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, struct rpc_co
 			dup2(devnull, 1);
 			dup2(devnull, 2);
 		}
-		syscall(SYS_close_range, 4u, ~0u, 0u);
+		close_all_but(keep, n_keep);
 		execl(criu_path, criu_path, "swrk", "3", (char *)NULL);
 		_exit(127);
 	}
 
+	free(keep);
 	*ret = (struct rpc_conn){
 		.sk = TAKE_FD(ours),
 		.pid = pid,
@@ -453,7 +486,13 @@ int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, c
 	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
 {
 	struct rpc_conn c;
-	int r = rpc_conn_spawn(criu_path, timeout_ms, &c, err);
+	/* CRIU takes inherit_fd numbers in its own fd table: those fds go to it as they are */
+	size_t n_keep = opts ? opts->n_inherit_fd : 0;
+	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	for (size_t i = 0; i < n_keep; i++)
+		keep[i] = opts->inherit_fd[i].fd;
+	int r = rpc_conn_spawn(criu_path, timeout_ms, keep, n_keep, &c, err);
+	free(keep);
 	if (r < 0)
 		return r;
 	r = rpc_call(&c, type, opts, notify, ret, err);

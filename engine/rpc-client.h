@@ -125,9 +125,9 @@ struct rpc_conn {
 	unsigned int timeout_ms;
 };
 
-/* Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair. */
-int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, struct rpc_conn *ret,
-		   struct stasis_error **err);
+/* Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair; keep_fds (>= 4) stay open in it. */
+int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
+		   struct rpc_conn *ret, struct stasis_error **err);
 /* Wraps an already connected socket (tests use it with a fake peer).  Takes sk. */
 void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret);
 /* Closes the socket and reaps the child: waits up to its timeout, then SIGKILL.  Never leaves a zombie. */

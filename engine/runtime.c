@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Talking to the OCI runtime that owns a container: `<runtime> [--root R] state|delete ID`. */
+/* Talking to the OCI runtime that owns a container: `<runtime> [--root R] state|delete|restore ID`. */
 #include "engine/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <sys/mman.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,12 +19,73 @@ extern char **environ;
 
 #define RUNTIME_MAX_OUTPUT (1u << 20)
 
+static char *read_memfd(int fd)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	if (size < 0)
+		size = 0;
+	if (size > (off_t)RUNTIME_MAX_OUTPUT)
+		size = RUNTIME_MAX_OUTPUT;
+	char *buf = xmalloc((size_t)size + 1);
+	ssize_t n = pread(fd, buf, (size_t)size, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* The last non-empty line of a runtime's stderr: where runc and crun put their error. */
+static char *last_line(char *text)
+{
+	size_t l = strlen(text);
+	while (l && (text[l - 1] == '\n' || text[l - 1] == ' '))
+		text[--l] = '\0';
+	char *nl = strrchr(text, '\n');
+	return xstrdup(nl ? nl + 1 : text);
+}
+
+int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err)
+{
+	cleanup_free char *bin = find_in_path(argv[0]);
+	if (!bin)
+		return error_setx(err, ENOENT, "runtime `%s` not found in PATH", argv[0]);
+	/* files, not pipes: a detached container that keeps a copy must not keep us waiting */
+	cleanup_close int out = memfd_create("stasis-runtime-out", MFD_CLOEXEC);
+	cleanup_close int errfd = memfd_create("stasis-runtime-err", MFD_CLOEXEC);
+	if (out < 0 || errfd < 0)
+		return error_set(err, errno, "memfd_create");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	pid_t pid;
+	int r = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return error_set(err, r, "run `%s`", argv[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		cleanup_free char *text = read_memfd(errfd);
+		cleanup_free char *line = last_line(text);
+		cleanup_free char *cmd = xstrdup(argv[0]);
+		for (size_t i = 1; argv[i]; i++) {
+			char *c = xasprintf("%s %s", cmd, argv[i]);
+			free(cmd);
+			cmd = c;
+		}
+		return error_setx(err, EIO, "`%s` failed (exit %d)%s%s", cmd,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+				  line[0] ? ": " : "", line);
+	}
+	if (ret_out)
+		*ret_out = read_memfd(out);
+	return 0;
+}
+
 int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
 		char **ret_out, struct stasis_error **err)
 {
-	cleanup_free char *bin = find_in_path(runtime);
-	if (!bin)
-		return error_setx(err, ENOENT, "runtime `%s` not found in PATH", runtime);
 	const char *argv[8];
 	size_t n = 0;
 	argv[n++] = runtime;
@@ -38,48 +98,7 @@ int runtime_run(const char *runtime, const char *root, const char *verb, const c
 		argv[n++] = extra;
 	argv[n++] = id;
 	argv[n] = NULL;
-
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return error_set(err, errno, "pipe");
-	cleanup_close int rd = p[0];
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int r = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (r != 0)
-		return error_set(err, r, "run `%s %s`", runtime, verb);
-
-	size_t len = 0, cap = 4096;
-	cleanup_free char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (len == cap) {
-			if (cap >= RUNTIME_MAX_OUTPUT)
-				break;
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t got = read(rd, buf + len, cap - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	buf[len] = '\0';
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return error_setx(err, ENOENT, "`%s %s %s` failed (exit %d)", runtime, verb, id,
-				  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	if (ret_out)
-		*ret_out = TAKE_PTR(buf);
-	return 0;
+	return runtime_runv(argv, ret_out, err);
 }
 
 int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,

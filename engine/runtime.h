@@ -6,6 +6,8 @@
 
 struct stasis_error;
 
+/* Runs argv (argv[0] looked up in PATH); a failure's message ends with the runtime's last stderr line. */
+int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
 int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
 		char **ret_out, struct stasis_error **err);

@@ -154,6 +154,41 @@ struct stasis_checkpoint_opts {
 STASIS_EXPORT int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
 				    struct stasis_error **err);
 
+struct stasis_restore_opts {
+	size_t size;
+	const char *id;		 /* the restored container's id (required; may be a new name) */
+	const char *import_path; /* a checkpoint archive: ours, podman's or CRI-O's */
+	const char *image_path;	 /* or CRIU images (runc contract; needs bundle) */
+	const char *bundle;	 /* the new container's bundle; else built from spec.dump in state_dir */
+	const char *rootfs_base; /* without bundle: the image the fresh overlay rootfs is made from */
+	const char *state_dir;	 /* stasis' files for this container; default /run/stasis/<id> */
+	const char *work_path;	 /* restore.log; default state_dir */
+	const char *pid_file;
+	const char *runtime;	  /* "runc", "crun", "none"; NULL: the checkpointed one if known, else none */
+	const char *runtime_root; /* the runtime's --root */
+	const char *const *mounts; /* "DEST=SRC": bind mount sources (without bundle) */
+	size_t n_mounts;
+	const char *netns_path;		 /* join this network namespace (extRootNetNS) */
+	const char *lsm_profile;	 /* "selinux:LABEL" / "apparmor:NAME"; default from config.json */
+	const char *lsm_mount_context;	 /* default: config.json's linux.mountLabel */
+	const char *manage_cgroups_mode; /* "soft" (default), "full", "strict", "ignore" */
+	const char *console_socket;
+	bool tcp_established;
+	bool tcp_close;
+	bool ext_unix_sk;
+	bool shell_job;
+	bool file_locks;
+	void (*warn)(const char *msg, void *data);
+	void *warn_data;
+};
+
+/*
+ * Restores a container from an archive or an image directory and hands it to its runtime.  On
+ * failure nothing is left: no process, no mount, no half-built bundle.  *ret_pid: its init's pid.
+ */
+STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
+				 pid_t *ret_pid, struct stasis_error **err);
+
 STASIS_EXPORT const char *stasis_version(void);
 
 #ifdef __cplusplus

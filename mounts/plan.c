@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 #include "mounts/mounts.h"
 
@@ -47,22 +48,6 @@ static bool is_cgroup(const char *fstype)
 	return strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0;
 }
 
-/* "/a/b/" and "a/b" -> "/a/b" */
-static char *clean_path(const char *p)
-{
-	cleanup_free char *tmp = xasprintf("/%s", p);
-	char *out = xmalloc(strlen(tmp) + 1), *o = out;
-	for (const char *s = tmp; *s; s++) {
-		if (*s == '/' && o > out && o[-1] == '/')
-			continue;
-		*o++ = *s;
-	}
-	if (o > out + 1 && o[-1] == '/')
-		o--;
-	*o = '\0';
-	return out;
-}
-
 static void push_kv(struct mnt_plan *p, const char *key, const char *val)
 {
 	for (size_t i = 0; i < p->n_ext_mnt; i++)
@@ -94,7 +79,7 @@ void mnt_plan_clear(struct mnt_plan *p)
 /* The destination as the runtime mounted it: cleaned, then resolved inside the rootfs. */
 static char *mount_dest(const struct mnt_plan_input *in, const char *destination)
 {
-	char *d = clean_path(destination);
+	char *d = path_clean(destination);
 	if (!in->resolve)
 		return d;
 	char *r = in->resolve(d, in->resolve_data);

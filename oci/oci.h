@@ -59,6 +59,63 @@ bool oci_mount_is_bind(const struct oci_mount *m);
 const struct oci_namespace *oci_config_namespace(const struct oci_config *c, const char *type);
 const char *oci_config_annotation(const struct oci_config *c, const char *key);
 
+/* What changes in a config.json when a container comes back on a new host under a new name. */
+struct oci_spec_edit {
+	const char *root_path;		   /* new .root.path, or NULL to keep */
+	const struct oci_kv *bind_sources; /* cleaned destination -> new source of a bind mount */
+	size_t n_bind_sources;
+	const char *netns_path;	  /* the network namespace to join; NULL: a new one (path dropped) */
+	bool new_pidns;		  /* drop the pid namespace's path: restore into its own new one */
+	const char *cgroups_path; /* new .linux.cgroupsPath, or NULL to keep */
+};
+
+/* Rewrites config.json text; unknown fields and number texts pass through unchanged. */
+int oci_spec_edit(const char *json, size_t len, const char *name, const struct oci_spec_edit *e, char **ret,
+		  size_t *ret_len, struct stasis_error **err);
+
+/* stasis.manifest (docs/archive-format.md) */
+struct oci_manifest {
+	int format;
+	char *stasis_version;
+	char *criu_version;
+	char *kernel;
+	char *arch;
+	struct oci_kv *members; /* member name -> sha256 hex */
+	size_t n_members;
+};
+
+int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, struct stasis_error **err);
+struct oci_manifest *oci_manifest_free(struct oci_manifest *m);
+const char *oci_manifest_digest(const struct oci_manifest *m, const char *member);
+
+/* config.dump: who the container was (any field may be NULL) */
+struct oci_config_dump {
+	char *id;
+	char *name;
+	char *runtime;
+	char *image;
+};
+
+int oci_config_dump_parse(const char *json, size_t len, struct oci_config_dump **ret,
+			  struct stasis_error **err);
+struct oci_config_dump *oci_config_dump_free(struct oci_config_dump *d);
+
+/* deleted.files and other arrays of strings */
+int oci_string_array_parse(const char *json, size_t len, const char *name, char ***ret, size_t *ret_n,
+			   struct stasis_error **err);
+
+/* bind.mounts (CRI-O's form) */
+struct oci_bind_mount {
+	char *destination;
+	char *source;
+	bool is_dir;
+	unsigned int mode;
+};
+
+int oci_bind_mounts_parse(const char *json, size_t len, struct oci_bind_mount **ret, size_t *ret_n,
+			  struct stasis_error **err);
+void oci_bind_mounts_free(struct oci_bind_mount *v, size_t n);
+
 /* The runtime's `state` output (OCI state plus runc/crun's rootfs and created). */
 struct oci_state {
 	char *id;

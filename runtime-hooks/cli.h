@@ -23,5 +23,6 @@ int cli_ctx(const char *command, struct stasis_ctx **ret);
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "version", cmd_version, "stasis, CRIU and kernel versions, CRIU features" },
 	{ "check", cmd_check, "ask CRIU whether this host can checkpoint and restore" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint a running container (runc flags, --export)" },
+	{ "restore", cmd_restore, "restore a container from an archive or images (runc flags, --import)" },
 };
 
 static void usage(FILE *f)

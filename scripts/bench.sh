@@ -12,7 +12,7 @@ MIB=${STASIS_BENCH_MIB:-1024}
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 export STASIS_CRIU=${STASIS_CRIU:-$top/.deps/criu/bin/criu}
 [ -x "$STASIS_CRIU" ] || { echo "bench: run 'make deps' first" >&2; exit 1; }
-export CT_BASE=${STASIS_CT_BASE:-/tmp/stasis-bench}
+export STASIS_CT_BASE=${STASIS_CT_BASE:-/tmp/stasis-bench}
 export CT_WORKLOAD_MIB=$MIB
 source "$top/integration/common.bash"
 source "$top/integration/containers.bash"

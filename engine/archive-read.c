@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reading checkpoint archives, which may come from anyone: nothing in them is trusted.  Members are
+ * checked by name and type before a byte is written, written only relative to directory fds, and
+ * verified against stasis.manifest before the restore uses any of them.
+ */
+#include "engine/archive-read.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive-layout.h"
+#include "engine/digest.h"
+#include "oci/oci.h"
+
+#define READ_BLOCK (1u << 20)
+
+struct member {
+	char *name;
+	char hex[65];
+};
+
+struct reader {
+	struct archive *a;
+	const char *path;
+	struct member *members;
+	size_t n;
+	unsigned long long total;
+};
+
+static void reader_clear(struct reader *r)
+{
+	if (r->a)
+		archive_read_free(r->a);
+	for (size_t i = 0; i < r->n; i++)
+		free(r->members[i].name);
+	free(r->members);
+}
+
+static int ar_err(struct reader *r, struct stasis_error **err, const char *what)
+{
+	int e = archive_errno(r->a);
+	const char *s = archive_error_string(r->a);
+	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", r->path, what, s ? s : "error");
+}
+
+/* "checkpoint/x" or "x": one or two plain components, nothing else */
+static bool name_ok(const char *name, bool *is_dir)
+{
+	*is_dir = strcmp(name, ARCHIVE_CHECKPOINT_DIR "/") == 0 || strcmp(name, ARCHIVE_CHECKPOINT_DIR) == 0;
+	if (*is_dir)
+		return true;
+	const char *base = name;
+	if (strncmp(name, ARCHIVE_CHECKPOINT_DIR "/", strlen(ARCHIVE_CHECKPOINT_DIR) + 1) == 0)
+		base = name + strlen(ARCHIVE_CHECKPOINT_DIR) + 1;
+	return base[0] && !strchr(base, '/') && strcmp(base, ".") && strcmp(base, "..") && strlen(base) < 256;
+}
+
+static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_t size, struct member *m,
+			struct stasis_error **err)
+{
+	cleanup_close int fd =
+		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+	struct digest *md = digest_new();
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int rc = archive_read_data_block(r->a, &buf, &len, &off);
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc != ARCHIVE_OK) {
+			digest_finish(md, m->hex);
+			cleanup_free char *what = xasprintf("member `%s`", name);
+			return ar_err(r, err, what);
+		}
+		r->total += len;
+		if (r->total > ARCHIVE_READ_MAX_TOTAL) {
+			digest_finish(md, m->hex);
+			return error_setx(err, EFBIG,
+					  "archive `%s`: member `%s`: more than %llu bytes in all", r->path,
+					  name, ARCHIVE_READ_MAX_TOTAL);
+		}
+		digest_update(md, buf, len);
+		/* sparse members come as blocks at offsets: write them where they belong */
+		for (size_t done = 0; done < len;) {
+			ssize_t n =
+				pwrite(fd, (const char *)buf + done, len - done, (off_t)off + (off_t)done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				digest_finish(md, m->hex);
+				return error_set(err, errno, "archive `%s`: write member `%s`", r->path,
+						 name);
+			}
+			done += (size_t)n;
+		}
+	}
+	digest_finish(md, m->hex);
+	/* a sparse member's tail hole comes as no block at all */
+	if (size > 0 && ftruncate(fd, (off_t)size) < 0)
+		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+	return 0;
+}
+
+static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
+{
+	bool have_ckpt_dir = false;
+	for (;;) {
+		struct archive_entry *e;
+		int rc = archive_read_next_header(r->a, &e);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+			return ar_err(r, err, "read");
+		const char *name = archive_entry_pathname(e);
+		if (!name)
+			return error_setx(err, EINVAL, "archive `%s`: a member without a name", r->path);
+		while (strncmp(name, "./", 2) == 0)
+			name += 2;
+		if (r->n >= ARCHIVE_READ_MAX_MEMBERS)
+			return error_setx(err, EFBIG, "archive `%s`: more than %d members", r->path,
+					  ARCHIVE_READ_MAX_MEMBERS);
+		bool is_dir;
+		if (!name_ok(name, &is_dir))
+			return error_setx(
+				err, EPERM,
+				"archive `%s`: member `%s`: not a plain name at the top level or in "
+				"checkpoint/: refused",
+				r->path, name);
+		mode_t type = archive_entry_filetype(e);
+		if (is_dir) {
+			if (type != AE_IFDIR)
+				return error_setx(err, EPERM, "archive `%s`: member `%s` is not a directory",
+						  r->path, name);
+			if (!have_ckpt_dir && mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
+				return error_set(err, errno, "archive `%s`: create checkpoint/", r->path);
+			have_ckpt_dir = true;
+			continue;
+		}
+		if (type != AE_IFREG || archive_entry_hardlink(e) || archive_entry_symlink(e))
+			return error_setx(err, EPERM,
+					  "archive `%s`: member `%s` is not a regular file (links, devices "
+					  "and directories are refused)",
+					  r->path, name);
+		if (strchr(name, '/') && !have_ckpt_dir) {
+			/* tar writers that skip directory entries: create it, same rules */
+			if (mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
+				return error_set(err, errno, "archive `%s`: create checkpoint/", r->path);
+			have_ckpt_dir = true;
+		}
+		for (size_t i = 0; i < r->n; i++)
+			if (strcmp(r->members[i].name, name) == 0)
+				return error_setx(err, EEXIST, "archive `%s`: member `%s` appears twice",
+						  r->path, name);
+		r->members = xreallocarray(r->members, r->n + 1, sizeof(*r->members));
+		struct member *m = &r->members[r->n++];
+		*m = (struct member){ .name = xstrdup(name) };
+		int ret = extract_file(r, dirfd, name, archive_entry_size(e), m, err);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+static int verify_manifest(struct reader *r, int dirfd, struct archive_import *out, struct stasis_error **err)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	{
+		cleanup_close int fd = openat(dirfd, ARCHIVE_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return error_set(err, errno, "archive `%s`: open %s", r->path, ARCHIVE_MANIFEST);
+		cleanup_free char *p = xasprintf("/proc/self/fd/%d", fd);
+		int ret = read_file_capped(p, OCI_MAX_JSON, &text, &len, err);
+		if (ret < 0)
+			return ret;
+	}
+	struct oci_manifest *m = NULL;
+	int ret = oci_manifest_parse(text, len, &m, err);
+	if (ret < 0)
+		return error_wrap(err, ret, "archive `%s`", r->path);
+	for (size_t i = 0; i < r->n && ret == 0; i++) {
+		if (strcmp(r->members[i].name, ARCHIVE_MANIFEST) == 0)
+			continue;
+		const char *want = oci_manifest_digest(m, r->members[i].name);
+		if (!want)
+			ret = error_setx(err, EBADMSG,
+					 "archive `%s`: member `%s` is not in the manifest: refused (added "
+					 "after the checkpoint?)",
+					 r->path, r->members[i].name);
+		else if (strcmp(want, r->members[i].hex) != 0)
+			ret = error_setx(
+				err, EBADMSG,
+				"archive `%s`: member `%s` does not match its sha256 in the manifest: "
+				"the archive was altered or damaged; refused",
+				r->path, r->members[i].name);
+	}
+	for (size_t i = 0; i < m->n_members && ret == 0; i++) {
+		bool found = false;
+		for (size_t j = 0; j < r->n && !found; j++)
+			found = strcmp(r->members[j].name, m->members[i].key) == 0;
+		if (!found)
+			ret = error_setx(err, EBADMSG, "archive `%s`: member `%s` of the manifest is missing",
+					 r->path, m->members[i].key);
+	}
+	if (ret == 0 && m->format > ARCHIVE_MANIFEST_FORMAT)
+		ret = error_setx(err, ENOTSUP,
+				 "archive `%s`: manifest format %d is newer than this stasis (%d)", r->path,
+				 m->format, ARCHIVE_MANIFEST_FORMAT);
+	if (ret == 0) {
+		out->has_manifest = true;
+		out->criu_version = m->criu_version ? xstrdup(m->criu_version) : NULL;
+	}
+	oci_manifest_free(m);
+	return ret;
+}
+
+/* podman and CRI-O write no manifest: at least their layout must be there */
+static int check_structure(struct reader *r, struct stasis_error **err)
+{
+	static const char *const required[] = {
+		ARCHIVE_CHECKPOINT_DIR "/inventory.img",
+		ARCHIVE_SPEC_DUMP,
+		ARCHIVE_CONFIG_DUMP,
+	};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		bool found = false;
+		for (size_t j = 0; j < r->n && !found; j++)
+			found = strcmp(r->members[j].name, required[i]) == 0;
+		if (!found)
+			return error_setx(err, EBADMSG,
+					  "archive `%s`: no member `%s`: not a checkpoint archive", r->path,
+					  required[i]);
+	}
+	return 0;
+}
+
+int archive_import(const char *archive_path, const char *dir, struct archive_import *ret,
+		   struct stasis_error **err)
+{
+	struct reader r = { .path = archive_path };
+	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd < 0)
+		return error_set(err, errno, "open `%s`", dir);
+	r.a = archive_read_new();
+	archive_read_support_filter_all(r.a);
+	archive_read_support_format_tar(r.a);
+	int rc;
+	if (archive_read_open_filename(r.a, archive_path, READ_BLOCK) != ARCHIVE_OK) {
+		rc = ar_err(&r, err, "open");
+		goto out;
+	}
+	struct archive_import out = { 0 };
+	rc = extract_all(&r, dirfd, err);
+	if (rc == 0) {
+		bool manifest = false;
+		for (size_t i = 0; i < r.n && !manifest; i++)
+			manifest = strcmp(r.members[i].name, ARCHIVE_MANIFEST) == 0;
+		rc = manifest ? verify_manifest(&r, dirfd, &out, err) : check_structure(&r, err);
+	}
+	if (rc == 0)
+		*ret = out;
+out:
+	if (rc < 0) {
+		/* nothing of a refused archive stays behind */
+		cleanup_free char *ck = xasprintf("%s/%s", dir, ARCHIVE_CHECKPOINT_DIR);
+		rm_rf(ck);
+		for (size_t i = 0; i < r.n; i++)
+			unlinkat(dirfd, r.members[i].name, 0);
+	}
+	reader_clear(&r);
+	return rc;
+}
+
+void archive_import_clear(struct archive_import *a)
+{
+	free(a->criu_version);
+	*a = (struct archive_import){ 0 };
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef STASIS_ENGINE_ARCHIVE_READ_H
+#define STASIS_ENGINE_ARCHIVE_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct stasis_error;
+
+/* Every extracted byte of one archive stays under this; bigger is not a checkpoint but an attack. */
+#define ARCHIVE_READ_MAX_TOTAL (1ull << 40)
+#define ARCHIVE_READ_MAX_MEMBERS 100000
+
+struct archive_import {
+	bool has_manifest; /* stasis.manifest was present and every digest matched */
+	char *criu_version;
+};
+
+/*
+ * Extracts a checkpoint archive (any compression, detected from content) into the empty directory
+ * dir.  Every member is checked first: a plain relative name (no "/" prefix, no "..", top level or
+ * directly under checkpoint/), a regular file or the checkpoint/ directory, size caps.  With a
+ * stasis.manifest every member's sha256 must match and none may be missing or extra; without
+ * (podman, CRI-O) the archive must have their structure.  On error dir is emptied again and the
+ * message names the member.
+ */
+int archive_import(const char *archive_path, const char *dir, struct archive_import *ret,
+		   struct stasis_error **err);
+void archive_import_clear(struct archive_import *a);
+
+/*
+ * Applies rootfs-diff.tar to rootfs: directories, regular files, symlinks and hardlinks with their
+ * mode, owner, times and xattrs.  Each entry is created relative to a directory fd reached from
+ * rootfs without following any symlink and without leaving it; absolute names, "..", devices and
+ * links pointing outside are refused with the entry named.  ret_paths (may be NULL): what was written.
+ */
+int archive_apply_rootfs_diff(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
+			      struct stasis_error **err);
+
+/*
+ * Removes the paths of deleted.files (container paths) from rootfs, reached the same way: never
+ * through a symlink, never outside.  Paths already absent are fine.
+ */
+int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err);
+
+#endif

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The CRIU step of a restore and who owns the container afterwards: runc (runc restore runs CRIU,
+ * runc's state is the truth), or stasis itself (crun without C/R, or no runtime at all).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/engine-internal.h"
+#include "engine/restore-internal.h"
+#include "engine/runtime.h"
+#include "oci/oci.h"
+#include "lsm/lsm.h"
+#include "mounts/mounts.h"
+
+static int decide_labels(struct rst *r, struct lsm_decision *d, struct stasis_error **err)
+{
+	struct lsm_host host;
+	lsm_host_detect(&host);
+	struct lsm_input in = {
+		.selinux_label = r->config->selinux_label,
+		.mount_label = r->config->mount_label,
+		.apparmor_profile = r->config->apparmor_profile,
+		.profile_override = r->o.lsm_profile,
+		.mount_context_override = r->o.lsm_mount_context,
+		.apparmor_loaded = lsm_apparmor_loaded,
+	};
+	int ret = lsm_decide(&in, &host, d, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < d->n_warnings; i++)
+		rst_warn(r, "%s", d->warnings[i]);
+	if (d->mount_context && r->n_diff_paths)
+		ret = lsm_relabel(r->rootfs, r->diff_paths, r->n_diff_paths, d->mount_context, err);
+	return ret;
+}
+
+static void push(const char ***argv, size_t *n, const char *a)
+{
+	*argv = xreallocarray(*argv, *n + 2, sizeof(**argv));
+	(*argv)[(*n)++] = a;
+	(*argv)[*n] = NULL;
+}
+
+static int read_pid(char *text, pid_t *ret)
+{
+	text[strcspn(text, " \n")] = '\0';
+	return parse_pid(text, ret);
+}
+
+int restore_via_runc(struct stasis_ctx *ctx, struct rst *r, struct stasis_error **err)
+{
+	struct lsm_decision lsm = { 0 };
+	int ret = decide_labels(r, &lsm, err);
+	if (ret < 0)
+		return ret;
+	cleanup_free const char **argv = NULL;
+	size_t n = 0;
+	push(&argv, &n, "runc");
+	if (r->o.runtime_root) {
+		push(&argv, &n, "--root");
+		push(&argv, &n, r->o.runtime_root);
+	}
+	push(&argv, &n, "--criu");
+	push(&argv, &n, ctx->criu_path);
+	push(&argv, &n, "restore");
+	push(&argv, &n, "--detach");
+	push(&argv, &n, "--image-path");
+	push(&argv, &n, r->images_dir);
+	push(&argv, &n, "--work-path");
+	push(&argv, &n, r->work_dir);
+	push(&argv, &n, "--bundle");
+	push(&argv, &n, r->bundle);
+	cleanup_free char *pid_file =
+		r->o.pid_file ? xstrdup(r->o.pid_file) : xasprintf("%s/pid", r->state_dir);
+	push(&argv, &n, "--pid-file");
+	push(&argv, &n, pid_file);
+	const struct {
+		bool on;
+		const char *flag;
+	} flags[] = {
+		{ r->o.tcp_established, "--tcp-established" },
+		{ r->o.ext_unix_sk, "--ext-unix-sk" },
+		{ r->o.shell_job, "--shell-job" },
+		{ r->o.file_locks, "--file-locks" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (flags[i].on)
+			push(&argv, &n, flags[i].flag);
+	if (r->o.tcp_close)
+		rst_warn(r, "--tcp-close: runc 1.1 has no such flag; connections are restored as the images "
+			    "hold them");
+	if (r->o.manage_cgroups_mode) {
+		push(&argv, &n, "--manage-cgroups-mode");
+		push(&argv, &n, r->o.manage_cgroups_mode);
+	}
+	if (r->o.console_socket) {
+		push(&argv, &n, "--console-socket");
+		push(&argv, &n, r->o.console_socket);
+	}
+	if (lsm.lsm_profile) {
+		push(&argv, &n, "--lsm-profile");
+		push(&argv, &n, lsm.lsm_profile);
+	}
+	if (lsm.mount_context) {
+		push(&argv, &n, "--lsm-mount-context");
+		push(&argv, &n, lsm.mount_context);
+	}
+	push(&argv, &n, r->o.id);
+	/* from here on runc may have a record of the container: a failure deletes it */
+	r->runtime_created = true;
+	ret = runtime_runv(argv, NULL, err);
+	lsm_decision_clear(&lsm);
+	if (ret < 0) {
+		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
+		cleanup_strv char **lines = criu_log_errors(log, 8);
+		if (lines && lines[0])
+			error_wrap(err, ret, "CRIU (%s) says: %s", log, lines[0]);
+		return ret;
+	}
+	cleanup_free char *text = NULL;
+	if ((ret = read_file_capped(pid_file, 64, &text, NULL, err)) < 0 ||
+	    (ret = read_pid(text, &r->pid)) < 0)
+		return error_wrap(err, ret, "runc restored the container but its pid file `%s`", pid_file);
+	return 0;
+}
+
+struct ext_list {
+	struct rpc_kv *kv;
+	char **owned;
+	size_t n, n_owned;
+};
+
+static const char *own(struct ext_list *l, char *s)
+{
+	strv_push(&l->owned, &l->n_owned, s);
+	return s;
+}
+
+static void ext_add(struct ext_list *l, const char *key, const char *val)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->kv[i].key, key) == 0)
+			return;
+	l->kv = xreallocarray(l->kv, l->n + 1, sizeof(*l->kv));
+	l->kv[l->n++] = (struct rpc_kv){ key, val };
+}
+
+/* cpuset v1 children start empty and take no task: give each new level its parent's cpus and mems */
+static void cpuset_inherit(const char *dir)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_free char *mine = xasprintf("%s/%s", dir, files[i]);
+		cleanup_free char *parent = xasprintf("%s/../%s", dir, files[i]);
+		cleanup_free char *cur = NULL, *val = NULL;
+		if (read_file_capped(mine, 4096, &cur, NULL, NULL) < 0 || (cur[0] && cur[0] != '\n') ||
+		    read_file_capped(parent, 4096, &val, NULL, NULL) < 0)
+			continue;
+		cleanup_close int fd = open(mine, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && write(fd, val, strlen(val)) < 0)
+			continue;
+	}
+}
+
+static int cgroup_mkdir(const char *mountpoint, const char *path, struct stasis_error **err)
+{
+	cleanup_free char *dir = xstrdup(mountpoint);
+	cleanup_free char *copy = xstrdup(path);
+	char *save = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		char *next = xasprintf("%s/%s", dir, c);
+		free(dir);
+		dir = next;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return error_set(err, errno, "create cgroup `%s`", dir);
+		cpuset_inherit(dir);
+	}
+	return 0;
+}
+
+/*
+ * The external mounts the images may name, mapped to this host: bind mounts to their sources,
+ * masked files to /dev/null, cgroup v1 hierarchies to the new container's cgroup in each.
+ * Keys the images do not use are ignored by CRIU.
+ */
+static int ext_mounts(struct rst *r, const char *cg_path, struct ext_list *l, struct stasis_error **err)
+{
+	const struct oci_config *c = r->config;
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		if (!oci_mount_is_bind(&c->mounts[i]))
+			continue;
+		cleanup_free char *d = path_clean(c->mounts[i].destination);
+		char *key = mnt_resolve_in_root(r->rootfs, d);
+		ext_add(l, own(l, key ? key : xstrdup(d)), c->mounts[i].source);
+	}
+	/* masked files are binds of /dev/null, stored under that key (runc's convention) */
+	if (c->masked_paths)
+		ext_add(l, "/dev/null", "/dev/null");
+	cleanup_free char *mi = NULL;
+	int ret = read_file_capped("/proc/self/mountinfo", 16 << 20, &mi, NULL, err);
+	if (ret < 0)
+		return ret;
+	struct mnt_table t = { 0 };
+	if ((ret = mnt_table_parse(mi, "/proc/self/mountinfo", &t, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < t.n && ret == 0; i++) {
+		if (strcmp(t.e[i].fstype, "cgroup") != 0 ||
+		    strncmp(t.e[i].mountpoint, "/sys/fs/cgroup/", 15) != 0)
+			continue;
+		char *dir = xasprintf("%s%s", t.e[i].mountpoint, cg_path);
+		ret = cgroup_mkdir(t.e[i].mountpoint, cg_path, err);
+		ext_add(l, own(l, xstrdup(t.e[i].mountpoint)), own(l, dir));
+	}
+	mnt_table_clear(&t);
+	return ret;
+}
+
+static void ext_list_clear(struct ext_list *l)
+{
+	free(l->kv);
+	strv_freep(&l->owned);
+}
+
+static unsigned long long start_time(pid_t pid)
+{
+	cleanup_free char *p = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *text = NULL;
+	if (read_file_capped(p, 1 << 16, &text, NULL, NULL) < 0)
+		return 0;
+	const char *s = strrchr(text, ')');
+	unsigned long long v = 0;
+	/* field 22; the comm in parentheses may hold spaces */
+	for (int field = 2; s && *s && field < 22; s++)
+		if (*s == ' ')
+			field++;
+	if (s)
+		v = strtoull(s, NULL, 10);
+	return v;
+}
+
+static int write_json_file(const char *path, char *text, struct stasis_error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp", path);
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || rename(tmp, path) < 0)
+		return error_set(err, errno, "write `%s`", path);
+	return 0;
+}
+
+/* crun's own status file, so that `crun state/kill/delete` know the restored container */
+static int write_crun_status(struct rst *r, const char *cg_path, struct stasis_error **err)
+{
+	const char *root = r->o.runtime_root ? r->o.runtime_root : "/run/crun";
+	cleanup_free char *dir = xasprintf("%s/%s", root, r->o.id);
+	if (mkdir_p(dir, 0700, err) < 0)
+		return -EIO;
+	char now[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct oci_json *j = oci_json_new(true);
+	oci_json_map_open(j);
+	oci_json_kint(j, "pid", r->pid);
+	oci_json_kint(j, "process-start-time", (long long)start_time(r->pid));
+	oci_json_kstr(j, "cgroup-path", cg_path);
+	oci_json_kstr(j, "scope", "");
+	oci_json_kstr(j, "rootfs", r->rootfs);
+	oci_json_key(j, "systemd-cgroup");
+	oci_json_bool(j, false);
+	oci_json_kstr(j, "bundle", r->bundle);
+	oci_json_kstr(j, "created", now);
+	oci_json_kstr(j, "owner", "root");
+	oci_json_key(j, "detached");
+	oci_json_bool(j, true);
+	oci_json_kstr(j, "external_descriptors", "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]");
+	oci_json_map_close(j);
+	cleanup_free char *status = oci_json_finish(j, NULL);
+	cleanup_free char *cfg = xasprintf("%s/config.json", dir);
+	cleanup_close int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+	if (fd < 0 || write(fd, r->config_json, r->config_len) != (ssize_t)r->config_len)
+		return error_set(err, errno, "write `%s`", cfg);
+	cleanup_free char *path = xasprintf("%s/status", dir);
+	return write_json_file(path, status, err);
+}
+
+/* stasis' own record (runtime none): what `stasis checkpoint ID` needs to find the container */
+static int write_stasis_state(struct rst *r, struct stasis_error **err)
+{
+	struct oci_json *j = oci_json_new(true);
+	oci_json_map_open(j);
+	oci_json_kstr(j, "ociVersion", "1.0.2");
+	oci_json_kstr(j, "id", r->o.id);
+	oci_json_kint(j, "pid", r->pid);
+	oci_json_kstr(j, "status", "running");
+	oci_json_kstr(j, "bundle", r->bundle);
+	oci_json_kstr(j, "rootfs", r->rootfs);
+	oci_json_map_close(j);
+	cleanup_free char *text = oci_json_finish(j, NULL);
+	cleanup_free char *path = xasprintf("%s/state.json", r->state_dir);
+	return write_json_file(path, text, err);
+}
+
+int restore_native(struct stasis_ctx *ctx, struct rst *r, struct stasis_error **err)
+{
+	if (r->config->terminal)
+		return error_setx(
+			err, ENOTSUP,
+			"a container with a terminal restores through runc (--runtime runc) for now");
+	struct lsm_decision lsm = { 0 };
+	int ret = decide_labels(r, &lsm, err);
+	if (ret < 0)
+		return ret;
+	cleanup_free char *cg_path = r->config->cgroups_path && r->config->cgroups_path[0] == '/'
+					     ? xstrdup(r->config->cgroups_path)
+					     : xasprintf("/stasis/%s", r->o.id);
+	struct ext_list ext = { 0 };
+	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
+	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
+	bool root_mounted = false;
+	if ((ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
+	    (ret = criu_open_dir(r->images_dir, false, &images_fd, err)) < 0 ||
+	    (ret = criu_open_dir(r->work_dir, true, &work_fd, err)) < 0)
+		goto out;
+	/* CRIU restores the mount tree onto a mount of the rootfs of its own, as crun does it */
+	if (mkdir(criu_root, 0755) < 0 && errno != EEXIST) {
+		ret = error_set(err, errno, "create `%s`", criu_root);
+		goto out;
+	}
+	if (mount(r->rootfs, criu_root, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		ret = error_set(err, errno, "bind mount the rootfs on `%s`", criu_root);
+		goto out;
+	}
+	root_mounted = true;
+	struct rpc_inherit_fd inherit[1];
+	size_t n_inherit = 0;
+	const struct oci_namespace *net = oci_config_namespace(r->config, "network");
+	if (net && net->path) {
+		/* CRIU gets this fd as it is (rpc_run keeps it open in criu swrk), above stdio and its socket */
+		cleanup_close int fd = open(net->path, O_RDONLY | O_CLOEXEC);
+		netns_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
+		if (netns_fd < 0) {
+			ret = error_set(err, errno, "open network namespace `%s`", net->path);
+			goto out;
+		}
+		inherit[n_inherit++] = (struct rpc_inherit_fd){ "extRootNetNS", netns_fd };
+	}
+	struct rpc_kv cg_root = { NULL, cg_path };
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+	o.images_dir_fd = images_fd;
+	o.work_dir_fd = work_fd;
+	o.log_file = "restore.log";
+	o.log_level = STASIS_LOG_LEVEL;
+	o.root = criu_root;
+	o.rst_sibling = true;
+	o.manage_cgroups = true;
+	o.manage_cgroups_mode = RPC_CG_SOFT;
+	o.cg_root = &cg_root;
+	o.n_cg_root = 1;
+	o.ext_mnt = ext.kv;
+	o.n_ext_mnt = ext.n;
+	o.inherit_fd = inherit;
+	o.n_inherit_fd = n_inherit;
+	o.tcp_established = r->o.tcp_established;
+	o.tcp_close = r->o.tcp_close;
+	o.ext_unix_sk = r->o.ext_unix_sk;
+	o.shell_job = r->o.shell_job;
+	o.file_locks = r->o.file_locks;
+	o.lsm_profile = lsm.lsm_profile;
+	o.lsm_mount_context = lsm.mount_context;
+	o.notify_scripts = true;
+	struct rpc_result res = { 0 };
+	ret = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &o, NULL, &res, err);
+	if (ret == 0 && !res.success) {
+		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
+		ret = criu_fail(err, "CRIU restore", &res, log);
+	}
+	if (ret == 0)
+		r->pid = r->native_pid = res.restored_pid;
+	rpc_result_clear(&res);
+	if (ret < 0)
+		goto out;
+	if (r->o.pid_file) {
+		cleanup_free char *text = xasprintf("%d", (int)r->pid);
+		if ((ret = write_json_file(r->o.pid_file, text, err)) < 0)
+			goto out;
+	}
+	ret = strcmp(r->runtime, "crun") == 0 ? write_crun_status(r, cg_path, err)
+					      : write_stasis_state(r, err);
+out:
+	if (root_mounted) {
+		umount2(criu_root, MNT_DETACH);
+		rmdir(criu_root);
+	}
+	ext_list_clear(&ext);
+	lsm_decision_clear(&lsm);
+	return ret;
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Container restore: verify and unpack the archive, build the new container's rootfs and bundle,
+ * then either let its runtime run the CRIU step (runc: so runc owns it) or restore natively.
+ * Every step that leaves something behind registers its undo; a failure runs them all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive-layout.h"
+#include "engine/archive-read.h"
+#include "engine/engine-internal.h"
+#include "engine/restore-internal.h"
+#include "engine/restore-prepare.h"
+#include "engine/runtime.h"
+#include "mounts/mounts.h"
+#include "oci/oci.h"
+
+#define STASIS_STATE_ROOT "/run/stasis"
+
+void rst_warn(struct rst *r, const char *fmt, ...)
+{
+	if (!r->o.warn)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	cleanup_free char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	r->o.warn(msg, r->o.warn_data);
+}
+
+static void rst_clear(struct rst *r)
+{
+	free(r->state_dir);
+	free(r->archive_dir);
+	free(r->images_dir);
+	free(r->work_dir);
+	free(r->bundle);
+	free(r->config_json);
+	oci_config_free(r->config);
+	free(r->rootfs);
+	free(r->runtime);
+	free(r->netns_path);
+	oci_config_dump_free(r->cdump);
+	oci_bind_mounts_free(r->bind_info, r->n_bind_info);
+	strv_freep(&r->deleted);
+	strv_freep(&r->diff_paths);
+	archive_import_clear(&r->import);
+}
+
+/* Undo, newest first: no process, no mount, no half-built bundle of ours. */
+static void rollback(struct rst *r)
+{
+	if (r->runtime_created) {
+		struct stasis_error *e = NULL;
+		runtime_run(r->runtime, r->o.runtime_root, "delete", r->o.id, "--force", NULL, &e);
+		stasis_error_free(e);
+	}
+	if (r->native_pid > 0)
+		kill(r->native_pid, SIGKILL);
+	if (r->netns_created)
+		umount2(r->netns_path, MNT_DETACH);
+	if (r->rootfs_mounted)
+		umount2(r->rootfs, MNT_DETACH);
+	if (r->state_created)
+		rm_rf(r->state_dir);
+}
+
+static int read_member(struct rst *r, const char *name, bool required, char **ret, size_t *ret_len,
+		       struct stasis_error **err)
+{
+	cleanup_free char *p = xasprintf("%s/%s", r->archive_dir, name);
+	if (!required && access(p, F_OK) < 0) {
+		*ret = NULL;
+		return 0;
+	}
+	return read_file_capped(p, OCI_MAX_JSON, ret, ret_len, err);
+}
+
+static int unpack(struct rst *r, struct stasis_error **err)
+{
+	r->archive_dir = xasprintf("%s/archive", r->state_dir);
+	if (mkdir(r->archive_dir, 0700) < 0)
+		return error_set(err, errno, "create `%s`", r->archive_dir);
+	int ret = archive_import(r->o.import_path, r->archive_dir, &r->import, err);
+	if (ret < 0)
+		return ret;
+	if (!r->import.has_manifest)
+		rst_warn(r,
+			 "archive `%s` has no stasis.manifest (podman or CRI-O made it): its structure was "
+			 "checked, its contents cannot be",
+			 r->o.import_path);
+	r->images_dir = xasprintf("%s/" ARCHIVE_CHECKPOINT_DIR, r->archive_dir);
+
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if ((ret = read_member(r, ARCHIVE_CONFIG_DUMP, true, &text, &len, err)) < 0 ||
+	    (ret = oci_config_dump_parse(text, len, &r->cdump, err)) < 0)
+		return ret;
+	free(TAKE_PTR(text));
+	if ((ret = read_member(r, ARCHIVE_DELETED_FILES, false, &text, &len, err)) < 0)
+		return ret;
+	if (text && (ret = oci_string_array_parse(text, len, ARCHIVE_DELETED_FILES, &r->deleted,
+						  &r->n_deleted, err)) < 0)
+		return ret;
+	free(TAKE_PTR(text));
+	if ((ret = read_member(r, ARCHIVE_BIND_MOUNTS, false, &text, &len, err)) < 0)
+		return ret;
+	if (text && (ret = oci_bind_mounts_parse(text, len, &r->bind_info, &r->n_bind_info, err)) < 0)
+		return ret;
+	return 0;
+}
+
+static int load_bundle_config(struct rst *r, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
+	int ret = read_file_capped(path, OCI_MAX_JSON, &r->config_json, &r->config_len, err);
+	if (ret < 0)
+		return ret;
+	ret = oci_config_parse(r->config_json, r->config_len, path, &r->config, err);
+	if (ret < 0)
+		return ret;
+	if (!r->config->root_path)
+		return error_setx(err, EINVAL, "%s: .root.path: missing", path);
+	r->rootfs = r->config->root_path[0] == '/' ? xstrdup(r->config->root_path)
+						   : xasprintf("%s/%s", r->bundle, r->config->root_path);
+	return 0;
+}
+
+static int mount_fresh_rootfs(struct rst *r, struct stasis_error **err)
+{
+	if (!r->o.rootfs_base)
+		return error_setx(err, EINVAL,
+				  "restoring an archive without --bundle needs --rootfs-base DIR: the image "
+				  "the container's rootfs came from (its changes are in the archive)");
+	struct stat st;
+	if (stat(r->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
+		return error_set(err, errno ? errno : ENOTDIR, "--rootfs-base `%s`", r->o.rootfs_base);
+	cleanup_free char *upper = xasprintf("%s/upper", r->state_dir);
+	cleanup_free char *work = xasprintf("%s/overlay-work", r->state_dir);
+	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(r->rootfs, 0755) < 0)
+		return error_set(err, errno, "create the rootfs in `%s`", r->state_dir);
+	cleanup_free char *real_base = realpath(r->o.rootfs_base, NULL);
+	cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
+					    real_base ? real_base : r->o.rootfs_base, upper, work);
+	if (mount("overlay", r->rootfs, "overlay", 0, opts) < 0)
+		return error_set(err, errno, "mount an overlay rootfs on `%s` (%s)", r->rootfs, opts);
+	r->rootfs_mounted = true;
+	return 0;
+}
+
+static int apply_rootfs_changes(struct rst *r, struct stasis_error **err)
+{
+	cleanup_free char *diff = xasprintf("%s/%s", r->archive_dir, ARCHIVE_ROOTFS_DIFF);
+	int ret = 0;
+	if (access(diff, F_OK) == 0)
+		ret = archive_apply_rootfs_diff(diff, r->rootfs, &r->diff_paths, &r->n_diff_paths, err);
+	if (ret == 0 && r->n_deleted)
+		ret = rootfs_remove_deleted(r->rootfs, r->deleted, r->n_deleted, err);
+	return ret < 0 ? error_wrap(err, ret, "rootfs `%s`", r->rootfs) : 0;
+}
+
+/* The new container's config.json, from spec.dump, in the state dir's bundle. */
+static int build_bundle(struct rst *r, struct stasis_error **err)
+{
+	cleanup_free char *spec = NULL;
+	size_t len = 0;
+	int ret = read_member(r, ARCHIVE_SPEC_DUMP, true, &spec, &len, err);
+	if (ret < 0)
+		return ret;
+	struct oci_config *old = NULL;
+	if ((ret = oci_config_parse(spec, len, ARCHIVE_SPEC_DUMP, &old, err)) < 0)
+		return ret;
+	struct oci_kv *binds = NULL;
+	size_t n_binds = 0;
+	cleanup_free char *files = xasprintf("%s/files", r->state_dir);
+	ret = restore_bind_sources(old, r->o.mounts, r->o.n_mounts, files, r->o.id, &binds, &n_binds, err);
+	const struct oci_namespace *net = oci_config_namespace(old, "network");
+	if (ret == 0 && net && net->path) {
+		/* the images expect the network namespace from outside (extRootNetNS) */
+		if (r->o.netns_path) {
+			r->netns_path = xstrdup(r->o.netns_path);
+		} else {
+			r->netns_path = xasprintf("%s/netns", r->state_dir);
+			ret = restore_new_netns(r->netns_path, err);
+			r->netns_created = ret == 0;
+		}
+	} else if (ret == 0 && r->o.netns_path) {
+		rst_warn(r,
+			 "--netns `%s` ignored: the container owned its network namespace, which comes back "
+			 "from the images",
+			 r->o.netns_path);
+	}
+	oci_config_free(old);
+	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
+	struct oci_spec_edit e = {
+		.root_path = r->rootfs,
+		.bind_sources = binds,
+		.n_bind_sources = n_binds,
+		.netns_path = r->netns_path,
+		.new_pidns = true,
+		.cgroups_path = cg,
+	};
+	cleanup_free char *out = NULL;
+	size_t out_len = 0;
+	if (ret == 0)
+		ret = oci_spec_edit(spec, len, ARCHIVE_SPEC_DUMP, &e, &out, &out_len, err);
+	restore_kv_free(binds, n_binds);
+	if (ret < 0)
+		return ret;
+	r->bundle = xasprintf("%s/bundle", r->state_dir);
+	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
+	if (mkdir(r->bundle, 0700) < 0)
+		return error_set(err, errno, "create `%s`", r->bundle);
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, out, out_len) != (ssize_t)out_len)
+		return error_set(err, errno, "write `%s`", path);
+	free(r->rootfs);
+	r->rootfs = NULL;
+	return load_bundle_config(r, err);
+}
+
+static int prepare_state_dir(struct rst *r, struct stasis_error **err)
+{
+	r->state_dir = r->o.state_dir ? xstrdup(r->o.state_dir) : xasprintf(STASIS_STATE_ROOT "/%s", r->o.id);
+	cleanup_free char *parent = xstrdup(r->state_dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		int ret = mkdir_p(parent, 0700, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (mkdir(r->state_dir, 0700) < 0) {
+		if (errno != EEXIST)
+			return error_set(err, errno, "create state directory `%s`", r->state_dir);
+		/* an existing empty directory is the caller's: used, never removed */
+		cleanup_closedir DIR *d = opendir(r->state_dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				return error_setx(err, EEXIST,
+						  "state directory `%s` is in use (a container `%s` restored "
+						  "before?): remove it or give --state-dir",
+						  r->state_dir, r->o.id);
+		return 0;
+	}
+	r->state_created = true;
+	return 0;
+}
+
+static const char *default_runtime(struct rst *r)
+{
+	if (r->o.runtime && strcmp(r->o.runtime, "auto") != 0)
+		return r->o.runtime;
+	const char *from = r->cdump ? r->cdump->runtime : NULL;
+	if (from && (strcmp(from, "runc") == 0 || strcmp(from, "crun") == 0))
+		return from;
+	/* podman records the runtime as a path */
+	if (from && strstr(from, "/runc"))
+		return "runc";
+	if (from && strstr(from, "/crun"))
+		return "crun";
+	return "none";
+}
+
+int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts, pid_t *ret_pid,
+		   struct stasis_error **err)
+{
+	struct rst r = { 0 };
+	if (!opts)
+		return error_setx(err, EINVAL, "restore: no options given");
+	opts_copy(&r.o, sizeof(r.o), opts, opts->size);
+	const char *what = r.o.id ? r.o.id : "container";
+	int ret;
+	if (!r.o.id || !r.o.id[0] || strchr(r.o.id, '/') || strcmp(r.o.id, ".") == 0 ||
+	    strcmp(r.o.id, "..") == 0) {
+		ret = error_setx(err, EINVAL, "a container id without '/' is needed");
+		goto out;
+	}
+	if (!!r.o.import_path == !!r.o.image_path) {
+		ret = error_setx(err, EINVAL, "give either --import FILE or --image-path DIR");
+		goto out;
+	}
+	if (r.o.image_path && !r.o.bundle) {
+		ret = error_setx(err, EINVAL,
+				 "--image-path needs --bundle: the new container's config.json and rootfs");
+		goto out;
+	}
+	if ((ret = stasis_criu_require(ctx, err)) < 0 || (ret = prepare_state_dir(&r, err)) < 0)
+		goto out;
+	if (r.o.import_path && (ret = unpack(&r, err)) < 0)
+		goto out;
+	if (r.o.image_path)
+		r.images_dir = xstrdup(r.o.image_path);
+	r.runtime = xstrdup(default_runtime(&r));
+	if (strcmp(r.runtime, "runc") && strcmp(r.runtime, "crun") && strcmp(r.runtime, "none")) {
+		ret = error_setx(err, EINVAL, "--runtime `%s`: expected runc, crun or none", r.runtime);
+		goto out;
+	}
+	if (r.o.bundle) {
+		r.bundle = xstrdup(r.o.bundle);
+		ret = load_bundle_config(&r, err);
+		if (ret == 0 && r.o.n_mounts)
+			rst_warn(&r, "--mount ignored: with --bundle the bind sources are its config.json's");
+	} else {
+		ret = mount_fresh_rootfs(&r, err);
+		if (ret == 0)
+			ret = build_bundle(&r, err);
+	}
+	if (ret < 0)
+		goto out;
+	if (r.o.import_path && (ret = apply_rootfs_changes(&r, err)) < 0)
+		goto out;
+	if ((ret = restore_mountpoints(r.config, r.rootfs, r.bind_info, r.n_bind_info, err)) < 0)
+		goto out;
+	r.work_dir = r.o.work_path ? xstrdup(r.o.work_path) : xstrdup(r.state_dir);
+	if ((ret = mkdir_p(r.work_dir, 0700, err)) < 0)
+		goto out;
+	if (strcmp(r.runtime, "runc") == 0)
+		ret = restore_via_runc(ctx, &r, err);
+	else
+		ret = restore_native(ctx, &r, err);
+	if (ret == 0 && ret_pid)
+		*ret_pid = r.pid;
+out:
+	if (ret < 0) {
+		rollback(&r);
+		error_wrap(err, ret, "restore `%s`", what);
+	}
+	rst_clear(&r);
+	return ret;
+}

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stasis restore: runc's restore contract (podman and CRI-O call runtimes with these flags) plus
+ * podman's --import of an archive under a new --name.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "runtime-hooks/cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: stasis restore [OPTIONS] ID\n"
+		"\n"
+		"Restores a container from a checkpoint archive (stasis, podman, CRI-O) or from CRIU "
+		"images,\n"
+		"and hands it to its runtime.\n"
+		"\n"
+		"  -i, --import FILE          the checkpoint archive (any compression)\n"
+		"  -n, --name NAME            the restored container's id (default: ID)\n"
+		"      --image-path DIR       CRIU images instead of an archive (needs --bundle)\n"
+		"  -b, --bundle DIR           the new container's bundle (config.json and its rootfs)\n"
+		"      --rootfs-base DIR      without --bundle: the image of the rootfs (an overlay on it\n"
+		"                             gets the archive's changes)\n"
+		"      --mount DEST=SRC       without --bundle: the host source of bind mount DEST\n"
+		"      --netns PATH           join this network namespace (when the container had one\n"
+		"                             from outside; default: a new one)\n"
+		"      --state-dir DIR        stasis' files for the container (default /run/stasis/NAME)\n"
+		"      --runtime NAME         runc, crun or none (default: the checkpointed container's)\n"
+		"      --work-path DIR        restore.log (default: the state directory)\n"
+		"      --pid-file FILE        write the restored init's pid\n"
+		"  -d, --detach               detach (always: the container runs on its own)\n"
+		"      --console-socket PATH  for containers with a terminal (runc)\n"
+		"      --tcp-established      restore established TCP connections\n"
+		"      --tcp-close            restore TCP connections closed\n"
+		"      --ext-unix-sk          allow external unix sockets\n"
+		"      --shell-job            allow a shell job\n"
+		"      --file-locks           restore file locks\n"
+		"      --manage-cgroups-mode MODE  soft (default), full, strict or ignore\n"
+		"      --lsm-profile TYPE:NAME     selinux:LABEL or apparmor:PROFILE (default: config.json)\n"
+		"      --lsm-mount-context CTX     SELinux mount context (default: linux.mountLabel)\n"
+		"  -h, --help                 this text\n");
+}
+
+static void on_warn(const char *msg, void *data)
+{
+	(void)data;
+	fprintf(stderr, "stasis: restore: warning: %s\n", msg);
+}
+
+#define MAX_MOUNTS 256
+
+int cmd_restore(int argc, char **argv)
+{
+	enum {
+		O_IMAGE = 256,
+		O_WORK,
+		O_PID_FILE,
+		O_CONSOLE,
+		O_TCP,
+		O_TCP_CLOSE,
+		O_EXT_UNIX,
+		O_SHELL,
+		O_LOCKS,
+		O_CG_MODE,
+		O_LSM_PROFILE,
+		O_LSM_MOUNT,
+		O_ROOTFS_BASE,
+		O_MOUNT,
+		O_NETNS,
+		O_STATE_DIR,
+		O_RUNTIME,
+		O_IGNORED,
+	};
+	static const struct option opts[] = {
+		{ "import", required_argument, NULL, 'i' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "image-path", required_argument, NULL, O_IMAGE },
+		{ "work-path", required_argument, NULL, O_WORK },
+		{ "pid-file", required_argument, NULL, O_PID_FILE },
+		{ "console-socket", required_argument, NULL, O_CONSOLE },
+		{ "tcp-established", no_argument, NULL, O_TCP },
+		{ "tcp-close", no_argument, NULL, O_TCP_CLOSE },
+		{ "ext-unix-sk", no_argument, NULL, O_EXT_UNIX },
+		{ "shell-job", no_argument, NULL, O_SHELL },
+		{ "file-locks", no_argument, NULL, O_LOCKS },
+		{ "manage-cgroups-mode", required_argument, NULL, O_CG_MODE },
+		{ "lsm-profile", required_argument, NULL, O_LSM_PROFILE },
+		{ "lsm-mount-context", required_argument, NULL, O_LSM_MOUNT },
+		{ "rootfs-base", required_argument, NULL, O_ROOTFS_BASE },
+		{ "mount", required_argument, NULL, O_MOUNT },
+		{ "netns", required_argument, NULL, O_NETNS },
+		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		{ "runtime", required_argument, NULL, O_RUNTIME },
+		/* runc flags podman and conmon send that need nothing from us */
+		{ "no-pivot", no_argument, NULL, O_IGNORED },
+		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
+		{ "no-subreaper", no_argument, NULL, O_IGNORED },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stasis_restore_opts o = { .size = sizeof(o), .warn = on_warn };
+	o.runtime_root = cli_globals.root;
+	const char *mounts[MAX_MOUNTS];
+	const char *name = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "i:n:b:dh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o.import_path = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'b':
+			o.bundle = optarg;
+			break;
+		case 'd':
+		case O_IGNORED:
+			break;
+		case O_IMAGE:
+			o.image_path = optarg;
+			break;
+		case O_WORK:
+			o.work_path = optarg;
+			break;
+		case O_PID_FILE:
+			o.pid_file = optarg;
+			break;
+		case O_CONSOLE:
+			o.console_socket = optarg;
+			break;
+		case O_TCP:
+			o.tcp_established = true;
+			break;
+		case O_TCP_CLOSE:
+			o.tcp_close = true;
+			break;
+		case O_EXT_UNIX:
+			o.ext_unix_sk = true;
+			break;
+		case O_SHELL:
+			o.shell_job = true;
+			break;
+		case O_LOCKS:
+			o.file_locks = true;
+			break;
+		case O_CG_MODE:
+			o.manage_cgroups_mode = optarg;
+			break;
+		case O_LSM_PROFILE:
+			o.lsm_profile = optarg;
+			break;
+		case O_LSM_MOUNT:
+			o.lsm_mount_context = optarg;
+			break;
+		case O_ROOTFS_BASE:
+			o.rootfs_base = optarg;
+			break;
+		case O_MOUNT:
+			if (o.n_mounts == MAX_MOUNTS)
+				return cli_usage_error("restore", "more than %d --mount", MAX_MOUNTS);
+			mounts[o.n_mounts++] = optarg;
+			break;
+		case O_NETNS:
+			o.netns_path = optarg;
+			break;
+		case O_STATE_DIR:
+			o.state_dir = optarg;
+			break;
+		case O_RUNTIME:
+			o.runtime = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	o.mounts = mounts;
+	const char *id = optind < argc ? argv[optind++] : NULL;
+	if (optind < argc)
+		return cli_usage_error("restore", "unexpected argument `%s`", argv[optind]);
+	o.id = name ? name : id;
+	if (!o.id)
+		return cli_usage_error("restore", "which container? give its ID (or --name)");
+	if (!o.import_path && !o.image_path)
+		return cli_usage_error("restore",
+				       "restore from what? give --import FILE or --image-path DIR");
+	if (o.image_path && !o.bundle)
+		o.bundle = ".";
+
+	struct stasis_ctx *ctx = NULL;
+	int r = cli_ctx("restore", &ctx);
+	if (r)
+		return r;
+	struct stasis_error *err = NULL;
+	pid_t pid = 0;
+	r = stasis_restore(ctx, &o, &pid, &err);
+	stasis_ctx_free(ctx);
+	if (r < 0)
+		return cli_fail("restore", err);
+	printf("%s\n", o.id);
+	return 0;
+}
