@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,23 @@ static int find_container(struct ckpt *c, struct stasis_error **err)
 	}
 	if (!c->o.id)
 		return error_setx(err, EINVAL, "no container given (an id, or --pid with --bundle)");
-	int r = runtime_state(c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
+	int r;
+	cleanup_free char *own = xasprintf(STASIS_STATE_ROOT "/%s/state.json", c->o.id);
+	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
+	if ((any || strcmp(c->o.runtime, "none") == 0) && access(own, F_OK) == 0) {
+		/* restored by stasis with no runtime: its state record is ours */
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		if ((r = read_file_capped(own, OCI_MAX_JSON, &text, &len, err)) < 0 ||
+		    (r = oci_state_parse(text, len, own, &c->state, err)) < 0)
+			return r;
+		if (kill(c->state->pid, 0) < 0)
+			return error_setx(err, ESRCH,
+					  "container `%s` (pid %d, restored by stasis) is not running",
+					  c->o.id, (int)c->state->pid);
+		return 0;
+	}
+	r = runtime_state(c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
 	if (r < 0)
 		return r;
 	if (strcmp(c->state->status, "running") != 0 || c->state->pid <= 0)
@@ -547,6 +564,13 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 			error_wrap(err, r, "CRIU images kept in `%s`", c.images_dir);
 			goto out;
 		}
+	}
+	if (!c.runtime && !c.o.pid && !c.o.leave_running && !c.o.pre_dump) {
+		/* a stasis-restored container without runtime: it is gone, so is its record */
+		cleanup_free char *own = xasprintf(STASIS_STATE_ROOT "/%s/state.json", c.state->id);
+		unlink(own);
+		*strrchr(own, '/') = '\0';
+		rmdir(own);
 	}
 	if (c.runtime && !c.o.leave_running && !c.o.pre_dump) {
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */

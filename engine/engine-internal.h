@@ -9,6 +9,8 @@
 
 #define STASIS_DEFAULT_TIMEOUT_MS (10u * 60u * 1000u)
 #define STASIS_LOG_LEVEL 4
+/* stasis' own per-container state (restored containers: bundle, rootfs, state.json) */
+#define STASIS_STATE_ROOT "/run/stasis"
 
 struct stasis_ctx {
 	char *criu_path;

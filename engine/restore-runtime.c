@@ -310,7 +310,12 @@ static int write_stasis_state(struct rst *r, struct stasis_error **err)
 	oci_json_kstr(j, "rootfs", r->rootfs);
 	oci_json_map_close(j);
 	cleanup_free char *text = oci_json_finish(j, NULL);
-	cleanup_free char *path = xasprintf("%s/state.json", r->state_dir);
+	/* always under the state root, whatever --state-dir said: that is where `stasis checkpoint` looks */
+	cleanup_free char *dir = xasprintf(STASIS_STATE_ROOT "/%s", r->o.id);
+	int ret = mkdir_p(dir, 0700, err);
+	if (ret < 0)
+		return ret;
+	cleanup_free char *path = xasprintf("%s/state.json", dir);
 	return write_json_file(path, text, err);
 }
 

@@ -27,8 +27,6 @@
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 
-#define STASIS_STATE_ROOT "/run/stasis"
-
 void rst_warn(struct rst *r, const char *fmt, ...)
 {
 	if (!r->o.warn)
@@ -298,6 +296,16 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		ret = error_setx(err, EINVAL,
 				 "--image-path needs --bundle: the new container's config.json and rootfs");
 		goto out;
+	}
+	{
+		cleanup_free char *rec = xasprintf(STASIS_STATE_ROOT "/%s/state.json", r.o.id);
+		if (access(rec, F_OK) == 0) {
+			ret = error_setx(
+				err, EEXIST,
+				"a container `%s` restored by stasis exists (`%s`): pick another --name",
+				r.o.id, rec);
+			goto out;
+		}
 	}
 	if ((ret = stasis_criu_require(ctx, err)) < 0 || (ret = prepare_state_dir(&r, err)) < 0)
 		goto out;

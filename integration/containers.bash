@@ -70,3 +70,11 @@ assert_counting() {
 container_pid() {
 	"$1" state "$2" | jq -r .pid
 }
+
+# stop_container_keep_data NAME: the container is gone, its data dir stays (a restore binds it again)
+stop_container_keep_data() {
+	local dir=$CT_BASE/$1
+	runc delete -f "$1" >/dev/null 2>&1 || true
+	crun delete -f "$1" >/dev/null 2>&1 || true
+	umount "$dir/rootfs" 2>/dev/null || true
+}

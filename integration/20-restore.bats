@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# stasis restore: archives and images back as running containers, under new names.
+
+load helpers
+load containers
+
+setup() {
+	require_criu
+	command -v runc >/dev/null || skip_or_fail "runc is not installed"
+	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	STATE=$OUT/state
+}
+
+teardown() {
+	for n in rs1 rs2 rs3 rs4 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new; do
+		runc delete -f "$n" >/dev/null 2>&1 || true
+		crun delete -f "$n" >/dev/null 2>&1 || true
+		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
+		rm -rf "/run/stasis/$n"
+		umount "$STATE/$n/rootfs" 2>/dev/null || true
+		umount "$STATE/$n/netns" 2>/dev/null || true
+	done
+	for n in rs1 rs2 rs3 rs4; do stop_container "$n"; done
+	rm -rf "$OUT"
+}
+
+# restore_import ARCHIVE NAME DATA [args...]: stasis restore --import with a fresh overlay on the image
+restore_import() {
+	local archive=$1 name=$2 data=$3
+	shift 3
+	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
+	[ "$status" -eq 0 ] || show_criu_log "$STATE/$name/restore.log"
+	assert_success
+}
+
+# pid of a restored container, whoever owns it
+restored_pid() {
+	if [ -f "/run/stasis/$1/state.json" ]; then
+		jq -r .pid "/run/stasis/$1/state.json"
+	elif crun state "$1" >/dev/null 2>&1; then
+		crun state "$1" | jq -r .pid
+	else
+		runc state "$1" | jq -r .pid
+	fi
+}
+
+@test "export, delete, import under a new name: counter goes on, memory verifies, rootfs and data are there; and again" {
+	start_container runc rs1
+	runc exec rs1 sh -c 'echo new > /etc/newfile; rm /etc/tobedeleted'
+	data=$CT_BASE/rs1/data
+	run "$STASIS" checkpoint --export "$OUT/rs1.tar.zst" rs1
+	assert_success
+	before=$(read_counter "$data")
+	stop_container_keep_data rs1
+
+	restore_import "$OUT/rs1.tar.zst" rs1-new "$data"
+	assert_equal "$(runc state rs1-new | jq -r .status)" running
+	wait_for 50 counter_above "$data" $((before + 3))
+	pid=$(restored_pid rs1-new)
+	run verify_workload "$data" "$pid"
+	assert_output --regexp '^OK [0-9]+$'
+	runc exec rs1-new cat /etc/newfile | grep -qx new
+	run runc exec rs1-new cat /etc/tobedeleted
+	assert_failure
+	runc exec rs1-new cat /data/keep | grep -q "stays open"
+	# its own pid namespace: the workload is pid 1 inside
+	assert_equal "$(runc exec rs1-new cat /proc/1/cmdline | tr '\0' ' ')" "/bin/workload -m 32 -d /data "
+
+	# the restored container checkpoints and restores again
+	run "$STASIS" checkpoint --export "$OUT/rs1-2.tar.zst" rs1-new
+	assert_success
+	before=$(read_counter "$data")
+	restore_import "$OUT/rs1-2.tar.zst" rs1-again "$data"
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(restored_pid rs1-again)"
+	assert_output --regexp '^OK [0-9]+$'
+	runc exec rs1-again cat /etc/newfile | grep -qx new
+}
+
+@test "two restores of one --leave-running archive next to the original: three containers counting" {
+	start_container runc rs1
+	data=$CT_BASE/rs1/data
+	run "$STASIS" checkpoint --leave-running --export "$OUT/rs1.tar" rs1
+	assert_success
+	# each clone gets a copy of the data dir as it was (same file sizes: CRIU checks them)
+	cp -a "$data" "$OUT/data1"
+	cp -a "$data" "$OUT/data2"
+	restore_import "$OUT/rs1.tar" rs1-c1 "$OUT/data1"
+	restore_import "$OUT/rs1.tar" rs1-c2 "$OUT/data2" --runtime none
+	for d in "$data" "$OUT/data1" "$OUT/data2"; do
+		c=$(read_counter "$d")
+		wait_for 50 counter_above "$d" $((c + 3))
+	done
+	run verify_workload "$OUT/data1" "$(restored_pid rs1-c1)"
+	assert_output --regexp '^OK'
+	run verify_workload "$OUT/data2" "$(restored_pid rs1-c2)"
+	assert_output --regexp '^OK'
+	run verify_workload "$data" "$(container_pid runc rs1)"
+	assert_output --regexp '^OK'
+	# the runtime-less clone is known to stasis: it checkpoints again
+	run "$STASIS" checkpoint --leave-running --export "$OUT/c2.tar" rs1-c2
+	assert_success
+}
+
+@test "images from runc checkpoint restore natively under stasis (runtime none)" {
+	start_container runc rs2
+	dir=$CT_BASE/rs2
+	runc --criu "$STASIS_CRIU" checkpoint --image-path "$OUT/images" --work-path "$OUT/work" rs2
+	before=$(read_counter "$dir/data")
+	wait_for 50 pid_gone "$(pgrep -f 'workload -m 32 -d /data' | head -n1)" || true
+	run "$STASIS" restore --image-path "$OUT/images" --bundle "$dir/bundle" --runtime none \
+		--state-dir "$STATE/rs2" --pid-file "$OUT/pid" rs2
+	[ "$status" -eq 0 ] || show_criu_log "$STATE/rs2/restore.log"
+	assert_success
+	wait_for 50 counter_above "$dir/data" $((before + 3))
+	run verify_workload "$dir/data" "$(cat "$OUT/pid")"
+	assert_output --regexp '^OK'
+	kill -9 "$(cat "$OUT/pid")"
+}
+
+@test "crun container: archive restored natively, crun owns it (state, kill, delete)" {
+	command -v crun >/dev/null || skip_or_fail "crun is not installed"
+	start_container crun rs3
+	data=$CT_BASE/rs3/data
+	run "$STASIS" checkpoint --runtime crun --export "$OUT/rs3.tar" rs3
+	assert_success
+	before=$(read_counter "$data")
+	restore_import "$OUT/rs3.tar" rs3-new "$data"
+	assert_equal "$(crun state rs3-new | jq -r .status)" running
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(crun state rs3-new | jq -r .pid)"
+	assert_output --regexp '^OK'
+	crun kill rs3-new KILL
+	wait_for 50 sh -c '[ "$(crun state rs3-new | jq -r .status)" = stopped ]'
+	crun delete rs3-new
+}
+
+@test "a tampered archive, a traversal entry and a symlink escape are refused, nothing started or written" {
+	start_container runc rs4
+	run "$STASIS" checkpoint --leave-running --export "$OUT/good.tar" --compress none rs4
+	assert_success
+	mkdir "$OUT/x"
+	tar -xf "$OUT/good.tar" -C "$OUT/x"
+	page=$(cd "$OUT/x" && ls checkpoint/pages-*.img | head -n1)
+	printf '\xff' | dd of="$OUT/x/$page" bs=1 seek=100 conv=notrunc status=none
+	(cd "$OUT/x" && tar -cf "$OUT/tampered.tar" checkpoint/ $(ls | grep -v checkpoint))
+	run "$STASIS" restore --import "$OUT/tampered.tar" --name rs4-t --state-dir "$STATE/t" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$OUT"
+	assert_failure
+	assert_output --partial "member \`$page\` does not match its sha256"
+	[ ! -e "$STATE/t" ]
+
+	# an entry that climbs out
+	mkdir -p "$OUT/evil/checkpoint"
+	echo pwned >"$OUT/evil/pwned"
+	tar -cf "$OUT/traversal.tar" -C "$OUT/evil" --transform 's|^pwned|../../pwned-by-stasis-test|' checkpoint pwned
+	run "$STASIS" restore --import "$OUT/traversal.tar" --name rs4-t --state-dir "$STATE/t" --rootfs-base "$CT_BASE/image"
+	assert_failure
+	assert_output --partial "member \`../../pwned-by-stasis-test\`: not a plain name"
+	[ ! -e "$STATE/pwned-by-stasis-test" ] && [ ! -e "$OUT/pwned-by-stasis-test" ] && [ ! -e /tmp/pwned-by-stasis-test ]
+
+	# a rootfs diff whose symlink leads out, then writes through it (no manifest: podman-like)
+	rm -rf "$OUT/y" && mkdir -p "$OUT/y/d/etc"
+	ln -s "$OUT/outside" "$OUT/y/d/etc/escape"
+	mkdir -p "$OUT/outside"
+	(cd "$OUT/y/d" && tar -cf ../diff1.tar etc/escape)
+	mkdir -p "$OUT/y/d2/etc/escape" && echo pwned >"$OUT/y/d2/etc/escape/file"
+	(cd "$OUT/y/d2" && tar -cf ../diff2.tar etc/escape/file)
+	(cd "$OUT/y" && tar -Af diff1.tar diff2.tar)
+	cp -a "$OUT/x/checkpoint" "$OUT/y/"
+	cp "$OUT/x/config.dump" "$OUT/x/spec.dump" "$OUT/y/"
+	cp "$OUT/y/diff1.tar" "$OUT/y/rootfs-diff.tar"
+	(cd "$OUT/y" && tar -cf "$OUT/escape.tar" checkpoint/ config.dump spec.dump rootfs-diff.tar)
+	run "$STASIS" restore --import "$OUT/escape.tar" --name rs4-t --state-dir "$STATE/t" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$OUT"
+	assert_failure
+	assert_output --partial "entry \`etc/escape/file\`"
+	[ ! -e "$OUT/outside/file" ]
+	[ ! -e "$STATE/t" ]
+	run runc state rs4-t
+	assert_failure
+	assert_counting rs4 2
+}
+
+@test "restore --help exits 0; --lsm-mount-context without a value says 'requires an argument'" {
+	run "$STASIS" restore --help
+	assert_success
+	assert_output --partial "--import"
+	run "$STASIS" restore --lsm-mount-context
+	assert_failure
+	assert_output --partial "requires an argument"
+	run "$STASIS" restore --no-pivot --no-new-keyring --image-path /nonexistent --bundle /nonexistent x
+	assert_failure
+	refute_output --partial "unrecognized option"
+}
