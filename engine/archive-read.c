@@ -54,16 +54,31 @@ static int ar_err(struct reader *r, struct stasis_error **err, const char *what)
 	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", r->path, what, s ? s : "error");
 }
 
-/* "checkpoint/x" or "x": one or two plain components, nothing else */
-static bool name_ok(const char *name, bool *is_dir)
+enum member_kind { MEMBER_REFUSED, MEMBER_CKPT_DIR, MEMBER_FILE, MEMBER_SKIPPED };
+
+/*
+ * "checkpoint/" is the image directory, "x" and "checkpoint/x" are files we extract; other
+ * directories (podman's artifacts/) are skipped unread.  Absolute names and ".." never pass.
+ */
+static enum member_kind classify(const char *name)
 {
-	*is_dir = strcmp(name, ARCHIVE_CHECKPOINT_DIR "/") == 0 || strcmp(name, ARCHIVE_CHECKPOINT_DIR) == 0;
-	if (*is_dir)
-		return true;
+	if (!name[0] || name[0] == '/' || strlen(name) >= 4096)
+		return MEMBER_REFUSED;
+	for (const char *p = name; p;) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+		if (l == 2 && p[0] == '.' && p[1] == '.')
+			return MEMBER_REFUSED;
+		p = slash ? slash + 1 : NULL;
+	}
+	if (strcmp(name, ARCHIVE_CHECKPOINT_DIR "/") == 0 || strcmp(name, ARCHIVE_CHECKPOINT_DIR) == 0)
+		return MEMBER_CKPT_DIR;
 	const char *base = name;
 	if (strncmp(name, ARCHIVE_CHECKPOINT_DIR "/", strlen(ARCHIVE_CHECKPOINT_DIR) + 1) == 0)
 		base = name + strlen(ARCHIVE_CHECKPOINT_DIR) + 1;
-	return base[0] && !strchr(base, '/') && strcmp(base, ".") && strcmp(base, "..") && strlen(base) < 256;
+	if (!strchr(base, '/') && strcmp(base, ".") != 0 && strlen(base) < 256)
+		return MEMBER_FILE;
+	return MEMBER_SKIPPED;
 }
 
 static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_t size, struct member *m,
@@ -133,15 +148,16 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 		if (r->n >= ARCHIVE_READ_MAX_MEMBERS)
 			return error_setx(err, EFBIG, "archive `%s`: more than %d members", r->path,
 					  ARCHIVE_READ_MAX_MEMBERS);
-		bool is_dir;
-		if (!name_ok(name, &is_dir))
+		enum member_kind kind = classify(name);
+		if (kind == MEMBER_REFUSED)
 			return error_setx(
 				err, EPERM,
-				"archive `%s`: member `%s`: not a plain name at the top level or in "
-				"checkpoint/: refused",
+				"archive `%s`: member `%s`: an absolute path or one with \"..\": refused",
 				r->path, name);
+		if (kind == MEMBER_SKIPPED)
+			continue;
 		mode_t type = archive_entry_filetype(e);
-		if (is_dir) {
+		if (kind == MEMBER_CKPT_DIR) {
 			if (type != AE_IFDIR)
 				return error_setx(err, EPERM, "archive `%s`: member `%s` is not a directory",
 						  r->path, name);

@@ -36,6 +36,7 @@ struct rst {
 	bool runtime_created;
 	pid_t native_pid;
 	pid_t pid;
+	char *kept_log; /* a failed restore's log, moved out of the removed state dir */
 };
 
 void rst_warn(struct rst *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

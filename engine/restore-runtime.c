@@ -120,13 +120,17 @@ int restore_via_runc(struct stasis_ctx *ctx, struct rst *r, struct stasis_error 
 	push(&argv, &n, r->o.id);
 	/* from here on runc may have a record of the container: a failure deletes it */
 	r->runtime_created = true;
-	ret = runtime_runv(argv, NULL, err);
+	struct stasis_error *rerr = NULL;
+	ret = runtime_runv(argv, NULL, &rerr);
 	lsm_decision_clear(&lsm);
 	if (ret < 0) {
+		/* CRIU's log says why better than runc does; runc's words stay as the fallback */
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
-		cleanup_strv char **lines = criu_log_errors(log, 8);
-		if (lines && lines[0])
-			error_wrap(err, ret, "CRIU (%s) says: %s", log, lines[0]);
+		struct rpc_result res = { .cr_errmsg = (char *)stasis_error_message(rerr) };
+		ret = access(log, R_OK) == 0 ? criu_fail(err, "runc restore", &res, log) : ret;
+		if (err && !*err)
+			*err = TAKE_PTR(rerr);
+		stasis_error_free(rerr);
 		return ret;
 	}
 	cleanup_free char *text = NULL;

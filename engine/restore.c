@@ -50,6 +50,7 @@ static void rst_clear(struct rst *r)
 	free(r->rootfs);
 	free(r->runtime);
 	free(r->netns_path);
+	free(r->kept_log);
 	oci_config_dump_free(r->cdump);
 	oci_bind_mounts_free(r->bind_info, r->n_bind_info);
 	strv_freep(&r->deleted);
@@ -71,6 +72,13 @@ static void rollback(struct rst *r)
 		umount2(r->netns_path, MNT_DETACH);
 	if (r->rootfs_mounted)
 		umount2(r->rootfs, MNT_DETACH);
+	if (r->state_created && r->work_dir) {
+		/* the log of a failed restore is worth more than a clean slate: keep it beside */
+		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
+		cleanup_free char *kept = xasprintf("%s.restore.log", r->state_dir);
+		if (rename(log, kept) == 0)
+			r->kept_log = TAKE_PTR(kept);
+	}
 	if (r->state_created)
 		rm_rf(r->state_dir);
 }
@@ -150,6 +158,9 @@ static int mount_fresh_rootfs(struct rst *r, struct stasis_error **err)
 	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
 	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(r->rootfs, 0755) < 0)
 		return error_set(err, errno, "create the rootfs in `%s`", r->state_dir);
+	/* the overlay's root takes the upper dir's mode and owner: give it the image's (CRIU checks them) */
+	if (chmod(upper, st.st_mode & 07777) < 0 || chown(upper, st.st_uid, st.st_gid) < 0)
+		return error_set(err, errno, "set up `%s`", upper);
 	cleanup_free char *real_base = realpath(r->o.rootfs_base, NULL);
 	cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 					    real_base ? real_base : r->o.rootfs_base, upper, work);
@@ -346,6 +357,8 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 out:
 	if (ret < 0) {
 		rollback(&r);
+		if (r.kept_log)
+			error_wrap(err, ret, "restore.log kept as `%s`", r.kept_log);
 		error_wrap(err, ret, "restore `%s`", what);
 	}
 	rst_clear(&r);
