@@ -28,3 +28,11 @@ counter_above() {
 	[ "$c" -gt "$2" ]
 }
 
+
+# asks the workload in dir $1 (pid $2) to verify itself; prints its answer
+verify_workload() {
+	rm -f "$1/verify"
+	kill -USR1 "$2"
+	wait_for 100 test -s "$1/verify" || { echo "no answer"; return 1; }
+	cat "$1/verify"
+}

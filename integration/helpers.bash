@@ -35,14 +35,6 @@ start_workload() {
 	pid=$(cat "$WORK/pid")
 }
 
-# asks the workload in dir $1 (pid $2) to verify itself; prints its answer
-verify_workload() {
-	rm -f "$1/verify"
-	kill -USR1 "$2"
-	wait_for 100 test -s "$1/verify" || { echo "no answer"; return 1; }
-	cat "$1/verify"
-}
-
 show_criu_log() {
 	for f in "$@"; do
 		[ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }

@@ -57,7 +57,7 @@ echo "checkpoint  stasis --export (zstd):    ${t_stasis} ms, ${archive} MiB arch
 echo "checkpoint  ratio stasis/runc:         $(ratio "$t_stasis" "$t_runc") (goal <= 1.5), peak RSS goal < 64 MiB"
 
 if "$STASIS" restore --help >/dev/null 2>&1; then
-	while ! pid_gone "$(pgrep -f "workload -m $MIB" | head -n1)" 2>/dev/null; do sleep 0.1; done
+	while pgrep -f "workload -m $MIB" >/dev/null; do sleep 0.1; done
 	t0=$(ms)
 	(cd "$CT_BASE/bench-runc/bundle" && runc --criu "$STASIS_CRIU" restore --detach \
 		--image-path "$out/runc-images" --work-path "$out/runc-work" bench-runc </dev/null >/dev/null)
