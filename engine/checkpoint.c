@@ -59,13 +59,10 @@ static void ckpt_clear(struct ckpt *c)
 static void warn(struct ckpt *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct ckpt *c, const char *fmt, ...)
 {
-	if (!c->o.warn)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	cleanup_free char *msg = xvasprintf(fmt, ap);
+	warn_to(c->o.warn, c->o.warn_data, fmt, ap);
 	va_end(ap);
-	c->o.warn(msg, c->o.warn_data);
 }
 
 static int find_container(struct ckpt *c, struct stasis_error **err)

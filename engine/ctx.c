@@ -151,3 +151,11 @@ int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 			"tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
 	return 0;
 }
+
+void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
+{
+	if (!fn)
+		return;
+	cleanup_free char *msg = xvasprintf(fmt, ap);
+	fn(msg, data);
+}

@@ -2,6 +2,7 @@
 #ifndef STASIS_ENGINE_INTERNAL_H
 #define STASIS_ENGINE_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "engine/rpc-client.h"
@@ -34,6 +35,10 @@ char **criu_log_errors(const char *log_path, size_t max);
  * fields it does not know about stay zero, which means their defaults.
  */
 void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
+
+/* Formats a warning and hands it to the caller's callback (when there is one). */
+void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
 int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);

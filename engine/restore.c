@@ -29,13 +29,10 @@
 
 void rst_warn(struct rst *r, const char *fmt, ...)
 {
-	if (!r->o.warn)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	cleanup_free char *msg = xvasprintf(fmt, ap);
+	warn_to(r->o.warn, r->o.warn_data, fmt, ap);
 	va_end(ap);
-	r->o.warn(msg, r->o.warn_data);
 }
 
 static void rst_clear(struct rst *r)

@@ -19,6 +19,8 @@ int cli_fail(const char *command, struct stasis_error *err);
 /* Prints "stasis: <command>: <message>" for usage mistakes; returns 2. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_ctx(const char *command, struct stasis_ctx **ret);
+/* A library warning on stderr; command is the (const char *) subcommand name. */
+void cli_warn(const char *msg, void *command);
 
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -38,12 +38,6 @@ static void usage(FILE *f)
 		   "  -h, --help                 this text\n");
 }
 
-static void on_warn(const char *msg, void *data)
-{
-	(void)data;
-	fprintf(stderr, "stasis: checkpoint: warning: %s\n", msg);
-}
-
 int cmd_checkpoint(int argc, char **argv)
 {
 	enum {
@@ -93,7 +87,9 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct stasis_checkpoint_opts o = { .size = sizeof(o), .warn = on_warn };
+	struct stasis_checkpoint_opts o = { .size = sizeof(o),
+					    .warn = cli_warn,
+					    .warn_data = (void *)"checkpoint" };
 	o.runtime_root = cli_globals.root;
 	int c;
 	while ((c = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {

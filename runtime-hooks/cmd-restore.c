@@ -46,12 +46,6 @@ static void usage(FILE *f)
 		"  -h, --help                 this text\n");
 }
 
-static void on_warn(const char *msg, void *data)
-{
-	(void)data;
-	fprintf(stderr, "stasis: restore: warning: %s\n", msg);
-}
-
 #define MAX_MOUNTS 256
 
 int cmd_restore(int argc, char **argv)
@@ -105,7 +99,9 @@ int cmd_restore(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct stasis_restore_opts o = { .size = sizeof(o), .warn = on_warn };
+	struct stasis_restore_opts o = { .size = sizeof(o),
+					 .warn = cli_warn,
+					 .warn_data = (void *)"restore" };
 	o.runtime_root = cli_globals.root;
 	const char *mounts[MAX_MOUNTS];
 	const char *name = NULL;

@@ -58,6 +58,11 @@ int cli_fail(const char *command, struct stasis_error *err)
 	return 1;
 }
 
+void cli_warn(const char *msg, void *command)
+{
+	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, msg);
+}
+
 int cli_ctx(const char *command, struct stasis_ctx **ret)
 {
 	struct stasis_error *err = NULL;
