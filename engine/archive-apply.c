@@ -41,20 +41,6 @@ static int open_beneath(int rootfd, const char *rel)
 	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
 }
 
-static bool rel_name_ok(const char *name)
-{
-	if (!name[0] || name[0] == '/')
-		return false;
-	for (const char *p = name; p;) {
-		const char *slash = strchr(p, '/');
-		size_t l = slash ? (size_t)(slash - p) : strlen(p);
-		if (l == 2 && p[0] == '.' && p[1] == '.')
-			return false;
-		p = slash ? slash + 1 : NULL;
-	}
-	return true;
-}
-
 static int refuse(struct applier *ap, struct stasis_error **err, const char *name, const char *why)
 {
 	return error_setx(err, EPERM, "`%s`: entry `%s`: %s: refused", ap->tar, name, why);
@@ -120,34 +106,6 @@ static void set_xattrs(struct archive_entry *e, int fd)
 			fsetxattr(fd, name, value, size, 0);
 }
 
-static int write_data(struct applier *ap, int fd, const char *name, struct stasis_error **err)
-{
-	for (;;) {
-		const void *buf;
-		size_t len;
-		la_int64_t off;
-		int rc = archive_read_data_block(ap->a, &buf, &len, &off);
-		if (rc == ARCHIVE_EOF)
-			return 0;
-		if (rc != ARCHIVE_OK)
-			return error_setx(err, EIO, "`%s`: entry `%s`: %s", ap->tar, name,
-					  archive_error_string(ap->a));
-		ap->total += len;
-		if (ap->total > ARCHIVE_READ_MAX_TOTAL)
-			return error_setx(err, EFBIG, "`%s`: more than %llu bytes", ap->tar,
-					  ARCHIVE_READ_MAX_TOTAL);
-		for (size_t done = 0; done < len;) {
-			ssize_t n =
-				pwrite(fd, (const char *)buf + done, len - done, (off_t)off + (off_t)done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return error_set(err, errno, "`%s`: write `%s`", ap->tar, name);
-			done += (size_t)n;
-		}
-	}
-}
-
 static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasis_error **err)
 {
 	const char *raw = archive_entry_pathname(e);
@@ -161,7 +119,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 		name[--l] = '\0';
 	if (!l || strcmp(name, ".") == 0)
 		return 0;
-	if (!rel_name_ok(name))
+	if (!archive_name_is_safe(name))
 		return refuse(ap, err, raw, "absolute or with \"..\"");
 	mode_t type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
@@ -182,7 +140,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 	if (hardlink) {
 		while (strncmp(hardlink, "./", 2) == 0)
 			hardlink += 2;
-		if (!rel_name_ok(hardlink))
+		if (!archive_name_is_safe(hardlink))
 			return refuse(ap, err, raw, "hardlink target absolute or with \"..\"");
 		cleanup_free char *target = xstrdup(hardlink);
 		const char *tbase;
@@ -210,7 +168,8 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	} else {
 		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 && (r = write_data(ap, fd, raw, err)) < 0)
+		cleanup_free char *what = xasprintf("`%s`: entry `%s`", ap->tar, raw);
+		if (fd >= 0 && (r = archive_copy_entry(ap->a, fd, NULL, &ap->total, what, err)) < 0)
 			return r;
 		if (fd >= 0 && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
 			return error_set(err, errno, "`%s`: `%s`", ap->tar, raw);
@@ -277,7 +236,7 @@ int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, stru
 		while (*p == '/')
 			p++;
 		cleanup_free char *name = xstrdup(p);
-		if (!rel_name_ok(name))
+		if (!archive_name_is_safe(name))
 			return refuse(&ap, err, paths[i], "with \"..\"");
 		const char *base;
 		struct stasis_error *e = NULL;

@@ -54,6 +54,54 @@ static int ar_err(struct reader *r, struct stasis_error **err, const char *what)
 	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", r->path, what, s ? s : "error");
 }
 
+bool archive_name_is_safe(const char *name)
+{
+	if (!name[0] || name[0] == '/')
+		return false;
+	for (const char *p = name; p;) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+		if (l == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p = slash ? slash + 1 : NULL;
+	}
+	return true;
+}
+
+int archive_copy_entry(struct archive *a, int fd, struct digest *md, unsigned long long *total,
+		       const char *what, struct stasis_error **err)
+{
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int rc = archive_read_data_block(a, &buf, &len, &off);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc != ARCHIVE_OK) {
+			int e = archive_errno(a);
+			const char *s = archive_error_string(a);
+			return error_setx(err, e > 0 ? e : EIO, "%s: %s", what, s ? s : "error");
+		}
+		*total += len;
+		if (*total > ARCHIVE_READ_MAX_TOTAL)
+			return error_setx(err, EFBIG, "%s: more than %llu bytes in all", what,
+					  ARCHIVE_READ_MAX_TOTAL);
+		if (md)
+			digest_update(md, buf, len);
+		/* sparse entries come as blocks at offsets: write them where they belong */
+		for (size_t done = 0; done < len;) {
+			ssize_t n =
+				pwrite(fd, (const char *)buf + done, len - done, (off_t)off + (off_t)done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return error_set(err, errno, "%s: write", what);
+			done += (size_t)n;
+		}
+	}
+}
+
 enum member_kind { MEMBER_REFUSED, MEMBER_CKPT_DIR, MEMBER_FILE, MEMBER_SKIPPED };
 
 /*
@@ -62,15 +110,8 @@ enum member_kind { MEMBER_REFUSED, MEMBER_CKPT_DIR, MEMBER_FILE, MEMBER_SKIPPED 
  */
 static enum member_kind classify(const char *name)
 {
-	if (!name[0] || name[0] == '/' || strlen(name) >= 4096)
+	if (!archive_name_is_safe(name) || strlen(name) >= 4096)
 		return MEMBER_REFUSED;
-	for (const char *p = name; p;) {
-		const char *slash = strchr(p, '/');
-		size_t l = slash ? (size_t)(slash - p) : strlen(p);
-		if (l == 2 && p[0] == '.' && p[1] == '.')
-			return MEMBER_REFUSED;
-		p = slash ? slash + 1 : NULL;
-	}
 	if (strcmp(name, ARCHIVE_CHECKPOINT_DIR "/") == 0 || strcmp(name, ARCHIVE_CHECKPOINT_DIR) == 0)
 		return MEMBER_CKPT_DIR;
 	const char *base = name;
@@ -89,41 +130,11 @@ static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_
 	if (fd < 0)
 		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
 	struct digest *md = digest_new();
-	for (;;) {
-		const void *buf;
-		size_t len;
-		la_int64_t off;
-		int rc = archive_read_data_block(r->a, &buf, &len, &off);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc != ARCHIVE_OK) {
-			digest_finish(md, m->hex);
-			cleanup_free char *what = xasprintf("member `%s`", name);
-			return ar_err(r, err, what);
-		}
-		r->total += len;
-		if (r->total > ARCHIVE_READ_MAX_TOTAL) {
-			digest_finish(md, m->hex);
-			return error_setx(err, EFBIG,
-					  "archive `%s`: member `%s`: more than %llu bytes in all", r->path,
-					  name, ARCHIVE_READ_MAX_TOTAL);
-		}
-		digest_update(md, buf, len);
-		/* sparse members come as blocks at offsets: write them where they belong */
-		for (size_t done = 0; done < len;) {
-			ssize_t n =
-				pwrite(fd, (const char *)buf + done, len - done, (off_t)off + (off_t)done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				digest_finish(md, m->hex);
-				return error_set(err, errno, "archive `%s`: write member `%s`", r->path,
-						 name);
-			}
-			done += (size_t)n;
-		}
-	}
+	cleanup_free char *what = xasprintf("archive `%s`: member `%s`", r->path, name);
+	int ret = archive_copy_entry(r->a, fd, md, &r->total, what, err);
 	digest_finish(md, m->hex);
+	if (ret < 0)
+		return ret;
 	/* a sparse member's tail hole comes as no block at all */
 	if (size > 0 && ftruncate(fd, (off_t)size) < 0)
 		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct archive;
+struct digest;
 struct stasis_error;
 
 /* Every extracted byte of one archive stays under this; bigger is not a checkpoint but an attack. */
@@ -15,6 +17,17 @@ struct archive_import {
 	bool has_manifest; /* stasis.manifest was present and every digest matched */
 	char *criu_version;
 };
+
+/* Relative, with no ".." component: the only names archive entries may have. */
+bool archive_name_is_safe(const char *name);
+
+/*
+ * Copies the current entry's data blocks into fd at their offsets (sparse entries too), counting
+ * them into *total and refusing past ARCHIVE_READ_MAX_TOTAL; md (may be NULL) sees every byte.
+ * what ("archive `x`: member `y`") starts every error message.
+ */
+int archive_copy_entry(struct archive *a, int fd, struct digest *md, unsigned long long *total,
+		       const char *what, struct stasis_error **err);
 
 /*
  * Extracts a checkpoint archive (any compression, detected from content) into the empty directory

@@ -78,7 +78,7 @@ static int find_container(struct ckpt *c, struct stasis_error **err)
 	if (!c->o.id)
 		return error_setx(err, EINVAL, "no container given (an id, or --pid with --bundle)");
 	int r;
-	cleanup_free char *own = xasprintf(STASIS_STATE_ROOT "/%s/state.json", c->o.id);
+	cleanup_free char *own = stasis_state_record(c->o.id);
 	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
 	if ((any || strcmp(c->o.runtime, "none") == 0) && access(own, F_OK) == 0) {
 		/* restored by stasis with no runtime: its state record is ours */
@@ -564,7 +564,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	}
 	if (!c.runtime && !c.o.pid && !c.o.leave_running && !c.o.pre_dump) {
 		/* a stasis-restored container without runtime: it is gone, so is its record */
-		cleanup_free char *own = xasprintf(STASIS_STATE_ROOT "/%s/state.json", c.state->id);
+		cleanup_free char *own = stasis_state_record(c.state->id);
 		unlink(own);
 		*strrchr(own, '/') = '\0';
 		rmdir(own);

@@ -12,6 +12,8 @@
 #define STASIS_LOG_LEVEL 4
 /* stasis' own per-container state (restored containers: bundle, rootfs, state.json) */
 #define STASIS_STATE_ROOT "/run/stasis"
+/* The record of a container stasis restored without a runtime (malloc'ed path). */
+#define stasis_state_record(id) xasprintf(STASIS_STATE_ROOT "/%s/state.json", (id))
 
 struct stasis_ctx {
 	char *criu_path;

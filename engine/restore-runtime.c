@@ -315,11 +315,11 @@ static int write_stasis_state(struct rst *r, struct stasis_error **err)
 	oci_json_map_close(j);
 	cleanup_free char *text = oci_json_finish(j, NULL);
 	/* always under the state root, whatever --state-dir said: that is where `stasis checkpoint` looks */
-	cleanup_free char *dir = xasprintf(STASIS_STATE_ROOT "/%s", r->o.id);
+	cleanup_free char *path = stasis_state_record(r->o.id);
+	cleanup_free char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
 	int ret = mkdir_p(dir, 0700, err);
 	if (ret < 0)
 		return ret;
-	cleanup_free char *path = xasprintf("%s/state.json", dir);
 	return write_json_file(path, text, err);
 }
 

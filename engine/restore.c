@@ -306,7 +306,7 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		goto out;
 	}
 	{
-		cleanup_free char *rec = xasprintf(STASIS_STATE_ROOT "/%s/state.json", r.o.id);
+		cleanup_free char *rec = stasis_state_record(r.o.id);
 		if (access(rec, F_OK) == 0) {
 			ret = error_setx(
 				err, EEXIST,
