@@ -123,3 +123,16 @@ char *path_clean(const char *p)
 	*o = '\0';
 	return out;
 }
+
+int pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(fd, (const char *)data + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}

@@ -3,6 +3,7 @@
 #define STASIS_COMMON_FS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct stasis_error;
 
@@ -20,4 +21,6 @@ int rm_rf(const char *path);
 int rm_rf_at(int parent, const char *name);
 /* "a//b/" and "/a/b" -> "/a/b": a container path in the form mount keys use (malloc'ed). */
 char *path_clean(const char *p);
+/* Writes all of len bytes at off, retrying short writes and EINTR; 0 or -errno. */
+int pwrite_all(int fd, const void *data, size_t len, off_t off);
 #endif

@@ -169,7 +169,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 	} else {
 		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		cleanup_free char *what = xasprintf("`%s`: entry `%s`", ap->tar, raw);
-		if (fd >= 0 && (r = archive_copy_entry(ap->a, fd, NULL, &ap->total, what, err)) < 0)
+		if (fd >= 0 && (r = archive_copy_entry(ap->a, fd, NULL, NULL, &ap->total, what, err)) < 0)
 			return r;
 		if (fd >= 0 && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
 			return error_set(err, errno, "`%s`: `%s`", ap->tar, raw);

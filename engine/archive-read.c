@@ -20,6 +20,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/archive-layout.h"
+#include "engine/copy-pipe.h"
 #include "engine/digest.h"
 #include "oci/oci.h"
 
@@ -36,6 +37,10 @@ struct reader {
 	struct member *members;
 	size_t n;
 	unsigned long long total;
+	struct copy_pipe *pipe;
+	int fd;
+	off_t dropped; /* the archive's page cache before this offset is given back */
+	char *buf;
 };
 
 static void reader_clear(struct reader *r)
@@ -45,6 +50,46 @@ static void reader_clear(struct reader *r)
 	for (size_t i = 0; i < r->n; i++)
 		free(r->members[i].name);
 	free(r->members);
+	copy_pipe_free(r->pipe);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+}
+
+/*
+ * The archive is read once: its page cache goes back behind us, so that a 1 GiB restore does not
+ * hold the archive, the images and the restored memory at the same time.
+ */
+#define DROP_BEHIND (64 << 20)
+
+static la_ssize_t reader_read(struct archive *a, void *data, const void **ret)
+{
+	struct reader *r = data;
+	ssize_t n;
+	do
+		n = read(r->fd, r->buf, READ_BLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "read");
+		return -1;
+	}
+	off_t pos = lseek(r->fd, 0, SEEK_CUR);
+	if (pos >= 0 && pos - r->dropped >= DROP_BEHIND) {
+		(void)posix_fadvise(r->fd, r->dropped, pos - r->dropped, POSIX_FADV_DONTNEED);
+		r->dropped = pos;
+	}
+	*ret = r->buf;
+	return n;
+}
+
+static la_int64_t reader_skip(struct archive *a, void *data, la_int64_t request)
+{
+	struct reader *r = data;
+	(void)a;
+	/* non-seekable input (a pipe): libarchive reads through instead */
+	if (lseek(r->fd, request, SEEK_CUR) < 0)
+		return 0;
+	return request;
 }
 
 static int ar_err(struct reader *r, struct stasis_error **err, const char *what)
@@ -68,38 +113,49 @@ bool archive_name_is_safe(const char *name)
 	return true;
 }
 
-int archive_copy_entry(struct archive *a, int fd, struct digest *md, unsigned long long *total,
-		       const char *what, struct stasis_error **err)
+int archive_copy_entry(struct archive *a, int fd, struct digest *md, struct copy_pipe *pipe,
+		       unsigned long long *total, const char *what, struct stasis_error **err)
 {
-	for (;;) {
+	if (pipe)
+		copy_pipe_begin(pipe, fd, md);
+	int ret = 0;
+	while (ret == 0) {
 		const void *buf;
 		size_t len;
 		la_int64_t off;
 		int rc = archive_read_data_block(a, &buf, &len, &off);
 		if (rc == ARCHIVE_EOF)
-			return 0;
+			break;
 		if (rc != ARCHIVE_OK) {
 			int e = archive_errno(a);
 			const char *s = archive_error_string(a);
-			return error_setx(err, e > 0 ? e : EIO, "%s: %s", what, s ? s : "error");
+			ret = error_setx(err, e > 0 ? e : EIO, "%s: %s", what, s ? s : "error");
+			break;
 		}
 		*total += len;
-		if (*total > ARCHIVE_READ_MAX_TOTAL)
-			return error_setx(err, EFBIG, "%s: more than %llu bytes in all", what,
-					  ARCHIVE_READ_MAX_TOTAL);
-		if (md)
-			digest_update(md, buf, len);
-		/* sparse entries come as blocks at offsets: write them where they belong */
-		for (size_t done = 0; done < len;) {
-			ssize_t n =
-				pwrite(fd, (const char *)buf + done, len - done, (off_t)off + (off_t)done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return error_set(err, errno, "%s: write", what);
-			done += (size_t)n;
+		if (*total > ARCHIVE_READ_MAX_TOTAL) {
+			ret = error_setx(err, EFBIG, "%s: more than %llu bytes in all", what,
+					 ARCHIVE_READ_MAX_TOTAL);
+			break;
 		}
+		/* sparse entries come as blocks at offsets: write them where they belong */
+		int w;
+		if (pipe) {
+			w = copy_pipe_push(pipe, buf, len, (off_t)off);
+		} else {
+			if (md)
+				digest_update(md, buf, len);
+			w = pwrite_all(fd, buf, len, (off_t)off);
+		}
+		if (w < 0)
+			ret = error_set(err, -w, "%s: write", what);
 	}
+	if (pipe) {
+		int w = copy_pipe_end(pipe);
+		if (w < 0 && ret == 0)
+			ret = error_set(err, -w, "%s: write", what);
+	}
+	return ret;
 }
 
 enum member_kind { MEMBER_REFUSED, MEMBER_CKPT_DIR, MEMBER_FILE, MEMBER_SKIPPED };
@@ -131,7 +187,7 @@ static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_
 		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
 	struct digest *md = digest_new();
 	cleanup_free char *what = xasprintf("archive `%s`: member `%s`", r->path, name);
-	int ret = archive_copy_entry(r->a, fd, md, &r->total, what, err);
+	int ret = archive_copy_entry(r->a, fd, md, r->pipe, &r->total, what, err);
 	digest_finish(md, m->hex);
 	if (ret < 0)
 		return ret;
@@ -277,15 +333,24 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 int archive_import(const char *archive_path, const char *dir, struct archive_import *ret,
 		   struct stasis_error **err)
 {
-	struct reader r = { .path = archive_path };
+	struct reader r = { .path = archive_path, .fd = -1 };
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);
+	r.fd = open(archive_path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0)
+		return error_set(err, errno, "archive `%s`", archive_path);
+	(void)posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r.buf = xmalloc(READ_BLOCK);
+	r.pipe = copy_pipe_new();
 	r.a = archive_read_new();
 	archive_read_support_filter_all(r.a);
 	archive_read_support_format_tar(r.a);
+	archive_read_set_callback_data(r.a, &r);
+	archive_read_set_read_callback(r.a, reader_read);
+	archive_read_set_skip_callback(r.a, reader_skip);
 	int rc;
-	if (archive_read_open_filename(r.a, archive_path, READ_BLOCK) != ARCHIVE_OK) {
+	if (archive_read_open1(r.a) != ARCHIVE_OK) {
 		rc = ar_err(&r, err, "open");
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct archive;
+struct copy_pipe;
 struct digest;
 struct stasis_error;
 
@@ -24,10 +25,11 @@ bool archive_name_is_safe(const char *name);
 /*
  * Copies the current entry's data blocks into fd at their offsets (sparse entries too), counting
  * them into *total and refusing past ARCHIVE_READ_MAX_TOTAL; md (may be NULL) sees every byte.
- * what ("archive `x`: member `y`") starts every error message.
+ * With a pipe (may be NULL) hashing and writing run on its threads.  what ("archive `x`: member
+ * `y`") starts every error message.
  */
-int archive_copy_entry(struct archive *a, int fd, struct digest *md, unsigned long long *total,
-		       const char *what, struct stasis_error **err);
+int archive_copy_entry(struct archive *a, int fd, struct digest *md, struct copy_pipe *pipe,
+		       unsigned long long *total, const char *what, struct stasis_error **err);
 
 /*
  * Extracts a checkpoint archive (any compression, detected from content) into the empty directory

@@ -18,6 +18,7 @@
 #include "common/parse.h"
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
+#include "engine/hooks.h"
 #include "engine/restore-internal.h"
 #include "engine/runtime.h"
 #include "oci/oci.h"
@@ -76,6 +77,12 @@ int restore_via_runc(struct stasis_ctx *ctx, struct rst *r, struct stasis_error 
 	push(&argv, &n, ctx->criu_path);
 	push(&argv, &n, "restore");
 	push(&argv, &n, "--detach");
+	/*
+	 * Images we unpacked are a scratch copy: CRIU punches out the pages it has restored, so memory
+	 * (or disk) holds them once, not twice.  A caller's --image-path is never touched.
+	 */
+	if (r->o.import_path)
+		push(&argv, &n, "--auto-dedup");
 	push(&argv, &n, "--image-path");
 	push(&argv, &n, r->images_dir);
 	push(&argv, &n, "--work-path");
@@ -323,6 +330,23 @@ static int write_stasis_state(struct rst *r, struct stasis_error **err)
 	return write_json_file(path, text, err);
 }
 
+/* runc runs these when CRIU has made the namespaces, with the restored pid: so do we */
+static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	struct rst *r = data;
+	(void)script;
+	(void)fd;
+	const struct oci_config *c = r->config;
+	if (!c->n_hooks_prestart && !c->n_hooks_create_runtime)
+		return 0;
+	cleanup_free char *state = hook_state_json(r->o.id, pid, r->bundle, c);
+	int ret = hooks_run(c->hooks_prestart, c->n_hooks_prestart, "prestart", state, err);
+	if (ret == 0)
+		ret = hooks_run(c->hooks_create_runtime, c->n_hooks_create_runtime, "createRuntime", state,
+				err);
+	return ret;
+}
+
 int restore_native(struct stasis_ctx *ctx, struct rst *r, struct stasis_error **err)
 {
 	if (r->config->terminal)
@@ -385,6 +409,7 @@ int restore_native(struct stasis_ctx *ctx, struct rst *r, struct stasis_error **
 	o.inherit_fd = inherit;
 	o.n_inherit_fd = n_inherit;
 	o.tcp_established = r->o.tcp_established;
+	o.auto_dedup = r->o.import_path != NULL; /* as for runc above: only our own scratch images */
 	o.tcp_close = r->o.tcp_close;
 	o.ext_unix_sk = r->o.ext_unix_sk;
 	o.shell_job = r->o.shell_job;
@@ -393,7 +418,11 @@ int restore_native(struct stasis_ctx *ctx, struct rst *r, struct stasis_error **
 	o.lsm_mount_context = lsm.mount_context;
 	o.notify_scripts = true;
 	struct rpc_result res = { 0 };
-	ret = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &o, NULL, &res, err);
+	static const struct rpc_notify_handler handlers[] = {
+		{ "setup-namespaces", on_setup_namespaces },
+	};
+	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
+	ret = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &o, &notify, &res, err);
 	if (ret == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
 		ret = criu_fail(err, "CRIU restore", &res, log);

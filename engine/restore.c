@@ -209,6 +209,11 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 			 "from the images",
 			 r->o.netns_path);
 	}
+	if (old->n_hooks_prestart || old->n_hooks_create_runtime || strstr(spec, "\"hooks\""))
+		rst_warn(r,
+			 "the hooks in %s are not run: an archive does not choose what runs on this host "
+			 "(give --bundle with a config.json that has them)",
+			 ARCHIVE_SPEC_DUMP);
 	oci_config_free(old);
 	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
 	struct oci_spec_edit e = {
@@ -218,6 +223,7 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 		.netns_path = r->netns_path,
 		.new_pidns = true,
 		.cgroups_path = cg,
+		.drop_hooks = true,
 	};
 	cleanup_free char *out = NULL;
 	size_t out_len = 0;

@@ -19,7 +19,7 @@ extern char **environ;
 
 #define RUNTIME_MAX_OUTPUT (1u << 20)
 
-static char *read_memfd(int fd)
+char *memfd_read_capped(int fd)
 {
 	off_t size = lseek(fd, 0, SEEK_END);
 	if (size < 0)
@@ -32,8 +32,7 @@ static char *read_memfd(int fd)
 	return buf;
 }
 
-/* The last non-empty line of a runtime's stderr: where runc and crun put their error. */
-static char *last_line(char *text)
+char *text_last_line(char *text)
 {
 	size_t l = strlen(text);
 	while (l && (text[l - 1] == '\n' || text[l - 1] == ' '))
@@ -66,8 +65,8 @@ int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		cleanup_free char *text = read_memfd(errfd);
-		cleanup_free char *line = last_line(text);
+		cleanup_free char *text = memfd_read_capped(errfd);
+		cleanup_free char *line = text_last_line(text);
 		cleanup_free char *cmd = xstrdup(argv[0]);
 		for (size_t i = 1; argv[i]; i++) {
 			char *c = xasprintf("%s %s", cmd, argv[i]);
@@ -79,7 +78,7 @@ int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **
 				  line[0] ? ": " : "", line);
 	}
 	if (ret_out)
-		*ret_out = read_memfd(out);
+		*ret_out = memfd_read_capped(out);
 	return 0;
 }
 

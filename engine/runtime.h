@@ -6,6 +6,11 @@
 
 struct stasis_error;
 
+/* What a child wrote into a memfd, at most 1 MiB, NUL-terminated (malloc'ed). */
+char *memfd_read_capped(int fd);
+/* The last non-empty line of text (trims text's tail): where runc, crun and hooks put their error. */
+char *text_last_line(char *text);
+
 /* Runs argv (argv[0] looked up in PATH); a failure's message ends with the runtime's last stderr line. */
 int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */

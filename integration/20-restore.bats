@@ -56,6 +56,8 @@ restored_pid() {
 
 	restore_import "$OUT/rs1.tar.zst" rs1-new "$data"
 	assert_equal "$(runc state rs1-new | jq -r .status)" running
+	# the unpacked page images are a scratch copy: CRIU punched out what it restored (32 MiB)
+	[ "$(du -k "$STATE"/rs1-new/archive/checkpoint/pages-*.img | awk '{ s += $1 } END { print s }')" -lt 1024 ]
 	wait_for 50 counter_above "$data" $((before + 3))
 	pid=$(restored_pid rs1-new)
 	run verify_workload "$data" "$pid"
@@ -109,14 +111,42 @@ restored_pid() {
 	runc --criu "$STASIS_CRIU" checkpoint --image-path "$OUT/images" --work-path "$OUT/work" rs2
 	before=$(read_counter "$dir/data")
 	wait_for 50 pid_gone "$(pgrep -f 'workload -m 32 -d /data' | head -n1)" || true
+	pages_before=$(du -k "$OUT"/images/pages-*.img | awk '{ s += $1 } END { print s }')
+	# hooks as runc runs them on restore: prestart, then createRuntime, with the restored pid
+	jq --arg out "$OUT" '.hooks = {
+		"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > \($out)/prestart.json"]}],
+		"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > \($out)/create.json; echo $HOOKVAR > \($out)/hook.env"],
+			"env": ["HOOKVAR=from-the-hook-env"], "timeout": 10}]}' \
+		"$dir/bundle/config.json" >"$OUT/config.json"
+	cp "$dir/bundle/config.json" "$OUT/config.json.orig"
+	cp "$OUT/config.json" "$dir/bundle/config.json"
 	run "$STASIS" restore --image-path "$OUT/images" --bundle "$dir/bundle" --runtime none \
 		--state-dir "$STATE/rs2" --pid-file "$OUT/pid" rs2
 	[ "$status" -eq 0 ] || show_criu_log "$STATE/rs2/restore.log"
 	assert_success
+	assert_equal "$(jq -r .pid "$OUT/prestart.json")" "$(cat "$OUT/pid")"
+	assert_equal "$(jq -r '.status + " " + .id' "$OUT/prestart.json")" "creating rs2"
+	assert_equal "$(jq -r .pid "$OUT/create.json")" "$(cat "$OUT/pid")"
+	assert_equal "$(cat "$OUT/hook.env")" from-the-hook-env
+	# the caller's images are theirs: no hole punched (only our own unpacked copies are)
+	assert_equal "$(du -k "$OUT"/images/pages-*.img | awk '{ s += $1 } END { print s }')" "$pages_before"
 	wait_for 50 counter_above "$dir/data" $((before + 3))
 	run verify_workload "$dir/data" "$(cat "$OUT/pid")"
 	assert_output --regexp '^OK'
 	kill -9 "$(cat "$OUT/pid")"
+	wait_for 50 pid_gone "$(cat "$OUT/pid")"
+	rm -rf "/run/stasis/rs2" "$STATE/rs2"
+
+	# a failing hook fails the restore, names the hook and leaves no process
+	jq '.hooks = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no network for you >&2; exit 3"]}]}' \
+		"$OUT/config.json.orig" >"$dir/bundle/config.json"
+	run "$STASIS" restore --image-path "$OUT/images" --bundle "$dir/bundle" --runtime none \
+		--state-dir "$STATE/rs2" rs2
+	assert_failure
+	assert_output --partial "prestart hook 0 \`/bin/sh\` failed (exit 3): no network for you"
+	run pgrep -f 'workload -m 32 -d /data'
+	assert_failure
+	[ ! -e "$STATE/rs2" ]
 }
 
 @test "crun container: archive restored natively, crun owns it (state, kill, delete)" {

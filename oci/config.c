@@ -15,6 +15,16 @@ static void free_strv(char **v)
 	strv_freep(&v);
 }
 
+static void free_hooks(struct oci_hook *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].path);
+		free_strv(h[i].args);
+		free_strv(h[i].env);
+	}
+	free(h);
+}
+
 struct oci_config *oci_config_free(struct oci_config *c)
 {
 	if (!c)
@@ -45,6 +55,8 @@ struct oci_config *oci_config_free(struct oci_config *c)
 		free(c->annotations[i].value);
 	}
 	free(c->annotations);
+	free_hooks(c->hooks_create_runtime, c->n_hooks_create_runtime);
+	free_hooks(c->hooks_prestart, c->n_hooks_prestart);
 	free(c);
 	return NULL;
 }
@@ -127,6 +139,43 @@ static int parse_annotations(struct oci_json_ctx *jc, yajl_val obj, struct oci_c
 	return 0;
 }
 
+/* .hooks.<name>: [{path, args, env, timeout}] */
+static int parse_hooks(struct oci_json_ctx *jc, yajl_val hooks, const char *name, struct oci_hook **ret,
+		       size_t *ret_n)
+{
+	yajl_val arr = hooks ? oci_json_child(hooks, name) : NULL;
+	if (!arr)
+		return 0;
+	cleanup_free char *where = xasprintf(".hooks.%s", name);
+	if (!YAJL_IS_ARRAY(arr))
+		return oci_json_type_error(jc, where, "array");
+	size_t n = arr->u.array.len;
+	*ret = xreallocarray(NULL, n ? n : 1, sizeof(**ret));
+	memset(*ret, 0, (n ? n : 1) * sizeof(**ret));
+	*ret_n = n;
+	for (size_t i = 0; i < n; i++) {
+		yajl_val h = arr->u.array.values[i];
+		struct oci_hook *hk = &(*ret)[i];
+		cleanup_free char *w = xasprintf("%s[%zu]", where, i);
+		if (!YAJL_IS_OBJECT(h))
+			return oci_json_type_error(jc, w, "object");
+		int r = oci_json_get_string(jc, h, w, "path", true, &hk->path);
+		if (r == 0)
+			r = oci_json_get_strv(jc, h, w, "args", &hk->args);
+		if (r == 0)
+			r = oci_json_get_strv(jc, h, w, "env", &hk->env);
+		if (r < 0)
+			return r;
+		yajl_val t = oci_json_child(h, "timeout");
+		if (t && (!YAJL_IS_INTEGER(t) || YAJL_GET_INTEGER(t) <= 0 || YAJL_GET_INTEGER(t) > 86400)) {
+			cleanup_free char *tw = xasprintf("%s.timeout", w);
+			return oci_json_type_error(jc, tw, "a positive number of seconds");
+		}
+		hk->timeout = t ? (int)YAJL_GET_INTEGER(t) : 0;
+	}
+	return 0;
+}
+
 int oci_config_parse(const char *json, size_t len, const char *name, struct oci_config **ret,
 		     struct stasis_error **err)
 {
@@ -162,6 +211,15 @@ int oci_config_parse(const char *json, size_t len, const char *name, struct oci_
 	if ((r = parse_mounts(&jc, oci_json_child(root, "mounts"), c)) < 0)
 		goto out;
 	if ((r = parse_annotations(&jc, oci_json_child(root, "annotations"), c)) < 0)
+		goto out;
+	v = oci_json_child(root, "hooks");
+	if (v && !YAJL_IS_OBJECT(v)) {
+		r = oci_json_type_error(&jc, ".hooks", "object");
+		goto out;
+	}
+	if ((r = parse_hooks(&jc, v, "createRuntime", &c->hooks_create_runtime, &c->n_hooks_create_runtime)) <
+		    0 ||
+	    (r = parse_hooks(&jc, v, "prestart", &c->hooks_prestart, &c->n_hooks_prestart)) < 0)
 		goto out;
 	v = oci_json_child(root, "linux");
 	if (v) {

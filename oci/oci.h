@@ -29,6 +29,14 @@ struct oci_kv {
 	char *value;
 };
 
+/* One OCI hook: path, argv (may be NULL: path alone), env, timeout in seconds (0: none). */
+struct oci_hook {
+	char *path;
+	char **args;
+	char **env;
+	int timeout;
+};
+
 struct oci_config {
 	char *root_path;
 	bool root_readonly;
@@ -47,6 +55,10 @@ struct oci_config {
 	char *mount_label;
 	struct oci_kv *annotations;
 	size_t n_annotations;
+	struct oci_hook *hooks_create_runtime;
+	size_t n_hooks_create_runtime;
+	struct oci_hook *hooks_prestart;
+	size_t n_hooks_prestart;
 };
 
 /* Parses config.json text; name is used in messages ("config.json: .linux.maskedPaths[2]: expected string"). */
@@ -67,6 +79,7 @@ struct oci_spec_edit {
 	const char *netns_path;	  /* the network namespace to join; NULL: a new one (path dropped) */
 	bool new_pidns;		  /* drop the pid namespace's path: restore into its own new one */
 	const char *cgroups_path; /* new .linux.cgroupsPath, or NULL to keep */
+	bool drop_hooks;	  /* remove .hooks: an archive does not choose what runs on the host */
 };
 
 /* Rewrites config.json text; unknown fields and number texts pass through unchanged. */

@@ -73,6 +73,8 @@ static enum action decide(const struct editor *ed, const char *path, yajl_val ob
 		*val = bind_source(e, obj);
 		return *val ? REPLACE : KEEP;
 	}
+	if (!path[0] && strcmp(key, "hooks") == 0 && e->drop_hooks)
+		return DROP;
 	if (strcmp(path, ".linux") == 0 && strcmp(key, "cgroupsPath") == 0 && e->cgroups_path) {
 		*val = e->cgroups_path;
 		return REPLACE;

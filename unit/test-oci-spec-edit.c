@@ -110,12 +110,47 @@ static void archive_members_parse(void **state)
 	stasis_error_free(err);
 }
 
+static void hooks_parse_and_never_come_from_an_archive(void **state)
+{
+	(void)state;
+	static const char hooked[] =
+		"{\"root\":{\"path\":\"r\"},\"hooks\":{\"prestart\":[{\"path\":\"/bin/p\",\"args\":[\"p\","
+		"\"-x\"],\"env\":[\"A=1\"],\"timeout\":5}],\"createRuntime\":[{\"path\":\"/bin/c\"}],"
+		"\"poststop\":[{\"path\":\"/bin/s\"}]}}";
+	struct oci_config *c = NULL;
+	assert_int_equal(oci_config_parse(hooked, strlen(hooked), "config.json", &c, NULL), 0);
+	assert_int_equal(c->n_hooks_prestart, 1);
+	assert_string_equal(c->hooks_prestart[0].path, "/bin/p");
+	assert_string_equal(c->hooks_prestart[0].args[1], "-x");
+	assert_string_equal(c->hooks_prestart[0].env[0], "A=1");
+	assert_int_equal(c->hooks_prestart[0].timeout, 5);
+	assert_int_equal(c->n_hooks_create_runtime, 1);
+	assert_null(c->hooks_create_runtime[0].args);
+	assert_int_equal(c->hooks_create_runtime[0].timeout, 0);
+	oci_config_free(c);
+
+	struct oci_spec_edit e = { .drop_hooks = true };
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(oci_spec_edit(hooked, strlen(hooked), "spec.dump", &e, &text, &len, NULL), 0);
+	assert_null(strstr(text, "hooks"));
+	assert_non_null(strstr(text, "\"r\""));
+	free(text);
+
+	static const char bad[] = "{\"hooks\":{\"prestart\":[{\"path\":\"/p\",\"timeout\":-1}]}}";
+	struct stasis_error *err = NULL;
+	assert_int_equal(oci_config_parse(bad, strlen(bad), "config.json", &c, &err), -EINVAL);
+	assert_non_null(strstr(stasis_error_message(err), ".hooks.prestart[0].timeout"));
+	stasis_error_free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rewrites_what_the_new_host_needs),
 		cmocka_unit_test(new_netns_drops_the_path),
 		cmocka_unit_test(archive_members_parse),
+		cmocka_unit_test(hooks_parse_and_never_come_from_an_archive),
 	};
 	return cmocka_run_group_tests_name("oci-spec-edit", tests, NULL, NULL);
 }

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Hashing and writing an archive member on two threads while the caller decompresses the next
+ * blocks: on a restore they would otherwise run one after the other on one core (docs/benchmarks.md).
+ */
+#ifndef STASIS_ENGINE_COPY_PIPE_H
+#define STASIS_ENGINE_COPY_PIPE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct copy_pipe;
+struct digest;
+
+struct copy_pipe *copy_pipe_new(void);
+void copy_pipe_free(struct copy_pipe *p);
+
+/* The next blocks go to fd (at their offsets) and, when md is not NULL, into md. */
+void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md);
+/*
+ * Queues a copy of buf for both workers; blocks while the ring is full.  Returns 0, or -errno of a
+ * write that failed since copy_pipe_begin (the block is then dropped).
+ */
+int copy_pipe_push(struct copy_pipe *p, const void *buf, size_t len, off_t off);
+/* Waits until every queued block is hashed and written; returns 0 or the first write's -errno. */
+int copy_pipe_end(struct copy_pipe *p);
+
+#endif
