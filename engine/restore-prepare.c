@@ -7,13 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,46 +205,6 @@ int restore_mountpoints(const struct oci_config *config, const char *rootfs,
 				return error_set(err, errno, "restore mount %s: create mountpoint", dest);
 			close(fd);
 		}
-	}
-	return 0;
-}
-
-static void loopback_up(void)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return;
-	struct ifreq ifr = { 0 };
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-}
-
-int restore_new_netns(const char *path, struct stasis_error **err)
-{
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return error_set(err, errno, "create `%s`", path);
-	pid_t pid = fork();
-	if (pid < 0)
-		return error_set(err, errno, "fork");
-	if (pid == 0) {
-		/* the child enters the new namespace; the bind mount keeps it after the child exits */
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(1);
-		loopback_up();
-		_exit(mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0 ? 2 : 0);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		unlink(path);
-		return error_setx(err, EPERM, "create a network namespace at `%s` (%s failed)", path,
-				  WIFEXITED(status) && WEXITSTATUS(status) == 1 ? "unshare" : "bind mount");
 	}
 	return 0;
 }

@@ -37,7 +37,4 @@ void restore_kv_free(struct oci_kv *v, size_t n);
 int restore_mountpoints(const struct oci_config *config, const char *rootfs,
 			const struct oci_bind_mount *info, size_t n_info, struct stasis_error **err);
 
-/* A new network namespace with loopback up, kept by a bind mount on path. */
-int restore_new_netns(const char *path, struct stasis_error **err);
-
 #endif

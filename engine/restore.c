@@ -21,6 +21,7 @@
 #include "engine/archive-layout.h"
 #include "engine/archive-read.h"
 #include "engine/engine-internal.h"
+#include "engine/netns.h"
 #include "engine/restore-internal.h"
 #include "engine/restore-prepare.h"
 #include "engine/runtime.h"
@@ -209,6 +210,11 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 			 "from the images",
 			 r->o.netns_path);
 	}
+	/* runc restores an owned network namespace empty (its empty-ns rule): our hook brings lo up */
+	bool lo_hook = ret == 0 && net && !net->path && strcmp(r->runtime, "runc") == 0;
+	if (lo_hook && !r->o.hook_path)
+		rst_warn(r, "runc restores the container's own network namespace with loopback down, and no "
+			    "hook program was given to set it up");
 	if (old->n_hooks_prestart || old->n_hooks_create_runtime || strstr(spec, "\"hooks\""))
 		rst_warn(r,
 			 "the hooks in %s are not run: an archive does not choose what runs on this host "
@@ -216,6 +222,7 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 			 ARCHIVE_SPEC_DUMP);
 	oci_config_free(old);
 	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
+	const char *const hook_args[] = { "stasis", "hook", STASIS_HOOK_LOOPBACK_UP, NULL };
 	struct oci_spec_edit e = {
 		.root_path = r->rootfs,
 		.bind_sources = binds,
@@ -224,6 +231,8 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 		.new_pidns = true,
 		.cgroups_path = cg,
 		.drop_hooks = true,
+		.add_hook_path = lo_hook ? r->o.hook_path : NULL,
+		.add_hook_args = hook_args,
 	};
 	cleanup_free char *out = NULL;
 	size_t out_len = 0;

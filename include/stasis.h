@@ -180,6 +180,13 @@ struct stasis_restore_opts {
 	bool file_locks;
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
+	/*
+	 * A program that runs stasis_hook(): `<hook_path> hook NAME` with the OCI state on stdin
+	 * (the stasis command does).  runc restores a container's own network namespace empty, with
+	 * loopback down; with hook_path the bundle stasis builds has runc run it as a createRuntime
+	 * hook that sets loopback up before CRIU restores the sockets.
+	 */
+	const char *hook_path;
 };
 
 /*
@@ -188,6 +195,16 @@ struct stasis_restore_opts {
  */
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);
+
+/* The hooks stasis puts in the bundles it builds, by name. */
+#define STASIS_HOOK_LOOPBACK_UP "loopback-up"
+
+/*
+ * Runs the hook `name` for the OCI state JSON a runtime passed on stdin: "loopback-up" sets
+ * loopback up in the network namespace of the state's pid.
+ */
+STASIS_EXPORT int stasis_hook(const char *name, const char *state_json, size_t len,
+			      struct stasis_error **err);
 
 STASIS_EXPORT const char *stasis_version(void);
 

@@ -12,7 +12,7 @@ setup() {
 }
 
 teardown() {
-	for n in rs1 rs2 rs3 rs4 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -20,7 +20,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -223,4 +223,45 @@ restored_pid() {
 	run "$STASIS" restore --no-pivot --no-new-keyring --image-path /nonexistent --bundle /nonexistent x
 	assert_failure
 	refute_output --partial "unrecognized option"
+}
+
+# lines_in FILE: how many lines the in-container TCP server has received
+lines_in() {
+	wc -l <"$1"
+}
+
+@test "owned netns: loopback is up and an established TCP connection survives --tcp-established, under runc and natively" {
+	# a server and a client inside the container, children of its init, talking over loopback
+	CT_PRELUDE='(sleep 100000 | nc -l -p 5000 > /data/received) & sleep 0.3
+(i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done | nc 127.0.0.1 5000) &' \
+		start_container runc rs5
+	data=$CT_BASE/rs5/data
+	wait_for 50 sh -c "[ \$(wc -l < $data/received) -ge 5 ]"
+	old=$(runc state rs5 | jq -r .pid)
+	run "$STASIS" checkpoint --tcp-established --export "$OUT/rs5.tar.zst" rs5
+	assert_success
+	stop_container_keep_data rs5
+	wait_for 50 pid_gone "$old"
+	# CRIU wants the server's output file as it was at the checkpoint: kept for the second restore
+	cp -p "$data/received" "$OUT/received"
+	at=$(lines_in "$OUT/received")
+
+	for rt in runc none; do
+		cp -p "$OUT/received" "$data/received"
+		restore_import "$OUT/rs5.tar.zst" "rs5-$rt" "$data" --runtime "$rt" --tcp-established
+		pid=$(restored_pid "rs5-$rt")
+		run nsenter -t "$pid" -n ip -o link show lo
+		assert_output --partial "UP"
+		# the client goes on sending through the restored connection, the server goes on writing
+		wait_for 50 sh -c "[ \$(wc -l < $data/received) -ge $((at + 5)) ]"
+		assert_equal "$(sed -n "$((at + 1))p" "$data/received")" "line$at"
+		run verify_workload "$data" "$pid"
+		assert_output --regexp '^OK'
+		if [ "$rt" = runc ]; then
+			runc delete -f rs5-runc
+		else
+			kill -9 "$pid"
+		fi
+		wait_for 50 pid_gone "$pid"
+	done
 }

@@ -6,11 +6,11 @@ CT_BASE=${STASIS_CT_BASE:-/tmp/stasis-ct}
 
 build_image() {
 	local img=$CT_BASE/image
-	[ -x "$img/bin/workload" ] && cmp -s "$img/bin/workload" "$WORKLOAD" && return 0
+	[ -x "$img/bin/workload" ] && cmp -s "$img/bin/workload" "$WORKLOAD" && [ -L "$img/bin/nc" ] && return 0
 	rm -rf "$img"
 	mkdir -p "$img"/{bin,etc,tmp,data,proc,sys,dev,run}
 	cp /bin/busybox "$img/bin/busybox"
-	for c in sh ls cat echo rm ln sleep mkdir chmod touch; do ln -sf busybox "$img/bin/$c"; done
+	for c in sh ls cat echo rm ln sleep mkdir chmod touch nc ip; do ln -sf busybox "$img/bin/$c"; done
 	cp "$WORKLOAD" "$img/bin/workload"
 	echo "to be deleted" >"$img/etc/tobedeleted"
 	echo "base" >"$img/etc/base"
@@ -37,9 +37,14 @@ start_container() {
 		mount -t overlay overlay -o "lowerdir=$CT_BASE/image,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
 	fi
 	(cd "$dir/bundle" && runc spec)
-	jq --arg root "$dir/rootfs" --arg data "$dir/data" --arg mib "${CT_WORKLOAD_MIB:-32}" \
+	# CT_PRELUDE: shell run before the workload, whose background jobs stay the workload's children
+	local args
+	args=$(jq -cn --arg mib "${CT_WORKLOAD_MIB:-32}" --arg pre "${CT_PRELUDE:-}" \
+		'["/bin/workload","-m",$mib,"-d","/data"] as $w
+		| if $pre == "" then $w else ["/bin/sh","-c",($pre + "\nexec " + ($w | join(" ")))] end')
+	jq --arg root "$dir/rootfs" --arg data "$dir/data" --argjson args "$args" \
 		'.root.path=$root | .root.readonly=false | .process.terminal=false
-		| .process.args=["/bin/workload","-m",$mib,"-d","/data"]
+		| .process.args=$args
 		| .mounts += [{"destination":"/data","type":"bind","source":$data,"options":["rbind","rw"]}]' \
 		"$dir/bundle/config.json" >"$dir/bundle/config.json.new"
 	mv "$dir/bundle/config.json.new" "$dir/bundle/config.json"

@@ -80,6 +80,9 @@ struct oci_spec_edit {
 	bool new_pidns;		  /* drop the pid namespace's path: restore into its own new one */
 	const char *cgroups_path; /* new .linux.cgroupsPath, or NULL to keep */
 	bool drop_hooks;	  /* remove .hooks: an archive does not choose what runs on the host */
+	/* add this createRuntime hook (argv NULL-terminated); only where .hooks is dropped or absent */
+	const char *add_hook_path;
+	const char *const *add_hook_args;
 };
 
 /* Rewrites config.json text; unknown fields and number texts pass through unchanged. */

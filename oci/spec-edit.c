@@ -93,6 +93,27 @@ static enum action decide(const struct editor *ed, const char *path, yajl_val ob
 
 static void emit(struct editor *ed, yajl_val v, const char *path);
 
+static void emit_added_hook(struct editor *ed)
+{
+	gen_str(ed->g, "hooks");
+	yajl_gen_map_open(ed->g);
+	gen_str(ed->g, "createRuntime");
+	yajl_gen_array_open(ed->g);
+	yajl_gen_map_open(ed->g);
+	gen_str(ed->g, "path");
+	gen_str(ed->g, ed->e->add_hook_path);
+	gen_str(ed->g, "args");
+	yajl_gen_array_open(ed->g);
+	for (const char *const *a = ed->e->add_hook_args; a && *a; a++)
+		gen_str(ed->g, *a);
+	yajl_gen_array_close(ed->g);
+	gen_str(ed->g, "timeout");
+	yajl_gen_integer(ed->g, 30);
+	yajl_gen_map_close(ed->g);
+	yajl_gen_array_close(ed->g);
+	yajl_gen_map_close(ed->g);
+}
+
 static void emit_object(struct editor *ed, yajl_val v, const char *path)
 {
 	yajl_gen_map_open(ed->g);
@@ -121,6 +142,8 @@ static void emit_object(struct editor *ed, yajl_val v, const char *path)
 		gen_str(ed->g, "path");
 		gen_str(ed->g, val);
 	}
+	if (!path[0] && ed->e->add_hook_path && (ed->e->drop_hooks || !oci_json_child(v, "hooks")))
+		emit_added_hook(ed);
 	yajl_gen_map_close(ed->g);
 }
 

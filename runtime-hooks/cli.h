@@ -26,5 +26,6 @@ int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
 
 #endif

@@ -103,6 +103,9 @@ int cmd_restore(int argc, char **argv)
 					 .warn = cli_warn,
 					 .warn_data = (void *)"restore" };
 	o.runtime_root = cli_globals.root;
+	/* runc runs this very program as the loopback hook of bundles we build */
+	cleanup_free char *self = realpath("/proc/self/exe", NULL);
+	o.hook_path = self;
 	const char *mounts[MAX_MOUNTS];
 	const char *name = NULL;
 	int c;

@@ -137,6 +137,20 @@ static void hooks_parse_and_never_come_from_an_archive(void **state)
 	assert_non_null(strstr(text, "\"r\""));
 	free(text);
 
+	/* stasis' own hook replaces the archive's */
+	static const char *const args[] = { "stasis", "hook", "loopback-up", NULL };
+	e.add_hook_path = "/usr/bin/stasis";
+	e.add_hook_args = args;
+	assert_int_equal(oci_spec_edit(hooked, strlen(hooked), "spec.dump", &e, &text, &len, NULL), 0);
+	assert_int_equal(oci_config_parse(text, len, "edited", &c, NULL), 0);
+	assert_int_equal(c->n_hooks_prestart, 0);
+	assert_int_equal(c->n_hooks_create_runtime, 1);
+	assert_string_equal(c->hooks_create_runtime[0].path, "/usr/bin/stasis");
+	assert_string_equal(c->hooks_create_runtime[0].args[2], "loopback-up");
+	assert_null(strstr(text, "/bin/s\""));
+	oci_config_free(c);
+	free(text);
+
 	static const char bad[] = "{\"hooks\":{\"prestart\":[{\"path\":\"/p\",\"timeout\":-1}]}}";
 	struct stasis_error *err = NULL;
 	assert_int_equal(oci_config_parse(bad, strlen(bad), "config.json", &c, &err), -EINVAL);
