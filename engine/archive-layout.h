@@ -11,6 +11,7 @@
 #define ARCHIVE_ROOTFS_DIFF "rootfs-diff.tar"
 #define ARCHIVE_DELETED_FILES "deleted.files"
 #define ARCHIVE_BIND_MOUNTS "bind.mounts"
+#define ARCHIVE_DEVSHM "devshm-checkpoint.tar" /* podman: the contents of /dev/shm */
 #define ARCHIVE_DUMP_LOG "dump.log"
 #define ARCHIVE_MANIFEST "stasis.manifest"
 #define ARCHIVE_MANIFEST_FORMAT 1

@@ -179,6 +179,33 @@ static int apply_rootfs_changes(struct rst *r, struct stasis_error **err)
 	return ret < 0 ? error_wrap(err, ret, "rootfs `%s`", r->rootfs) : 0;
 }
 
+/*
+ * podman saves the contents of the container's /dev/shm as devshm-checkpoint.tar: they go into
+ * the fresh /dev/shm we made (never into a directory the user gave with --mount), with the
+ * rootfs diff's rules: nothing outside it, no devices, no links leading out.
+ */
+static int restore_devshm(struct rst *r, const char *files, const struct oci_kv *binds, size_t n_binds,
+			  struct stasis_error **err)
+{
+	cleanup_free char *tar = xasprintf("%s/%s", r->archive_dir, ARCHIVE_DEVSHM);
+	if (access(tar, F_OK) < 0)
+		return 0;
+	cleanup_free char *fresh = xasprintf("%s/shm", files);
+	for (size_t i = 0; i < n_binds; i++) {
+		if (strcmp(binds[i].key, "/dev/shm") != 0)
+			continue;
+		if (strcmp(binds[i].value, fresh) != 0) {
+			rst_warn(r, "%s not restored: /dev/shm comes from --mount `%s`", ARCHIVE_DEVSHM,
+				 binds[i].value);
+			return 0;
+		}
+		int ret = archive_apply_rootfs_diff(tar, fresh, NULL, NULL, err);
+		return ret < 0 ? error_wrap(err, ret, "restore /dev/shm from %s", ARCHIVE_DEVSHM) : 0;
+	}
+	rst_warn(r, "%s not restored: the container has no /dev/shm bind mount", ARCHIVE_DEVSHM);
+	return 0;
+}
+
 /* The new container's config.json, from spec.dump, in the state dir's bundle. */
 static int build_bundle(struct rst *r, struct stasis_error **err)
 {
@@ -194,6 +221,8 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 	size_t n_binds = 0;
 	cleanup_free char *files = xasprintf("%s/files", r->state_dir);
 	ret = restore_bind_sources(old, r->o.mounts, r->o.n_mounts, files, r->o.id, &binds, &n_binds, err);
+	if (ret == 0)
+		ret = restore_devshm(r, files, binds, n_binds, err);
 	const struct oci_namespace *net = oci_config_namespace(old, "network");
 	if (ret == 0 && net && net->path) {
 		/* the images expect the network namespace from outside (extRootNetNS) */

@@ -41,7 +41,7 @@ teardown() {
 	mkdir -p "$OUT/data"
 	podman run -d --network none --name pm1 -v "$OUT/data:/data" "$IMAGE" /bin/workload -m 32 -d /data
 	wait_for 100 counter_above "$OUT/data" 2
-	podman exec pm1 sh -c 'echo podman > /etc/newfile'
+	podman exec pm1 sh -c 'echo podman > /etc/newfile; echo shared > /dev/shm/marker'
 
 	run podman container checkpoint --leave-running --export "$OUT/pm.tar.zst" --compress zstd pm1
 	[ "$status" -eq 0 ] || echo "$output"
@@ -66,6 +66,8 @@ teardown() {
 		# podman's runtime files came fresh from stasis, not from podman's storage
 		runc exec "pm-$comp" cat /etc/hostname | grep -qx "pm-$comp"
 		runc exec "pm-$comp" cat /etc/newfile | grep -qx podman
+		# /dev/shm's contents come from podman's devshm-checkpoint.tar
+		runc exec "pm-$comp" cat /dev/shm/marker | grep -qx shared
 		c=$(read_counter "$data")
 		wait_for 50 counter_above "$data" $((c + 3))
 		run verify_workload "$data" "$(runc state "pm-$comp" | jq -r .pid)"
