@@ -196,6 +196,22 @@ struct stasis_restore_opts {
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);
 
+struct stasis_delete_opts {
+	size_t size;
+	const char *id;		  /* the restored container */
+	const char *state_dir;	  /* as given to restore; default /run/stasis/<id> */
+	const char *runtime;	  /* runc, crun; NULL: whichever knows it (none: stasis' own record) */
+	const char *runtime_root; /* the runtime's --root */
+	bool force;		  /* kill a running container first */
+};
+
+/*
+ * Removes a container stasis restored: stops it (with force) or has its runtime delete it, then
+ * unmounts and removes what stasis made for it (rootfs overlay, netns, state dir, record).
+ */
+STASIS_EXPORT int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
+				struct stasis_error **err);
+
 /* The hooks stasis puts in the bundles it builds, by name. */
 #define STASIS_HOOK_LOOPBACK_UP "loopback-up"
 

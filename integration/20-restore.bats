@@ -257,11 +257,19 @@ lines_in() {
 		assert_equal "$(sed -n "$((at + 1))p" "$data/received")" "line$at"
 		run verify_workload "$data" "$pid"
 		assert_output --regexp '^OK'
-		if [ "$rt" = runc ]; then
-			runc delete -f rs5-runc
-		else
-			kill -9 "$pid"
-		fi
+		# stasis delete: refused while running, then --force leaves nothing behind
+		run "$STASIS" delete --state-dir "$STATE/rs5-$rt" "rs5-$rt"
+		assert_failure
+		run "$STASIS" delete --force --state-dir "$STATE/rs5-$rt" "rs5-$rt"
+		assert_success
 		wait_for 50 pid_gone "$pid"
+		[ ! -e "$STATE/rs5-$rt" ] && [ ! -e "/run/stasis/rs5-$rt" ]
+		run grep -c "$STATE/rs5-$rt" /proc/self/mountinfo
+		assert_output 0
+		run runc state "rs5-$rt"
+		assert_failure
 	done
+	run "$STASIS" delete rs5-none
+	assert_failure
+	assert_output --partial "no such container restored by stasis"
 }

@@ -27,5 +27,6 @@ int cmd_check(int argc, char **argv);
 int cmd_checkpoint(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
 
 #endif
