@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
+#include "engine/explain.h"
 
 char **criu_log_errors(const char *log_path, size_t max)
 {
@@ -71,6 +72,16 @@ int criu_fail(struct stasis_error **err, const char *what, const struct rpc_resu
 	cleanup_free char *where = log_path ? xasprintf(" (log `%s`)", log_path) : xstrdup("");
 	int r = cause ? error_setx(err, errnum, "%s: CRIU: %s%s", what, cause, where)
 		      : error_setx(err, errnum, "%s: CRIU failed%s", what, where);
+	if (err && *err && !(*err)->hint) {
+		/* the explainer reads the error lines and CRIU's own message */
+		cleanup_free char *text = xstrdup(res->cr_errmsg ? res->cr_errmsg : "");
+		for (size_t i = 0; lines && lines[i]; i++) {
+			char *t = xasprintf("%s\n%s", text, lines[i]);
+			free(text);
+			text = t;
+		}
+		error_set_hint(err, explain_hint(text));
+	}
 	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
 		(*err)->criu_errno = res->cr_errno;
 		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;

@@ -4,11 +4,13 @@
  * crun), then what stasis made for it: mounts under the state dir, the state dir, the record.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -20,22 +22,18 @@
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 
+/* A pidfd polls readable once the process has exited, reaped or not. */
 static int wait_gone(pid_t pid)
 {
-	for (int i = 0; i < 500; i++) {
-		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return 0;
-		cleanup_free char *stat = xasprintf("/proc/%d/stat", (int)pid);
-		cleanup_free char *text = NULL;
-		/* a zombie nobody reaps yet is gone for us */
-		if (read_file_capped(stat, 4096, &text, NULL, NULL) == 0) {
-			const char *p = strrchr(text, ')');
-			if (p && p[1] == ' ' && p[2] == 'Z')
-				return 0;
-		}
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
+	cleanup_close int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, 5000);
+	while (r < 0 && errno == EINTR);
+	return r > 0 ? 0 : -ETIMEDOUT;
 }
 
 /* runtime none: our record has the pid */

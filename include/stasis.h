@@ -212,6 +212,49 @@ struct stasis_delete_opts {
 STASIS_EXPORT int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 				struct stasis_error **err);
 
+/* ---- doctor ----------------------------------------------------------------------------------- */
+
+enum stasis_severity {
+	STASIS_SEVERITY_INFO = 0,	/* worth knowing; nothing fails because of it */
+	STASIS_SEVERITY_NEEDS_FLAG = 1, /* works with the flag or change the fix names */
+	STASIS_SEVERITY_BLOCKER = 2,	/* checkpoint or restore will fail (or failed) because of it */
+};
+
+struct stasis_finding {
+	const char *id; /* stable name: "tcp-established", "tracer", "criu-version", ... */
+	enum stasis_severity severity;
+	const char *subject; /* what it is about: "pid 12 fd 3", a log line, "host" */
+	const char *cause;   /* what the kernel or the container does that CRIU refuses */
+	const char *fix;     /* the flag or change that fixes it; may be NULL for info */
+};
+
+struct stasis_report {
+	struct stasis_finding *findings;
+	size_t n;
+};
+
+STASIS_EXPORT void stasis_report_free(struct stasis_report *r);
+/* The worst severity in the report, or -1 when it is empty. */
+STASIS_EXPORT int stasis_report_worst(const struct stasis_report *r);
+
+/* Why a CRIU log (dump.log, restore.log) failed: the explainer's catalog applied to it. */
+STASIS_EXPORT int stasis_doctor_log(const char *log_path, struct stasis_report **ret,
+				    struct stasis_error **err);
+/* Whether this host can checkpoint and restore: CRIU, kernel features, cgroups, LSMs, rights, space. */
+STASIS_EXPORT int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret,
+				     struct stasis_error **err);
+
+struct stasis_doctor_opts {
+	size_t size;
+	const char *id;		  /* the container */
+	const char *runtime;	  /* runc, crun; NULL: whichever knows it */
+	const char *runtime_root; /* the runtime's --root */
+};
+
+/* What in a running container CRIU will refuse, found through /proc without freezing it. */
+STASIS_EXPORT int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_opts *opts,
+					  struct stasis_report **ret, struct stasis_error **err);
+
 /* The hooks stasis puts in the bundles it builds, by name. */
 #define STASIS_HOOK_LOOPBACK_UP "loopback-up"
 

@@ -17,6 +17,7 @@ void lsm_host_detect(struct lsm_host *ret)
 {
 	ret->selinux = is_selinux_enabled() > 0;
 	ret->apparmor = aa_is_enabled() == 1;
+	ret->selinux_enforcing = ret->selinux && security_getenforce() == 1;
 }
 
 bool lsm_apparmor_loaded(const char *profile)

@@ -14,6 +14,7 @@ struct stasis_error;
 struct lsm_host {
 	bool selinux;  /* SELinux enabled */
 	bool apparmor; /* AppArmor enabled */
+	bool selinux_enforcing;
 };
 
 struct lsm_input {

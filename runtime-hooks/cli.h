@@ -28,5 +28,6 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

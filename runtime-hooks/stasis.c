@@ -20,6 +20,7 @@ static const struct {
 	{ "check", cmd_check, "ask CRIU whether this host can checkpoint and restore" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint a running container (runc flags, --export)" },
 	{ "restore", cmd_restore, "restore a container from an archive or images (runc flags, --import)" },
+	{ "doctor", cmd_doctor, "why checkpoint/restore will fail (host, container) or failed (--log)" },
 	{ "delete", cmd_delete, "remove a restored container and everything stasis made for it" },
 	{ "hook", cmd_hook, "the OCI hook stasis puts in the bundles it builds (run by the runtime)" },
 };

@@ -9,7 +9,8 @@
 #include "common/error.h"
 #include "lsm/lsm.h"
 
-static const struct lsm_host none = { false, false }, selinux = { true, false }, apparmor = { false, true };
+static const struct lsm_host none = { .selinux = false }, selinux = { .selinux = true },
+			     apparmor = { .apparmor = true };
 
 static bool loaded(const char *p)
 {
