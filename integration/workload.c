@@ -15,10 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,8 +82,9 @@ int main(int argc, char **argv)
 {
 	size_t mib = 16;
 	const char *dir = ".", *pidfile = NULL;
+	bool lock = false;
 	int c;
-	while ((c = getopt(argc, argv, "m:d:p:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:p:l")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoul(optarg, NULL, 10);
@@ -92,8 +95,11 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
+		case 'l':
+			lock = true; /* hold a flock on DIR/keep: what --file-locks is for */
+			break;
 		default:
-			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE]\n");
+			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l]\n");
 			return 2;
 		}
 	}
@@ -136,6 +142,8 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/counter", dir);
 	int counter = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (keep < 0 || counter < 0 || write(keep, KEEP_TEXT, strlen(KEEP_TEXT)) < 0)
+		return 1;
+	if (lock && flock(keep, LOCK_EX) < 0)
 		return 1;
 
 	struct sigaction sa = { .sa_handler = on_usr1 };

@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# stasis doctor and the explainer on failures this machine can provoke: the doctor names the cause
+# before the checkpoint, the failed checkpoint or restore carries the explanation, and with the
+# suggested flag or change it works.
+
+load helpers
+load containers
+
+setup() {
+	require_criu
+	command -v runc >/dev/null || skip_or_fail "runc is not installed"
+	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	STATE=$OUT/state
+}
+
+teardown() {
+	[ -n "${TRACER:-}" ] && kill "$TRACER" 2>/dev/null
+	for n in dr1 dr2 dr3 dr4 dr5 dr1-r dr3-r dr4-r dr5-r; do
+		"$STASIS" delete --force --state-dir "$STATE/$n" "$n" >/dev/null 2>&1 || true
+		stop_container "$n"
+	done
+	rm -rf "$OUT"
+}
+
+# doctor_json ID-or-flags...: the findings as "id severity" lines
+doctor_ids() {
+	"$STASIS" doctor --format json "$@" | jq -r '.findings[] | .id + " " + .severity'
+}
+
+restore_as() { # ARCHIVE NAME DATA [flags]
+	local archive=$1 name=$2 data=$3
+	shift 3
+	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
+}
+
+@test "doctor: the host can checkpoint (CRIU 4.2, freezer), in text and json; exit 0 without blockers" {
+	run "$STASIS" doctor
+	assert_success
+	assert_output --partial "CRIU 4.2"
+	run doctor_ids
+	assert_success
+	assert_output --partial "criu info"
+	refute_output --partial blocker
+	run "$STASIS" doctor --format yaml
+	assert_failure 2
+}
+
+@test "a tracer attached: doctor names it; the failed checkpoint explains it; detached, it checkpoints" {
+	start_container runc dr1
+	pid=$(runc state dr1 | jq -r .pid)
+	strace -p "$pid" -o /dev/null 2>/dev/null &
+	TRACER=$!
+	wait_for 50 sh -c "grep -q 'TracerPid:[[:space:]]*$TRACER' /proc/$pid/status"
+	run "$STASIS" doctor dr1
+	assert_failure 1
+	assert_output --partial "BLOCKER"
+	assert_output --regexp "pid $TRACER \(strace\) traces it"
+	run "$STASIS" checkpoint --export "$OUT/dr1.tar" dr1
+	assert_failure
+	assert_output --partial "hint: a task of the container could not be seized: it is being traced"
+	# the failed dump left it running: detach and go on
+	kill "$TRACER"
+	wait_for 50 sh -c "grep -q 'TracerPid:[[:space:]]*0' /proc/$pid/status"
+	run "$STASIS" doctor dr1
+	assert_success
+	run "$STASIS" checkpoint --export "$OUT/dr1.tar" dr1
+	assert_success
+}
+
+@test "stdout to a host file: doctor names the fd; the failed checkpoint explains the mount lookup" {
+	CT_STDOUT=$OUT/stdout.log start_container runc dr2
+	run "$STASIS" doctor --format json dr2
+	assert_failure 1
+	echo "$output" | jq -e '.findings[] | select(.id == "host-file" and .severity == "blocker")
+		| select(.subject | contains("stdout.log"))'
+	run "$STASIS" checkpoint --export "$OUT/dr2.tar" dr2
+	assert_failure
+	assert_output --partial "hint: fd 1 is a file on mount"
+	assert_output --partial "give the container pipes or /dev/null as stdio"
+}
+
+@test "a held flock: doctor says --file-locks; without it the checkpoint fails and says so; with it, restore verifies" {
+	CT_WORKLOAD_ARGS=-l start_container runc dr3
+	data=$CT_BASE/dr3/data
+	run doctor_ids dr3
+	assert_output --partial "file-locks needs-flag"
+	run "$STASIS" checkpoint --export "$OUT/dr3.tar" dr3
+	assert_failure
+	assert_output --partial "hint: tasks of the container hold file locks"
+	assert_output --partial "Fix: checkpoint and restore with --file-locks"
+	run "$STASIS" checkpoint --file-locks --export "$OUT/dr3.tar" dr3
+	assert_success
+	before=$(read_counter "$data")
+	stop_container_keep_data dr3
+	restore_as "$OUT/dr3.tar" dr3-r "$data" --file-locks
+	[ "$status" -eq 0 ] || show_criu_log "$STATE/dr3-r.restore.log"
+	assert_success
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(runc state dr3-r | jq -r .pid)"
+	assert_output --regexp '^OK'
+	grep -q FLOCK /proc/locks
+}
+
+@test "an established TCP connection: doctor says --tcp-established; without it the checkpoint fails and says so" {
+	CT_PRELUDE='(sleep 100000 | nc -l -p 5000 > /data/received) & sleep 0.3
+(while true; do echo x; sleep 0.2; done | nc 127.0.0.1 5000) &' \
+		start_container runc dr4
+	wait_for 50 sh -c "[ -s $CT_BASE/dr4/data/received ]"
+	run doctor_ids dr4
+	assert_output --partial "tcp-established needs-flag"
+	run "$STASIS" checkpoint --export "$OUT/dr4.tar" dr4
+	assert_failure
+	assert_output --partial "hint: the container has an established TCP connection"
+	assert_output --partial "--tcp-established"
+	# the flag's way through is the TCP test of 20-restore.bats
+}
+
+@test "a tmpfs mounted inside the container is no blocker: doctor finds nothing, CRIU saves its contents" {
+	start_container runc dr4
+	data=$CT_BASE/dr4/data
+	pid=$(runc state dr4 | jq -r .pid)
+	nsenter -t "$pid" -m -r /bin/busybox mount -t tmpfs scratch /tmp
+	runc exec dr4 sh -c 'echo in-tmpfs > /tmp/x'
+	run doctor_ids dr4
+	assert_success
+	assert_output "ok info"
+	run "$STASIS" checkpoint --export "$OUT/dr4.tar" dr4
+	assert_success
+	stop_container_keep_data dr4
+	restore_as "$OUT/dr4.tar" dr4-r "$data"
+	assert_success
+	assert_equal "$(runc exec dr4-r cat /tmp/x)" in-tmpfs
+}
+
+@test "an open file changed before restore: the failed restore explains it; put back, the restore verifies" {
+	start_container runc dr5
+	data=$CT_BASE/dr5/data
+	run "$STASIS" checkpoint --export "$OUT/dr5.tar" dr5
+	assert_success
+	stop_container_keep_data dr5
+	cp -p "$data/keep" "$OUT/keep"
+	echo "changed after the checkpoint" >>"$data/keep"
+	restore_as "$OUT/dr5.tar" dr5-r "$data"
+	assert_failure
+	assert_output --partial "hint: \`data/keep\`, open in the container at checkpoint time, is"
+	run "$STASIS" doctor --log "$STATE/dr5-r.restore.log"
+	assert_failure 1
+	assert_output --partial "BLOCKER"
+	cp -p "$OUT/keep" "$data/keep"
+	rm -f "$STATE/dr5-r.restore.log"
+	restore_as "$OUT/dr5.tar" dr5-r "$data"
+	assert_success
+	run verify_workload "$data" "$(runc state dr5-r | jq -r .pid)"
+	assert_output --regexp '^OK'
+}
