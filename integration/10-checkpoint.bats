@@ -5,9 +5,7 @@ load helpers
 load containers
 
 setup() {
-	require_criu
-	command -v runc >/dev/null || skip_or_fail "runc is not installed"
-	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	require_containers
 	CHECKPOINTCTL=$TOP/.deps/criu/bin/checkpointctl
 }
 

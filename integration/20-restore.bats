@@ -5,10 +5,7 @@ load helpers
 load containers
 
 setup() {
-	require_criu
-	command -v runc >/dev/null || skip_or_fail "runc is not installed"
-	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
-	STATE=$OUT/state
+	require_containers
 }
 
 teardown() {
@@ -26,11 +23,8 @@ teardown() {
 
 # restore_import ARCHIVE NAME DATA [args...]: stasis restore --import with a fresh overlay on the image
 restore_import() {
-	local archive=$1 name=$2 data=$3
-	shift 3
-	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
-		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
-	[ "$status" -eq 0 ] || show_criu_log "$STATE/$name/restore.log"
+	restore_as "$@"
+	[ "$status" -eq 0 ] || show_criu_log "$STATE/$2.restore.log"
 	assert_success
 }
 

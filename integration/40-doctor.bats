@@ -7,10 +7,7 @@ load helpers
 load containers
 
 setup() {
-	require_criu
-	command -v runc >/dev/null || skip_or_fail "runc is not installed"
-	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
-	STATE=$OUT/state
+	require_containers
 }
 
 teardown() {
@@ -25,13 +22,6 @@ teardown() {
 # doctor_json ID-or-flags...: the findings as "id severity" lines
 doctor_ids() {
 	"$STASIS" doctor --format json "$@" | jq -r '.findings[] | .id + " " + .severity'
-}
-
-restore_as() { # ARCHIVE NAME DATA [flags]
-	local archive=$1 name=$2 data=$3
-	shift 3
-	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
-		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
 }
 
 @test "doctor: the host can checkpoint (CRIU 4.2, freezer), in text and json; exit 0 without blockers" {

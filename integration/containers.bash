@@ -84,3 +84,12 @@ stop_container_keep_data() {
 	crun delete -f "$1" >/dev/null 2>&1 || true
 	umount "$dir/rootfs" 2>/dev/null || true
 }
+
+# restore_as ARCHIVE NAME DATA [flags]: `run` stasis restore --import with a fresh overlay on the
+# image, the data dir bound at /data, state in $STATE/NAME
+restore_as() {
+	local archive=$1 name=$2 data=$3
+	shift 3
+	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
+}

@@ -28,6 +28,14 @@ require_criu() {
 	[ -n "${STASIS_CRIU:-}" ] && [ -x "$STASIS_CRIU" ] || skip_or_fail "no CRIU >= 4.2 (run make deps)"
 }
 
+# require_containers: root, CRIU and runc; OUT is a fresh scratch dir, STATE the restores' state dirs
+require_containers() {
+	require_criu
+	command -v runc >/dev/null || skip_or_fail "runc is not installed"
+	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	STATE=$OUT/state
+}
+
 # start_workload MIB: a detached workload in $WORK; sets pid
 start_workload() {
 	"$WORKLOAD" -m "$1" -d "$WORK" -p "$WORK/pid"
