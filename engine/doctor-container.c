@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "common/xalloc.h"
 #include "engine/doctor.h"
 #include "engine/engine-internal.h"
+#include "engine/netns.h"
 #include "engine/runtime.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
@@ -33,6 +35,9 @@ struct ct {
 	size_t n;
 	struct mnt_table mounts; /* the init's mount namespace */
 	struct stasis_report *r;
+	unsigned long *socks; /* every socket inode the tasks hold, with where */
+	char **sock_where;
+	size_t n_socks;
 };
 
 static char *proc_read(pid_t pid, const char *what)
@@ -184,6 +189,10 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 	}
 	unsigned long ino;
 	if (sscanf(target, "socket:[%lu]", &ino) == 1) {
+		c->socks = xreallocarray(c->socks, c->n_socks + 1, sizeof(*c->socks));
+		c->sock_where = xreallocarray(c->sock_where, c->n_socks + 1, sizeof(*c->sock_where));
+		c->socks[c->n_socks] = ino;
+		c->sock_where[c->n_socks++] = xstrdup(subject);
 		int st = tcp_state(pid, ino);
 		if (st == 1)
 			report_add(
@@ -255,6 +264,46 @@ static void check_locks(struct ct *c)
 				    "checkpoint and restore with --file-locks", "holds a %s lock", kind);
 		}
 	}
+}
+
+static bool ours(const struct ct *c, unsigned long ino)
+{
+	for (size_t i = 0; i < c->n_socks; i++)
+		if (c->socks[i] == ino)
+			return true;
+	return false;
+}
+
+/* a unix socket whose peer no task of the container holds: CRIU calls it external */
+static void check_unix_peers(struct ct *c, pid_t init)
+{
+	struct unix_peer *v = NULL;
+	size_t n = 0;
+	struct stasis_error *e = NULL;
+	if (netns_unix_peers(init, &v, &n, &e) < 0) {
+		report_add(c->r, "unix-peers", STASIS_SEVERITY_INFO, "the container", stasis_error_message(e),
+			   NULL);
+		stasis_error_free(e);
+		return;
+	}
+	for (size_t i = 0; i < c->n_socks; i++)
+		for (size_t j = 0; j < n; j++)
+			if (v[j].ino == c->socks[i] && v[j].peer && !ours(c, v[j].peer)) {
+				bool dgram = v[j].type == SOCK_DGRAM;
+				report_addf(
+					c->r, "unix-external",
+					dgram ? STASIS_SEVERITY_NEEDS_FLAG : STASIS_SEVERITY_BLOCKER,
+					c->sock_where[i],
+					dgram ? "checkpoint and restore with --ext-unix-sk (the peer must be "
+						"there again at restore)"
+					      : "close the connection before checkpointing and reconnect "
+						"after "
+						"restore (--ext-unix-sk covers datagram sockets only)",
+					"a unix %s socket connected to a peer outside the container (socket "
+					"%lu)",
+					dgram ? "datagram" : "stream", v[j].peer);
+			}
+	free(v);
 }
 
 static void check_namespaces(struct ct *c, pid_t init)
@@ -337,6 +386,7 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 		check_fds(&c, c.pids[i]);
 	}
 	check_locks(&c);
+	check_unix_peers(&c, init);
 	check_namespaces(&c, init);
 	check_mounts(&c, init, config, rootfs);
 	if (!c.r->n)
@@ -344,6 +394,10 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 			    "%zu task(s) checked: nothing CRIU refuses was found", c.n);
 	mnt_table_clear(&c.mounts);
 	free(c.pids);
+	for (size_t i = 0; i < c.n_socks; i++)
+		free(c.sock_where[i]);
+	free(c.socks);
+	free(c.sock_where);
 	oci_config_free(config);
 	oci_state_free(st);
 	*ret = c.r;

@@ -52,14 +52,17 @@ static const struct signature catalog[] = {
 	  "checkpointed",
 	  false },
 	{ "unix-half-stream", "(Can't|Cannot) dump half of (a )?stream unix connection",
-	  "a stream unix socket is connected to a peer outside the checkpointed tasks",
-	  "checkpoint and restore with --ext-unix-sk (the peer must exist again at restore), or close "
-	  "the connection first",
+	  "a stream unix socket is connected to a peer outside the checkpointed tasks; CRIU cannot "
+	  "save one end of a stream connection",
+	  "close the connection before checkpointing and reconnect after restore (--ext-unix-sk covers "
+	  "datagram sockets only)",
 	  false },
 	{ "unix-external", "External socket is used",
 	  "a unix socket of the container is connected to a socket outside it (a host daemon reached "
 	  "through a bind mount, for example)",
-	  "use --ext-unix-sk on checkpoint and restore, or close the connection first", false },
+	  "for a datagram socket use --ext-unix-sk on checkpoint and restore; a stream connection must "
+	  "be closed before checkpointing (CRIU cannot save one end of it)",
+	  false },
 	{ "unix-relative-path", "([Uu]nix|sk unix).*relative",
 	  "a unix socket was bound to a relative path, which CRIU cannot resolve to a place in the "
 	  "container",

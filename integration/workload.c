@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,13 +80,39 @@ static void write_file(const char *dir, const char *name, const char *text)
 	rename(tmp, path);
 }
 
+/* connects to path (retrying while the listener comes up), or listens there and accepts one */
+static int unix_link(const char *path, bool listener)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -1;
+	strcpy(a.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0)
+		return -1;
+	if (listener) {
+		unlink(path);
+		if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0)
+			return -1;
+		return accept(s, NULL, NULL) < 0 ? -1 : 0;
+	}
+	for (int i = 0; i < 100; i++) {
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return 0;
+		struct timespec t = { 0, 50 * 1000 * 1000 };
+		nanosleep(&t, NULL);
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = 16;
 	const char *dir = ".", *pidfile = NULL;
 	bool lock = false;
+	const char *connect_to = NULL, *listen_on = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "m:d:p:l")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:p:lu:U:")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoul(optarg, NULL, 10);
@@ -98,8 +126,15 @@ int main(int argc, char **argv)
 		case 'l':
 			lock = true; /* hold a flock on DIR/keep: what --file-locks is for */
 			break;
+		case 'u':
+			connect_to = optarg; /* keep a unix stream connection to a listener there */
+			break;
+		case 'U':
+			listen_on = optarg; /* be that listener (outside the container) */
+			break;
 		default:
-			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l]\n");
+			fprintf(stderr,
+				"usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET]\n");
 			return 2;
 		}
 	}
@@ -144,6 +179,8 @@ int main(int argc, char **argv)
 	if (keep < 0 || counter < 0 || write(keep, KEEP_TEXT, strlen(KEEP_TEXT)) < 0)
 		return 1;
 	if (lock && flock(keep, LOCK_EX) < 0)
+		return 1;
+	if ((connect_to || listen_on) && unix_link(connect_to ? connect_to : listen_on, !!listen_on) < 0)
 		return 1;
 
 	struct sigaction sa = { .sa_handler = on_usr1 };
