@@ -4,13 +4,11 @@
  * crun), then what stasis made for it: mounts under the state dir, the state dir, the record.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -21,20 +19,6 @@
 #include "engine/runtime.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
-
-/* A pidfd polls readable once the process has exited, reaped or not. */
-static int wait_gone(pid_t pid)
-{
-	cleanup_close int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return errno == ESRCH ? 0 : -errno;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r;
-	do
-		r = poll(&p, 1, 5000);
-	while (r < 0 && errno == EINTR);
-	return r > 0 ? 0 : -ETIMEDOUT;
-}
 
 /* runtime none: our record has the pid */
 static int stop_native(const char *id, const char *record, bool force, struct stasis_error **err)
@@ -55,7 +39,7 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 					  "container `%s` is running (pid %d): stop it first, or --force", id,
 					  (int)pid);
 		kill(pid, SIGKILL);
-		if (wait_gone(pid) < 0)
+		if (pid_wait_exit(pid, 5000) < 0)
 			return error_setx(err, ETIMEDOUT, "container `%s`: pid %d did not die after SIGKILL",
 					  id, (int)pid);
 	}

@@ -322,7 +322,7 @@ static char *resolve_dest(const char *dest, void *data)
 	return mnt_resolve_in_root(data, dest);
 }
 
-static void check_mounts(struct ct *c, pid_t init, const struct oci_config *config, const char *rootfs)
+static void check_mounts(struct ct *c, const struct oci_config *config, const char *rootfs)
 {
 	struct stasis_error *e = NULL;
 	struct mnt_plan plan = { 0 };
@@ -332,7 +332,6 @@ static void check_mounts(struct ct *c, pid_t init, const struct oci_config *conf
 		.resolve = resolve_dest,
 		.resolve_data = (void *)rootfs,
 	};
-	(void)init;
 	if (mnt_plan_dump(&in, &plan, &e) == 0)
 		for (size_t i = 0; i < plan.n_unexplained; i++)
 			report_addf(
@@ -388,7 +387,7 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	check_locks(&c);
 	check_unix_peers(&c, init);
 	check_namespaces(&c, init);
-	check_mounts(&c, init, config, rootfs);
+	check_mounts(&c, config, rootfs);
 	if (!c.r->n)
 		report_addf(c.r, "ok", STASIS_SEVERITY_INFO, "the container", NULL,
 			    "%zu task(s) checked: nothing CRIU refuses was found", c.n);

@@ -48,4 +48,10 @@ int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
 /* Opens a directory for CRIU (images or work dir), creating it when create is set. */
 int criu_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
 
+/*
+ * Waits up to timeout_ms for pid to exit (a pidfd polls readable then, reaped or not): 0, also
+ * when there is no such process; -ETIMEDOUT; or -errno when it cannot be watched.
+ */
+int pid_wait_exit(pid_t pid, int timeout_ms);
+
 #endif

@@ -3,12 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/xalloc.h"
+#include "engine/engine-internal.h"
 #include "engine/runtime.h"
 
 char *hook_state_json(const char *id, pid_t pid, const char *bundle, const struct oci_config *c)
@@ -41,22 +40,12 @@ char *hook_state_json(const char *id, pid_t pid, const char *bundle, const struc
 /* Waits for pid, at most timeout_s seconds (0: for ever); -ETIMEDOUT after killing it. */
 static int wait_hook(pid_t pid, int timeout_s, int *status)
 {
-	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (timeout_s > 0 && pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int r;
-		do
-			r = poll(&p, 1, timeout_s * 1000);
-		while (r < 0 && errno == EINTR);
-		if (r == 0)
-			kill(pid, SIGKILL);
-		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-			;
-		return r == 0 ? -ETIMEDOUT : 0;
-	}
+	bool late = timeout_s > 0 && pid_wait_exit(pid, timeout_s * 1000) == -ETIMEDOUT;
+	if (late)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
-	return 0;
+	return late ? -ETIMEDOUT : 0;
 }
 
 static int run_one(const struct oci_hook *h, const char *what, const char *state, struct stasis_error **err)

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Checkpoint and restore of a bare process tree, and CRIU's host CHECK. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/error.h"
@@ -172,4 +175,17 @@ int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_o
 	rpc_result_clear(&res);
 	process_call_done(&c);
 	return r;
+}
+
+int pid_wait_exit(pid_t pid, int timeout_ms)
+{
+	cleanup_close int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
 }

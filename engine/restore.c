@@ -244,7 +244,7 @@ static int build_bundle(struct rst *r, struct stasis_error **err)
 	if (lo_hook && !r->o.hook_path)
 		rst_warn(r, "runc restores the container's own network namespace with loopback down, and no "
 			    "hook program was given to set it up");
-	if (old->n_hooks_prestart || old->n_hooks_create_runtime || strstr(spec, "\"hooks\""))
+	if (old->has_hooks)
 		rst_warn(r,
 			 "the hooks in %s are not run: an archive does not choose what runs on this host "
 			 "(give --bundle with a config.json that has them)",

@@ -217,6 +217,7 @@ int oci_config_parse(const char *json, size_t len, const char *name, struct oci_
 		r = oci_json_type_error(&jc, ".hooks", "object");
 		goto out;
 	}
+	c->has_hooks = v != NULL;
 	if ((r = parse_hooks(&jc, v, "createRuntime", &c->hooks_create_runtime, &c->n_hooks_create_runtime)) <
 		    0 ||
 	    (r = parse_hooks(&jc, v, "prestart", &c->hooks_prestart, &c->n_hooks_prestart)) < 0)

@@ -59,6 +59,7 @@ struct oci_config {
 	size_t n_hooks_create_runtime;
 	struct oci_hook *hooks_prestart;
 	size_t n_hooks_prestart;
+	bool has_hooks; /* .hooks is there, whatever kinds it holds */
 };
 
 /* Parses config.json text; name is used in messages ("config.json: .linux.maskedPaths[2]: expected string"). */

@@ -127,6 +127,7 @@ static void hooks_parse_and_never_come_from_an_archive(void **state)
 	assert_int_equal(c->n_hooks_create_runtime, 1);
 	assert_null(c->hooks_create_runtime[0].args);
 	assert_int_equal(c->hooks_create_runtime[0].timeout, 0);
+	assert_true(c->has_hooks);
 	oci_config_free(c);
 
 	struct oci_spec_edit e = { .drop_hooks = true };
