@@ -41,6 +41,8 @@ struct reader {
 	int fd;
 	off_t dropped; /* the archive's page cache before this offset is given back */
 	char *buf;
+	char *manifest; /* stasis.manifest's text, kept while passing it */
+	size_t manifest_len;
 };
 
 static void reader_clear(struct reader *r)
@@ -51,6 +53,7 @@ static void reader_clear(struct reader *r)
 		free(r->members[i].name);
 	free(r->members);
 	copy_pipe_free(r->pipe);
+	free(r->manifest);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->buf);
@@ -145,7 +148,7 @@ int archive_copy_entry(struct archive *a, int fd, struct digest *md, struct copy
 		} else {
 			if (md)
 				digest_update(md, buf, len);
-			w = pwrite_all(fd, buf, len, (off_t)off);
+			w = fd >= 0 ? pwrite_all(fd, buf, len, (off_t)off) : 0;
 		}
 		if (w < 0)
 			ret = error_set(err, -w, "%s: write", what);
@@ -178,21 +181,59 @@ static enum member_kind classify(const char *name)
 	return MEMBER_SKIPPED;
 }
 
+/* the manifest is read from the stream itself, never back from disk */
+static int capture_manifest(struct reader *r, struct stasis_error **err)
+{
+	size_t cap = 4096, len = 0;
+	cleanup_free char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap > OCI_MAX_JSON)
+				return error_setx(err, EFBIG, "archive `%s`: %s is larger than %d bytes",
+						  r->path, ARCHIVE_MANIFEST, OCI_MAX_JSON);
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		la_ssize_t n = archive_read_data(r->a, buf + len, cap - len);
+		if (n < 0)
+			return ar_err(r, err, ARCHIVE_MANIFEST);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r->manifest = TAKE_PTR(buf);
+	r->manifest_len = len;
+	return 0;
+}
+
+/* dirfd < 0: verify only, nothing is written */
 static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_t size, struct member *m,
 			struct stasis_error **err)
 {
-	cleanup_close int fd =
-		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+	if (strcmp(name, ARCHIVE_MANIFEST) == 0) {
+		int ret = capture_manifest(r, err);
+		if (ret < 0 || dirfd < 0)
+			return ret;
+		cleanup_close int fd =
+			openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || pwrite_all(fd, r->manifest, r->manifest_len, 0) < 0)
+			return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+		return 0;
+	}
+	cleanup_close int fd = -1;
+	if (dirfd >= 0) {
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+	}
 	struct digest *md = digest_new();
 	cleanup_free char *what = xasprintf("archive `%s`: member `%s`", r->path, name);
-	int ret = archive_copy_entry(r->a, fd, md, r->pipe, &r->total, what, err);
+	int ret = archive_copy_entry(r->a, fd, md, fd >= 0 ? r->pipe : NULL, &r->total, what, err);
 	digest_finish(md, m->hex);
 	if (ret < 0)
 		return ret;
 	/* a sparse member's tail hole comes as no block at all */
-	if (size > 0 && ftruncate(fd, (off_t)size) < 0)
+	if (fd >= 0 && size > 0 && ftruncate(fd, (off_t)size) < 0)
 		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
 	return 0;
 }
@@ -228,7 +269,7 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 			if (type != AE_IFDIR)
 				return error_setx(err, EPERM, "archive `%s`: member `%s` is not a directory",
 						  r->path, name);
-			if (!have_ckpt_dir && mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
+			if (!have_ckpt_dir && dirfd >= 0 && mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
 				return error_set(err, errno, "archive `%s`: create checkpoint/", r->path);
 			have_ckpt_dir = true;
 			continue;
@@ -240,7 +281,7 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 					  r->path, name);
 		if (strchr(name, '/') && !have_ckpt_dir) {
 			/* tar writers that skip directory entries: create it, same rules */
-			if (mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
+			if (dirfd >= 0 && mkdirat(dirfd, ARCHIVE_CHECKPOINT_DIR, 0700) < 0)
 				return error_set(err, errno, "archive `%s`: create checkpoint/", r->path);
 			have_ckpt_dir = true;
 		}
@@ -257,19 +298,10 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 	}
 }
 
-static int verify_manifest(struct reader *r, int dirfd, struct archive_import *out, struct stasis_error **err)
+static int verify_manifest(struct reader *r, struct archive_import *out, struct stasis_error **err)
 {
-	cleanup_free char *text = NULL;
-	size_t len = 0;
-	{
-		cleanup_close int fd = openat(dirfd, ARCHIVE_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return error_set(err, errno, "archive `%s`: open %s", r->path, ARCHIVE_MANIFEST);
-		cleanup_free char *p = xasprintf("/proc/self/fd/%d", fd);
-		int ret = read_file_capped(p, OCI_MAX_JSON, &text, &len, err);
-		if (ret < 0)
-			return ret;
-	}
+	const char *text = r->manifest;
+	size_t len = r->manifest_len;
 	struct oci_manifest *m = NULL;
 	int ret = oci_manifest_parse(text, len, &m, err);
 	if (ret < 0)
@@ -360,7 +392,7 @@ int archive_import(const char *archive_path, const char *dir, struct archive_imp
 		bool manifest = false;
 		for (size_t i = 0; i < r.n && !manifest; i++)
 			manifest = strcmp(r.members[i].name, ARCHIVE_MANIFEST) == 0;
-		rc = manifest ? verify_manifest(&r, dirfd, &out, err) : check_structure(&r, err);
+		rc = manifest ? verify_manifest(&r, &out, err) : check_structure(&r, err);
 	}
 	if (rc == 0)
 		*ret = out;
@@ -371,6 +403,38 @@ out:
 		rm_rf(ck);
 		for (size_t i = 0; i < r.n; i++)
 			unlinkat(dirfd, r.members[i].name, 0);
+	}
+	reader_clear(&r);
+	return rc;
+}
+
+int archive_verify(const char *archive_path, struct archive_import *ret, size_t *ret_members,
+		   unsigned long long *ret_bytes, struct stasis_error **err)
+{
+	struct reader r = { .path = archive_path, .fd = -1 };
+	r.fd = open(archive_path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0)
+		return error_set(err, errno, "archive `%s`", archive_path);
+	(void)posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r.buf = xmalloc(READ_BLOCK);
+	r.a = archive_read_new();
+	archive_read_support_filter_all(r.a);
+	archive_read_support_format_tar(r.a);
+	archive_read_set_callback_data(r.a, &r);
+	archive_read_set_read_callback(r.a, reader_read);
+	archive_read_set_skip_callback(r.a, reader_skip);
+	int rc;
+	struct archive_import out = { 0 };
+	if (archive_read_open1(r.a) != ARCHIVE_OK)
+		rc = ar_err(&r, err, "open");
+	else
+		rc = extract_all(&r, -1, err);
+	if (rc == 0)
+		rc = r.manifest ? verify_manifest(&r, &out, err) : check_structure(&r, err);
+	if (rc == 0) {
+		*ret = out;
+		*ret_members = r.n;
+		*ret_bytes = r.total;
 	}
 	reader_clear(&r);
 	return rc;

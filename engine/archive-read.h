@@ -43,6 +43,10 @@ int archive_import(const char *archive_path, const char *dir, struct archive_imp
 		   struct stasis_error **err);
 void archive_import_clear(struct archive_import *a);
 
+/* The same checks as archive_import, hashing each member as it streams by: nothing is written. */
+int archive_verify(const char *archive_path, struct archive_import *ret, size_t *ret_members,
+		   unsigned long long *ret_bytes, struct stasis_error **err);
+
 /*
  * Applies rootfs-diff.tar to rootfs: directories, regular files, symlinks and hardlinks with their
  * mode, owner, times and xattrs.  Each entry is created relative to a directory fd reached from

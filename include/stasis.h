@@ -255,6 +255,192 @@ struct stasis_doctor_opts {
 STASIS_EXPORT int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_opts *opts,
 					  struct stasis_report **ret, struct stasis_error **err);
 
+/* ---- inspect and verify ----------------------------------------------------------------------- */
+
+/* What stasis_inspect reads beyond the container's metadata. */
+enum stasis_inspect_what {
+	STASIS_INSPECT_PS_TREE = 1 << 0,
+	STASIS_INSPECT_CMDLINE = 1 << 1, /* argv from each process' memory (implies PS_TREE) */
+	STASIS_INSPECT_ENV = 1 << 2,	 /* the environment from memory (implies PS_TREE) */
+	STASIS_INSPECT_FILES = 1 << 3,
+	STASIS_INSPECT_SOCKETS = 1 << 4,
+	STASIS_INSPECT_MOUNTS = 1 << 5,
+	STASIS_INSPECT_STATS = 1 << 6,
+	STASIS_INSPECT_ROOTFS_DIFF = 1 << 7,
+	STASIS_INSPECT_ALL = (1 << 8) - 1,
+};
+
+struct stasis_inspect_opts {
+	size_t size;
+	unsigned what; /* enum stasis_inspect_what bits */
+};
+
+/* An open fd (or cwd/root, as fd -1 with type "cwd"/"root") of a checkpointed process. */
+struct stasis_inspect_fd {
+	int fd;
+	const char *type; /* CRIU's fd type: "REG", "PIPE", "UNIXSK", "INETSK", "TTY", ... */
+	const char *path; /* regular files, cwd, root: the path; pipes: "pipe:[id]"; else NULL */
+	uint64_t pos;	  /* regular files: the offset */
+	unsigned flags;	  /* open flags */
+};
+
+struct stasis_inspect_socket {
+	int fd;
+	const char *family;   /* "unix", "inet", "inet6" */
+	const char *type;     /* "stream", "dgram", "seqpacket", "raw" */
+	const char *state;    /* "ESTABLISHED", "LISTEN", "CLOSE", ... */
+	const char *protocol; /* "tcp", "udp" or NULL */
+	const char *src;      /* inet: address; unix: bound path ("@name": abstract) or NULL */
+	const char *dst;      /* inet: address; unix: the peer's path or NULL */
+	unsigned src_port, dst_port;
+	unsigned inode, peer_inode;
+};
+
+struct stasis_inspect_process {
+	unsigned pid, ppid, pgid, sid;
+	const char *comm;
+	const char *state; /* "alive", "zombie", "stopped", "unknown" */
+	bool has_creds;
+	unsigned uid, gid;
+	size_t n_threads;
+	const char *const *argv; /* with CMDLINE; NULL when the pages are not in the checkpoint */
+	size_t argc;
+	const char *const *env; /* with ENV */
+	size_t n_env;
+	const char *cwd, *root, *exe;
+	const struct stasis_inspect_fd *fds; /* with FILES */
+	size_t n_fds;
+	const struct stasis_inspect_socket *sockets; /* with SOCKETS */
+	size_t n_sockets;
+};
+
+struct stasis_inspect_mount {
+	const char *destination;
+	const char *type;   /* "proc", "tmpfs", ..., "bind" for external bind mounts */
+	const char *source; /* bind mounts: the host path from spec.dump, else the fs source */
+	const char *options;
+	const char *external_key; /* the key of an external mount, or NULL */
+};
+
+struct stasis_inspect_stats {
+	bool present;
+	unsigned freezing_time, frozen_time, memdump_time, memwrite_time; /* microseconds */
+	uint64_t pages_scanned, pages_skipped_parent, pages_written, pages_lazy;
+};
+
+struct stasis_inspect {
+	unsigned what; /* what was read: enum stasis_inspect_what bits */
+	const char *path;
+	const char *format;	  /* "stasis", "podman", "cri-o", "criu-dir" */
+	const char *id, *name;	  /* from config.dump / spec.dump; NULL when unknown */
+	const char *image;	  /* rootfs image name */
+	const char *runtime;	  /* runc, crun */
+	const char *engine;	  /* "podman", "cri-o", "stasis", ... */
+	const char *created;	  /* RFC 3339 */
+	const char *checkpointed; /* RFC 3339 */
+	const char *criu_version; /* from stasis.manifest, when known */
+	bool verified_manifest;	  /* a stasis.manifest is present (stasis_verify checks it) */
+	uint64_t total_size;	  /* bytes of every member */
+	uint64_t pages_size;	  /* bytes of page images */
+	uint64_t rootfs_diff_size;
+	unsigned img_version;
+	const struct stasis_inspect_process *processes; /* parents before children; pid 1 first */
+	size_t n_processes;
+	const struct stasis_inspect_mount *mounts; /* with MOUNTS */
+	size_t n_mounts;
+	struct stasis_inspect_stats stats; /* with STATS */
+	bool has_rootfs_diff;
+	const char *const *rootfs_changed; /* with ROOTFS_DIFF: paths in rootfs-diff.tar */
+	size_t n_rootfs_changed;
+	const char *const *rootfs_deleted; /* with ROOTFS_DIFF: deleted.files */
+	size_t n_rootfs_deleted;
+};
+
+/*
+ * Reads a checkpoint without restoring it: an archive (stasis, podman, CRI-O; streamed, nothing is
+ * extracted), an extracted archive, or a CRIU image directory.  A corrupt image fails naming the
+ * file and the byte offset.
+ */
+STASIS_EXPORT int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts,
+				 struct stasis_inspect **ret, struct stasis_error **err);
+STASIS_EXPORT struct stasis_inspect *stasis_inspect_free(struct stasis_inspect *i);
+/* The documented JSON form (docs/inspect.md) of what was read; *ret is freed with free(). */
+STASIS_EXPORT int stasis_inspect_json(const struct stasis_inspect *i, char **ret, struct stasis_error **err);
+
+struct stasis_memory_opts {
+	size_t size;
+	unsigned pid;		  /* the process (its pid in the checkpoint) */
+	const char *search;	  /* a byte string to find, or NULL */
+	const char *search_regex; /* a POSIX extended regex, matched inside runs of non-NUL bytes */
+	unsigned context;	  /* bytes shown around each match; 0: 32 */
+	const char *dump_path;	  /* writes the process' dumped pages here, in address order (regions) */
+	size_t max_matches;	  /* 0: 1000 */
+};
+
+struct stasis_memory_match {
+	uint64_t addr;	  /* the virtual address of the match in the process */
+	const char *text; /* the match with context, non-printable bytes as '.' */
+	size_t before;	  /* bytes of context before the match in text */
+	size_t len;	  /* bytes of the match */
+};
+
+/* A range of the process' memory the checkpoint holds, and where it sits in a --dump-memory file. */
+struct stasis_memory_region {
+	uint64_t addr, len, offset;
+};
+
+struct stasis_memory_result {
+	unsigned pid;
+	uint64_t dumped_bytes; /* memory of the process held by the checkpoint */
+	const struct stasis_memory_region *regions;
+	size_t regions_n;
+	const struct stasis_memory_match *matches;
+	size_t n_matches;
+	bool truncated; /* more matches than max_matches */
+};
+
+/* Searches (and/or writes out) one process' memory as the checkpoint holds it. */
+STASIS_EXPORT int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opts,
+					struct stasis_memory_result **ret, struct stasis_error **err);
+STASIS_EXPORT struct stasis_memory_result *stasis_memory_result_free(struct stasis_memory_result *r);
+/* JSON of a memory search (docs/inspect.md); *ret is freed with free(). */
+STASIS_EXPORT int stasis_memory_result_json(const struct stasis_memory_result *r, char **ret,
+					    struct stasis_error **err);
+
+/* One difference between two checkpoints. */
+struct stasis_diff_item {
+	const char *section; /* "process", "file", "socket", "mount", "rootfs", "metadata" */
+	char change;	     /* '+' only in the second, '-' only in the first, '~' changed */
+	const char *subject; /* "pid 6 (sleep)", "pid 1 fd 3", "/etc/newfile" */
+	const char *detail;  /* for '~': "old -> new"; else NULL */
+};
+
+struct stasis_diff {
+	struct stasis_diff_item *items;
+	size_t n;
+};
+
+/* What differs between two inspected checkpoints (read them with the same `what`). */
+STASIS_EXPORT int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_inspect *b,
+				      struct stasis_diff **ret, struct stasis_error **err);
+STASIS_EXPORT struct stasis_diff *stasis_diff_free(struct stasis_diff *d);
+/* JSON of a diff (docs/inspect.md); *ret is freed with free(). */
+STASIS_EXPORT int stasis_diff_json(const struct stasis_diff *d, char **ret, struct stasis_error **err);
+
+struct stasis_verify_result {
+	bool has_manifest; /* digests checked; without one, only the structure */
+	size_t members;	   /* file members read */
+	uint64_t bytes;	   /* their bytes */
+};
+
+/*
+ * Checks an archive without extracting it: every member's sha256 against stasis.manifest (none
+ * missing, none added), or for archives without one (podman, CRI-O) the structure and that every
+ * CRIU image parses.  The error names the first bad member.
+ */
+STASIS_EXPORT int stasis_verify(const char *path, struct stasis_verify_result *ret,
+				struct stasis_error **err);
+
 /* The hooks stasis puts in the bundles it builds, by name. */
 #define STASIS_HOOK_LOOPBACK_UP "loopback-up"
 

@@ -112,6 +112,10 @@ int oci_config_dump_parse(const char *json, size_t len, struct oci_config_dump *
 		r = oci_json_get_string(&jc, t, ".", "runtime", false, &d->runtime);
 	if (r == 0)
 		r = oci_json_get_string(&jc, t, ".", "rootfsImageName", false, &d->image);
+	if (r == 0)
+		r = oci_json_get_string(&jc, t, ".", "createdTime", false, &d->created);
+	if (r == 0)
+		r = oci_json_get_string(&jc, t, ".", "checkpointedTime", false, &d->checkpointed);
 	/* podman calls its OCI runtime "OCIRuntime" */
 	if (r == 0 && !d->runtime)
 		r = oci_json_get_string(&jc, t, ".", "OCIRuntime", false, &d->runtime);
@@ -132,6 +136,8 @@ struct oci_config_dump *oci_config_dump_free(struct oci_config_dump *d)
 	free(d->name);
 	free(d->runtime);
 	free(d->image);
+	free(d->created);
+	free(d->checkpointed);
 	free(d);
 	return NULL;
 }
@@ -215,4 +221,18 @@ void oci_bind_mounts_free(struct oci_bind_mount *v, size_t n)
 		free(v[i].source);
 	}
 	free(v);
+}
+
+int oci_json_member_string(const char *json, size_t len, const char *key, char **ret)
+{
+	struct oci_json_ctx jc = { "annotation", NULL };
+	yajl_val t = NULL;
+	*ret = NULL;
+	if (oci_json_parse(&jc, json, len, &t) < 0)
+		return -EINVAL;
+	yajl_val v = YAJL_IS_OBJECT(t) ? oci_json_child(t, key) : NULL;
+	if (YAJL_IS_STRING(v))
+		*ret = xstrdup(YAJL_GET_STRING(v));
+	yajl_tree_free(t);
+	return *ret ? 0 : -ENOENT;
 }

@@ -111,6 +111,7 @@ struct oci_config_dump {
 	char *name;
 	char *runtime;
 	char *image;
+	char *created, *checkpointed; /* RFC 3339 */
 };
 
 int oci_config_dump_parse(const char *json, size_t len, struct oci_config_dump **ret,
@@ -120,6 +121,9 @@ struct oci_config_dump *oci_config_dump_free(struct oci_config_dump *d);
 /* deleted.files and other arrays of strings */
 int oci_string_array_parse(const char *json, size_t len, const char *name, char ***ret, size_t *ret_n,
 			   struct stasis_error **err);
+
+/* The string member key of a JSON object text (CRI-O's io.kubernetes.cri-o.Metadata): 0, -ENOENT, -EINVAL */
+int oci_json_member_string(const char *json, size_t len, const char *key, char **ret);
 
 /* bind.mounts (CRI-O's form) */
 struct oci_bind_mount {

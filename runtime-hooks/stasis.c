@@ -21,6 +21,9 @@ static const struct {
 	{ "checkpoint", cmd_checkpoint, "checkpoint a running container (runc flags, --export)" },
 	{ "restore", cmd_restore, "restore a container from an archive or images (runc flags, --import)" },
 	{ "doctor", cmd_doctor, "why checkpoint/restore will fail (host, container) or failed (--log)" },
+	{ "inspect", cmd_inspect,
+	  "what a checkpoint holds: processes, files, sockets, mounts, memory, diffs" },
+	{ "verify", cmd_verify, "check an archive's digests and that every CRIU image parses" },
 	{ "delete", cmd_delete, "remove a restored container and everything stasis made for it" },
 	{ "hook", cmd_hook, "the OCI hook stasis puts in the bundles it builds (run by the runtime)" },
 };

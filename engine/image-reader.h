@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CRIU's image files, decoded into plain structs: no protobuf-c type leaks out of image-reader.c.
+ * Images come from anyone (an archive off the network): every length is checked against what is
+ * left and against a cap before it is used, and every error names the image and the byte offset.
+ */
+#ifndef STASIS_ENGINE_IMAGE_READER_H
+#define STASIS_ENGINE_IMAGE_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stasis_error;
+
+/* no CRIU entry comes near this; a size field above it is corruption, not a big image */
+#define IMAGE_ENTRY_MAX (16u << 20)
+#define IMAGE_PAGE_SIZE 4096u
+
+/* the magics of the images stasis reads (criu-wire.md, section 5) */
+#define IMAGE_MAGIC_COMMON 0x54564319u
+#define IMAGE_MAGIC_SERVICE 0x55105940u
+#define IMAGE_MAGIC_INVENTORY 0x58313116u
+#define IMAGE_MAGIC_PSTREE 0x50273030u
+#define IMAGE_MAGIC_CORE 0x55053847u
+#define IMAGE_MAGIC_IDS 0x54432030u
+#define IMAGE_MAGIC_MM 0x57492820u
+#define IMAGE_MAGIC_PAGEMAP 0x56084025u
+#define IMAGE_MAGIC_FDINFO 0x56213732u
+#define IMAGE_MAGIC_FILES 0x56303138u
+#define IMAGE_MAGIC_FS 0x51403912u
+#define IMAGE_MAGIC_MNTS 0x55563928u
+#define IMAGE_MAGIC_STATS 0x57093306u
+
+/* CRIU's fd_types */
+enum image_fd_type {
+	IMG_FD_UND = 0,
+	IMG_FD_REG = 1,
+	IMG_FD_PIPE = 2,
+	IMG_FD_FIFO = 3,
+	IMG_FD_INETSK = 4,
+	IMG_FD_UNIXSK = 5,
+	IMG_FD_EVENTFD = 6,
+	IMG_FD_EVENTPOLL = 7,
+	IMG_FD_INOTIFY = 8,
+	IMG_FD_SIGNALFD = 9,
+	IMG_FD_PACKETSK = 10,
+	IMG_FD_TTY = 11,
+	IMG_FD_FANOTIFY = 12,
+	IMG_FD_NETLINKSK = 13,
+	IMG_FD_NS = 14,
+	IMG_FD_TUNF = 15,
+	IMG_FD_EXT = 16,
+	IMG_FD_TIMERFD = 17,
+	IMG_FD_MEMFD = 18,
+	IMG_FD_BPFMAP = 19,
+	IMG_FD_PIDFD = 20,
+};
+
+/* pagemap_entry flags */
+#define IMG_PE_PARENT 1u
+#define IMG_PE_LAZY 2u
+#define IMG_PE_PRESENT 4u
+
+/* one image file's bytes; name is what errors call it */
+struct image_blob {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+
+struct img_inventory {
+	unsigned img_version;
+	bool has_root_ids;
+	unsigned mnt_ns_id;
+	unsigned lsmtype;
+	uint64_t dump_uptime;
+	char *criu_run_id;
+};
+
+struct img_task {
+	unsigned pid, ppid, pgid, sid;
+	unsigned *threads;
+	size_t n_threads;
+};
+
+struct img_core {
+	char *comm;
+	unsigned state; /* 1 alive, 3 zombie, 6 stopped */
+	unsigned exit_code;
+	bool has_creds;
+	unsigned uid, gid, euid, egid;
+	char *lsm_profile;
+};
+
+struct img_ids {
+	unsigned files_id, mnt_ns_id, net_ns_id, pid_ns_id;
+};
+
+struct img_fs {
+	unsigned cwd_id, root_id;
+};
+
+struct img_vma {
+	uint64_t start, end, pgoff, shmid;
+	unsigned prot, flags, status;
+	int64_t fd;
+};
+
+struct img_mm {
+	uint64_t arg_start, arg_end, env_start, env_end;
+	unsigned exe_file_id;
+	struct img_vma *vmas;
+	size_t n_vmas;
+};
+
+struct img_page_run {
+	uint64_t vaddr;
+	uint64_t nr_pages;
+	unsigned flags; /* IMG_PE_*, PRESENT when the image has none (old CRIU) */
+};
+
+struct img_pagemap {
+	unsigned pages_id;
+	struct img_page_run *runs;
+	size_t n;
+};
+
+struct img_fd {
+	unsigned fd, id, type, flags;
+};
+
+/* one files.img entry; which part is filled depends on type */
+struct img_file {
+	unsigned id, type;
+	/* regular files, and the path of a unix socket */
+	char *path;
+	uint64_t pos, size;
+	bool has_size;
+	unsigned flags;
+	int mnt_id;
+	/* sockets */
+	unsigned ino, family, sock_type, proto, state, backlog, peer;
+	unsigned src_port, dst_port;
+	char src[48], dst[48]; /* addresses, printed */
+	bool deleted;
+	/* pipes, fifos, ttys, namespaces */
+	unsigned pipe_id, ns_cflag, tty_info_id;
+};
+
+struct img_mount {
+	unsigned mnt_id, parent_mnt_id, fstype, flags;
+	char *fsname, *root, *mountpoint, *source, *options, *ext_key;
+	bool ext_mount;
+};
+
+struct img_stats {
+	bool has_dump, has_restore;
+	unsigned freezing_time, frozen_time, memdump_time, memwrite_time;
+	uint64_t pages_scanned, pages_skipped_parent, pages_written, pages_lazy;
+	uint64_t pages_compared, pages_skipped_cow, pages_restored;
+	unsigned forking_time, restore_time;
+};
+
+int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, struct stasis_error **err);
+int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n,
+		      struct stasis_error **err);
+int image_read_core(const struct image_blob *b, struct img_core *ret, struct stasis_error **err);
+int image_read_ids(const struct image_blob *b, struct img_ids *ret, struct stasis_error **err);
+int image_read_fs(const struct image_blob *b, struct img_fs *ret, struct stasis_error **err);
+int image_read_mm(const struct image_blob *b, struct img_mm *ret, struct stasis_error **err);
+int image_read_pagemap(const struct image_blob *b, struct img_pagemap *ret, struct stasis_error **err);
+int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n, struct stasis_error **err);
+int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n, struct stasis_error **err);
+int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
+		      struct stasis_error **err);
+int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct stasis_error **err);
+
+void img_inventory_clear(struct img_inventory *v);
+void img_tasks_free(struct img_task *v, size_t n);
+void img_core_clear(struct img_core *v);
+void img_mm_clear(struct img_mm *v);
+void img_pagemap_clear(struct img_pagemap *v);
+void img_files_free(struct img_file *v, size_t n);
+void img_mounts_free(struct img_mount *v, size_t n);
+
+/* CRIU's names: "REG", "UNIXSK", ... ("UNKNOWN" past the table); "proc", "tmpfs", ... for fstype */
+const char *image_fd_type_name(unsigned type);
+const char *image_fstype_name(unsigned fstype);
+
+/*
+ * Where vaddr's byte sits in pages-<pages_id>.img: 1 and *ret_off when it was dumped there, 0 when
+ * it was not (never touched, file-backed, or in a parent image).  Runs are in ascending vaddr order.
+ */
+int pagemap_locate(const struct img_pagemap *pm, uint64_t vaddr, uint64_t *ret_off);
+/* bytes the pagemap puts into its pages file */
+uint64_t pagemap_pages_bytes(const struct img_pagemap *pm);
+
+#endif
