@@ -63,7 +63,8 @@ static int next_file(struct archive *a, const char *path, struct archive_entry *
 		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
 			continue;
 		if (!archive_name_is_safe(name))
-			return error_setx(err, EPERM, "archive `%s`: member `%s`: an absolute path or one with \"..\"",
+			return error_setx(err, EPERM,
+					  "archive `%s`: member `%s`: an absolute path or one with \"..\"",
 					  path, name);
 		*ret = e;
 		*ret_name = name;
@@ -71,15 +72,16 @@ static int next_file(struct archive *a, const char *path, struct archive_entry *
 	}
 }
 
-static int read_member(struct archive *a, const char *path, const char *name, size_t size, unsigned char **ret,
-		       size_t *ret_len, struct stasis_error **err)
+static int read_member(struct archive *a, const char *path, const char *name, size_t size,
+		       unsigned char **ret, size_t *ret_len, struct stasis_error **err)
 {
 	cleanup_free unsigned char *buf = xmalloc(size + 1);
 	size_t len = 0;
 	for (;;) {
 		if (len == size + 1)
-			return error_setx(err, EBADMSG, "archive `%s`: member `%s` is longer than its header says",
-					  path, name);
+			return error_setx(err, EBADMSG,
+					  "archive `%s`: member `%s` is longer than its header says", path,
+					  name);
 		la_ssize_t n = archive_read_data(a, buf + len, size + 1 - len);
 		if (n < 0)
 			return ar_error(a, path, name, err);
@@ -113,7 +115,8 @@ static la_ssize_t nested_read(struct archive *inner, void *data, const void **re
 	return (la_ssize_t)size;
 }
 
-static int list_tar(struct archive *in, const char *what, char ***ret, size_t *ret_n, struct stasis_error **err)
+static int list_tar(struct archive *in, const char *what, char ***ret, size_t *ret_n,
+		    struct stasis_error **err)
 {
 	char **v = NULL;
 	size_t n = 0;

@@ -32,11 +32,13 @@ static uint32_t get_u32(const unsigned char *p)
  * Checks the magics: IMG_COMMON or IMG_SERVICE then the type, or the type alone (inventory.img, and
  * every image of format v1).
  */
-static int img_begin(const struct image_blob *b, uint32_t magic, struct img_iter *it, struct stasis_error **err)
+static int img_begin(const struct image_blob *b, uint32_t magic, struct img_iter *it,
+		     struct stasis_error **err)
 {
 	*it = (struct img_iter){ .b = b };
 	if (b->len < 4)
-		return error_setx(err, EBADMSG, "image `%s`: %zu bytes: too short for a magic", b->name, b->len);
+		return error_setx(err, EBADMSG, "image `%s`: %zu bytes: too short for a magic", b->name,
+				  b->len);
 	uint32_t m = get_u32(b->data);
 	if (m == IMAGE_MAGIC_COMMON || m == IMAGE_MAGIC_SERVICE) {
 		if (b->len < 8)
@@ -45,8 +47,8 @@ static int img_begin(const struct image_blob *b, uint32_t magic, struct img_iter
 		m = get_u32(b->data + 4);
 	}
 	if (m != magic)
-		return error_setx(err, EBADMSG, "image `%s`: offset %zu: magic 0x%08x, expected 0x%08x", b->name,
-				  it->off, m, magic);
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: magic 0x%08x, expected 0x%08x",
+				  b->name, it->off, m, magic);
 	it->off += 4;
 	return 0;
 }
@@ -59,19 +61,22 @@ static int img_next(struct img_iter *it, const ProtobufCMessageDescriptor *d, Pr
 	if (it->off == b->len)
 		return 0;
 	if (b->len - it->off < 4)
-		return error_setx(err, EBADMSG, "image `%s`: offset %zu: truncated entry size (%zu bytes left)",
-				  b->name, it->off, b->len - it->off);
+		return error_setx(err, EBADMSG,
+				  "image `%s`: offset %zu: truncated entry size (%zu bytes left)", b->name,
+				  it->off, b->len - it->off);
 	uint32_t size = get_u32(b->data + it->off);
 	if (size > IMAGE_ENTRY_MAX)
-		return error_setx(err, EBADMSG, "image `%s`: offset %zu: entry of %u bytes is over the %u cap",
-				  b->name, it->off, size, IMAGE_ENTRY_MAX);
+		return error_setx(err, EBADMSG,
+				  "image `%s`: offset %zu: entry of %u bytes is over the %u cap", b->name,
+				  it->off, size, IMAGE_ENTRY_MAX);
 	if (size > b->len - it->off - 4)
 		return error_setx(err, EBADMSG,
 				  "image `%s`: offset %zu: truncated entry (%u bytes announced, %zu left)",
 				  b->name, it->off, size, b->len - it->off - 4);
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size, b->data + it->off + 4);
 	if (!m)
-		return error_setx(err, EBADMSG, "image `%s`: offset %zu: not a valid %s", b->name, it->off, d->name);
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: not a valid %s", b->name, it->off,
+				  d->name);
 	it->off += 4 + (size_t)size;
 	*ret = m;
 	return 1;
@@ -87,7 +92,8 @@ static int img_one(const struct image_blob *b, uint32_t magic, const ProtobufCMe
 		return r;
 	r = img_next(&it, d, ret, err);
 	if (r == 0)
-		return error_setx(err, EBADMSG, "image `%s`: offset %zu: no %s entry", b->name, it.off, d->name);
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: no %s entry", b->name, it.off,
+				  d->name);
 	return r < 0 ? r : 0;
 }
 
@@ -124,7 +130,8 @@ void img_inventory_clear(struct img_inventory *v)
 /* more tasks than this in one checkpoint is not a container */
 #define MAX_TASKS 65536
 
-int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n, struct stasis_error **err)
+int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n,
+		      struct stasis_error **err)
 {
 	struct img_iter it;
 	int r = img_begin(b, IMAGE_MAGIC_PSTREE, &it, err);
@@ -295,13 +302,16 @@ int image_read_pagemap(const struct image_blob *b, struct img_pagemap *ret, stru
 		struct img_page_run run = {
 			.vaddr = e->vaddr,
 			.nr_pages = e->has_nr_pages ? e->nr_pages : e->compat_nr_pages,
-			.flags = e->has_flags ? e->flags : (e->has_in_parent && e->in_parent ? IMG_PE_PARENT : IMG_PE_PRESENT),
+			.flags = e->has_flags ? e->flags
+					      : (e->has_in_parent && e->in_parent ? IMG_PE_PARENT
+										  : IMG_PE_PRESENT),
 		};
 		protobuf_c_message_free_unpacked(m, NULL);
 		if (run.nr_pages > MAX_RUN_PAGES || run.vaddr % IMAGE_PAGE_SIZE || run.vaddr < prev_end ||
 		    run.vaddr + run.nr_pages * IMAGE_PAGE_SIZE < run.vaddr) {
 			r = error_setx(err, EBADMSG,
-				       "image `%s`: entry %zu: pages at 0x%llx (+%llu) overlap, wrap or are unaligned",
+				       "image `%s`: entry %zu: pages at 0x%llx (+%llu) overlap, wrap or are "
+				       "unaligned",
 				       b->name, pm.n, (unsigned long long)run.vaddr,
 				       (unsigned long long)run.nr_pages);
 			break;
@@ -355,7 +365,8 @@ uint64_t pagemap_pages_bytes(const struct img_pagemap *pm)
 /* more fds or files than this is corruption: the kernel's nr_open tops out at 2^30 anyway */
 #define MAX_ENTRIES (1u << 20)
 
-int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n, struct stasis_error **err)
+int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n,
+		      struct stasis_error **err)
 {
 	struct img_iter it;
 	int r = img_begin(b, IMAGE_MAGIC_FDINFO, &it, err);
@@ -450,7 +461,8 @@ static void file_from_entry(const FileEntry *e, struct img_file *f)
 	}
 }
 
-int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n, struct stasis_error **err)
+int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n,
+		     struct stasis_error **err)
 {
 	struct img_iter it;
 	int r = img_begin(b, IMAGE_MAGIC_FILES, &it, err);
@@ -480,7 +492,8 @@ void img_files_free(struct img_file *v, size_t n)
 	free(v);
 }
 
-int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n, struct stasis_error **err)
+int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
+		      struct stasis_error **err)
 {
 	struct img_iter it;
 	int r = img_begin(b, IMAGE_MAGIC_MNTS, &it, err);
@@ -565,9 +578,9 @@ int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct s
 const char *image_fd_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		"UND",	  "REG",	"PIPE",	     "FIFO",	 "INETSK", "UNIXSK", "EVENTFD",
-		"EVENTPOLL", "INOTIFY",	"SIGNALFD",  "PACKETSK", "TTY",	   "FANOTIFY", "NETLINKSK",
-		"NS",	  "TUNF",	"EXT",	     "TIMERFD",	 "MEMFD",  "BPFMAP", "PIDFD",
+		"UND",	     "REG",	"PIPE",	    "FIFO",	"INETSK", "UNIXSK",   "EVENTFD",
+		"EVENTPOLL", "INOTIFY", "SIGNALFD", "PACKETSK", "TTY",	  "FANOTIFY", "NETLINKSK",
+		"NS",	     "TUNF",	"EXT",	    "TIMERFD",	"MEMFD",  "BPFMAP",   "PIDFD",
 	};
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
 }
@@ -575,11 +588,11 @@ const char *image_fd_type_name(unsigned type)
 const char *image_fstype_name(unsigned fstype)
 {
 	static const char *const names[] = {
-		[0] = "unsupported", [1] = "proc",	 [2] = "sysfs",	  [3] = "devtmpfs",
-		[4] = "binfmt_misc", [5] = "tmpfs",	 [6] = "devpts",  [7] = "simfs",
+		[0] = "unsupported", [1] = "proc",	 [2] = "sysfs",	   [3] = "devtmpfs",
+		[4] = "binfmt_misc", [5] = "tmpfs",	 [6] = "devpts",   [7] = "simfs",
 		[8] = "pstore",	     [9] = "securityfs", [10] = "fusectl", [11] = "debugfs",
-		[12] = "cgroup",     [13] = "aufs",	 [14] = "mqueue", [15] = "fuse",
-		[16] = "auto",	     [17] = "overlay",	 [18] = "autofs", [19] = "tracefs",
+		[12] = "cgroup",     [13] = "aufs",	 [14] = "mqueue",  [15] = "fuse",
+		[16] = "auto",	     [17] = "overlay",	 [18] = "autofs",  [19] = "tracefs",
 		[23] = "cgroup2",
 	};
 	const char *s = fstype < sizeof(names) / sizeof(names[0]) ? names[fstype] : NULL;

@@ -170,8 +170,10 @@ int image_read_ids(const struct image_blob *b, struct img_ids *ret, struct stasi
 int image_read_fs(const struct image_blob *b, struct img_fs *ret, struct stasis_error **err);
 int image_read_mm(const struct image_blob *b, struct img_mm *ret, struct stasis_error **err);
 int image_read_pagemap(const struct image_blob *b, struct img_pagemap *ret, struct stasis_error **err);
-int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n, struct stasis_error **err);
-int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n, struct stasis_error **err);
+int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n,
+		      struct stasis_error **err);
+int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n,
+		     struct stasis_error **err);
 int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
 		      struct stasis_error **err);
 int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct stasis_error **err);

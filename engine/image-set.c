@@ -75,8 +75,9 @@ static int open_dir(struct image_set *s, unsigned flags, struct stasis_error **e
 	} else if (access(plain, F_OK) == 0) {
 		s->images = "";
 	} else {
-		return error_setx(err, ENOENT, "`%s`: neither a CRIU image directory (no inventory.img) nor an "
-					       "extracted checkpoint (no checkpoint/inventory.img)",
+		return error_setx(err, ENOENT,
+				  "`%s`: neither a CRIU image directory (no inventory.img) nor an "
+				  "extracted checkpoint (no checkpoint/inventory.img)",
 				  s->path);
 	}
 	if ((flags & IMAGE_SET_ROOTFS_DIFF) && image_set_find(s, ARCHIVE_ROOTFS_DIFF)) {
@@ -104,8 +105,9 @@ int image_set_open(const char *path, unsigned flags, struct image_set **ret, str
 		s->images = ARCHIVE_CHECKPOINT_DIR "/";
 		r = archive_scan(s, flags, err);
 		if (r == 0 && !image_set_find(s, ARCHIVE_CHECKPOINT_DIR "/inventory.img"))
-			r = error_setx(err, EBADMSG, "archive `%s`: no member `checkpoint/inventory.img`: not a "
-						     "checkpoint archive",
+			r = error_setx(err, EBADMSG,
+				       "archive `%s`: no member `checkpoint/inventory.img`: not a "
+				       "checkpoint archive",
 				       path);
 	}
 	if (r < 0) {
@@ -154,8 +156,8 @@ static int load(struct image_set *s, const char *name, struct image_blob *ret, s
 		return -ENOENT;
 	if (!m->loaded) {
 		if (s->archive || m->size > IMAGE_SET_SMALL_MAX)
-			return error_setx(err, EFBIG, "`%s`: member `%s`: %llu bytes, too big to inspect", s->path,
-					  name, (unsigned long long)m->size);
+			return error_setx(err, EFBIG, "`%s`: member `%s`: %llu bytes, too big to inspect",
+					  s->path, name, (unsigned long long)m->size);
 		if (s->loaded_total + m->size > IMAGE_SET_LOADED_MAX)
 			return error_setx(err, EFBIG, "`%s`: more than %u MiB of metadata", s->path,
 					  IMAGE_SET_LOADED_MAX >> 20);
@@ -170,7 +172,9 @@ static int load(struct image_set *s, const char *name, struct image_blob *ret, s
 		m->loaded = true;
 		s->loaded_total += len;
 	}
-	*ret = (struct image_blob){ .name = m->name, .data = m->data ? m->data : (const unsigned char *)"", .len = m->len };
+	*ret = (struct image_blob){ .name = m->name,
+				    .data = m->data ? m->data : (const unsigned char *)"",
+				    .len = m->len };
 	return 0;
 }
 

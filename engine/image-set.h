@@ -56,7 +56,8 @@ struct image_member *image_set_find(struct image_set *s, const char *name);
  * A CRIU image ("pstree.img") or a top-level file ("spec.dump"), loaded: 0 and *ret, -ENOENT when
  * the checkpoint has no such file (no error set), other errors with a message.
  */
-int image_set_image(struct image_set *s, const char *image, struct image_blob *ret, struct stasis_error **err);
+int image_set_image(struct image_set *s, const char *image, struct image_blob *ret,
+		    struct stasis_error **err);
 int image_set_meta(struct image_set *s, const char *name, struct image_blob *ret, struct stasis_error **err);
 
 /*

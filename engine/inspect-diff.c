@@ -12,8 +12,9 @@
 static void add(struct stasis_diff *d, const char *section, char change, char *subject, char *detail)
 {
 	d->items = xreallocarray(d->items, d->n + 1, sizeof(*d->items));
-	d->items[d->n++] =
-		(struct stasis_diff_item){ .section = section, .change = change, .subject = subject, .detail = detail };
+	d->items[d->n++] = (struct stasis_diff_item){
+		.section = section, .change = change, .subject = subject, .detail = detail
+	};
 }
 
 static bool same(const char *a, const char *b)
@@ -25,7 +26,8 @@ static void changed(struct stasis_diff *d, const char *section, const char *subj
 		    const char *a, const char *b)
 {
 	if (!same(a, b))
-		add(d, section, '~', xstrdup(subject), xasprintf("%s: %s -> %s", what, a ? a : "-", b ? b : "-"));
+		add(d, section, '~', xstrdup(subject),
+		    xasprintf("%s: %s -> %s", what, a ? a : "-", b ? b : "-"));
 }
 
 static const struct stasis_inspect_process *proc(const struct stasis_inspect *i, unsigned pid)
@@ -67,9 +69,10 @@ static const struct stasis_inspect_socket *sock_of(const struct stasis_inspect_p
 static char *sock_text(const struct stasis_inspect_socket *s)
 {
 	if (strcmp(s->family, "unix") == 0)
-		return xasprintf("unix %s %s %s -> %s", s->type, s->state, s->src ? s->src : "-", s->dst ? s->dst : "-");
-	return xasprintf("%s %s %s %s:%u -> %s:%u", s->family, s->protocol ? s->protocol : s->type, s->state, s->src,
-			 s->src_port, s->dst, s->dst_port);
+		return xasprintf("unix %s %s %s -> %s", s->type, s->state, s->src ? s->src : "-",
+				 s->dst ? s->dst : "-");
+	return xasprintf("%s %s %s %s:%u -> %s:%u", s->family, s->protocol ? s->protocol : s->type, s->state,
+			 s->src, s->src_port, s->dst, s->dst_port);
 }
 
 /* one direction of the per-process comparison; a '~' only from the first call */
@@ -82,7 +85,8 @@ static void diff_fds(struct stasis_diff *d, const struct stasis_inspect_process 
 		char *subject = fa->fd >= 0 ? xasprintf("pid %u fd %d", pa->pid, fa->fd)
 					    : xasprintf("pid %u %s", pa->pid, fa->type);
 		if (!fb) {
-			add(d, "file", missing, subject, xasprintf("%s %s", fa->type, fa->path ? fa->path : ""));
+			add(d, "file", missing, subject,
+			    xasprintf("%s %s", fa->type, fa->path ? fa->path : ""));
 			continue;
 		}
 		if (compare) {
@@ -90,7 +94,8 @@ static void diff_fds(struct stasis_diff *d, const struct stasis_inspect_process 
 			changed(d, "file", subject, "path", fa->path, fb->path);
 			if (fa->pos != fb->pos && strcmp(fa->type, "REG") == 0)
 				add(d, "file", '~', xstrdup(subject),
-				    xasprintf("pos: %llu -> %llu", (unsigned long long)fa->pos, (unsigned long long)fb->pos));
+				    xasprintf("pos: %llu -> %llu", (unsigned long long)fa->pos,
+					      (unsigned long long)fb->pos));
 		}
 		free(subject);
 	}
@@ -112,7 +117,8 @@ static void diff_fds(struct stasis_diff *d, const struct stasis_inspect_process 
 	}
 }
 
-static void diff_processes(struct stasis_diff *d, const struct stasis_inspect *a, const struct stasis_inspect *b)
+static void diff_processes(struct stasis_diff *d, const struct stasis_inspect *a,
+			   const struct stasis_inspect *b)
 {
 	for (size_t k = 0; k < a->n_processes; k++) {
 		const struct stasis_inspect_process *pa = &a->processes[k], *pb = proc(b, pa->pid);
@@ -125,7 +131,8 @@ static void diff_processes(struct stasis_diff *d, const struct stasis_inspect *a
 		changed(d, "process", subject, "comm", pa->comm, pb->comm);
 		changed(d, "process", subject, "state", pa->state, pb->state);
 		if (pa->ppid != pb->ppid)
-			add(d, "process", '~', xstrdup(subject), xasprintf("ppid: %u -> %u", pa->ppid, pb->ppid));
+			add(d, "process", '~', xstrdup(subject),
+			    xasprintf("ppid: %u -> %u", pa->ppid, pb->ppid));
 		if (pa->argv && pb->argv) {
 			char *ja = joined(pa->argv, pa->argc), *jb = joined(pb->argv, pb->argc);
 			changed(d, "process", subject, "cmdline", ja, jb);
@@ -159,7 +166,8 @@ static void diff_mounts(struct stasis_diff *d, const struct stasis_inspect *a, c
 	for (size_t k = 0; k < a->n_mounts; k++) {
 		const struct stasis_inspect_mount *ma = &a->mounts[k], *mb = mount_at(b, ma->destination);
 		if (!mb) {
-			add(d, "mount", '-', xstrdup(ma->destination), xasprintf("%s %s", ma->type, ma->source));
+			add(d, "mount", '-', xstrdup(ma->destination),
+			    xasprintf("%s %s", ma->type, ma->source));
 			continue;
 		}
 		changed(d, "mount", ma->destination, "type", ma->type, mb->type);
@@ -190,8 +198,8 @@ static void diff_list(struct stasis_diff *d, const char *section, const char *co
 			add(d, section, '+', xstrdup(vb[i]), NULL);
 }
 
-int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_inspect *b, struct stasis_diff **ret,
-			struct stasis_error **err)
+int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_inspect *b,
+			struct stasis_diff **ret, struct stasis_error **err)
 {
 	if (!a || !b || !ret)
 		return error_setx(err, EINVAL, "inspect --diff: two checkpoints are needed");
@@ -201,7 +209,8 @@ int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_insp
 	changed(d, "metadata", "container", "runtime", a->runtime, b->runtime);
 	diff_processes(d, a, b);
 	diff_mounts(d, a, b);
-	diff_list(d, "rootfs", a->rootfs_changed, a->n_rootfs_changed, b->rootfs_changed, b->n_rootfs_changed);
+	diff_list(d, "rootfs", a->rootfs_changed, a->n_rootfs_changed, b->rootfs_changed,
+		  b->n_rootfs_changed);
 	diff_list(d, "rootfs-deleted", a->rootfs_deleted, a->n_rootfs_deleted, b->rootfs_deleted,
 		  b->n_rootfs_deleted);
 	*ret = d;

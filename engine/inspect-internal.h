@@ -42,6 +42,7 @@ void mem_plans_clear(struct mem_plans *plans);
 char *pages_image_name(const struct img_pagemap *pm);
 
 /* loads pagemap-<pid>.img */
-int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret, struct stasis_error **err);
+int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret,
+			 struct stasis_error **err);
 
 #endif

@@ -116,7 +116,8 @@ static void write_sockets(struct oci_json *j, const struct stasis_inspect_proces
 	oci_json_array_close(j);
 }
 
-static void write_process(struct oci_json *j, const struct stasis_inspect *in, const struct stasis_inspect_process *p)
+static void write_process(struct oci_json *j, const struct stasis_inspect *in,
+			  const struct stasis_inspect_process *p)
 {
 	oci_json_map_open(j);
 	oci_json_kint(j, "pid", p->pid);

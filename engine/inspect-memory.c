@@ -69,8 +69,9 @@ static void add_match(struct searcher *s, size_t start, size_t mlen)
 	}
 	text[to - from] = '\0';
 	s->matches = xreallocarray(s->matches, s->n_matches + 1, sizeof(*s->matches));
-	s->matches[s->n_matches++] =
-		(struct stasis_memory_match){ .addr = s->base + start, .text = text, .before = start - from, .len = mlen };
+	s->matches[s->n_matches++] = (struct stasis_memory_match){
+		.addr = s->base + start, .text = text, .before = start - from, .len = mlen
+	};
 }
 
 /* literal matches that start in [scan_from, limit) */
@@ -216,7 +217,8 @@ static int find_pid(struct image_set *set, unsigned pid, struct stasis_error **e
 		found = t[i].pid == pid;
 	img_tasks_free(t, n);
 	if (!found)
-		return error_setx(err, ESRCH, "`%s`: no pid %u in the checkpoint (see stasis inspect --ps-tree)",
+		return error_setx(err, ESRCH,
+				  "`%s`: no pid %u in the checkpoint (see stasis inspect --ps-tree)",
 				  set->path, pid);
 	return 0;
 }
@@ -265,8 +267,9 @@ static int run(struct image_set *set, const struct stasis_memory_opts *o, struct
 	res->regions_n = n;
 	res->regions = xreallocarray(NULL, n ? n : 1, sizeof(*res->regions));
 	for (size_t i = 0; i < n; i++)
-		((struct stasis_memory_region *)res->regions)[i] =
-			(struct stasis_memory_region){ .addr = regions[i].vaddr, .len = regions[i].len, .offset = regions[i].file_off };
+		((struct stasis_memory_region *)res->regions)[i] = (struct stasis_memory_region){
+			.addr = regions[i].vaddr, .len = regions[i].len, .offset = regions[i].file_off
+		};
 	return 0;
 }
 
@@ -279,7 +282,8 @@ int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opt
 	if (!path || !o.pid)
 		return error_setx(err, EINVAL, "inspect --memory: a checkpoint and a pid are needed");
 	if (o.search && o.search_regex)
-		return error_setx(err, EINVAL, "inspect --memory: --search and --search-regex exclude each other");
+		return error_setx(err, EINVAL,
+				  "inspect --memory: --search and --search-regex exclude each other");
 	if (o.search && !*o.search)
 		return error_setx(err, EINVAL, "inspect --memory: --search: an empty string");
 	struct searcher s = {
@@ -295,7 +299,8 @@ int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opt
 		if (rc != 0) {
 			char msg[256];
 			regerror(rc, &s.re, msg, sizeof(msg));
-			return error_setx(err, EINVAL, "inspect --memory: --search-regex `%s`: %s", o.search_regex, msg);
+			return error_setx(err, EINVAL, "inspect --memory: --search-regex `%s`: %s",
+					  o.search_regex, msg);
 		}
 		s.have_re = true;
 	}

@@ -14,14 +14,15 @@ char *pages_image_name(const struct img_pagemap *pm)
 	return xasprintf("pages-%u.img", pm->pages_id);
 }
 
-int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret, struct stasis_error **err)
+int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret,
+			 struct stasis_error **err)
 {
 	cleanup_free char *name = xasprintf("pagemap-%u.img", pid);
 	struct image_blob b;
 	int r = image_set_image(s, name, &b, err);
 	if (r == -ENOENT)
-		return error_setx(err, ENOENT, "`%s`: no %s: the checkpoint holds no memory of pid %u", s->path, name,
-				  pid);
+		return error_setx(err, ENOENT, "`%s`: no %s: the checkpoint holds no memory of pid %u",
+				  s->path, name, pid);
 	if (r < 0)
 		return r;
 	return image_read_pagemap(&b, ret, err);

@@ -182,13 +182,14 @@ static const char *sock_type(unsigned t)
 /* the kernel's TCP state numbers, which unix sockets use too */
 static const char *sock_state(unsigned s)
 {
-	static const char *const names[] = { "UNKNOWN",	  "ESTABLISHED", "SYN_SENT",   "SYN_RECV",
-					     "FIN_WAIT1", "FIN_WAIT2",	 "TIME_WAIT",  "CLOSE",
-					     "CLOSE_WAIT", "LAST_ACK",	 "LISTEN",     "CLOSING" };
+	static const char *const names[] = { "UNKNOWN",	   "ESTABLISHED", "SYN_SENT",  "SYN_RECV",
+					     "FIN_WAIT1",  "FIN_WAIT2",	  "TIME_WAIT", "CLOSE",
+					     "CLOSE_WAIT", "LAST_ACK",	  "LISTEN",    "CLOSING" };
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
 }
 
-static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsigned fd, const struct img_file *f)
+static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsigned fd,
+		       const struct img_file *f)
 {
 	struct stasis_inspect_socket *v = (struct stasis_inspect_socket *)p->sockets;
 	v = xreallocarray(v, p->n_sockets + 1, sizeof(*v));
@@ -236,7 +237,8 @@ static void add_fd(struct stasis_inspect_process *p, int fd, const char *type, c
 	}
 }
 
-static int load_fds(struct builder *b, unsigned pid, struct stasis_inspect_process *p, struct stasis_error **err)
+static int load_fds(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
+		    struct stasis_error **err)
 {
 	cleanup_free char *ids_name = xasprintf("ids-%u.img", pid);
 	struct image_blob blob;
@@ -271,7 +273,8 @@ static const char *reg_path(const struct builder *b, unsigned id)
 	return f && f->type == IMG_FD_REG ? f->path : NULL;
 }
 
-static int load_fs(struct builder *b, unsigned pid, struct stasis_inspect_process *p, struct stasis_error **err)
+static int load_fs(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
+		   struct stasis_error **err)
 {
 	cleanup_free char *name = xasprintf("fs-%u.img", pid);
 	struct image_blob blob;
@@ -293,7 +296,8 @@ static int load_fs(struct builder *b, unsigned pid, struct stasis_inspect_proces
 }
 
 /* mm-<pid>.img: the exe, and (with CMDLINE/ENV) the argv and env ranges planned for the page pass */
-static int load_mm(struct builder *b, unsigned pid, struct stasis_inspect_process *p, struct stasis_error **err)
+static int load_mm(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
+		   struct stasis_error **err)
 {
 	cleanup_free char *name = xasprintf("mm-%u.img", pid);
 	struct image_blob blob;
@@ -312,7 +316,8 @@ static int load_mm(struct builder *b, unsigned pid, struct stasis_inspect_proces
 			b->pending = xreallocarray(b->pending, b->n_pending + 1, sizeof(*b->pending));
 			struct pending_args *pa = &b->pending[b->n_pending++];
 			*pa = (struct pending_args){ .p = p };
-			const uint64_t range[2][2] = { { mm.arg_start, mm.arg_end }, { mm.env_start, mm.env_end } };
+			const uint64_t range[2][2] = { { mm.arg_start, mm.arg_end },
+						       { mm.env_start, mm.env_end } };
 			const unsigned flag[2] = { STASIS_INSPECT_CMDLINE, STASIS_INSPECT_ENV };
 			for (int k = 0; k < 2; k++) {
 				uint64_t s = range[k][0], e = range[k][1];
@@ -369,15 +374,17 @@ static int load_processes(struct builder *b, struct stasis_error **err)
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct stasis_inspect_process *p = &procs[i];
 		const struct img_task *t = &tasks[i];
-		*p = (struct stasis_inspect_process){
-			.pid = t->pid, .ppid = t->ppid, .pgid = t->pgid, .sid = t->sid, .n_threads = t->n_threads
-		};
+		*p = (struct stasis_inspect_process){ .pid = t->pid,
+						      .ppid = t->ppid,
+						      .pgid = t->pgid,
+						      .sid = t->sid,
+						      .n_threads = t->n_threads };
 		cleanup_free char *core_name = xasprintf("core-%u.img", t->pid);
 		struct img_core core = { 0 };
 		r = image_set_image(b->s, core_name, &blob, err);
 		if (r == -ENOENT)
-			r = error_setx(err, ENOENT, "`%s`: no %s for pid %u of pstree.img", b->s->path, core_name,
-				       t->pid);
+			r = error_setx(err, ENOENT, "`%s`: no %s for pid %u of pstree.img", b->s->path,
+				       core_name, t->pid);
 		if (r < 0 || (r = image_read_core(&blob, &core, err)) < 0)
 			break;
 		p->comm = xstrdup(core.comm ? core.comm : "");
@@ -464,7 +471,9 @@ static int load_mounts(struct builder *b, struct stasis_error **err)
 		v[k] = (struct stasis_inspect_mount){
 			.destination = xstrdup(im->mountpoint),
 			.type = xstrdup(type),
-			.source = xstrdup(src ? src : im->ext_mount && im->ext_key ? im->ext_key : im->source),
+			.source = xstrdup(src				 ? src
+					  : im->ext_mount && im->ext_key ? im->ext_key
+									 : im->source),
 			.options = xstrdup(im->options),
 			.external_key = nonempty_dup(im->ext_key),
 		};
@@ -515,8 +524,8 @@ static int load_rootfs_diff(struct builder *b, struct stasis_error **err)
 		return 0;
 	char **v = NULL;
 	size_t n = 0;
-	if (r < 0 || (r = oci_string_array_parse((const char *)blob.data, blob.len, ARCHIVE_DELETED_FILES, &v, &n,
-						 err)) < 0)
+	if (r < 0 || (r = oci_string_array_parse((const char *)blob.data, blob.len, ARCHIVE_DELETED_FILES, &v,
+						 &n, err)) < 0)
 		return r;
 	o->rootfs_deleted = (const char *const *)v;
 	o->n_rootfs_deleted = n;
@@ -535,7 +544,8 @@ int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts_in, 
 	if (what & (STASIS_INSPECT_CMDLINE | STASIS_INSPECT_ENV))
 		what |= STASIS_INSPECT_PS_TREE;
 	struct builder b = { .what = what };
-	int r = image_set_open(path, what & STASIS_INSPECT_ROOTFS_DIFF ? IMAGE_SET_ROOTFS_DIFF : 0, &b.s, err);
+	int r = image_set_open(path, what & STASIS_INSPECT_ROOTFS_DIFF ? IMAGE_SET_ROOTFS_DIFF : 0, &b.s,
+			       err);
 	if (r < 0)
 		return r;
 	b.out = xzalloc(sizeof(*b.out));

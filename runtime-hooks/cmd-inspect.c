@@ -72,8 +72,8 @@ static void print_process(const struct stasis_inspect *in, const struct stasis_i
 				       or_dash(s->src), or_dash(s->dst));
 			else
 				printf("%ssocket fd %d: %s %s %s %s:%u -> %s:%u\n", sub, s->fd, s->family,
-				       s->protocol ? s->protocol : s->type, s->state, s->src, s->src_port, s->dst,
-				       s->dst_port);
+				       s->protocol ? s->protocol : s->type, s->state, s->src, s->src_port,
+				       s->dst, s->dst_port);
 		}
 	for (size_t i = 0; i < in->n_processes; i++)
 		if (in->processes[i].ppid == p->pid && in->processes[i].pid != p->pid)
@@ -94,7 +94,8 @@ static void print_human(const struct stasis_inspect *in)
 	size_text(total, sizeof(total), in->total_size);
 	size_text(pages, sizeof(pages), in->pages_size);
 	size_text(diff, sizeof(diff), in->rootfs_diff_size);
-	printf("checkpoint    %s (%s%s)\n", in->path, in->format, in->verified_manifest ? ", with manifest" : "");
+	printf("checkpoint    %s (%s%s)\n", in->path, in->format,
+	       in->verified_manifest ? ", with manifest" : "");
 	printf("container     %s  name %s\n", or_dash(in->id), or_dash(in->name));
 	printf("image         %s\n", or_dash(in->image));
 	printf("runtime       %s  engine %s\n", or_dash(in->runtime), or_dash(in->engine));
@@ -109,7 +110,8 @@ static void print_human(const struct stasis_inspect *in)
 			       "pages scanned %llu, written %llu, skipped (parent) %llu, lazy %llu\n",
 			       s->freezing_time, s->frozen_time, s->memdump_time, s->memwrite_time,
 			       (unsigned long long)s->pages_scanned, (unsigned long long)s->pages_written,
-			       (unsigned long long)s->pages_skipped_parent, (unsigned long long)s->pages_lazy);
+			       (unsigned long long)s->pages_skipped_parent,
+			       (unsigned long long)s->pages_lazy);
 		else
 			printf("statistics    none in this checkpoint\n");
 	}
@@ -162,10 +164,12 @@ static int do_memory(const char *path, const struct stasis_memory_opts *o, bool 
 		size_text(size, sizeof(size), r->dumped_bytes);
 		printf("pid %u: %s of memory in %zu regions\n", r->pid, size, r->regions_n);
 		if (o->dump_path) {
-			printf("written to %s; its regions (address, length, offset in the file):\n", o->dump_path);
+			printf("written to %s; its regions (address, length, offset in the file):\n",
+			       o->dump_path);
 			for (size_t i = 0; i < r->regions_n; i++)
 				printf("  0x%llx %llu 0x%llx\n", (unsigned long long)r->regions[i].addr,
-				       (unsigned long long)r->regions[i].len, (unsigned long long)r->regions[i].offset);
+				       (unsigned long long)r->regions[i].len,
+				       (unsigned long long)r->regions[i].offset);
 		}
 		for (size_t i = 0; i < r->n_matches; i++)
 			printf("0x%016llx  %s\n", (unsigned long long)r->matches[i].addr, r->matches[i].text);
@@ -200,8 +204,9 @@ static int do_diff(const char *a_path, const char *b_path, unsigned what, bool j
 	} else {
 		printf("--- %s\n+++ %s\n", a_path, b_path);
 		for (size_t i = 0; i < d->n; i++)
-			printf("%c %-14s %s%s%s\n", d->items[i].change, d->items[i].section, d->items[i].subject,
-			       d->items[i].detail ? ": " : "", d->items[i].detail ? d->items[i].detail : "");
+			printf("%c %-14s %s%s%s\n", d->items[i].change, d->items[i].section,
+			       d->items[i].subject, d->items[i].detail ? ": " : "",
+			       d->items[i].detail ? d->items[i].detail : "");
 		if (!d->n)
 			printf("no differences\n");
 	}
@@ -264,7 +269,9 @@ int cmd_inspect(int argc, char **argv)
 			v = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || v > 0x7fffffffUL)
 				return cli_usage_error("inspect", "--%s: `%s` is not a number",
-						       c == O_PID ? "pid" : c == O_CONTEXT ? "context" : "max-matches",
+						       c == O_PID	? "pid"
+						       : c == O_CONTEXT ? "context"
+									: "max-matches",
 						       optarg);
 		}
 		if (c >= O_WHAT && c <= O_WHAT + 8) {
@@ -319,7 +326,8 @@ int cmd_inspect(int argc, char **argv)
 	if (diff) {
 		if (optind + 2 != argc)
 			return cli_usage_error("inspect", "--diff compares two checkpoints: A B");
-		return do_diff(argv[optind], argv[optind + 1], what ? what : (unsigned)STASIS_INSPECT_ALL, json);
+		return do_diff(argv[optind], argv[optind + 1], what ? what : (unsigned)STASIS_INSPECT_ALL,
+			       json);
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("inspect", "give one archive or image directory (--help)");
@@ -368,10 +376,11 @@ int cmd_verify(int argc, char **argv)
 	char size[32];
 	size_text(size, sizeof(size), r.bytes);
 	if (r.has_manifest)
-		printf("%s: OK: %zu members (%s) match stasis.manifest; every CRIU image parses\n", argv[optind],
-		       r.members, size);
+		printf("%s: OK: %zu members (%s) match stasis.manifest; every CRIU image parses\n",
+		       argv[optind], r.members, size);
 	else if (r.members)
-		printf("%s: OK: no stasis.manifest (podman/CRI-O): %zu members (%s), the layout is complete and "
+		printf("%s: OK: no stasis.manifest (podman/CRI-O): %zu members (%s), the layout is complete "
+		       "and "
 		       "every CRIU image parses\n",
 		       argv[optind], r.members, size);
 	else
