@@ -113,9 +113,15 @@ lint:
 		--suppress=missingIncludeSystem -I. -Iinclude $(LIB_SRC) $(CLI_SRC)
 	scripts/lint-layers.sh
 
+# libFuzzer with clang: the library instrumented for coverage, ASan and UBSan; FUZZ_TIME seconds a target
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(BUILD)/fuzz-image-reader: fuzz/image-reader.c $(BUILD)/libstasis.a
+	$(CC) $(ALL_CFLAGS) $(WARN) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS)
+
 fuzz:
-	@echo "make fuzz: no fuzz targets yet; the CRIU image reader (stasis inspect) brings the first" >&2
-	@exit 1
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" build-fuzz/fuzz-image-reader
+	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh build-fuzz/fuzz-image-reader
 
 bench: all
 	@BUILD=$(abspath $(BUILD)) scripts/bench.sh
