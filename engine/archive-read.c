@@ -253,6 +253,9 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 			return error_setx(err, EINVAL, "archive `%s`: a member without a name", r->path);
 		while (strncmp(name, "./", 2) == 0)
 			name += 2;
+		/* `tar -C dir -c .` starts with the directory itself */
+		if ((!*name || strcmp(name, ".") == 0) && archive_entry_filetype(e) == AE_IFDIR)
+			continue;
 		if (r->n >= ARCHIVE_READ_MAX_MEMBERS)
 			return error_setx(err, EFBIG, "archive `%s`: more than %d members", r->path,
 					  ARCHIVE_READ_MAX_MEMBERS);

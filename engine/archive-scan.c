@@ -89,6 +89,7 @@ static int read_member(struct archive *a, const char *path, const char *name, si
 			break;
 		len += (size_t)n;
 	}
+	buf[len] = '\0'; /* JSON members are parsed as text */
 	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;

@@ -154,6 +154,7 @@ static void write_mounts(struct oci_json *j, const struct stasis_inspect *in)
 		oci_json_map_open(j);
 		jkstr(j, "destination", m->destination);
 		jkstr(j, "type", m->type);
+		jkstr(j, "fstype", m->fstype);
 		jkstr(j, "source", m->source);
 		jkstr(j, "options", m->options);
 		jkstr(j, "external", m->external_key);

@@ -462,15 +462,16 @@ static int load_mounts(struct builder *b, struct stasis_error **err)
 	/* CRIU writes children before parents: reversed, the list reads in mount order */
 	for (size_t k = 0; k < n; k++) {
 		const struct img_mount *im = &m[n - 1 - k];
-		const char *type = image_fstype_name(im->fstype);
+		const char *fstype = image_fstype_name(im->fstype);
 		if ((im->fstype == 0 || im->fstype == 16) && im->fsname)
-			type = im->fsname;
-		if (im->ext_mount && (im->fstype == 0 || im->fstype == 16))
-			type = "bind";
+			fstype = im->fsname;
+		/* an external mount is a bind mount from outside, whatever fs its source is on */
+		const char *type = im->ext_mount ? "bind" : fstype;
 		const char *src = im->ext_mount ? spec_source(b, im->mountpoint) : NULL;
 		v[k] = (struct stasis_inspect_mount){
 			.destination = xstrdup(im->mountpoint),
 			.type = xstrdup(type),
+			.fstype = xstrdup(fstype),
 			.source = xstrdup(src				 ? src
 					  : im->ext_mount && im->ext_key ? im->ext_key
 									 : im->source),
@@ -610,6 +611,7 @@ struct stasis_inspect *stasis_inspect_free(struct stasis_inspect *i)
 		const struct stasis_inspect_mount *m = &i->mounts[k];
 		free((void *)m->destination);
 		free((void *)m->type);
+		free((void *)m->fstype);
 		free((void *)m->source);
 		free((void *)m->options);
 		free((void *)m->external_key);

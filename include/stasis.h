@@ -317,6 +317,7 @@ struct stasis_inspect_process {
 struct stasis_inspect_mount {
 	const char *destination;
 	const char *type;   /* "proc", "tmpfs", ..., "bind" for external bind mounts */
+	const char *fstype; /* the filesystem, also of a bind mount's source: "ext4", "tmpfs", ... */
 	const char *source; /* bind mounts: the host path from spec.dump, else the fs source */
 	const char *options;
 	const char *external_key; /* the key of an external mount, or NULL */

@@ -125,8 +125,13 @@ static void print_human(const struct stasis_inspect *in)
 		printf("\nmounts:\n");
 		for (size_t i = 0; i < in->n_mounts; i++) {
 			const struct stasis_inspect_mount *m = &in->mounts[i];
-			printf("  %-28s %-10s %s%s%s\n", m->destination, m->type, m->source,
-			       m->external_key ? "  external " : "", m->external_key ? m->external_key : "");
+			char type[64];
+			if (strcmp(m->type, m->fstype) != 0)
+				snprintf(type, sizeof(type), "%s (%s)", m->type, m->fstype);
+			else
+				snprintf(type, sizeof(type), "%s", m->type);
+			printf("  %-28s %-16s %s%s%s\n", m->destination, type, m->source,
+			       m->external_key ? "  key " : "", m->external_key ? m->external_key : "");
 		}
 	}
 	if (in->what & STASIS_INSPECT_ROOTFS_DIFF) {

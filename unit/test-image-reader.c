@@ -87,8 +87,10 @@ static void real_images_decode(void **state)
 	assert_int_equal(image_read_mounts(&f.b, &m, &n, NULL), 0);
 	bool data = false, root = false;
 	for (size_t i = 0; i < n; i++) {
-		data |= strcmp(m[i].mountpoint, "/data") == 0 && m[i].ext_mount && strcmp(m[i].ext_key, "/data") == 0;
-		root |= strcmp(m[i].mountpoint, "/") == 0 && strcmp(image_fstype_name(m[i].fstype), "overlay") == 0;
+		data |= strcmp(m[i].mountpoint, "/data") == 0 && m[i].ext_mount &&
+			strcmp(m[i].ext_key, "/data") == 0;
+		root |= strcmp(m[i].mountpoint, "/") == 0 &&
+			strcmp(image_fstype_name(m[i].fstype), "overlay") == 0;
 	}
 	assert_true(data && root);
 	img_mounts_free(m, n);
@@ -171,8 +173,9 @@ static int parse_any(const char *name, const struct image_blob *b, struct stasis
 static void truncations_and_bit_flips_are_errors(void **state)
 {
 	(void)state;
-	static const char *const names[] = { "pstree.img", "core-1.img", "files.img", "pagemap-1.img",
-					     "mountpoints-13.img", "mm-1.img", "fdinfo-2.img" };
+	static const char *const names[] = { "pstree.img",    "core-1.img",	    "files.img",
+					     "pagemap-1.img", "mountpoints-13.img", "mm-1.img",
+					     "fdinfo-2.img" };
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		struct file f = load(names[k]);
 		size_t errors = 0;
@@ -183,7 +186,8 @@ static void truncations_and_bit_flips_are_errors(void **state)
 				errors++;
 				const char *msg = stasis_error_message(err);
 				assert_non_null(strstr(msg, names[k]));
-				assert_true(strstr(msg, "offset") || strstr(msg, "no ") || strstr(msg, "too short"));
+				assert_true(strstr(msg, "offset") || strstr(msg, "no ") ||
+					    strstr(msg, "too short"));
 			}
 			stasis_error_free(err);
 		}
@@ -207,7 +211,8 @@ static void hostile_sizes_are_refused(void **state)
 {
 	(void)state;
 	/* IMG_COMMON, PSTREE, then an entry claiming 4 GiB */
-	const unsigned char huge[] = { 0x19, 0x43, 0x56, 0x54, 0x30, 0x30, 0x27, 0x50, 0xff, 0xff, 0xff, 0xff, 0x08 };
+	const unsigned char huge[] = { 0x19, 0x43, 0x56, 0x54, 0x30, 0x30, 0x27,
+				       0x50, 0xff, 0xff, 0xff, 0xff, 0x08 };
 	struct image_blob b = { .name = "pstree.img", .data = huge, .len = sizeof(huge) };
 	struct stasis_error *err = NULL;
 	struct img_task *t;
@@ -254,9 +259,10 @@ static void memory_is_searched_across_chunks_not_across_gaps(void **state)
 {
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	static const char *const names[] = { "inventory.img", "pstree.img", "core-1.img", "core-6.img",
-					     "ids-1.img",     "fs-1.img",   "mm-1.img",	  "pagemap-1.img",
-					     "pagemap-6.img", "fdinfo-2.img", "files.img", "ids-6.img", "fs-6.img", "mm-6.img", "fdinfo-3.img" };
+	static const char *const names[] = { "inventory.img", "pstree.img",   "core-1.img",  "core-6.img",
+					     "ids-1.img",     "fs-1.img",     "mm-1.img",    "pagemap-1.img",
+					     "pagemap-6.img", "fdinfo-2.img", "files.img",   "ids-6.img",
+					     "fs-6.img",      "mm-6.img",     "fdinfo-3.img" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		copy_in(names[i]);
 	struct file f = load("pagemap-1.img");
@@ -318,7 +324,8 @@ static void memory_is_searched_across_chunks_not_across_gaps(void **state)
 	assert_int_equal(stasis_inspect_memory(dir, &o, &r, &err), -ESRCH);
 	err = stasis_error_free(err);
 
-	struct stasis_inspect_opts io = { .size = sizeof(io), .what = STASIS_INSPECT_CMDLINE | STASIS_INSPECT_FILES };
+	struct stasis_inspect_opts io = { .size = sizeof(io),
+					  .what = STASIS_INSPECT_CMDLINE | STASIS_INSPECT_FILES };
 	struct stasis_inspect *in = NULL;
 	assert_int_equal(stasis_inspect(dir, &io, &in, &err), 0);
 	assert_string_equal(in->format, "criu-dir");
