@@ -201,6 +201,7 @@ static int capture_manifest(struct reader *r, struct stasis_error **err)
 			break;
 		len += (size_t)n;
 	}
+	buf[len] = '\0'; /* parsed as text */
 	r->manifest = TAKE_PTR(buf);
 	r->manifest_len = len;
 	return 0;
