@@ -13,7 +13,7 @@ setup() {
 teardown() {
 	[ -n "${TRACER:-}" ] && kill "$TRACER" 2>/dev/null
 	[ -f "$OUT/host/pid" ] && kill -9 "$(cat "$OUT/host/pid")" 2>/dev/null
-	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr1-r dr3-r dr4-r dr5-r; do
+	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr7 dr1-r dr3-r dr4-r dr5-r dr7-r; do
 		"$STASIS" delete --force --state-dir "$STATE/$n" "$n" >/dev/null 2>&1 || true
 		stop_container "$n"
 	done
@@ -162,4 +162,31 @@ doctor_ids() {
 	assert_output --partial "hint: a stream unix socket is connected to a peer outside the checkpointed tasks"
 	# the change the fix names, closing the connection, is the application's; the container runs on
 	assert_equal "$(runc state dr6 | jq -r .status)" running
+}
+
+@test "a container in the host's pid namespace: doctor warns; a restore next to it collides and says why; with the original gone it verifies" {
+	CT_JQ='.linux.namespaces |= map(select(.type != "pid"))' start_container runc dr7
+	data=$CT_BASE/dr7/data
+	pid=$(container_pid runc dr7)
+	[ "$(readlink /proc/$pid/ns/pid)" = "$(readlink /proc/self/ns/pid)" ]
+	run doctor_ids dr7
+	assert_output --partial "host-pidns needs-flag"
+	run "$STASIS" checkpoint --leave-running --export "$OUT/dr7.tar" dr7
+	assert_success
+	cp -a "$data" "$OUT/data7"
+	restore_as "$OUT/dr7.tar" dr7-r "$OUT/data7"
+	assert_failure
+	assert_output --partial "Can't fork for $pid: File exists"
+	assert_output --partial "hint: pid $pid is already taken"
+	# the fix the hint names: the original stopped, its pids are free again
+	before=$(read_counter "$data")
+	stop_container_keep_data dr7
+	wait_for 50 pid_gone "$pid"
+	restore_as "$OUT/dr7.tar" dr7-r "$data"
+	[ "$status" -eq 0 ] || show_criu_log "$STATE/dr7-r.restore.log"
+	assert_success
+	[ "$(container_pid runc dr7-r)" = "$pid" ]
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$pid"
+	assert_output --regexp '^OK'
 }

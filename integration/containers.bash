@@ -39,14 +39,16 @@ start_container() {
 	(cd "$dir/bundle" && runc spec)
 	# CT_PRELUDE: shell run before the workload, whose background jobs stay the workload's children
 	local args
-	# CT_WORKLOAD_ARGS: more workload flags (-l: hold a flock); CT_STDOUT: the container's stdout
+	# CT_WORKLOAD_ARGS: more workload flags (-l: hold a flock); CT_STDOUT: the container's stdout;
+	# CT_JQ: one more jq filter for config.json
 	args=$(jq -cn --arg mib "${CT_WORKLOAD_MIB:-32}" --arg pre "${CT_PRELUDE:-}" --arg extra "${CT_WORKLOAD_ARGS:-}" \
 		'(["/bin/workload","-m",$mib,"-d","/data"] + ($extra | split(" ") | map(select(. != "")))) as $w
 		| if $pre == "" then $w else ["/bin/sh","-c",($pre + "\nexec " + ($w | join(" ")))] end')
 	jq --arg root "$dir/rootfs" --arg data "$dir/data" --argjson args "$args" \
 		'.root.path=$root | .root.readonly=false | .process.terminal=false
 		| .process.args=$args
-		| .mounts += [{"destination":"/data","type":"bind","source":$data,"options":["rbind","rw"]}]' \
+		| .mounts += [{"destination":"/data","type":"bind","source":$data,"options":["rbind","rw"]}]
+		| '"${CT_JQ:-.}" \
 		"$dir/bundle/config.json" >"$dir/bundle/config.json.new"
 	mv "$dir/bundle/config.json.new" "$dir/bundle/config.json"
 	(cd "$dir/bundle" && "$rt" run -d "$name" </dev/null >"${CT_STDOUT:-/dev/null}" 2>/dev/null) || {
