@@ -44,6 +44,12 @@ static const struct signature catalog[] = {
 	{ "pid-mismatch", "Pid ([0-9]+) do not match expected ([0-9]+)",
 	  "the restored task got pid $1 instead of $2: those pids are in use where it is restored",
 	  "restore into a new pid namespace, or stop whatever holds pid $2", false },
+	{ "mount-sharing", "Failed to copy sharing from (-1:)?([^ ]+) to",
+	  "the container's root mount was a slave or shared mount (rootfsPropagation rslave or "
+	  "rshared), and CRIU cannot give the new root the same propagation from $2",
+	  "checkpoint containers with a private root (rootfsPropagation rprivate, runc's default); "
+	  "mounts the host makes later do not reach such a container",
+	  false },
 	{ "mount-no-root", "mnt: ([0-9]+):(.*) doesn't have a proper root mount",
 	  "mount $1 at `$2` comes from outside the container's mount tree and nobody declared it as an "
 	  "external mount",

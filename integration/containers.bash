@@ -36,6 +36,8 @@ start_container() {
 	else
 		mount -t overlay overlay -o "lowerdir=$CT_BASE/image,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
 	fi
+	# CT_SHARED_ROOTFS: host mounts under the rootfs later reach the container (with rslave propagation)
+	[ -n "${CT_SHARED_ROOTFS:-}" ] && mount --make-shared "$dir/rootfs"
 	(cd "$dir/bundle" && runc spec)
 	# CT_PRELUDE: shell run before the workload, whose background jobs stay the workload's children
 	local args

@@ -27,6 +27,10 @@ static const struct {
 	{ "pid-taken",
 	  "(00.061772)      1: Error (criu/cr-restore.c:1533): Can't fork for 20644: File exists" },
 	{ "pid-mismatch", "(00.061801) Error (criu/cr-restore.c:1580): Pid 31 do not match expected 1" },
+	/* real: a runc container with rootfsPropagation rslave restored with runc */
+	{ "mount-sharing",
+	  "(00.080626)      1: Error (criu/mount-v2.c:897): mnt-v2: Failed to copy sharing from "
+	  "-1:/run/runc/dr8-r/criu-root to 3: Invalid argument" },
 	{ "mount-no-root",
 	  "(00.150425) Error (criu/mount.c:753): mnt: 730:./etc/hosts doesn't have a proper root mount" },
 	/* real: connected to a host listener through a bind mount */
