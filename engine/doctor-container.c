@@ -108,6 +108,18 @@ static void check_task(struct ct *c, pid_t pid)
 			    "detach the tracer first: a task has only one, and CRIU must be it",
 			    "pid %ld (%s) traces it", tracer, tn);
 	}
+	/* "Uid:\treal\teffective\tsaved\tfs" */
+	const char *uid_line = status ? strstr(status, "Uid:") : NULL;
+	unsigned ids[4];
+	uid_t me = geteuid();
+	if (me != 0 && uid_line &&
+	    sscanf(uid_line + 4, "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) == 4 &&
+	    (ids[0] != me || ids[1] != me || ids[2] != me || ids[3] != me))
+		report_addf(c->r, "other-user", STASIS_SEVERITY_BLOCKER, subject,
+			    "run stasis as root, or as a user with CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE",
+			    "runs as uid %u (effective %u), not as uid %u who runs stasis: CRIU cannot seize "
+			    "another user's tasks without root",
+			    ids[0], ids[1], (unsigned)me);
 	cleanup_free char *exe = xasprintf("/proc/%d/exe", (int)pid);
 	cleanup_close int fd = open(exe, O_RDONLY | O_CLOEXEC);
 	unsigned char ident[EI_NIDENT];

@@ -14,7 +14,7 @@ teardown() {
 	[ -n "${TRACER:-}" ] && kill "$TRACER" 2>/dev/null
 	[ -f "$OUT/host/pid" ] && kill -9 "$(cat "$OUT/host/pid")" 2>/dev/null
 	[ -n "${HOSTMNT:-}" ] && umount "$HOSTMNT" 2>/dev/null
-	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr7 dr8 dr1-r dr3-r dr4-r dr5-r dr7-r; do
+	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr7 dr8 dr9 dr1-r dr3-r dr4-r dr5-r dr7-r; do
 		"$STASIS" delete --force --state-dir "$STATE/$n" "$n" >/dev/null 2>&1 || true
 		stop_container "$n"
 	done
@@ -219,4 +219,22 @@ doctor_ids() {
 	assert_success
 	run "$STASIS" verify "$OUT/dr8.tar"
 	assert_success
+}
+
+@test "not root: doctor says the container's tasks belong to another user, with the fix" {
+	command -v setpriv >/dev/null || skip_or_fail "no setpriv (util-linux)"
+	start_container runc dr9
+	# a copy of runc's state that nobody may read, so that the unprivileged doctor finds the container
+	mkdir -p "$OUT/rroot"
+	cp -a "/run/runc/dr9" "$OUT/rroot/"
+	chmod -R a+rX "$OUT" "$OUT/rroot"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$STASIS" --root "$OUT/rroot" doctor --runtime runc dr9
+	assert_failure 1
+	assert_output --regexp "BLOCKER +pid [0-9]+ \(workload\): runs as uid 0 \(effective 0\), not as uid 65534"
+	assert_output --partial "fix: run stasis as root"
+	# as root, no such finding
+	run "$STASIS" doctor dr9
+	assert_success
+	refute_output --partial "other-user"
+	refute_output --partial "not as uid"
 }
