@@ -366,6 +366,28 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 	return 0;
 }
 
+/* one pass: members checked, hashed and (dirfd >= 0) written; then the manifest or the structure */
+static int read_all(struct reader *r, int dirfd, struct archive_import *out, struct stasis_error **err)
+{
+	r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return error_set(err, errno, "archive `%s`", r->path);
+	(void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r->buf = xmalloc(READ_BLOCK);
+	r->a = archive_read_new();
+	archive_read_support_filter_all(r->a);
+	archive_read_support_format_tar(r->a);
+	archive_read_set_callback_data(r->a, r);
+	archive_read_set_read_callback(r->a, reader_read);
+	archive_read_set_skip_callback(r->a, reader_skip);
+	if (archive_read_open1(r->a) != ARCHIVE_OK)
+		return ar_err(r, err, "open");
+	int rc = extract_all(r, dirfd, err);
+	if (rc == 0)
+		rc = r->manifest ? verify_manifest(r, out, err) : check_structure(r, err);
+	return rc;
+}
+
 int archive_import(const char *archive_path, const char *dir, struct archive_import *ret,
 		   struct stasis_error **err)
 {
@@ -373,35 +395,12 @@ int archive_import(const char *archive_path, const char *dir, struct archive_imp
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);
-	r.fd = open(archive_path, O_RDONLY | O_CLOEXEC);
-	if (r.fd < 0)
-		return error_set(err, errno, "archive `%s`", archive_path);
-	(void)posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	r.buf = xmalloc(READ_BLOCK);
 	r.pipe = copy_pipe_new();
-	r.a = archive_read_new();
-	archive_read_support_filter_all(r.a);
-	archive_read_support_format_tar(r.a);
-	archive_read_set_callback_data(r.a, &r);
-	archive_read_set_read_callback(r.a, reader_read);
-	archive_read_set_skip_callback(r.a, reader_skip);
-	int rc;
-	if (archive_read_open1(r.a) != ARCHIVE_OK) {
-		rc = ar_err(&r, err, "open");
-		goto out;
-	}
 	struct archive_import out = { 0 };
-	rc = extract_all(&r, dirfd, err);
-	if (rc == 0) {
-		bool manifest = false;
-		for (size_t i = 0; i < r.n && !manifest; i++)
-			manifest = strcmp(r.members[i].name, ARCHIVE_MANIFEST) == 0;
-		rc = manifest ? verify_manifest(&r, &out, err) : check_structure(&r, err);
-	}
+	int rc = read_all(&r, dirfd, &out, err);
 	if (rc == 0)
 		*ret = out;
-out:
-	if (rc < 0) {
+	if (rc < 0 && r.fd >= 0) {
 		/* nothing of a refused archive stays behind */
 		cleanup_free char *ck = xasprintf("%s/%s", dir, ARCHIVE_CHECKPOINT_DIR);
 		rm_rf(ck);
@@ -416,25 +415,8 @@ int archive_verify(const char *archive_path, struct archive_import *ret, size_t 
 		   unsigned long long *ret_bytes, struct stasis_error **err)
 {
 	struct reader r = { .path = archive_path, .fd = -1 };
-	r.fd = open(archive_path, O_RDONLY | O_CLOEXEC);
-	if (r.fd < 0)
-		return error_set(err, errno, "archive `%s`", archive_path);
-	(void)posix_fadvise(r.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	r.buf = xmalloc(READ_BLOCK);
-	r.a = archive_read_new();
-	archive_read_support_filter_all(r.a);
-	archive_read_support_format_tar(r.a);
-	archive_read_set_callback_data(r.a, &r);
-	archive_read_set_read_callback(r.a, reader_read);
-	archive_read_set_skip_callback(r.a, reader_skip);
-	int rc;
 	struct archive_import out = { 0 };
-	if (archive_read_open1(r.a) != ARCHIVE_OK)
-		rc = ar_err(&r, err, "open");
-	else
-		rc = extract_all(&r, -1, err);
-	if (rc == 0)
-		rc = r.manifest ? verify_manifest(&r, &out, err) : check_structure(&r, err);
+	int rc = read_all(&r, -1, &out, err);
 	if (rc == 0) {
 		*ret = out;
 		*ret_members = r.n;

@@ -9,19 +9,7 @@ setup() {
 	command -v podman >/dev/null || skip_or_fail "podman is not installed"
 	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
 	STATE=$OUT/state
-	# podman as this host runs it: cgroupfs, file events, runc, modest ulimits (no CAP_SYS_RESOURCE)
-	cat >"$OUT/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-	export CONTAINERS_CONF=$OUT/containers.conf
-	# podman's runc finds CRIU in PATH: the one that can dump on this kernel
-	export PATH=$(dirname "$STASIS_CRIU"):$PATH
-	IMAGE=localhost/stasis-busybox:test
+	use_podman "$OUT"
 }
 
 teardown() {

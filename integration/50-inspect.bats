@@ -86,8 +86,29 @@ assert_agree() {
 	assert_mounts_agree "$1"
 }
 
+# crit x DIR ps and fds against stasis inspect of the same images: pid, pgid, sid, comm; REG, cwd and
+# root paths by fd.  An archive is unpacked for crit, stasis reads it as it is.
+assert_crit_agrees() {
+	local input=$1 dir=$1 ours_ps crit_ps ours_fds crit_fds
+	if [ -f "$input" ]; then
+		dir=$(mktemp -d "$OUT/crit-XXXXXX")
+		tar -C "$dir" -xf "$input"
+		dir=$dir/checkpoint
+	fi
+	ours_ps=$("$STASIS" inspect --format json "$input" | jq -r '.processes[] | "\(.pid) \(.pgid) \(.sid) \(.comm)"')
+	crit_ps=$(crit x "$dir" ps | awk 'NR > 1 { print $1, $2, $3, $4 }')
+	[ "$ours_ps" = "$crit_ps" ] || fail "ps: stasis [$ours_ps] crit [$crit_ps]"
+	ours_fds=$("$STASIS" inspect --files --format json "$input" |
+		jq -r '.processes[] | .pid as $p | .files[] | select(.type == "REG" or .type == "cwd" or .type == "root") |
+			"\($p) \(.fd // .type) \(.path)"' | sort)
+	crit_fds=$(crit x "$dir" fds | awk '/^[0-9]+$/ { pid = $1; next } { sub(":", "", $1); print pid, $1, $2 }' |
+		grep -v -e 'pipe' -e 'socket' -e 'INETSK' | sort)
+	[ "$ours_fds" = "$crit_fds" ] || fail "fds differ on $input: stasis [$ours_fds] crit [$crit_fds]"
+}
+
 @test "inspect: a stasis archive agrees with checkpointctl; argv, env and the rootfs diff read right" {
 	assert_agree "$FX/in1.tar.zst"
+	assert_crit_agrees "$FX/in1.tar.zst"
 	json=$("$STASIS" inspect --all --format json "$FX/in1.tar.zst")
 	[ "$(jq -r .format <<<"$json")" = stasis ]
 	[ "$(jq -r .manifest <<<"$json")" = true ]
@@ -107,16 +128,7 @@ assert_agree() {
 
 @test "inspect: runc's image directory agrees with crit x ps and fds; --memory finds the marker" {
 	dir=$FX/runc-dir
-	ours_ps=$("$STASIS" inspect --format json "$dir" | jq -r '.processes[] | "\(.pid) \(.pgid) \(.sid) \(.comm)"')
-	crit_ps=$(crit x "$dir" ps | awk 'NR > 1 { print $1, $2, $3, $4 }')
-	[ "$ours_ps" = "$crit_ps" ] || fail "ps: stasis [$ours_ps] crit [$crit_ps]"
-	# crit: "pid" lines, then "fd: path" lines; REG, cwd and root compared
-	ours_fds=$("$STASIS" inspect --files --format json "$dir" |
-		jq -r '.processes[] | .pid as $p | .files[] | select(.type == "REG" or .type == "cwd" or .type == "root") |
-			"\($p) \(.fd // .type) \(.path)"' | sort)
-	crit_fds=$(crit x "$dir" fds | awk '/^[0-9]+$/ { pid = $1; next } { sub(":", "", $1); print pid, $1, $2 }' |
-		grep -v -e 'pipe' -e 'socket' -e 'INETSK' | sort)
-	[ "$ours_fds" = "$crit_fds" ] || fail "fds differ: stasis [$ours_fds] crit [$crit_fds]"
+	assert_crit_agrees "$dir"
 	[ "$("$STASIS" inspect --format json "$dir" | jq -r .format)" = criu-dir ]
 
 	run "$STASIS" inspect --memory --pid 1 --search "$MARKER" "$dir"
@@ -140,17 +152,7 @@ assert_agree() {
 
 @test "inspect: podman 4.3 archives (zstd, gzip, none) agree with checkpointctl; the marker is in memory" {
 	command -v podman >/dev/null || skip_or_fail "podman is not installed"
-	cat >"$OUT/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-runtime = "runc"
-CONF
-	export CONTAINERS_CONF=$OUT/containers.conf
-	export PATH=$(dirname "$STASIS_CRIU"):$PATH
-	IMAGE=localhost/stasis-busybox:test
+	use_podman "$OUT"
 	build_image
 	podman image exists "$IMAGE" || tar -C "$CT_BASE/image" -c . | podman import - "$IMAGE" >/dev/null
 	mkdir -p "$OUT/data"
@@ -160,6 +162,7 @@ CONF
 	for comp in zstd gzip none; do
 		podman container checkpoint --leave-running --export "$OUT/pm.$comp" --compress "$comp" pm-in
 		assert_agree "$OUT/pm.$comp"
+		assert_crit_agrees "$OUT/pm.$comp"
 		json=$("$STASIS" inspect --all --format json "$OUT/pm.$comp")
 		[ "$(jq -r .engine <<<"$json")" = podman ]
 		[ "$(jq -r .name <<<"$json")" = pm-in ]
@@ -184,6 +187,7 @@ CONF
 	tar -C "$OUT/crio" -cf "$OUT/crio.tar" .
 	file "$OUT/crio.tar" | grep -q "tar archive"
 	assert_agree "$OUT/crio.tar"
+	assert_crit_agrees "$OUT/crio.tar"
 	json=$("$STASIS" inspect --all --format json "$OUT/crio.tar")
 	[ "$(jq -r .engine <<<"$json")" = cri-o ]
 	[ "$(jq -r .format <<<"$json")" = cri-o ]

@@ -97,3 +97,20 @@ restore_as() {
 	run "$STASIS" restore --import "$archive" --name "$name" --state-dir "$STATE/$name" \
 		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
 }
+
+# use_podman DIR: podman as this host runs it (cgroupfs, file events, runc, modest ulimits: root
+# lacks CAP_SYS_RESOURCE), its runc finding the CRIU that can dump on this kernel; IMAGE is the
+# busybox image imported into podman
+use_podman() {
+	cat >"$1/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+CONF
+	export CONTAINERS_CONF=$1/containers.conf
+	export PATH=$(dirname "$STASIS_CRIU"):$PATH
+	IMAGE=localhost/stasis-busybox:test
+}
