@@ -41,6 +41,8 @@ void mem_plans_clear(struct mem_plans *plans);
 /* "pages-<id>.img" for a pagemap */
 char *pages_image_name(const struct img_pagemap *pm);
 
+/* loads pstree.img (at least one task, or an error) */
+int inspect_load_pstree(struct image_set *s, struct img_task **ret, size_t *ret_n, struct stasis_error **err);
 /* loads pagemap-<pid>.img */
 int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret,
 			 struct stasis_error **err);

@@ -204,13 +204,10 @@ static int on_chunk(void *data, size_t which, uint64_t off, const unsigned char 
 
 static int find_pid(struct image_set *set, unsigned pid, struct stasis_error **err)
 {
-	struct image_blob b;
-	int r = image_set_image(set, "pstree.img", &b, err);
-	if (r == -ENOENT)
-		return error_setx(err, ENOENT, "`%s`: no pstree.img", set->path);
 	struct img_task *t = NULL;
 	size_t n = 0;
-	if (r < 0 || (r = image_read_pstree(&b, &t, &n, err)) < 0)
+	int r = inspect_load_pstree(set, &t, &n, err);
+	if (r < 0)
 		return r;
 	bool found = false;
 	for (size_t i = 0; i < n && !found; i++)

@@ -28,6 +28,17 @@ int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *
 	return image_read_pagemap(&b, ret, err);
 }
 
+int inspect_load_pstree(struct image_set *s, struct img_task **ret, size_t *ret_n, struct stasis_error **err)
+{
+	struct image_blob b;
+	int r = image_set_image(s, "pstree.img", &b, err);
+	if (r == -ENOENT)
+		return error_setx(err, ENOENT, "`%s`: no pstree.img", s->path);
+	if (r < 0)
+		return r;
+	return image_read_pstree(&b, ret, ret_n, err);
+}
+
 static struct mem_plan *plan_for(struct mem_plans *plans, const struct img_pagemap *pm)
 {
 	cleanup_free char *name = pages_image_name(pm);

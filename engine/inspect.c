@@ -34,6 +34,8 @@ struct builder {
 	struct pending_args *pending;
 	size_t n_pending;
 	struct oci_config *spec;
+	struct img_task *tasks; /* pstree.img, read once */
+	size_t n_tasks;
 };
 
 static char *nonempty_dup(const char *s)
@@ -359,18 +361,13 @@ static const char *const *split_nul(const unsigned char *buf, size_t len, size_t
 static int load_processes(struct builder *b, struct stasis_error **err)
 {
 	struct image_blob blob;
-	int r = image_set_image(b->s, "pstree.img", &blob, err);
-	if (r == -ENOENT)
-		return error_setx(err, ENOENT, "`%s`: no pstree.img", b->s->path);
-	struct img_task *tasks = NULL;
-	size_t n = 0;
-	if (r < 0 || (r = image_read_pstree(&blob, &tasks, &n, err)) < 0)
-		return r;
+	const struct img_task *tasks = b->tasks;
+	size_t n = b->n_tasks;
 	struct stasis_inspect_process *procs = xreallocarray(NULL, n, sizeof(*procs));
 	memset(procs, 0, n * sizeof(*procs));
 	b->out->processes = procs;
 	b->out->n_processes = n;
-	r = load_files(b, err);
+	int r = load_files(b, err);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct stasis_inspect_process *p = &procs[i];
 		const struct img_task *t = &tasks[i];
@@ -402,7 +399,6 @@ static int load_processes(struct builder *b, struct stasis_error **err)
 		if (r == 0)
 			r = load_mm(b, t->pid, p, err);
 	}
-	img_tasks_free(tasks, n);
 	if (r < 0)
 		return r;
 	r = mem_plans_run(b->s, &b->plans, err);
@@ -437,13 +433,7 @@ static int load_mounts(struct builder *b, struct stasis_error **err)
 		return 0;
 	/* inventory's root_ids are not the ids images are named by: the root task's ids-<pid>.img are */
 	unsigned mnt_ns = 0;
-	struct img_task *tasks = NULL;
-	size_t n_tasks = 0;
-	if ((r = image_set_image(b->s, "pstree.img", &blob, err)) < 0 ||
-	    (r = image_read_pstree(&blob, &tasks, &n_tasks, err)) < 0)
-		return r == -ENOENT ? error_setx(err, ENOENT, "`%s`: no pstree.img", b->s->path) : r;
-	cleanup_free char *ids_name = xasprintf("ids-%u.img", tasks[0].pid);
-	img_tasks_free(tasks, n_tasks);
+	cleanup_free char *ids_name = xasprintf("ids-%u.img", b->tasks[0].pid);
 	struct img_ids ids;
 	r = image_set_image(b->s, ids_name, &blob, err);
 	if (r == 0 && (r = image_read_ids(&blob, &ids, err)) == 0)
@@ -554,6 +544,8 @@ int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts_in, 
 	b.out->what = what;
 	r = read_metadata(&b, err);
 	if (r == 0)
+		r = inspect_load_pstree(b.s, &b.tasks, &b.n_tasks, err);
+	if (r == 0)
 		r = load_mounts(&b, err);
 	if (r == 0)
 		r = load_processes(&b, err);
@@ -568,6 +560,7 @@ int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts_in, 
 	free(b.pending);
 	mem_plans_clear(&b.plans);
 	img_files_free(b.files, b.n_files);
+	img_tasks_free(b.tasks, b.n_tasks);
 	oci_config_free(b.spec);
 	image_set_free(b.s);
 	if (r < 0) {
