@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -573,6 +574,58 @@ int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct s
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
+}
+
+int image_parse_named(const char *base, const struct image_blob *b, struct stasis_error **err)
+{
+	int r = 0;
+	if (strcmp(base, "inventory.img") == 0) {
+		struct img_inventory v;
+		if ((r = image_read_inventory(b, &v, err)) == 0)
+			img_inventory_clear(&v);
+	} else if (strcmp(base, "pstree.img") == 0) {
+		struct img_task *v;
+		size_t n;
+		if ((r = image_read_pstree(b, &v, &n, err)) == 0)
+			img_tasks_free(v, n);
+	} else if (fnmatch("core-*.img", base, 0) == 0) {
+		struct img_core v;
+		if ((r = image_read_core(b, &v, err)) == 0)
+			img_core_clear(&v);
+	} else if (fnmatch("ids-*.img", base, 0) == 0) {
+		struct img_ids v;
+		r = image_read_ids(b, &v, err);
+	} else if (fnmatch("fs-*.img", base, 0) == 0) {
+		struct img_fs v;
+		r = image_read_fs(b, &v, err);
+	} else if (fnmatch("mm-*.img", base, 0) == 0) {
+		struct img_mm v;
+		if ((r = image_read_mm(b, &v, err)) == 0)
+			img_mm_clear(&v);
+	} else if (fnmatch("pagemap-*.img", base, 0) == 0) {
+		struct img_pagemap v;
+		if ((r = image_read_pagemap(b, &v, err)) == 0)
+			img_pagemap_clear(&v);
+	} else if (fnmatch("fdinfo-*.img", base, 0) == 0) {
+		struct img_fd *v;
+		size_t n;
+		if ((r = image_read_fdinfo(b, &v, &n, err)) == 0)
+			free(v);
+	} else if (strcmp(base, "files.img") == 0) {
+		struct img_file *v;
+		size_t n;
+		if ((r = image_read_files(b, &v, &n, err)) == 0)
+			img_files_free(v, n);
+	} else if (fnmatch("mountpoints-*.img", base, 0) == 0) {
+		struct img_mount *v;
+		size_t n;
+		if ((r = image_read_mounts(b, &v, &n, err)) == 0)
+			img_mounts_free(v, n);
+	} else if (strcmp(base, "stats-dump") == 0) {
+		struct img_stats v;
+		r = image_read_stats(b, &v, err);
+	}
+	return r;
 }
 
 const char *image_fd_type_name(unsigned type)

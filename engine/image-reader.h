@@ -186,6 +186,12 @@ void img_pagemap_clear(struct img_pagemap *v);
 void img_files_free(struct img_file *v, size_t n);
 void img_mounts_free(struct img_mount *v, size_t n);
 
+/*
+ * Decodes (and drops) the image `base` names ("core-1.img", "stats-dump", ...) with its reader: 0
+ * when it parses or stasis has no reader for that name, else the reader's error.
+ */
+int image_parse_named(const char *base, const struct image_blob *b, struct stasis_error **err);
+
 /* CRIU's names: "REG", "UNIXSK", ... ("UNKNOWN" past the table); "proc", "tmpfs", ... for fstype */
 const char *image_fd_type_name(unsigned type);
 const char *image_fstype_name(unsigned fstype);

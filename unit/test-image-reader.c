@@ -133,42 +133,6 @@ static void pagemap_counts_come_from_the_new_field(void **state)
 	free(f.data);
 }
 
-static int parse_any(const char *name, const struct image_blob *b, struct stasis_error **err)
-{
-	int r;
-	size_t n;
-	if (strcmp(name, "pstree.img") == 0) {
-		struct img_task *t;
-		if ((r = image_read_pstree(b, &t, &n, err)) == 0)
-			img_tasks_free(t, n);
-	} else if (strncmp(name, "core-", 5) == 0) {
-		struct img_core c;
-		if ((r = image_read_core(b, &c, err)) == 0)
-			img_core_clear(&c);
-	} else if (strcmp(name, "files.img") == 0) {
-		struct img_file *f;
-		if ((r = image_read_files(b, &f, &n, err)) == 0)
-			img_files_free(f, n);
-	} else if (strncmp(name, "pagemap-", 8) == 0) {
-		struct img_pagemap pm;
-		if ((r = image_read_pagemap(b, &pm, err)) == 0)
-			img_pagemap_clear(&pm);
-	} else if (strncmp(name, "mountpoints-", 12) == 0) {
-		struct img_mount *m;
-		if ((r = image_read_mounts(b, &m, &n, err)) == 0)
-			img_mounts_free(m, n);
-	} else if (strncmp(name, "mm-", 3) == 0) {
-		struct img_mm mm;
-		if ((r = image_read_mm(b, &mm, err)) == 0)
-			img_mm_clear(&mm);
-	} else {
-		struct img_fd *fd;
-		if ((r = image_read_fdinfo(b, &fd, &n, err)) == 0)
-			free(fd);
-	}
-	return r;
-}
-
 /* a cut anywhere but an entry boundary is an error naming the image and an offset; nothing crashes */
 static void truncations_and_bit_flips_are_errors(void **state)
 {
@@ -182,7 +146,7 @@ static void truncations_and_bit_flips_are_errors(void **state)
 		for (size_t len = 0; len < f.len; len++) {
 			struct image_blob b = { .name = names[k], .data = f.b.data, .len = len };
 			struct stasis_error *err = NULL;
-			if (parse_any(names[k], &b, &err) < 0) {
+			if (image_parse_named(names[k], &b, &err) < 0) {
 				errors++;
 				const char *msg = stasis_error_message(err);
 				assert_non_null(strstr(msg, names[k]));
@@ -199,7 +163,7 @@ static void truncations_and_bit_flips_are_errors(void **state)
 				copy[pos] ^= (unsigned char)(1u << bit);
 				struct image_blob b = { .name = names[k], .data = copy, .len = f.len };
 				struct stasis_error *err = NULL;
-				parse_any(names[k], &b, &err);
+				image_parse_named(names[k], &b, &err);
 				stasis_error_free(err);
 			}
 		free(copy);
