@@ -182,28 +182,41 @@ static enum member_kind classify(const char *name)
 }
 
 /* the manifest is read from the stream itself, never back from disk */
-static int capture_manifest(struct reader *r, struct stasis_error **err)
+int archive_entry_read_all(struct archive *a, size_t max, unsigned char **ret, size_t *ret_len)
 {
-	size_t cap = 4096, len = 0;
-	cleanup_free char *buf = xmalloc(cap + 1);
+	size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
+	cleanup_free unsigned char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (len == cap) {
-			if (cap > OCI_MAX_JSON)
-				return error_setx(err, EFBIG, "archive `%s`: %s is larger than %d bytes",
-						  r->path, ARCHIVE_MANIFEST, OCI_MAX_JSON);
-			cap *= 2;
+			if (cap > max)
+				return -EFBIG;
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
-		la_ssize_t n = archive_read_data(r->a, buf + len, cap - len);
+		la_ssize_t n = archive_read_data(a, buf + len, cap - len);
 		if (n < 0)
-			return ar_err(r, err, ARCHIVE_MANIFEST);
+			return -EIO;
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	buf[len] = '\0'; /* parsed as text */
-	r->manifest = TAKE_PTR(buf);
-	r->manifest_len = len;
+	buf[len] = '\0'; /* JSON members are parsed as text */
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+/* the manifest is read from the stream itself, never back from disk */
+static int capture_manifest(struct reader *r, struct stasis_error **err)
+{
+	unsigned char *buf;
+	int ret = archive_entry_read_all(r->a, OCI_MAX_JSON, &buf, &r->manifest_len);
+	if (ret == -EFBIG)
+		return error_setx(err, EFBIG, "archive `%s`: %s is larger than %d bytes", r->path,
+				  ARCHIVE_MANIFEST, OCI_MAX_JSON);
+	if (ret < 0)
+		return ar_err(r, err, ARCHIVE_MANIFEST);
+	r->manifest = (char *)buf;
 	return 0;
 }
 

@@ -32,6 +32,12 @@ int archive_copy_entry(struct archive *a, int fd, struct digest *md, struct copy
 		       unsigned long long *total, const char *what, struct stasis_error **err);
 
 /*
+ * The current entry's data in memory, NUL-terminated: 0, -EFBIG when it holds more than max bytes,
+ * -EIO on a read error (archive_error_string(a) says which).
+ */
+int archive_entry_read_all(struct archive *a, size_t max, unsigned char **ret, size_t *ret_len);
+
+/*
  * Extracts a checkpoint archive (any compression, detected from content) into the empty directory
  * dir.  Every member is checked first: a plain relative name (no "/" prefix, no "..", top level or
  * directly under checkpoint/), a regular file or the checkpoint/ directory, size caps.  With a

@@ -75,24 +75,11 @@ static int next_file(struct archive *a, const char *path, struct archive_entry *
 static int read_member(struct archive *a, const char *path, const char *name, size_t size,
 		       unsigned char **ret, size_t *ret_len, struct stasis_error **err)
 {
-	cleanup_free unsigned char *buf = xmalloc(size + 1);
-	size_t len = 0;
-	for (;;) {
-		if (len == size + 1)
-			return error_setx(err, EBADMSG,
-					  "archive `%s`: member `%s` is longer than its header says", path,
-					  name);
-		la_ssize_t n = archive_read_data(a, buf + len, size + 1 - len);
-		if (n < 0)
-			return ar_error(a, path, name, err);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0'; /* JSON members are parsed as text */
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	int r = archive_entry_read_all(a, size, ret, ret_len);
+	if (r == -EFBIG)
+		return error_setx(err, EBADMSG, "archive `%s`: member `%s` is longer than its header says",
+				  path, name);
+	return r < 0 ? ar_error(a, path, name, err) : 0;
 }
 
 /* the nested tar is read straight out of the outer archive's stream */
