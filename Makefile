@@ -21,7 +21,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 PROTOS := $(wildcard proto/*.proto)
 PROTO_C := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
-LIB_SRC := $(sort $(wildcard common/*.c oci/*.c mounts/*.c lsm/*.c engine/*.c))
+LIB_SRC := $(sort $(wildcard common/*.c oci/*.c mounts/*.c lsm/*.c engine/*.c engine/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
 CLI_SRC := $(sort $(wildcard runtime-hooks/*.c))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
@@ -61,7 +61,7 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(CC) $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.c $(PROTO_H) $(wildcard include/*.h common/*.h */*-internal.h */*.h)
+$(BUILD)/obj/%.o: %.c $(PROTO_H) $(wildcard include/*.h common/*.h */*.h engine/*/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(WARN) -c -o $@ $<
 

@@ -1,11 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine/: CRIU orchestration for OCI containers.  Its sub-folders, lowest first (an arrow goes
+ * only downwards; scripts/lint-layers.sh checks that no two folders include each other):
+ *   criu/        the RPC client, CRIU discovery and features, the log excerpt and explainer
+ *   archive/     checkpoint archives: the member walker, import, verify, scan, rootfs diff, writer
+ *   images/      CRIU's image files: the reader and the image set (archive, extracted or image dir)
+ *   runtime/     runc/crun calls and state, stasis delete
+ *   checkpoint/  stasis_checkpoint
+ *   restore/     stasis_restore: its context and rollback, bundle, netns, hooks, runc and native
+ *   doctor/      stasis doctor: host, container, log
+ *   inspect/     stasis inspect and verify
+ * This header and names.h are what every sub-folder shares: the context and the member names.
+ */
 #ifndef STASIS_ENGINE_INTERNAL_H
 #define STASIS_ENGINE_INTERNAL_H
 
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include "engine/rpc-client.h"
 #include "include/stasis.h"
 
 #define STASIS_DEFAULT_TIMEOUT_MS (10u * 60u * 1000u)
@@ -23,16 +35,6 @@ struct stasis_ctx {
 };
 
 /*
- * Turns a CRIU reply with success=false into an error: "<what>: <cause>", with cr_errno,
- * cr_errmsg, the log path and its "Error (" lines.  Returns a negative errno.
- */
-int criu_fail(struct stasis_error **err, const char *what, const struct rpc_result *res,
-	      const char *log_path);
-
-/* The "Error (" lines of a CRIU log (at most max), NULL-terminated; NULL when none or unreadable. */
-char **criu_log_errors(const char *log_path, size_t max);
-
-/*
  * Copies a caller's option struct as far as its `size` says (the struct it was compiled against);
  * fields it does not know about stay zero, which means their defaults.
  */
@@ -41,17 +43,5 @@ void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
 /* Formats a warning and hands it to the caller's callback (when there is one). */
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
-
-/* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
-int criu_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
-
-/* Opens a directory for CRIU (images or work dir), creating it when create is set. */
-int criu_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
-
-/*
- * Waits up to timeout_ms for pid to exit (a pidfd polls readable then, reaped or not): 0, also
- * when there is no such process; -ETIMEDOUT; or -errno when it cannot be watched.
- */
-int pid_wait_exit(pid_t pid, int timeout_ms);
 
 #endif

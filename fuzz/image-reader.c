@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "engine/image-reader.h"
+#include "engine/images/reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "engine/rpc-client.h"
+#include "engine/criu/rpc.h"
 #include "rpc.pb-c.h"
 
 typedef void (*peer_fn)(int sk);

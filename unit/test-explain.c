@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
-#include "engine/explain.h"
+#include "engine/criu/explain.h"
 
 /*
  * One line per signature.  "real" ones were captured from failed runs on the development

@@ -17,7 +17,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/xalloc.h"
-#include "engine/image-reader.h"
+#include "engine/images/reader.h"
 
 #define IMAGES UNIT_DATA "/images"
 

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Waiting for processes: children we forked, and processes we only know by pid. */
+#ifndef STASIS_COMMON_PROCESS_H
+#define STASIS_COMMON_PROCESS_H
+
+#include <sys/types.h>
+
+/*
+ * Waits up to timeout_ms for pid to exit (a pidfd polls readable then, reaped or not): 0, also
+ * when there is no such process; -ETIMEDOUT; or -errno when it cannot be watched.
+ */
+int pid_wait_exit(pid_t pid, int timeout_ms);
+
+/*
+ * Reaps the child pid: its exit status, or 255 when a signal ended it.  Our helper children exit
+ * with the number of the step that failed, so the status names the step.
+ */
+int child_wait_exit_code(pid_t pid);
+
+#endif

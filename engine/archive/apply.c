@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * rootfs-diff.tar onto a fresh rootfs.  libarchive reads the tar; every entry is written by us
+ * relative to a directory fd reached from the rootfs with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), so no entry can write through a symlink or outside the rootfs, whatever
+ * the archive holds.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive/archive.h"
+
+struct applier {
+	struct archive *a;
+	const char *tar;
+	int rootfd;
+	unsigned long long total;
+	char **paths;
+	size_t n_paths;
+};
+
+static int open_beneath(int rootfd, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+}
+
+static int refuse(struct applier *ap, struct stasis_error **err, const char *name, const char *why)
+{
+	return error_setx(err, EPERM, "`%s`: entry `%s`: %s: refused", ap->tar, name, why);
+}
+
+/* The directory holding name, created (0755) where the tar skipped it; *base points into name. */
+static int parent_fd(struct applier *ap, char *name, const char **base, struct stasis_error **err)
+{
+	char *slash = strrchr(name, '/');
+	if (!slash) {
+		*base = name;
+		int fd = dup(ap->rootfd);
+		return fd < 0 ? error_set(err, errno, "dup") : fd;
+	}
+	*slash = '\0';
+	*base = slash + 1;
+	int fd = open_beneath(ap->rootfd, name);
+	if (fd < 0 && errno == ENOENT) {
+		for (char *p = name;; p++) {
+			if (*p != '/' && *p)
+				continue;
+			char c = *p;
+			*p = '\0';
+			int r = mkdirat(ap->rootfd, name, 0755);
+			int e = errno;
+			*p = c;
+			if (r < 0 && e != EEXIST)
+				break;
+			if (!c)
+				break;
+		}
+		fd = open_beneath(ap->rootfd, name);
+	}
+	int e = errno;
+	*slash = '/';
+	if (fd < 0)
+		return error_setx(err, e == ELOOP || e == EXDEV ? EPERM : e,
+				  "`%s`: entry `%s`: its directory leads through a symlink or out of the "
+				  "rootfs (%s): refused",
+				  ap->tar, name, strerror(e));
+	return fd;
+}
+
+/* Whatever is in the way of a new entry goes, directories only when the entry is not one. */
+static int clear_way(int pfd, const char *base, bool want_dir)
+{
+	struct stat st;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (want_dir && S_ISDIR(st.st_mode))
+		return 0;
+	return rm_rf_at(pfd, base);
+}
+
+static void set_xattrs(struct archive_entry *e, int fd)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+		if (strncmp(name, "trusted.overlay.", 16) != 0)
+			fsetxattr(fd, name, value, size, 0);
+}
+
+static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasis_error **err)
+{
+	const char *raw = archive_entry_pathname(e);
+	if (!raw)
+		return error_setx(err, EINVAL, "`%s`: an entry without a name", ap->tar);
+	while (strncmp(raw, "./", 2) == 0)
+		raw += 2;
+	cleanup_free char *name = xstrdup(raw);
+	size_t l = strlen(name);
+	while (l > 1 && name[l - 1] == '/')
+		name[--l] = '\0';
+	if (!l || strcmp(name, ".") == 0)
+		return 0;
+	if (!archive_name_is_safe(name))
+		return refuse(ap, err, raw, "absolute or with \"..\"");
+	mode_t type = archive_entry_filetype(e);
+	const char *hardlink = archive_entry_hardlink(e);
+	if (type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && !hardlink)
+		return refuse(ap, err, raw, "not a file, directory or link (devices are never restored)");
+
+	const char *base;
+	cleanup_close int pfd = parent_fd(ap, name, &base, err);
+	if (pfd < 0)
+		return pfd;
+	int r = clear_way(pfd, base, type == AE_IFDIR);
+	if (r < 0)
+		return error_set(err, r, "`%s`: replace `%s`", ap->tar, raw);
+	uid_t uid = (uid_t)archive_entry_uid(e);
+	gid_t gid = (gid_t)archive_entry_gid(e);
+	mode_t perm = archive_entry_perm(e) & 07777;
+
+	if (hardlink) {
+		while (strncmp(hardlink, "./", 2) == 0)
+			hardlink += 2;
+		if (!archive_name_is_safe(hardlink))
+			return refuse(ap, err, raw, "hardlink target absolute or with \"..\"");
+		cleanup_free char *target = xstrdup(hardlink);
+		const char *tbase;
+		cleanup_close int tfd = parent_fd(ap, target, &tbase, err);
+		if (tfd < 0)
+			return tfd;
+		struct stat st;
+		if (fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			return refuse(ap, err, raw, "hardlink to something that is not a file of the diff");
+		if (linkat(tfd, tbase, pfd, base, 0) < 0)
+			return error_set(err, errno, "`%s`: link `%s`", ap->tar, raw);
+		return 0;
+	}
+	if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(e);
+		if (!target || symlinkat(target, pfd, base) < 0)
+			return error_set(err, target ? errno : EINVAL, "`%s`: symlink `%s`", ap->tar, raw);
+		fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
+		return 0;
+	}
+	cleanup_close int fd = -1;
+	if (type == AE_IFDIR) {
+		if (mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
+			return error_set(err, errno, "`%s`: mkdir `%s`", ap->tar, raw);
+		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		cleanup_free char *what = xasprintf("`%s`: entry `%s`", ap->tar, raw);
+		if (fd >= 0 && (r = archive_copy_entry(ap->a, fd, NULL, NULL, &ap->total, what, err)) < 0)
+			return r;
+		if (fd >= 0 && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
+			return error_set(err, errno, "`%s`: `%s`", ap->tar, raw);
+	}
+	if (fd < 0)
+		return error_set(err, errno, "`%s`: create `%s`", ap->tar, raw);
+	/* owner before mode: chown clears set-id bits */
+	if (fchown(fd, uid, gid) < 0 || fchmod(fd, perm) < 0)
+		return error_set(err, errno, "`%s`: owner and mode of `%s`", ap->tar, raw);
+	set_xattrs(e, fd);
+	if (type == AE_IFREG) {
+		struct timespec ts[2] = {
+			{ archive_entry_atime(e), archive_entry_atime_nsec(e) },
+			{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
+		};
+		futimens(fd, ts);
+	}
+	return 0;
+}
+
+int archive_apply_rootfs_diff(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
+			      struct stasis_error **err)
+{
+	struct applier ap = { .tar = tar_path };
+	cleanup_close int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return error_set(err, errno, "open rootfs `%s`", rootfs);
+	ap.rootfd = rootfd;
+	ap.a = archive_read_new();
+	archive_read_support_filter_all(ap.a);
+	archive_read_support_format_tar(ap.a);
+	int r = 0;
+	if (archive_read_open_filename(ap.a, tar_path, 1 << 20) != ARCHIVE_OK)
+		r = error_setx(err, EIO, "`%s`: %s", tar_path, archive_error_string(ap.a));
+	while (r == 0) {
+		struct archive_entry *e;
+		int rc = archive_read_next_header(ap.a, &e);
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+			r = error_setx(err, EIO, "`%s`: %s", tar_path, archive_error_string(ap.a));
+		else
+			r = apply_entry(&ap, e, err);
+		if (r == 0 && ret_paths && archive_entry_pathname(e))
+			strv_push(&ap.paths, &ap.n_paths, xstrdup(archive_entry_pathname(e)));
+	}
+	archive_read_free(ap.a);
+	if (r == 0 && ret_paths) {
+		*ret_paths = TAKE_PTR(ap.paths);
+		*ret_n = ap.n_paths;
+	}
+	strv_freep(&ap.paths);
+	return r;
+}
+
+int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err)
+{
+	cleanup_close int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return error_set(err, errno, "open rootfs `%s`", rootfs);
+	struct applier ap = { .tar = "deleted.files", .rootfd = rootfd };
+	for (size_t i = 0; i < n; i++) {
+		const char *p = paths[i];
+		while (*p == '/')
+			p++;
+		cleanup_free char *name = xstrdup(p);
+		if (!archive_name_is_safe(name))
+			return refuse(&ap, err, paths[i], "with \"..\"");
+		const char *base;
+		struct stasis_error *e = NULL;
+		int pfd = parent_fd(&ap, name, &base, &e);
+		if (pfd < 0) {
+			/* the path is already gone with its directory: nothing to delete */
+			int r = stasis_error_errno(e) == ENOENT ? 0 : pfd;
+			if (r < 0 && err && !*err)
+				*err = e;
+			else
+				stasis_error_free(e);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		int r = rm_rf_at(pfd, base);
+		close(pfd);
+		if (r < 0)
+			return error_set(err, r, "deleted.files: remove `%s`", paths[i]);
+	}
+	return 0;
+}

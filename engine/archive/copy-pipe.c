@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "engine/archive/copy-pipe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive/digest.h"
+
+/* 8 x up to 1 MiB in flight: enough to keep both workers busy, little memory */
+#define PIPE_SLOTS 8
+#define PIPE_BLOCK_MAX (1u << 20)
+
+struct slot {
+	char *data;
+	size_t cap;
+	size_t len;
+	off_t off;
+	int fd;
+	struct digest *md;
+};
+
+/* Counters only grow: slot n % PIPE_SLOTS is free once both workers are past n. */
+struct copy_pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct slot slots[PIPE_SLOTS];
+	unsigned long long produced, hashed, written;
+	int fd;
+	struct digest *md;
+	int werr;
+	bool quit;
+	pthread_t hasher, writer;
+};
+
+/* One worker: `hash` or write every produced slot, in order. */
+static void run_worker(struct copy_pipe *p, bool hash)
+{
+	unsigned long long *mine = hash ? &p->hashed : &p->written;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->quit && *mine == p->produced)
+			pthread_cond_wait(&p->changed, &p->lock);
+		if (*mine == p->produced)
+			break;
+		struct slot *s = &p->slots[*mine % PIPE_SLOTS];
+		bool skip = !hash && p->werr;
+		pthread_mutex_unlock(&p->lock);
+		int r = 0;
+		if (hash && s->md)
+			digest_update(s->md, s->data, s->len);
+		else if (!hash && !skip)
+			r = pwrite_all(s->fd, s->data, s->len, s->off);
+		pthread_mutex_lock(&p->lock);
+		if (r < 0 && !p->werr)
+			p->werr = r;
+		(*mine)++;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *hasher_main(void *arg)
+{
+	run_worker(arg, true);
+	return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+	run_worker(arg, false);
+	return NULL;
+}
+
+struct copy_pipe *copy_pipe_new(void)
+{
+	struct copy_pipe *p = xzalloc(sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->fd = -1;
+	if (pthread_create(&p->hasher, NULL, hasher_main, p) != 0 ||
+	    pthread_create(&p->writer, NULL, writer_main, p) != 0)
+		abort(); /* as on any allocation failure: nothing sane to go on with */
+	return p;
+}
+
+void copy_pipe_free(struct copy_pipe *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->quit = true;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->hasher, NULL);
+	pthread_join(p->writer, NULL);
+	for (size_t i = 0; i < PIPE_SLOTS; i++)
+		free(p->slots[i].data);
+	pthread_cond_destroy(&p->changed);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md)
+{
+	pthread_mutex_lock(&p->lock);
+	p->fd = fd;
+	p->md = md;
+	p->werr = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int copy_pipe_push(struct copy_pipe *p, const void *buf, size_t len, off_t off)
+{
+	const char *src = buf;
+	while (len) {
+		size_t n = len < PIPE_BLOCK_MAX ? len : PIPE_BLOCK_MAX;
+		pthread_mutex_lock(&p->lock);
+		while (p->produced - (p->hashed < p->written ? p->hashed : p->written) >= PIPE_SLOTS)
+			pthread_cond_wait(&p->changed, &p->lock);
+		int werr = p->werr;
+		struct slot *s = &p->slots[p->produced % PIPE_SLOTS];
+		pthread_mutex_unlock(&p->lock);
+		if (werr)
+			return werr;
+		/* the slot is ours until produced moves past it */
+		if (s->cap < n) {
+			free(s->data);
+			s->data = xmalloc(n);
+			s->cap = n;
+		}
+		memcpy(s->data, src, n);
+		s->len = n;
+		s->off = off;
+		s->fd = p->fd;
+		s->md = p->md;
+		pthread_mutex_lock(&p->lock);
+		p->produced++;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		src += n;
+		off += (off_t)n;
+		len -= n;
+	}
+	return 0;
+}
+
+int copy_pipe_end(struct copy_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->hashed != p->produced || p->written != p->produced)
+		pthread_cond_wait(&p->changed, &p->lock);
+	int werr = p->werr;
+	p->fd = -1;
+	p->md = NULL;
+	pthread_mutex_unlock(&p->lock);
+	return werr;
+}

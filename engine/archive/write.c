@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "engine/archive/write.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "engine/names.h"
+#include "engine/archive/zstd.h"
+#include "engine/archive/digest.h"
+#include "include/stasis.h"
+#include "oci/oci.h"
+
+#define COPY_CHUNK (1u << 20)
+
+struct member_digest {
+	char *name;
+	char hex[65];
+};
+
+struct archive_writer {
+	struct archive *a;
+	int fd;
+	char *tmp_path;
+	char *final_path;
+	char *dir;
+	struct member_digest *digests;
+	size_t n_digests;
+	time_t now;
+};
+
+static int ar_error(struct archive_writer *w, struct stasis_error **err, const char *what)
+{
+	int e = archive_errno(w->a);
+	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", w->final_path, what,
+			  archive_error_string(w->a) ? archive_error_string(w->a) : "error");
+}
+
+int archive_writer_open(const char *final_path, const char *compress, struct archive_writer **ret,
+			struct stasis_error **err)
+{
+	if (!compress)
+		compress = "zstd";
+	if (strcmp(compress, "zstd") && strcmp(compress, "gzip") && strcmp(compress, "none"))
+		return error_setx(err, EINVAL, "compression `%s`: expected zstd, gzip or none", compress);
+	cleanup_free char *copy = xstrdup(final_path);
+	cleanup_free char *copy2 = xstrdup(final_path);
+	struct archive_writer *w = xzalloc(sizeof(*w));
+	w->final_path = xstrdup(final_path);
+	w->dir = xstrdup(dirname(copy));
+	w->tmp_path = xasprintf("%s/.%s.stasis-XXXXXX", w->dir, basename(copy2));
+	w->now = time(NULL);
+	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	if (w->fd < 0) {
+		int r = error_set(err, errno, "create archive in `%s`", w->dir);
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		archive_writer_abort(w);
+		return r;
+	}
+	fchmod(w->fd, 0600);
+	w->a = archive_write_new();
+	archive_write_set_format_pax_restricted(w->a);
+	int r = ARCHIVE_OK;
+	if (strcmp(compress, "zstd") == 0) {
+		/* zstd worker threads keep pace with the disk, in a bounded amount of memory */
+		r = archive_write_open_zstd_fd(w->a, w->fd);
+	} else {
+		if (strcmp(compress, "gzip") == 0)
+			r = archive_write_add_filter_gzip(w->a);
+		if (r == ARCHIVE_OK)
+			r = archive_write_open_fd(w->a, w->fd);
+	}
+	if (r != ARCHIVE_OK) {
+		r = ar_error(w, err, "open");
+		archive_writer_abort(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+static struct archive_entry *new_entry(struct archive_writer *w, const char *name, mode_t type, mode_t perm,
+				       int64_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_size(e, size);
+	archive_entry_set_mtime(e, w->now, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	return e;
+}
+
+/* frees md */
+static void record_digest(struct archive_writer *w, const char *name, struct digest *md)
+{
+	w->digests = xreallocarray(w->digests, w->n_digests + 1, sizeof(*w->digests));
+	struct member_digest *d = &w->digests[w->n_digests++];
+	d->name = xstrdup(name);
+	digest_finish(md, d->hex);
+}
+
+int archive_writer_add_dir(struct archive_writer *w, const char *name, struct stasis_error **err)
+{
+	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);
+	int r = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
+}
+
+int archive_writer_add_buffer(struct archive_writer *w, const char *name, const void *buf, size_t len,
+			      struct stasis_error **err)
+{
+	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, (int64_t)len);
+	int r = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK)
+		return ar_error(w, err, name);
+	if (len && archive_write_data(w->a, buf, len) != (la_ssize_t)len)
+		return ar_error(w, err, name);
+	struct digest *md = digest_new();
+	digest_update(md, buf, len);
+	record_digest(w, name, md);
+	return 0;
+}
+
+int archive_writer_add_file(struct archive_writer *w, const char *name, const char *path,
+			    struct stasis_error **err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "archive: open `%s`", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return error_setx(err, EINVAL, "archive: `%s` is not a regular file", path);
+	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, st.st_size);
+	int r = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK)
+		return ar_error(w, err, name);
+	struct digest *md = digest_new();
+	cleanup_free char *buf = xmalloc(COPY_CHUNK);
+	off_t left = st.st_size;
+	while (left > 0) {
+		ssize_t n = read(fd, buf, COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			digest_finish(md, (char[65]){ 0 });
+			return n < 0 ? error_set(err, errno, "archive: read `%s`", path)
+				     : error_setx(err, EIO, "archive: `%s` shrank while being archived",
+						  path);
+		}
+		if (n > left)
+			n = left;
+		digest_update(md, buf, (size_t)n);
+		if (archive_write_data(w->a, buf, (size_t)n) != n) {
+			digest_finish(md, (char[65]){ 0 });
+			return ar_error(w, err, name);
+		}
+		left -= n;
+	}
+	record_digest(w, name, md);
+	return 0;
+}
+
+static char *manifest_json(struct archive_writer *w, const char *criu_version)
+{
+	struct utsname u;
+	uname(&u);
+	struct oci_json *j = oci_json_new(true);
+	oci_json_map_open(j);
+	oci_json_kint(j, "format", ARCHIVE_MANIFEST_FORMAT);
+	oci_json_kstr(j, "stasisVersion", stasis_version());
+	oci_json_kstr(j, "criuVersion", criu_version);
+	oci_json_kstr(j, "kernel", u.release);
+	oci_json_kstr(j, "arch", u.machine);
+	oci_json_kstr(j, "digest", "sha256");
+	oci_json_key(j, "members");
+	oci_json_map_open(j);
+	for (size_t i = 0; i < w->n_digests; i++)
+		oci_json_kstr(j, w->digests[i].name, w->digests[i].hex);
+	oci_json_map_close(j);
+	oci_json_map_close(j);
+	size_t len;
+	return oci_json_finish(j, &len);
+}
+
+int archive_writer_commit(struct archive_writer *w, const char *criu_version, struct stasis_error **err)
+{
+	cleanup_free char *manifest = manifest_json(w, criu_version);
+	struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, (int64_t)strlen(manifest));
+	int r = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK ||
+	    archive_write_data(w->a, manifest, strlen(manifest)) != (la_ssize_t)strlen(manifest))
+		return ar_error(w, err, ARCHIVE_MANIFEST);
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return ar_error(w, err, "close");
+	if (fsync(w->fd) < 0)
+		return error_set(err, errno, "fsync `%s`", w->tmp_path);
+	if (rename(w->tmp_path, w->final_path) < 0)
+		return error_set(err, errno, "rename `%s` to `%s`", w->tmp_path, w->final_path);
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+	cleanup_close int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	archive_writer_abort(w);
+	return 0;
+}
+
+void archive_writer_abort(struct archive_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_path)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	free(w->final_path);
+	free(w->dir);
+	for (size_t i = 0; i < w->n_digests; i++)
+		free(w->digests[i].name);
+	free(w->digests);
+	free(w);
+}
+
+/* trusted.overlay.* attributes are overlayfs' bookkeeping of the upper dir, not the container's data */
+static void drop_overlay_xattrs(struct archive_entry *e)
+{
+	struct keep {
+		char *name;
+		void *value;
+		size_t size;
+	} keep[64];
+	size_t n = 0;
+	const char *name;
+	const void *value;
+	size_t size;
+	archive_entry_xattr_reset(e);
+	while (n < ARRAY_SIZE(keep) && archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		if (strncmp(name, "trusted.overlay.", 16) == 0)
+			continue;
+		keep[n].name = xstrdup(name);
+		keep[n].value = xmalloc(size);
+		memcpy(keep[n].value, value, size);
+		keep[n].size = size;
+		n++;
+	}
+	archive_entry_xattr_clear(e);
+	for (size_t i = 0; i < n; i++) {
+		archive_entry_xattr_add_entry(e, keep[i].name, keep[i].value, keep[i].size);
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+}
+
+int archive_write_tree(const char *tar_path, const char *base, char *const *paths, size_t n,
+		       struct stasis_error **err)
+{
+	struct archive *a = archive_write_new();
+	struct archive *disk = archive_read_disk_new();
+	struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_entry_linkresolver_set_strategy(links, archive_format(a));
+	archive_read_disk_set_symlink_physical(disk);
+	archive_read_disk_set_standard_lookup(disk);
+	int r = 0;
+	if (archive_write_open_filename(a, tar_path) != ARCHIVE_OK) {
+		r = error_setx(err, EIO, "create `%s`: %s", tar_path, archive_error_string(a));
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		cleanup_free char *src = xasprintf("%s/%s", base, paths[i]);
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_copy_sourcepath(e, src);
+		if (archive_read_disk_entry_from_file(disk, e, -1, NULL) != ARCHIVE_OK) {
+			r = error_setx(err, EIO, "rootfs diff: `/%s`: %s", paths[i],
+				       archive_error_string(disk));
+			archive_entry_free(e);
+			break;
+		}
+		archive_entry_set_pathname(e, paths[i]);
+		drop_overlay_xattrs(e);
+		struct archive_entry *sparse = NULL;
+		archive_entry_linkify(links, &e, &sparse);
+		if (e && archive_write_header(a, e) != ARCHIVE_OK) {
+			r = error_setx(err, EIO, "rootfs diff: `/%s`: %s", paths[i], archive_error_string(a));
+		} else if (e && archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
+			int fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				r = error_set(err, errno, "rootfs diff: open `/%s`", paths[i]);
+			} else {
+				char buf[65536];
+				ssize_t got;
+				while ((got = read(fd, buf, sizeof(buf))) > 0)
+					if (archive_write_data(a, buf, (size_t)got) != got) {
+						r = error_setx(err, EIO, "rootfs diff: write `/%s`",
+							       paths[i]);
+						break;
+					}
+				close(fd);
+			}
+		}
+		if (e)
+			archive_entry_free(e);
+		if (sparse)
+			archive_entry_free(sparse);
+	}
+	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+		r = error_setx(err, EIO, "close `%s`: %s", tar_path, archive_error_string(a));
+out:
+	archive_entry_linkresolver_free(links);
+	archive_read_free(disk);
+	archive_write_free(a);
+	return r;
+}

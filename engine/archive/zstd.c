@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "engine/archive/zstd.h"
+
+#include <archive.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/xalloc.h"
+
+/* Small jobs keep peak memory low; 2 MiB still lets every core compress. */
+#define ZSTD_JOB_SIZE (2u << 20)
+#define ZSTD_LEVEL 3
+
+struct zsink {
+	int fd;
+	ZSTD_CCtx *cctx;
+	void *out;
+	size_t out_cap;
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pump(struct archive *a, struct zsink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
+{
+	for (;;) {
+		ZSTD_outBuffer out = { z->out, z->out_cap, 0 };
+		size_t left = ZSTD_compressStream2(z->cctx, &out, in, mode);
+		if (ZSTD_isError(left)) {
+			archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(left));
+			return -1;
+		}
+		if (write_all(z->fd, z->out, out.pos) < 0) {
+			archive_set_error(a, errno, "write");
+			return -1;
+		}
+		bool done = mode == ZSTD_e_end ? left == 0 : in->pos == in->size;
+		if (done)
+			return 0;
+	}
+}
+
+static la_ssize_t zsink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	ZSTD_inBuffer in = { buf, len, 0 };
+	return pump(a, data, &in, ZSTD_e_continue) < 0 ? -1 : (la_ssize_t)len;
+}
+
+static int zsink_close(struct archive *a, void *data)
+{
+	struct zsink *z = data;
+	ZSTD_inBuffer in = { NULL, 0, 0 };
+	return pump(a, z, &in, ZSTD_e_end) < 0 ? ARCHIVE_FATAL : ARCHIVE_OK;
+}
+
+static int zsink_free(struct archive *a, void *data)
+{
+	(void)a;
+	struct zsink *z = data;
+	ZSTD_freeCCtx(z->cctx);
+	free(z->out);
+	free(z);
+	return ARCHIVE_OK;
+}
+
+int archive_write_open_zstd_fd(struct archive *a, int fd)
+{
+	struct zsink *z = xzalloc(sizeof(*z));
+	z->fd = fd;
+	z->cctx = ZSTD_createCCtx();
+	z->out_cap = ZSTD_CStreamOutSize();
+	z->out = xmalloc(z->out_cap);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
+	/* fails harmlessly (single-threaded) when libzstd was built without threads */
+	if (cpus > 1 && !ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, (int)cpus)))
+		ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
+	/* tar output is many small writes: let libarchive gather them into 1 MiB blocks */
+	archive_write_set_bytes_per_block(a, 1 << 20);
+	archive_write_set_bytes_in_last_block(a, 1);
+	return archive_write_open2(a, z, NULL, zsink_write, zsink_close, zsink_free);
+}

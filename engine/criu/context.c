@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/criu/criu-internal.h"
+#include "engine/engine-internal.h"
+
+#define CRIU_HOWTO                                                                                    \
+	"stasis needs CRIU >= " STASIS_CRIU_MIN_VERSION_STR                                           \
+	": run `make deps` in the stasis source tree (it fetches one into .deps/criu) "               \
+	"and set STASIS_CRIU to .deps/criu/bin/criu, or install criu >= " STASIS_CRIU_MIN_VERSION_STR \
+	" and pass --criu PATH"
+
+static int locate_criu(const char *explicit_path, char **ret, struct stasis_error **err)
+{
+	const char *from = "--criu";
+	const char *want = explicit_path;
+	if (!want || !*want) {
+		want = getenv("STASIS_CRIU");
+		from = "STASIS_CRIU";
+	}
+	if (want && *want) {
+		if (access(want, X_OK) < 0)
+			return error_setx(err, errno, "CRIU `%s` (from %s): %s; %s", want, from,
+					  strerror(errno), CRIU_HOWTO);
+		*ret = xstrdup(want);
+		return 0;
+	}
+	char *found = find_in_path("criu");
+	if (!found)
+		return error_setx(err, ENOENT, "no `criu` in PATH; %s", CRIU_HOWTO);
+	*ret = found;
+	return 0;
+}
+
+int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx, struct stasis_error **err)
+{
+	struct stasis_ctx_opts o;
+	opts_copy(&o, sizeof(o), opts, opts ? opts->size : 0);
+
+	cleanup_free char *criu = NULL;
+	int r = locate_criu(o.criu_path, &criu, err);
+	if (r < 0)
+		return r;
+	struct stasis_ctx *ctx = xzalloc(sizeof(*ctx));
+	ctx->criu_path = TAKE_PTR(criu);
+	ctx->timeout_ms = o.timeout_ms ? o.timeout_ms : STASIS_DEFAULT_TIMEOUT_MS;
+	*ret_ctx = ctx;
+	return 0;
+}
+
+struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx)
+{
+	if (!ctx)
+		return NULL;
+	free(ctx->criu_path);
+	free(ctx);
+	return NULL;
+}
+
+const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx)
+{
+	return ctx->criu_path;
+}
+
+int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, struct stasis_error **err)
+{
+	if (ctx->have_info) {
+		*ret_info = ctx->info;
+		return 0;
+	}
+	struct rpc_result res = { 0 };
+	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_VERSION, NULL, NULL, &res, err);
+	if (r < 0)
+		return error_wrap(err, r, "ask `%s` its version", ctx->criu_path);
+	if (!res.success || !res.have_version) {
+		rpc_result_clear(&res);
+		return error_setx(err, EPROTO, "`%s` did not report its version; %s", ctx->criu_path,
+				  CRIU_HOWTO);
+	}
+	struct stasis_criu_info info = {
+		.major = res.major,
+		.minor = res.minor,
+		.sublevel = res.sublevel,
+		.version = res.major * 10000 + res.minor * 100 + res.sublevel,
+	};
+	rpc_result_clear(&res);
+
+	/* FEATURE_CHECK forks kerndat: a CRIU that cannot run on this kernel answers success=false. */
+	r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_FEATURE_CHECK, NULL, NULL, &res, NULL);
+	if (r == 0 && res.success && res.have_features) {
+		info.features_known = true;
+		info.mem_track = res.mem_track;
+		info.lazy_pages = res.lazy_pages;
+		info.pidfd_store = res.pidfd_store;
+	}
+	rpc_result_clear(&res);
+
+	ctx->info = info;
+	ctx->have_info = true;
+	*ret_info = info;
+	return 0;
+}
+
+int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err)
+{
+	struct stasis_criu_info info;
+	int r = stasis_criu_info(ctx, &info, err);
+	if (r < 0)
+		return r;
+	if (info.version < STASIS_CRIU_MIN_VERSION)
+		return error_setx(err, EOPNOTSUPP,
+				  "CRIU %d.%d.%d at `%s` is too old (3.17 cannot dump on kernels "
+				  "with the new vDSO layout, 4.1 cannot dump inet sockets on kernels "
+				  ">= 6.16); %s",
+				  info.major, info.minor, info.sublevel, ctx->criu_path, CRIU_HOWTO);
+	return 0;
+}
+
+int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
+{
+	struct stasis_criu_info info;
+	int r = stasis_criu_info(ctx, &info, err);
+	if (r < 0)
+		return r;
+	if (!info.features_known || !info.mem_track)
+		return error_setx(
+			err, EOPNOTSUPP,
+			"pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty page "
+			"tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
+	return 0;
+}

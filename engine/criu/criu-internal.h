@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine/criu/: everything that talks to CRIU: the RPC client (rpc.c, rpc.h), finding CRIU and
+ * asking what it can do (context.c), raw process dump/restore (process.c), the errors and log
+ * excerpts of a failed call (log.c), and the explainer's catalog of CRIU failures (explain.c).
+ */
+#ifndef STASIS_ENGINE_CRIU_INTERNAL_H
+#define STASIS_ENGINE_CRIU_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/criu/rpc.h"
+#include "engine/engine-internal.h"
+
+/*
+ * Turns a CRIU reply with success=false into an error: "<what>: <cause>", with cr_errno,
+ * cr_errmsg, the log path and its "Error (" lines.  Returns a negative errno.
+ */
+int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result *res, const char *log_path);
+
+/* The "Error (" lines of a CRIU log (at most max), NULL-terminated; NULL when none or unreadable. */
+char **cr_log_errors(const char *log_path, size_t max);
+
+/* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
+int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
+
+/* Opens a directory for CRIU (images or work dir), creating it when create is set. */
+int cr_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
+
+#endif

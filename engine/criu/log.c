@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "engine/criu/criu-internal.h"
+#include "engine/engine-internal.h"
+#include "engine/criu/explain.h"
+
+char **cr_log_errors(const char *log_path, size_t max)
+{
+	if (!log_path)
+		return NULL;
+	cleanup_fclose FILE *f = fopen(log_path, "re");
+	if (!f)
+		return NULL;
+	char **lines = NULL;
+	size_t n = 0;
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		if (!strstr(line, "Error (") && !strstr(line, "Error:"))
+			continue;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (n == max) {
+			/* keep the last ones: the first error is usually the cause, the last the summary */
+			free(lines[max - 1]);
+			lines[max - 1] = xstrdup(line);
+			continue;
+		}
+		strv_push(&lines, &n, xstrdup(line));
+	}
+	return lines;
+}
+
+/* Error lines CRIU prints on runs that go on to succeed: never the cause of a failure. */
+static const char *const benign[] = {
+	"Can't setup RLIMIT_NOFILE for self",
+	"Restoring FAILED",
+	"Dumping FAILED",
+};
+
+static bool is_benign(const char *line)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(benign); i++)
+		if (strstr(line, benign[i]))
+			return true;
+	return false;
+}
+
+int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result *res, const char *log_path)
+{
+	char **lines = cr_log_errors(log_path, 20);
+	const char *cause = NULL;
+	for (size_t i = 0; lines && lines[i]; i++) {
+		if (is_benign(lines[i]))
+			continue;
+		/* "(00.01) Error (criu/x.c:12): text" -> "text" */
+		const char *p = strstr(lines[i], "): ");
+		cause = p ? p + 3 : lines[i];
+		break;
+	}
+	if (!cause && res->cr_errmsg)
+		cause = res->cr_errmsg;
+	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
+	cleanup_free char *where = log_path ? xasprintf(" (log `%s`)", log_path) : xstrdup("");
+	int r = cause ? error_setx(err, errnum, "%s: CRIU: %s%s", what, cause, where)
+		      : error_setx(err, errnum, "%s: CRIU failed%s", what, where);
+	if (err && *err && !(*err)->hint) {
+		/* the explainer reads the error lines and CRIU's own message */
+		cleanup_free char *text = xstrdup(res->cr_errmsg ? res->cr_errmsg : "");
+		for (size_t i = 0; lines && lines[i]; i++) {
+			char *t = xasprintf("%s\n%s", text, lines[i]);
+			free(text);
+			text = t;
+		}
+		error_set_hint(err, explain_hint(text));
+	}
+	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
+		(*err)->criu_errno = res->cr_errno;
+		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;
+		(*err)->criu_log = log_path ? xstrdup(log_path) : NULL;
+		(*err)->criu_lines = lines;
+		lines = NULL;
+	}
+	strv_freep(&lines);
+	return r;
+}
+
+int cr_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err)
+{
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return error_set(err, errno, "create `%s`", path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "open `%s`", path);
+	*ret_fd = fd;
+	return 0;
+}

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CRIU RPC client: `criu swrk <fd>` on a SOCK_SEQPACKET socketpair, one protobuf message per packet,
+ * no length prefix (that framing belongs to image files only).
+ */
+#include "engine/criu/rpc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "rpc.pb-c.h"
+
+/* A reply bigger than this is not something CRIU sends. */
+#define RPC_MAX_PACKET (1u << 20)
+/* How long a closed criu swrk gets to exit before it is killed. */
+#define RPC_REAP_MS 5000
+
+void rpc_opts_init(struct rpc_opts *o)
+{
+	*o = (struct rpc_opts){
+		.images_dir_fd = -1,
+		.work_dir_fd = -1,
+		.manage_cgroups_mode = RPC_CG_UNSET,
+	};
+}
+
+void rpc_result_clear(struct rpc_result *r)
+{
+	free(r->cr_errmsg);
+	*r = (struct rpc_result){ 0 };
+}
+
+const char *rpc_req_name(enum rpc_req type)
+{
+	switch (type) {
+	case RPC_DUMP:
+		return "DUMP";
+	case RPC_RESTORE:
+		return "RESTORE";
+	case RPC_CHECK:
+		return "CHECK";
+	case RPC_PRE_DUMP:
+		return "PRE_DUMP";
+	case RPC_FEATURE_CHECK:
+		return "FEATURE_CHECK";
+	case RPC_VERSION:
+		return "VERSION";
+	}
+	return "?";
+}
+
+static int pidfd_open_compat(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Closes every fd from 4 up except those in keep (sorted ascending, all >= 4). */
+static void close_all_but(const int *keep, size_t n)
+{
+	unsigned int from = 4;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0u);
+		fcntl(keep[i], F_SETFD, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0u);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
+		   struct rpc_conn *ret, struct stasis_error **err)
+{
+	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	for (size_t i = 0; i < n_keep; i++) {
+		if (keep_fds[i] < 4) {
+			free(keep);
+			return error_setx(err, EBADF, "fd %d for CRIU's inherit_fd: must be 4 or above",
+					  keep_fds[i]);
+		}
+		keep[i] = keep_fds[i];
+	}
+	qsort(keep, n_keep, sizeof(int), cmp_int);
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return error_set(err, errno, "socketpair");
+	cleanup_close int ours = sv[0];
+	cleanup_close int theirs = sv[1];
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(keep);
+		return error_set(err, errno, "fork for `%s swrk`", criu_path);
+	}
+	if (pid == 0) {
+		/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (theirs != 3) {
+			if (dup2(theirs, 3) < 0)
+				_exit(127);
+		} else if (fcntl(3, F_SETFD, 0) < 0) {
+			_exit(127);
+		}
+		/* every request we send names a log file; what CRIU prints before that is noise */
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		close_all_but(keep, n_keep);
+		execl(criu_path, criu_path, "swrk", "3", (char *)NULL);
+		_exit(127);
+	}
+
+	free(keep);
+	*ret = (struct rpc_conn){
+		.sk = TAKE_FD(ours),
+		.pid = pid,
+		.pidfd = pidfd_open_compat(pid),
+		.timeout_ms = timeout_ms,
+	};
+	if (ret->pidfd >= 0)
+		fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret)
+{
+	*ret = (struct rpc_conn){ .sk = sk, .pid = 0, .pidfd = -1, .timeout_ms = timeout_ms };
+}
+
+void rpc_conn_close(struct rpc_conn *c)
+{
+	closep(&c->sk);
+	c->sk = -1;
+	if (c->pid > 0) {
+		/* EOF on its socket makes criu swrk exit; give it a moment, then insist. */
+		int exited = 0;
+		if (c->pidfd >= 0) {
+			struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+			exited = poll(&p, 1, RPC_REAP_MS) > 0;
+		}
+		if (!exited)
+			kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		c->pid = 0;
+	}
+	closep(&c->pidfd);
+	c->pidfd = -1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int send_req(struct rpc_conn *c, const CriuReq *req, struct stasis_error **err)
+{
+	size_t len = criu_req__get_packed_size(req);
+	cleanup_free uint8_t *buf = xmalloc(len);
+	criu_req__pack(req, buf);
+	ssize_t n;
+	do
+		n = send(c->sk, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return error_setx(err, ECONNRESET,
+					  "CRIU closed the RPC connection before the request");
+		return error_set(err, errno, "send request to CRIU");
+	}
+	if ((size_t)n != len)
+		return error_setx(err, EPROTO, "short send to CRIU (%zd of %zu bytes)", n, len);
+	return 0;
+}
+
+/* Waits for one packet until deadline; returns its unpacked reply and any passed fd. */
+static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *ret_fd,
+		     struct stasis_error **err)
+{
+	*ret_fd = -1;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return error_setx(err, ETIMEDOUT, "CRIU did not answer within %u ms", c->timeout_ms);
+		struct pollfd p = { .fd = c->sk, .events = POLLIN };
+		int r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return error_set(err, errno, "poll CRIU socket");
+		}
+		if (r > 0)
+			break;
+	}
+
+	ssize_t size = recv(c->sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	/* a peer killed with our request unread resets the connection instead of closing it */
+	if (size == 0 || (size < 0 && errno == ECONNRESET))
+		return error_setx(err, ECONNRESET, "CRIU exited without answering (killed or crashed)");
+	if (size < 0)
+		return error_set(err, errno, "receive from CRIU");
+	if ((size_t)size > RPC_MAX_PACKET)
+		return error_setx(err, EPROTO, "CRIU sent a %zd byte packet", size);
+
+	cleanup_free uint8_t *buf = xmalloc((size_t)size);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = (size_t)size };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.b,
+		.msg_controllen = sizeof(cbuf.b),
+	};
+	ssize_t n;
+	do
+		n = recvmsg(c->sk, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return error_set(err, errno, "receive from CRIU");
+
+	int fd = -1;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(h);
+		for (size_t i = 0; i < nfds; i++) {
+			if (fd < 0)
+				fd = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	cleanup_close int passed = fd;
+
+	CriuResp *resp = criu_resp__unpack(NULL, (size_t)n, buf);
+	if (!resp)
+		return error_setx(err, EPROTO, "CRIU sent a reply that is not a criu_resp (%zd bytes)", n);
+	*ret = resp;
+	*ret_fd = TAKE_FD(passed);
+	return 0;
+}
+
+static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
+			 const struct rpc_notify_table *notify, struct stasis_error **err)
+{
+	cleanup_close int passed = fd;
+	const char *script = (resp->notify && resp->notify->script) ? resp->notify->script : "";
+	pid_t pid = (resp->notify && resp->notify->has_pid) ? resp->notify->pid : 0;
+	int r = 0;
+	struct stasis_error *herr = NULL;
+
+	for (size_t i = 0; notify && i < notify->n_handlers; i++) {
+		if (strcmp(notify->handlers[i].script, script) == 0) {
+			r = notify->handlers[i].fn(script, pid, &passed, notify->data, &herr);
+			break;
+		}
+	}
+
+	CriuReq req = CRIU_REQ__INIT;
+	req.type = CRIU_REQ_TYPE__NOTIFY;
+	req.has_notify_success = true;
+	req.notify_success = r >= 0;
+	int s = send_req(c, &req, err);
+	if (r < 0) {
+		/* the handler's error is the one that explains the failure */
+		if (err && !*err) {
+			*err = herr;
+			herr = NULL;
+		}
+		stasis_error_free(herr);
+		return error_wrap(err, r, "CRIU notification `%s`", script);
+	}
+	return s;
+}
+
+static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext, ExtMountMap *ext_store,
+		      CgroupRoot **cg, CgroupRoot *cg_store, InheritFd **ifd, InheritFd *ifd_store,
+		      JoinNamespace **jn, JoinNamespace *jn_store)
+{
+	o->images_dir_fd = in->images_dir_fd;
+#define SET_BOOL(f)                \
+	if (in->f) {               \
+		o->has_##f = true; \
+		o->f = true;       \
+	}
+	SET_BOOL(leave_running);
+	SET_BOOL(ext_unix_sk);
+	SET_BOOL(tcp_established);
+	SET_BOOL(tcp_skip_in_flight);
+	SET_BOOL(tcp_close);
+	SET_BOOL(shell_job);
+	SET_BOOL(file_locks);
+	SET_BOOL(link_remap);
+	SET_BOOL(manage_cgroups);
+	SET_BOOL(rst_sibling);
+	SET_BOOL(orphan_pts_master);
+	SET_BOOL(track_mem);
+	SET_BOOL(notify_scripts);
+	SET_BOOL(evasive_devices);
+	SET_BOOL(auto_dedup);
+#undef SET_BOOL
+	if (in->work_dir_fd >= 0) {
+		o->has_work_dir_fd = true;
+		o->work_dir_fd = in->work_dir_fd;
+	}
+	if (in->log_level > 0) {
+		o->has_log_level = true;
+		o->log_level = in->log_level;
+	}
+	if (in->pid > 0) {
+		o->has_pid = true;
+		o->pid = in->pid;
+	}
+	if (in->empty_ns) {
+		o->has_empty_ns = true;
+		o->empty_ns = in->empty_ns;
+	}
+	if (in->manage_cgroups_mode != RPC_CG_UNSET) {
+		o->has_manage_cgroups_mode = true;
+		o->manage_cgroups_mode = (CriuCgMode)in->manage_cgroups_mode;
+	}
+	o->log_file = (char *)in->log_file;
+	o->root = (char *)in->root;
+	o->parent_img = (char *)in->parent_img;
+	o->freeze_cgroup = (char *)in->freeze_cgroup;
+	o->lsm_profile = (char *)in->lsm_profile;
+	o->lsm_mount_context = (char *)in->lsm_mount_context;
+
+	for (size_t i = 0; i < in->n_ext_mnt; i++) {
+		ext_mount_map__init(&ext_store[i]);
+		ext_store[i].key = (char *)in->ext_mnt[i].key;
+		ext_store[i].val = (char *)in->ext_mnt[i].val;
+		ext[i] = &ext_store[i];
+	}
+	o->n_ext_mnt = in->n_ext_mnt;
+	o->ext_mnt = ext;
+	for (size_t i = 0; i < in->n_cg_root; i++) {
+		cgroup_root__init(&cg_store[i]);
+		cg_store[i].ctrl = (char *)in->cg_root[i].key;
+		cg_store[i].path = (char *)in->cg_root[i].val;
+		cg[i] = &cg_store[i];
+	}
+	o->n_cg_root = in->n_cg_root;
+	o->cg_root = cg;
+	for (size_t i = 0; i < in->n_inherit_fd; i++) {
+		inherit_fd__init(&ifd_store[i]);
+		ifd_store[i].key = (char *)in->inherit_fd[i].key;
+		ifd_store[i].fd = in->inherit_fd[i].fd;
+		ifd[i] = &ifd_store[i];
+	}
+	o->n_inherit_fd = in->n_inherit_fd;
+	o->inherit_fd = ifd;
+	for (size_t i = 0; i < in->n_join_ns; i++) {
+		join_namespace__init(&jn_store[i]);
+		jn_store[i].ns = (char *)in->join_ns[i].ns;
+		jn_store[i].ns_file = (char *)in->join_ns[i].ns_file;
+		jn_store[i].extra_opt = (char *)in->join_ns[i].extra_opt;
+		jn[i] = &jn_store[i];
+	}
+	o->n_join_ns = in->n_join_ns;
+	o->join_ns = jn;
+	o->n_external = in->n_external;
+	o->external = (char **)in->external;
+	o->n_skip_mnt = in->n_skip_mnt;
+	o->skip_mnt = (char **)in->skip_mnt;
+	o->n_enable_fs = in->n_enable_fs;
+	o->enable_fs = (char **)in->enable_fs;
+}
+
+static void take_result(const CriuResp *resp, struct rpc_result *ret)
+{
+	*ret = (struct rpc_result){ .success = resp->success };
+	if (resp->has_cr_errno)
+		ret->cr_errno = resp->cr_errno;
+	if (resp->cr_errmsg && resp->cr_errmsg[0]) {
+		ret->cr_errmsg = xstrdup(resp->cr_errmsg);
+		/* CRIU ends it with a newline */
+		size_t l = strlen(ret->cr_errmsg);
+		while (l && ret->cr_errmsg[l - 1] == '\n')
+			ret->cr_errmsg[--l] = '\0';
+	}
+	if (resp->restore)
+		ret->restored_pid = resp->restore->pid;
+	if (resp->features) {
+		ret->have_features = true;
+		ret->mem_track = resp->features->has_mem_track && resp->features->mem_track;
+		ret->lazy_pages = resp->features->has_lazy_pages && resp->features->lazy_pages;
+		ret->pidfd_store = resp->features->has_pidfd_store && resp->features->pidfd_store;
+	}
+	if (resp->version) {
+		ret->have_version = true;
+		ret->major = resp->version->major_number;
+		ret->minor = resp->version->minor_number;
+		ret->sublevel = resp->version->has_sublevel ? resp->version->sublevel : 0;
+	}
+}
+
+int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
+	     const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
+{
+	size_t n_ext = opts ? opts->n_ext_mnt : 0, n_cg = opts ? opts->n_cg_root : 0;
+	size_t n_ifd = opts ? opts->n_inherit_fd : 0, n_jn = opts ? opts->n_join_ns : 0;
+	cleanup_free ExtMountMap **ext = xreallocarray(NULL, n_ext, sizeof(*ext));
+	cleanup_free ExtMountMap *ext_store = xreallocarray(NULL, n_ext, sizeof(*ext_store));
+	cleanup_free CgroupRoot **cg = xreallocarray(NULL, n_cg, sizeof(*cg));
+	cleanup_free CgroupRoot *cg_store = xreallocarray(NULL, n_cg, sizeof(*cg_store));
+	cleanup_free InheritFd **ifd = xreallocarray(NULL, n_ifd, sizeof(*ifd));
+	cleanup_free InheritFd *ifd_store = xreallocarray(NULL, n_ifd, sizeof(*ifd_store));
+	cleanup_free JoinNamespace **jn = xreallocarray(NULL, n_jn, sizeof(*jn));
+	cleanup_free JoinNamespace *jn_store = xreallocarray(NULL, n_jn, sizeof(*jn_store));
+
+	CriuOpts o = CRIU_OPTS__INIT;
+	CriuFeatures features = CRIU_FEATURES__INIT;
+	CriuReq req = CRIU_REQ__INIT;
+	req.type = (CriuReqType)type;
+	if (opts) {
+		fill_opts(&o, opts, ext, ext_store, cg, cg_store, ifd, ifd_store, jn, jn_store);
+		req.opts = &o;
+	}
+	if (type == RPC_FEATURE_CHECK) {
+		features.has_mem_track = features.mem_track = true;
+		features.has_lazy_pages = features.lazy_pages = true;
+		features.has_pidfd_store = features.pidfd_store = true;
+		req.features = &features;
+	}
+
+	int r = send_req(c, &req, err);
+	if (r < 0)
+		return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
+
+	/* The timeout applies to each wait: a long dump keeps talking through notifications. */
+	for (;;) {
+		CriuResp *resp = NULL;
+		int fd = -1;
+		r = recv_resp(c, now_ms() + c->timeout_ms, &resp, &fd, err);
+		if (r < 0)
+			return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
+		if (resp->type == CRIU_REQ_TYPE__NOTIFY) {
+			r = answer_notify(c, resp, fd, notify, err);
+			criu_resp__free_unpacked(resp, NULL);
+			if (r < 0)
+				return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
+			continue;
+		}
+		closep(&fd);
+		if (resp->type != (CriuReqType)type) {
+			int got = resp->type;
+			criu_resp__free_unpacked(resp, NULL);
+			return error_setx(err, EPROTO, "CRIU %s: reply of type %d", rpc_req_name(type), got);
+		}
+		take_result(resp, ret);
+		criu_resp__free_unpacked(resp, NULL);
+		return 0;
+	}
+}
+
+int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, const struct rpc_opts *opts,
+	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
+{
+	struct rpc_conn c;
+	/* CRIU takes inherit_fd numbers in its own fd table: those fds go to it as they are */
+	size_t n_keep = opts ? opts->n_inherit_fd : 0;
+	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	for (size_t i = 0; i < n_keep; i++)
+		keep[i] = opts->inherit_fd[i].fd;
+	int r = rpc_conn_spawn(criu_path, timeout_ms, keep, n_keep, &c, err);
+	free(keep);
+	if (r < 0)
+		return r;
+	r = rpc_call(&c, type, opts, notify, ret, err);
+	rpc_conn_close(&c);
+	return r;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `stasis doctor`: can this host checkpoint and restore at all? */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/doctor/doctor-internal.h"
+#include "engine/engine-internal.h"
+#include "lsm/lsm.h"
+
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+
+static int kernel_version(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2)
+		return maj * 100 + min;
+	return 0;
+}
+
+static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
+{
+	struct stasis_criu_info info;
+	struct stasis_error *e = NULL;
+	if (stasis_criu_info(ctx, &info, &e) < 0) {
+		report_add(r, "criu-missing", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),
+			   "install CRIU >= 4.2 (`make deps` puts one in .deps/criu) and give it with --criu "
+			   "or $STASIS_CRIU");
+		stasis_error_free(e);
+		return;
+	}
+	int kv = kernel_version();
+	if (info.version < 40200 && kv >= 616)
+		report_addf(r, "criu-version", STASIS_SEVERITY_BLOCKER, "host",
+			    "use CRIU >= 4.2 (`make deps`)",
+			    "CRIU %d.%d.%d cannot dump inet sockets on kernels >= 6.16 (this is %d.%d)",
+			    info.major, info.minor, info.sublevel, kv / 100, kv % 100);
+	else
+		report_addf(r, "criu", STASIS_SEVERITY_INFO, "host", NULL, "CRIU %d.%d.%d at `%s`",
+			    info.major, info.minor, info.sublevel, ctx->criu_path);
+	char tmpl[] = "/tmp/stasis-doctor-XXXXXX";
+	if (mkdtemp(tmpl)) {
+		if (stasis_criu_check(ctx, tmpl, &e) < 0) {
+			report_add(r, "criu-check", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),
+				   "read CRIU's check.log; the kernel lacks something CRIU needs");
+			stasis_error_free(e);
+			e = NULL;
+		}
+		rm_rf(tmpl);
+	}
+	if (!info.features_known)
+		return;
+	if (!info.mem_track)
+		report_add(r, "memory-tracking", STASIS_SEVERITY_INFO, "host",
+			   "the kernel has no soft-dirty memory tracking: no pre-dump, no incremental "
+			   "checkpoints (full checkpoints work)",
+			   NULL);
+	if (!info.lazy_pages)
+		report_add(r, "lazy-pages", STASIS_SEVERITY_INFO, "host",
+			   "no userfaultfd lazy pages: restores load all memory up front", NULL);
+	if (!info.pidfd_store)
+		report_add(r, "pidfd-store", STASIS_SEVERITY_INFO, "host",
+			   "CRIU has no pidfd store: pid reuse between pre-dumps is not detected", NULL);
+}
+
+static void check_kernel(struct stasis_report *r)
+{
+	int kv = kernel_version();
+	if (kv && kv < 403)
+		report_addf(r, "seccomp-suspend", STASIS_SEVERITY_BLOCKER, "host",
+			    "use a kernel >= 4.3 with CONFIG_CHECKPOINT_RESTORE",
+			    "kernel %d.%d has no PTRACE_O_SUSPEND_SECCOMP: tasks with a seccomp filter "
+			    "cannot be checkpointed",
+			    kv / 100, kv % 100);
+	cleanup_free char *scope = NULL;
+	int level = 0;
+	if (read_file_capped("/proc/sys/kernel/yama/ptrace_scope", 64, &scope, NULL, NULL) == 0) {
+		scope[strcspn(scope, "\n")] = '\0';
+		(void)parse_int(scope, &level);
+	}
+	if (level == 3)
+		report_add(r, "ptrace-scope", STASIS_SEVERITY_BLOCKER, "host",
+			   "kernel.yama.ptrace_scope is 3: nobody may ptrace, CRIU included",
+			   "set kernel.yama.ptrace_scope to 1 or less (3 needs a reboot to lower)");
+}
+
+static void check_cgroups(struct stasis_report *r)
+{
+	struct stat st;
+	bool v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+	bool hybrid = !v2 && stat("/sys/fs/cgroup/unified", &st) == 0;
+	bool freezer = v2 ? true : stat("/sys/fs/cgroup/freezer", &st) == 0;
+	report_addf(r, "cgroups", freezer ? STASIS_SEVERITY_INFO : STASIS_SEVERITY_BLOCKER, "host",
+		    freezer ? NULL : "mount the v1 freezer controller (/sys/fs/cgroup/freezer)",
+		    "cgroup %s, freezer %s",
+		    v2	     ? "v2"
+		    : hybrid ? "v1 (hybrid)"
+			     : "v1",
+		    freezer ? "available" : "missing: containers cannot be frozen consistently");
+}
+
+static void check_lsm(struct stasis_report *r)
+{
+	struct lsm_host h;
+	lsm_host_detect(&h);
+	if (h.selinux_enforcing)
+		report_add(r, "selinux-enforcing", STASIS_SEVERITY_NEEDS_FLAG, "host",
+			   "SELinux is enforcing: CRIU's parasite must be allowed to talk to the container's "
+			   "domain, or dumps fail with \"Unable to connect a transport socket: Permission "
+			   "denied\"",
+			   "use a CRIU built with SELinux support and container-selinux's checkpoint rules");
+	else
+		report_addf(r, "lsm", STASIS_SEVERITY_INFO, "host", NULL, "SELinux %s, AppArmor %s",
+			    h.selinux ? "permissive" : "off", h.apparmor ? "enabled" : "off");
+}
+
+static void check_caps(struct stasis_report *r)
+{
+	cap_t caps = cap_get_proc();
+	if (!caps)
+		return;
+	cap_flag_value_t admin = CAP_CLEAR, cr = CAP_CLEAR, ptrace = CAP_CLEAR;
+	cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &admin);
+	if (CAP_IS_SUPPORTED(CAP_CHECKPOINT_RESTORE))
+		cap_get_flag(caps, CAP_CHECKPOINT_RESTORE, CAP_EFFECTIVE, &cr);
+	cap_get_flag(caps, CAP_SYS_PTRACE, CAP_EFFECTIVE, &ptrace);
+	cap_free(caps);
+	if ((admin != CAP_SET && cr != CAP_SET) || ptrace != CAP_SET)
+		report_add(r, "capabilities", STASIS_SEVERITY_BLOCKER, "host",
+			   "stasis runs without CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) and CAP_SYS_PTRACE",
+			   "run as root");
+}
+
+static void check_space(struct stasis_report *r)
+{
+	static const char *const places[] = { STASIS_STATE_ROOT, "/run", "/var/tmp" };
+	for (size_t i = 0; i < ARRAY_SIZE(places); i++) {
+		struct statvfs v;
+		if (statvfs(places[i], &v) < 0)
+			continue;
+		unsigned long long mib = (unsigned long long)v.f_bavail * v.f_frsize >> 20;
+		report_addf(r, "free-space", mib < 64 ? STASIS_SEVERITY_BLOCKER : STASIS_SEVERITY_INFO,
+			    places[i],
+			    mib < 64 ? "free space, or put images and state elsewhere (--image-path, "
+				       "--export, --state-dir)"
+				     : NULL,
+			    "%llu MiB free where restores unpack and checkpoints write (`%s`); images take "
+			    "about the container's memory",
+			    mib, places[i]);
+		return;
+	}
+}
+
+int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret, struct stasis_error **err)
+{
+	(void)err;
+	struct stasis_report *r = xzalloc(sizeof(*r));
+	check_criu(ctx, r);
+	check_kernel(r);
+	check_cgroups(r);
+	check_lsm(r);
+	check_caps(r);
+	check_space(r);
+	*ret = r;
+	return 0;
+}

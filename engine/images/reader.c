@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CRIU image files (criu-wire.md, section 4): [head magic] type magic, then entries of a u32 size and
+ * one packed protobuf message.  Nothing here trusts the file: sizes are checked against what is
+ * left and against IMAGE_ENTRY_MAX before a byte is decoded.
+ */
+#include "engine/images/reader.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "images.pb-c.h"
+
+struct img_iter {
+	const struct image_blob *b;
+	size_t off;
+};
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v; /* images are written in host order; stasis reads them on the same arch */
+}
+
+/*
+ * Checks the magics: IMG_COMMON or IMG_SERVICE then the type, or the type alone (inventory.img, and
+ * every image of format v1).
+ */
+static int img_begin(const struct image_blob *b, uint32_t magic, struct img_iter *it,
+		     struct stasis_error **err)
+{
+	*it = (struct img_iter){ .b = b };
+	if (b->len < 4)
+		return error_setx(err, EBADMSG, "image `%s`: %zu bytes: too short for a magic", b->name,
+				  b->len);
+	uint32_t m = get_u32(b->data);
+	if (m == IMAGE_MAGIC_COMMON || m == IMAGE_MAGIC_SERVICE) {
+		if (b->len < 8)
+			return error_setx(err, EBADMSG, "image `%s`: offset 4: truncated magic", b->name);
+		it->off = 4;
+		m = get_u32(b->data + 4);
+	}
+	if (m != magic)
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: magic 0x%08x, expected 0x%08x",
+				  b->name, it->off, m, magic);
+	it->off += 4;
+	return 0;
+}
+
+/* 1 and *ret with the next entry, 0 at a clean end, <0 on a corrupt or truncated entry */
+static int img_next(struct img_iter *it, const ProtobufCMessageDescriptor *d, ProtobufCMessage **ret,
+		    struct stasis_error **err)
+{
+	const struct image_blob *b = it->b;
+	if (it->off == b->len)
+		return 0;
+	if (b->len - it->off < 4)
+		return error_setx(err, EBADMSG,
+				  "image `%s`: offset %zu: truncated entry size (%zu bytes left)", b->name,
+				  it->off, b->len - it->off);
+	uint32_t size = get_u32(b->data + it->off);
+	if (size > IMAGE_ENTRY_MAX)
+		return error_setx(err, EBADMSG,
+				  "image `%s`: offset %zu: entry of %u bytes is over the %u cap", b->name,
+				  it->off, size, IMAGE_ENTRY_MAX);
+	if (size > b->len - it->off - 4)
+		return error_setx(err, EBADMSG,
+				  "image `%s`: offset %zu: truncated entry (%u bytes announced, %zu left)",
+				  b->name, it->off, size, b->len - it->off - 4);
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, size, b->data + it->off + 4);
+	if (!m)
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: not a valid %s", b->name, it->off,
+				  d->name);
+	it->off += 4 + (size_t)size;
+	*ret = m;
+	return 1;
+}
+
+/* images that hold exactly one entry */
+static int img_one(const struct image_blob *b, uint32_t magic, const ProtobufCMessageDescriptor *d,
+		   ProtobufCMessage **ret, struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, magic, &it, err);
+	if (r < 0)
+		return r;
+	r = img_next(&it, d, ret, err);
+	if (r == 0)
+		return error_setx(err, EBADMSG, "image `%s`: offset %zu: no %s entry", b->name, it.off,
+				  d->name);
+	return r < 0 ? r : 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_INVENTORY, &inventory_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	InventoryEntry *e = (InventoryEntry *)m;
+	*ret = (struct img_inventory){
+		.img_version = e->img_version,
+		.has_root_ids = e->root_ids != NULL,
+		.mnt_ns_id = e->root_ids && e->root_ids->has_mnt_ns_id ? e->root_ids->mnt_ns_id : 0,
+		.lsmtype = e->has_lsmtype ? (unsigned)e->lsmtype : 0,
+		.dump_uptime = e->has_dump_uptime ? e->dump_uptime : 0,
+		.criu_run_id = dup_or_null(e->dump_criu_run_id),
+	};
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+void img_inventory_clear(struct img_inventory *v)
+{
+	free(v->criu_run_id);
+	*v = (struct img_inventory){ 0 };
+}
+
+/* more tasks than this in one checkpoint is not a container */
+#define MAX_TASKS 65536
+
+int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n,
+		      struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, IMAGE_MAGIC_PSTREE, &it, err);
+	if (r < 0)
+		return r;
+	struct img_task *v = NULL;
+	size_t n = 0;
+	ProtobufCMessage *m;
+	while ((r = img_next(&it, &pstree_entry__descriptor, &m, err)) > 0) {
+		PstreeEntry *e = (PstreeEntry *)m;
+		if (n >= MAX_TASKS) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = error_setx(err, EFBIG, "image `%s`: more than %d tasks", b->name, MAX_TASKS);
+			break;
+		}
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n] = (struct img_task){ .pid = e->pid, .ppid = e->ppid, .pgid = e->pgid, .sid = e->sid };
+		if (e->n_threads) {
+			v[n].threads = xreallocarray(NULL, e->n_threads, sizeof(unsigned));
+			for (size_t i = 0; i < e->n_threads; i++)
+				v[n].threads[i] = e->threads[i];
+			v[n].n_threads = e->n_threads;
+		}
+		n++;
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	if (r == 0 && n == 0)
+		r = error_setx(err, EBADMSG, "image `%s`: no task", b->name);
+	if (r < 0) {
+		img_tasks_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void img_tasks_free(struct img_task *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].threads);
+	free(v);
+}
+
+int image_read_core(const struct image_blob *b, struct img_core *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_CORE, &core_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	CoreEntry *e = (CoreEntry *)m;
+	*ret = (struct img_core){ 0 };
+	if (e->tc) {
+		ret->comm = xstrdup(e->tc->comm);
+		ret->state = e->tc->task_state;
+		ret->exit_code = e->tc->exit_code;
+	} else if (e->thread_core && e->thread_core->comm) {
+		ret->comm = xstrdup(e->thread_core->comm);
+	}
+	if (e->thread_core && e->thread_core->creds) {
+		CredsEntry *c = e->thread_core->creds;
+		ret->has_creds = true;
+		ret->uid = c->uid;
+		ret->gid = c->gid;
+		ret->euid = c->euid;
+		ret->egid = c->egid;
+		ret->lsm_profile = dup_or_null(c->lsm_profile);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+void img_core_clear(struct img_core *v)
+{
+	free(v->comm);
+	free(v->lsm_profile);
+	*v = (struct img_core){ 0 };
+}
+
+int image_read_ids(const struct image_blob *b, struct img_ids *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_IDS, &task_kobj_ids_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	TaskKobjIdsEntry *e = (TaskKobjIdsEntry *)m;
+	*ret = (struct img_ids){
+		.files_id = e->files_id,
+		.mnt_ns_id = e->has_mnt_ns_id ? e->mnt_ns_id : 0,
+		.net_ns_id = e->has_net_ns_id ? e->net_ns_id : 0,
+		.pid_ns_id = e->has_pid_ns_id ? e->pid_ns_id : 0,
+	};
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+int image_read_fs(const struct image_blob *b, struct img_fs *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_FS, &fs_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	FsEntry *e = (FsEntry *)m;
+	*ret = (struct img_fs){ .cwd_id = e->cwd_id, .root_id = e->root_id };
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+int image_read_mm(const struct image_blob *b, struct img_mm *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_MM, &mm_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	MmEntry *e = (MmEntry *)m;
+	*ret = (struct img_mm){
+		.arg_start = e->mm_arg_start,
+		.arg_end = e->mm_arg_end,
+		.env_start = e->mm_env_start,
+		.env_end = e->mm_env_end,
+		.exe_file_id = e->exe_file_id,
+	};
+	if (e->n_vmas) {
+		ret->vmas = xreallocarray(NULL, e->n_vmas, sizeof(*ret->vmas));
+		for (size_t i = 0; i < e->n_vmas; i++) {
+			VmaEntry *v = e->vmas[i];
+			ret->vmas[i] = (struct img_vma){ .start = v->start,
+							 .end = v->end,
+							 .pgoff = v->pgoff,
+							 .shmid = v->shmid,
+							 .prot = v->prot,
+							 .flags = v->flags,
+							 .status = v->status,
+							 .fd = v->fd };
+		}
+		ret->n_vmas = e->n_vmas;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+void img_mm_clear(struct img_mm *v)
+{
+	free(v->vmas);
+	*v = (struct img_mm){ 0 };
+}
+
+/* 2^36 pages is 256 TiB: more than x86_64 user space, so a run beyond it is corrupt */
+#define MAX_RUN_PAGES (1ull << 36)
+
+int image_read_pagemap(const struct image_blob *b, struct img_pagemap *ret, struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, IMAGE_MAGIC_PAGEMAP, &it, err);
+	if (r < 0)
+		return r;
+	ProtobufCMessage *m;
+	r = img_next(&it, &pagemap_head__descriptor, &m, err);
+	if (r == 0)
+		r = error_setx(err, EBADMSG, "image `%s`: no pagemap head", b->name);
+	if (r < 0)
+		return r;
+	struct img_pagemap pm = { .pages_id = ((PagemapHead *)m)->pages_id };
+	protobuf_c_message_free_unpacked(m, NULL);
+	uint64_t prev_end = 0;
+	while ((r = img_next(&it, &pagemap_entry__descriptor, &m, err)) > 0) {
+		PagemapEntry *e = (PagemapEntry *)m;
+		struct img_page_run run = {
+			.vaddr = e->vaddr,
+			.nr_pages = e->has_nr_pages ? e->nr_pages : e->compat_nr_pages,
+			.flags = e->has_flags ? e->flags
+					      : (e->has_in_parent && e->in_parent ? IMG_PE_PARENT
+										  : IMG_PE_PRESENT),
+		};
+		protobuf_c_message_free_unpacked(m, NULL);
+		if (run.nr_pages > MAX_RUN_PAGES || run.vaddr % IMAGE_PAGE_SIZE || run.vaddr < prev_end ||
+		    run.vaddr + run.nr_pages * IMAGE_PAGE_SIZE < run.vaddr) {
+			r = error_setx(err, EBADMSG,
+				       "image `%s`: entry %zu: pages at 0x%llx (+%llu) overlap, wrap or are "
+				       "unaligned",
+				       b->name, pm.n, (unsigned long long)run.vaddr,
+				       (unsigned long long)run.nr_pages);
+			break;
+		}
+		prev_end = run.vaddr + run.nr_pages * IMAGE_PAGE_SIZE;
+		pm.runs = xreallocarray(pm.runs, pm.n + 1, sizeof(*pm.runs));
+		pm.runs[pm.n++] = run;
+	}
+	if (r < 0) {
+		img_pagemap_clear(&pm);
+		return r;
+	}
+	*ret = pm;
+	return 0;
+}
+
+void img_pagemap_clear(struct img_pagemap *v)
+{
+	free(v->runs);
+	*v = (struct img_pagemap){ 0 };
+}
+
+int pagemap_locate(const struct img_pagemap *pm, uint64_t vaddr, uint64_t *ret_off)
+{
+	uint64_t off = 0;
+	for (size_t i = 0; i < pm->n; i++) {
+		const struct img_page_run *run = &pm->runs[i];
+		uint64_t len = run->nr_pages * IMAGE_PAGE_SIZE;
+		bool present = run->flags & IMG_PE_PRESENT;
+		if (vaddr >= run->vaddr && vaddr - run->vaddr < len) {
+			if (!present)
+				return 0;
+			*ret_off = off + (vaddr - run->vaddr);
+			return 1;
+		}
+		if (present)
+			off += len;
+	}
+	return 0;
+}
+
+uint64_t pagemap_pages_bytes(const struct img_pagemap *pm)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < pm->n; i++)
+		if (pm->runs[i].flags & IMG_PE_PRESENT)
+			total += pm->runs[i].nr_pages * IMAGE_PAGE_SIZE;
+	return total;
+}
+
+/* more fds or files than this is corruption: the kernel's nr_open tops out at 2^30 anyway */
+#define MAX_ENTRIES (1u << 20)
+
+int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *ret_n,
+		      struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, IMAGE_MAGIC_FDINFO, &it, err);
+	if (r < 0)
+		return r;
+	struct img_fd *v = NULL;
+	size_t n = 0;
+	ProtobufCMessage *m;
+	while (n < MAX_ENTRIES && (r = img_next(&it, &fdinfo_entry__descriptor, &m, err)) > 0) {
+		FdinfoEntry *e = (FdinfoEntry *)m;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = (struct img_fd){ .fd = e->fd, .id = e->id, .type = e->type, .flags = e->flags };
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static void print_addr(char *buf, size_t size, unsigned family, const uint32_t *addr, size_t n)
+{
+	buf[0] = '\0';
+	if (family == AF_INET && n >= 1)
+		inet_ntop(AF_INET, addr, buf, (socklen_t)size);
+	else if (family == AF_INET6 && n >= 4)
+		inet_ntop(AF_INET6, addr, buf, (socklen_t)size);
+}
+
+/* an abstract unix name starts with NUL: shown as "@name"; a path name ends at its first NUL */
+static char *unix_name(const ProtobufCBinaryData *name)
+{
+	if (name->len == 0)
+		return NULL;
+	if (name->data[0] == '\0') {
+		char *s = xmalloc(name->len + 1);
+		s[0] = '@';
+		for (size_t i = 1; i < name->len; i++)
+			s[i] = name->data[i] ? (char)name->data[i] : '@';
+		s[name->len] = '\0';
+		return s;
+	}
+	return xstrndup((const char *)name->data, name->len);
+}
+
+static void file_from_entry(const FileEntry *e, struct img_file *f)
+{
+	*f = (struct img_file){ .id = e->id, .type = e->type, .mnt_id = -1 };
+	if (e->reg) {
+		f->path = xstrdup(e->reg->name);
+		f->pos = e->reg->pos;
+		f->flags = e->reg->flags;
+		f->has_size = e->reg->has_size;
+		f->size = e->reg->size;
+		if (e->reg->has_mnt_id)
+			f->mnt_id = e->reg->mnt_id;
+	} else if (e->isk) {
+		const InetSkEntry *s = e->isk;
+		f->ino = s->ino;
+		f->family = s->family;
+		f->sock_type = s->type;
+		f->proto = s->proto;
+		f->state = s->state;
+		f->backlog = s->backlog;
+		f->src_port = s->src_port;
+		f->dst_port = s->dst_port;
+		print_addr(f->src, sizeof(f->src), s->family, s->src_addr, s->n_src_addr);
+		print_addr(f->dst, sizeof(f->dst), s->family, s->dst_addr, s->n_dst_addr);
+	} else if (e->usk) {
+		const UnixSkEntry *s = e->usk;
+		f->ino = s->ino;
+		f->family = AF_UNIX;
+		f->sock_type = s->type;
+		f->state = s->state;
+		f->backlog = s->backlog;
+		f->peer = s->peer;
+		f->path = unix_name(&s->name);
+		f->deleted = s->has_deleted && s->deleted;
+	} else if (e->pipe) {
+		f->pipe_id = e->pipe->pipe_id;
+		f->flags = e->pipe->flags;
+	} else if (e->fifo) {
+		f->pipe_id = e->fifo->pipe_id;
+	} else if (e->tty) {
+		f->tty_info_id = e->tty->tty_info_id;
+		f->flags = e->tty->flags;
+	} else if (e->nsf) {
+		f->ns_cflag = e->nsf->ns_cflag;
+	}
+}
+
+int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *ret_n,
+		     struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, IMAGE_MAGIC_FILES, &it, err);
+	if (r < 0)
+		return r;
+	struct img_file *v = NULL;
+	size_t n = 0;
+	ProtobufCMessage *m;
+	while (n < MAX_ENTRIES && (r = img_next(&it, &file_entry__descriptor, &m, err)) > 0) {
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		file_from_entry((FileEntry *)m, &v[n++]);
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	if (r < 0) {
+		img_files_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void img_files_free(struct img_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
+		      struct stasis_error **err)
+{
+	struct img_iter it;
+	int r = img_begin(b, IMAGE_MAGIC_MNTS, &it, err);
+	if (r < 0)
+		return r;
+	struct img_mount *v = NULL;
+	size_t n = 0;
+	ProtobufCMessage *m;
+	while (n < MAX_ENTRIES && (r = img_next(&it, &mnt_entry__descriptor, &m, err)) > 0) {
+		MntEntry *e = (MntEntry *)m;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = (struct img_mount){
+			.mnt_id = e->mnt_id,
+			.parent_mnt_id = e->parent_mnt_id,
+			.fstype = e->fstype,
+			.flags = e->flags,
+			.fsname = dup_or_null(e->fsname),
+			.root = xstrdup(e->root),
+			.mountpoint = xstrdup(e->mountpoint),
+			.source = xstrdup(e->source),
+			.options = xstrdup(e->options),
+			.ext_key = dup_or_null(e->ext_key),
+			.ext_mount = (e->has_ext_mount && e->ext_mount) || e->ext_key,
+		};
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	if (r < 0) {
+		img_mounts_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void img_mounts_free(struct img_mount *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].fsname);
+		free(v[i].root);
+		free(v[i].mountpoint);
+		free(v[i].source);
+		free(v[i].options);
+		free(v[i].ext_key);
+	}
+	free(v);
+}
+
+int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct stasis_error **err)
+{
+	ProtobufCMessage *m = NULL;
+	int r = img_one(b, IMAGE_MAGIC_STATS, &stats_entry__descriptor, &m, err);
+	if (r < 0)
+		return r;
+	StatsEntry *e = (StatsEntry *)m;
+	*ret = (struct img_stats){ 0 };
+	if (e->dump) {
+		DumpStatsEntry *d = e->dump;
+		ret->has_dump = true;
+		ret->freezing_time = d->freezing_time;
+		ret->frozen_time = d->frozen_time;
+		ret->memdump_time = d->memdump_time;
+		ret->memwrite_time = d->memwrite_time;
+		ret->pages_scanned = d->pages_scanned;
+		ret->pages_skipped_parent = d->pages_skipped_parent;
+		ret->pages_written = d->pages_written;
+		ret->pages_lazy = d->pages_lazy;
+	}
+	if (e->restore) {
+		RestoreStatsEntry *s = e->restore;
+		ret->has_restore = true;
+		ret->pages_compared = s->pages_compared;
+		ret->pages_skipped_cow = s->pages_skipped_cow;
+		ret->forking_time = s->forking_time;
+		ret->restore_time = s->restore_time;
+		ret->pages_restored = s->has_pages_restored ? s->pages_restored : 0;
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+int image_parse_named(const char *base, const struct image_blob *b, struct stasis_error **err)
+{
+	int r = 0;
+	if (strcmp(base, "inventory.img") == 0) {
+		struct img_inventory v;
+		if ((r = image_read_inventory(b, &v, err)) == 0)
+			img_inventory_clear(&v);
+	} else if (strcmp(base, "pstree.img") == 0) {
+		struct img_task *v;
+		size_t n;
+		if ((r = image_read_pstree(b, &v, &n, err)) == 0)
+			img_tasks_free(v, n);
+	} else if (fnmatch("core-*.img", base, 0) == 0) {
+		struct img_core v;
+		if ((r = image_read_core(b, &v, err)) == 0)
+			img_core_clear(&v);
+	} else if (fnmatch("ids-*.img", base, 0) == 0) {
+		struct img_ids v;
+		r = image_read_ids(b, &v, err);
+	} else if (fnmatch("fs-*.img", base, 0) == 0) {
+		struct img_fs v;
+		r = image_read_fs(b, &v, err);
+	} else if (fnmatch("mm-*.img", base, 0) == 0) {
+		struct img_mm v;
+		if ((r = image_read_mm(b, &v, err)) == 0)
+			img_mm_clear(&v);
+	} else if (fnmatch("pagemap-*.img", base, 0) == 0) {
+		struct img_pagemap v;
+		if ((r = image_read_pagemap(b, &v, err)) == 0)
+			img_pagemap_clear(&v);
+	} else if (fnmatch("fdinfo-*.img", base, 0) == 0) {
+		struct img_fd *v;
+		size_t n;
+		if ((r = image_read_fdinfo(b, &v, &n, err)) == 0)
+			free(v);
+	} else if (strcmp(base, "files.img") == 0) {
+		struct img_file *v;
+		size_t n;
+		if ((r = image_read_files(b, &v, &n, err)) == 0)
+			img_files_free(v, n);
+	} else if (fnmatch("mountpoints-*.img", base, 0) == 0) {
+		struct img_mount *v;
+		size_t n;
+		if ((r = image_read_mounts(b, &v, &n, err)) == 0)
+			img_mounts_free(v, n);
+	} else if (strcmp(base, "stats-dump") == 0) {
+		struct img_stats v;
+		r = image_read_stats(b, &v, err);
+	}
+	return r;
+}
+
+const char *image_fd_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		"UND",	     "REG",	"PIPE",	    "FIFO",	"INETSK", "UNIXSK",   "EVENTFD",
+		"EVENTPOLL", "INOTIFY", "SIGNALFD", "PACKETSK", "TTY",	  "FANOTIFY", "NETLINKSK",
+		"NS",	     "TUNF",	"EXT",	    "TIMERFD",	"MEMFD",  "BPFMAP",   "PIDFD",
+	};
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
+}
+
+const char *image_fstype_name(unsigned fstype)
+{
+	static const char *const names[] = {
+		[0] = "unsupported", [1] = "proc",	 [2] = "sysfs",	   [3] = "devtmpfs",
+		[4] = "binfmt_misc", [5] = "tmpfs",	 [6] = "devpts",   [7] = "simfs",
+		[8] = "pstore",	     [9] = "securityfs", [10] = "fusectl", [11] = "debugfs",
+		[12] = "cgroup",     [13] = "aufs",	 [14] = "mqueue",  [15] = "fuse",
+		[16] = "auto",	     [17] = "overlay",	 [18] = "autofs",  [19] = "tracefs",
+		[23] = "cgroup2",
+	};
+	const char *s = fstype < sizeof(names) / sizeof(names[0]) ? names[fstype] : NULL;
+	return s ? s : "unknown";
+}

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The CRIU step of a restore through stasis' own RPC client, for crun without C/R or no runtime at
+ * all: external mounts and cgroups for CRIU, OCI hooks at setup-namespaces, then crun's status file
+ * (crun) or stasis' own state record (none) so that the container can be managed afterwards.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/criu/criu-internal.h"
+#include "engine/engine-internal.h"
+#include "engine/restore/hooks.h"
+#include "engine/restore/restore-internal.h"
+#include "engine/runtime/runtime.h"
+#include "oci/oci.h"
+#include "lsm/lsm.h"
+#include "mounts/mounts.h"
+
+struct ext_list {
+	struct rpc_kv *kv;
+	char **owned;
+	size_t n, n_owned;
+};
+
+static const char *own(struct ext_list *l, char *s)
+{
+	strv_push(&l->owned, &l->n_owned, s);
+	return s;
+}
+
+static void ext_add(struct ext_list *l, const char *key, const char *val)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->kv[i].key, key) == 0)
+			return;
+	l->kv = xreallocarray(l->kv, l->n + 1, sizeof(*l->kv));
+	l->kv[l->n++] = (struct rpc_kv){ key, val };
+}
+
+/* cpuset v1 children start empty and take no task: give each new level its parent's cpus and mems */
+static void cpuset_inherit(const char *dir)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_free char *mine = xasprintf("%s/%s", dir, files[i]);
+		cleanup_free char *parent = xasprintf("%s/../%s", dir, files[i]);
+		cleanup_free char *cur = NULL, *val = NULL;
+		if (read_file_capped(mine, 4096, &cur, NULL, NULL) < 0 || (cur[0] && cur[0] != '\n') ||
+		    read_file_capped(parent, 4096, &val, NULL, NULL) < 0)
+			continue;
+		cleanup_close int fd = open(mine, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && write(fd, val, strlen(val)) < 0)
+			continue;
+	}
+}
+
+static int cgroup_mkdir(const char *mountpoint, const char *path, struct stasis_error **err)
+{
+	cleanup_free char *dir = xstrdup(mountpoint);
+	cleanup_free char *copy = xstrdup(path);
+	char *save = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		char *next = xasprintf("%s/%s", dir, c);
+		free(dir);
+		dir = next;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return error_set(err, errno, "create cgroup `%s`", dir);
+		cpuset_inherit(dir);
+	}
+	return 0;
+}
+
+/*
+ * The external mounts the images may name, mapped to this host: bind mounts to their sources,
+ * masked files to /dev/null, cgroup v1 hierarchies to the new container's cgroup in each.
+ * Keys the images do not use are ignored by CRIU.
+ */
+static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_list *l,
+		      struct stasis_error **err)
+{
+	const struct oci_config *c = r->config;
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		if (!oci_mount_is_bind(&c->mounts[i]))
+			continue;
+		cleanup_free char *d = path_clean(c->mounts[i].destination);
+		char *key = mnt_resolve_in_root(r->rootfs, d);
+		ext_add(l, own(l, key ? key : xstrdup(d)), c->mounts[i].source);
+	}
+	/* masked files are binds of /dev/null, stored under that key (runc's convention) */
+	if (c->masked_paths)
+		ext_add(l, "/dev/null", "/dev/null");
+	cleanup_free char *mi = NULL;
+	int ret = read_file_capped("/proc/self/mountinfo", 16 << 20, &mi, NULL, err);
+	if (ret < 0)
+		return ret;
+	struct mnt_table t = { 0 };
+	if ((ret = mnt_table_parse(mi, "/proc/self/mountinfo", &t, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < t.n && ret == 0; i++) {
+		if (strcmp(t.e[i].fstype, "cgroup") != 0 ||
+		    strncmp(t.e[i].mountpoint, "/sys/fs/cgroup/", 15) != 0)
+			continue;
+		char *dir = xasprintf("%s%s", t.e[i].mountpoint, cg_path);
+		ret = cgroup_mkdir(t.e[i].mountpoint, cg_path, err);
+		ext_add(l, own(l, xstrdup(t.e[i].mountpoint)), own(l, dir));
+	}
+	mnt_table_clear(&t);
+	return ret;
+}
+
+static void ext_list_clear(struct ext_list *l)
+{
+	free(l->kv);
+	strv_freep(&l->owned);
+}
+
+static unsigned long long start_time(pid_t pid)
+{
+	cleanup_free char *p = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *text = NULL;
+	if (read_file_capped(p, 1 << 16, &text, NULL, NULL) < 0)
+		return 0;
+	const char *s = strrchr(text, ')');
+	unsigned long long v = 0;
+	/* field 22; the comm in parentheses may hold spaces */
+	for (int field = 2; s && *s && field < 22; s++)
+		if (*s == ' ')
+			field++;
+	if (s)
+		v = strtoull(s, NULL, 10);
+	return v;
+}
+
+static int write_json_file(const char *path, char *text, struct stasis_error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp", path);
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || rename(tmp, path) < 0)
+		return error_set(err, errno, "write `%s`", path);
+	return 0;
+}
+
+/* crun's own status file, so that `crun state/kill/delete` know the restored container */
+static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct stasis_error **err)
+{
+	const char *root = r->o.runtime_root ? r->o.runtime_root : "/run/crun";
+	cleanup_free char *dir = xasprintf("%s/%s", root, r->o.id);
+	if (mkdir_p(dir, 0700, err) < 0)
+		return -EIO;
+	char now[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct oci_json *j = oci_json_new(true);
+	oci_json_map_open(j);
+	oci_json_kint(j, "pid", r->pid);
+	oci_json_kint(j, "process-start-time", (long long)start_time(r->pid));
+	oci_json_kstr(j, "cgroup-path", cg_path);
+	oci_json_kstr(j, "scope", "");
+	oci_json_kstr(j, "rootfs", r->rootfs);
+	oci_json_key(j, "systemd-cgroup");
+	oci_json_bool(j, false);
+	oci_json_kstr(j, "bundle", r->bundle);
+	oci_json_kstr(j, "created", now);
+	oci_json_kstr(j, "owner", "root");
+	oci_json_key(j, "detached");
+	oci_json_bool(j, true);
+	oci_json_kstr(j, "external_descriptors", "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]");
+	oci_json_map_close(j);
+	cleanup_free char *status = oci_json_finish(j, NULL);
+	cleanup_free char *cfg = xasprintf("%s/config.json", dir);
+	cleanup_close int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+	if (fd < 0 || write(fd, r->config_json, r->config_len) != (ssize_t)r->config_len)
+		return error_set(err, errno, "write `%s`", cfg);
+	cleanup_free char *path = xasprintf("%s/status", dir);
+	return write_json_file(path, status, err);
+}
+
+/* stasis' own record (runtime none): what `stasis checkpoint ID` needs to find the container */
+static int write_stasis_state(struct restore_ctx *r, struct stasis_error **err)
+{
+	struct oci_json *j = oci_json_new(true);
+	oci_json_map_open(j);
+	oci_json_kstr(j, "ociVersion", "1.0.2");
+	oci_json_kstr(j, "id", r->o.id);
+	oci_json_kint(j, "pid", r->pid);
+	oci_json_kstr(j, "status", "running");
+	oci_json_kstr(j, "bundle", r->bundle);
+	oci_json_kstr(j, "rootfs", r->rootfs);
+	oci_json_map_close(j);
+	cleanup_free char *text = oci_json_finish(j, NULL);
+	/* always under the state root, whatever --state-dir said: that is where `stasis checkpoint` looks */
+	cleanup_free char *path = stasis_state_record(r->o.id);
+	cleanup_free char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	int ret = mkdir_p(dir, 0700, err);
+	if (ret < 0)
+		return ret;
+	return write_json_file(path, text, err);
+}
+
+/* runc runs these when CRIU has made the namespaces, with the restored pid: so do we */
+static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	struct restore_ctx *r = data;
+	(void)script;
+	(void)fd;
+	const struct oci_config *c = r->config;
+	if (!c->n_hooks_prestart && !c->n_hooks_create_runtime)
+		return 0;
+	cleanup_free char *state = hook_state_json(r->o.id, pid, r->bundle, c);
+	int ret = hooks_run(c->hooks_prestart, c->n_hooks_prestart, "prestart", state, err);
+	if (ret == 0)
+		ret = hooks_run(c->hooks_create_runtime, c->n_hooks_create_runtime, "createRuntime", state,
+				err);
+	return ret;
+}
+
+int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
+{
+	if (r->config->terminal)
+		return error_setx(
+			err, ENOTSUP,
+			"a container with a terminal restores through runc (--runtime runc) for now");
+	struct lsm_decision lsm = { 0 };
+	int ret = restore_decide_labels(r, &lsm, err);
+	if (ret < 0)
+		return ret;
+	cleanup_free char *cg_path = r->config->cgroups_path && r->config->cgroups_path[0] == '/'
+					     ? xstrdup(r->config->cgroups_path)
+					     : xasprintf("/stasis/%s", r->o.id);
+	struct ext_list ext = { 0 };
+	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
+	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
+	bool root_mounted = false;
+	if ((ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
+	    (ret = cr_open_dir(r->images_dir, false, &images_fd, err)) < 0 ||
+	    (ret = cr_open_dir(r->work_dir, true, &work_fd, err)) < 0)
+		goto out;
+	/* CRIU restores the mount tree onto a mount of the rootfs of its own, as crun does it */
+	if (mkdir(criu_root, 0755) < 0 && errno != EEXIST) {
+		ret = error_set(err, errno, "create `%s`", criu_root);
+		goto out;
+	}
+	if (mount(r->rootfs, criu_root, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		ret = error_set(err, errno, "bind mount the rootfs on `%s`", criu_root);
+		goto out;
+	}
+	root_mounted = true;
+	struct rpc_inherit_fd inherit[1];
+	size_t n_inherit = 0;
+	const struct oci_namespace *net = oci_config_namespace(r->config, "network");
+	if (net && net->path) {
+		/* CRIU gets this fd as it is (rpc_run keeps it open in criu swrk), above stdio and its socket */
+		cleanup_close int fd = open(net->path, O_RDONLY | O_CLOEXEC);
+		netns_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
+		if (netns_fd < 0) {
+			ret = error_set(err, errno, "open network namespace `%s`", net->path);
+			goto out;
+		}
+		inherit[n_inherit++] = (struct rpc_inherit_fd){ "extRootNetNS", netns_fd };
+	}
+	struct rpc_kv cg_root = { NULL, cg_path };
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+	o.images_dir_fd = images_fd;
+	o.work_dir_fd = work_fd;
+	o.log_file = "restore.log";
+	o.log_level = STASIS_LOG_LEVEL;
+	o.root = criu_root;
+	o.rst_sibling = true;
+	o.manage_cgroups = true;
+	o.manage_cgroups_mode = RPC_CG_SOFT;
+	o.cg_root = &cg_root;
+	o.n_cg_root = 1;
+	o.ext_mnt = ext.kv;
+	o.n_ext_mnt = ext.n;
+	o.inherit_fd = inherit;
+	o.n_inherit_fd = n_inherit;
+	o.tcp_established = r->o.tcp_established;
+	o.auto_dedup = r->o.import_path != NULL; /* as for runc above: only our own scratch images */
+	o.tcp_close = r->o.tcp_close;
+	o.ext_unix_sk = r->o.ext_unix_sk;
+	o.shell_job = r->o.shell_job;
+	o.file_locks = r->o.file_locks;
+	o.lsm_profile = lsm.lsm_profile;
+	o.lsm_mount_context = lsm.mount_context;
+	o.notify_scripts = true;
+	struct rpc_result res = { 0 };
+	static const struct rpc_notify_handler handlers[] = {
+		{ "setup-namespaces", on_setup_namespaces },
+	};
+	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
+	ret = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &o, &notify, &res, err);
+	if (ret == 0 && !res.success) {
+		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
+		ret = cr_fail(err, "CRIU restore", &res, log);
+	}
+	if (ret == 0)
+		r->pid = r->native_pid = res.restored_pid;
+	rpc_result_clear(&res);
+	if (ret < 0)
+		goto out;
+	if (r->o.pid_file) {
+		cleanup_free char *text = xasprintf("%d", (int)r->pid);
+		if ((ret = write_json_file(r->o.pid_file, text, err)) < 0)
+			goto out;
+	}
+	ret = strcmp(r->runtime, "crun") == 0 ? write_crun_status(r, cg_path, err)
+					      : write_stasis_state(r, err);
+out:
+	if (root_mounted) {
+		umount2(criu_root, MNT_DETACH);
+		rmdir(criu_root);
+	}
+	ext_list_clear(&ext);
+	lsm_decision_clear(&lsm);
+	return ret;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "engine/restore/netns.h"
+
+#include <errno.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/process.h"
+#include "common/xalloc.h"
+#include "include/stasis.h"
+#include "oci/oci.h"
+
+/* The kernel gives lo 127.0.0.1/8 and ::1 as it comes up: setting the flag is all it takes. */
+static int loopback_up(void)
+{
+	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
+}
+
+int restore_new_netns(const char *path, struct stasis_error **err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set(err, errno, "create `%s`", path);
+	pid_t pid = fork();
+	if (pid < 0)
+		return error_set(err, errno, "fork");
+	if (pid == 0) {
+		/* the child enters the new namespace; the bind mount keeps it after the child exits */
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		if (loopback_up() < 0)
+			_exit(2);
+		_exit(mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0 ? 3 : 0);
+	}
+	int step = child_wait_exit_code(pid);
+	if (step != 0) {
+		unlink(path);
+		static const char *const what[] = { "", "unshare", "set loopback up", "bind mount" };
+		return error_setx(err, EPERM, "create a network namespace at `%s` (%s failed)", path,
+				  step < 4 ? what[step] : "its child");
+	}
+	return 0;
+}
+
+int netns_loopback_up_pid(pid_t pid, struct stasis_error **err)
+{
+	cleanup_free char *ns = xasprintf("/proc/%d/ns/net", (int)pid);
+	cleanup_close int fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "open `%s`", ns);
+	pid_t child = fork();
+	if (child < 0)
+		return error_set(err, errno, "fork");
+	if (child == 0)
+		_exit(setns(fd, CLONE_NEWNET) < 0 ? 1 : loopback_up() < 0 ? 2 : 0);
+	int step = child_wait_exit_code(child);
+	if (step != 0)
+		return error_setx(err, EPERM, "set loopback up in the network namespace of %d (%s failed)",
+				  (int)pid, step == 1 ? "setns" : "SIOCSIFFLAGS");
+	return 0;
+}

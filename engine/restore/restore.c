@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Container restore: verify and unpack the archive, build the new container's rootfs and bundle,
+ * then either let its runtime run the CRIU step (runc: so runc owns it) or restore natively.
+ * Every step that leaves something behind registers its undo; a failure runs them all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/names.h"
+#include "engine/archive/archive.h"
+#include "engine/engine-internal.h"
+#include "engine/restore/netns.h"
+#include "engine/restore/restore-internal.h"
+#include "engine/restore/prepare.h"
+#include "engine/runtime/runtime.h"
+#include "mounts/mounts.h"
+#include "oci/oci.h"
+
+static int read_member(struct restore_ctx *r, const char *name, bool required, char **ret, size_t *ret_len,
+		       struct stasis_error **err)
+{
+	cleanup_free char *p = xasprintf("%s/%s", r->archive_dir, name);
+	if (!required && access(p, F_OK) < 0) {
+		*ret = NULL;
+		return 0;
+	}
+	return read_file_capped(p, OCI_MAX_JSON, ret, ret_len, err);
+}
+
+static int unpack(struct restore_ctx *r, struct stasis_error **err)
+{
+	r->archive_dir = xasprintf("%s/archive", r->state_dir);
+	if (mkdir(r->archive_dir, 0700) < 0)
+		return error_set(err, errno, "create `%s`", r->archive_dir);
+	int ret = archive_import(r->o.import_path, r->archive_dir, &r->import, err);
+	if (ret < 0)
+		return ret;
+	if (!r->import.has_manifest)
+		restore_warn(
+			r,
+			"archive `%s` has no stasis.manifest (podman or CRI-O made it): its structure was "
+			"checked, its contents cannot be",
+			r->o.import_path);
+	r->images_dir = xasprintf("%s/" ARCHIVE_CHECKPOINT_DIR, r->archive_dir);
+
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if ((ret = read_member(r, ARCHIVE_CONFIG_DUMP, true, &text, &len, err)) < 0 ||
+	    (ret = oci_config_dump_parse(text, len, &r->cdump, err)) < 0)
+		return ret;
+	free(TAKE_PTR(text));
+	if ((ret = read_member(r, ARCHIVE_DELETED_FILES, false, &text, &len, err)) < 0)
+		return ret;
+	if (text && (ret = oci_string_array_parse(text, len, ARCHIVE_DELETED_FILES, &r->deleted,
+						  &r->n_deleted, err)) < 0)
+		return ret;
+	free(TAKE_PTR(text));
+	if ((ret = read_member(r, ARCHIVE_BIND_MOUNTS, false, &text, &len, err)) < 0)
+		return ret;
+	if (text && (ret = oci_bind_mounts_parse(text, len, &r->bind_info, &r->n_bind_info, err)) < 0)
+		return ret;
+	return 0;
+}
+
+static int load_bundle_config(struct restore_ctx *r, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
+	int ret = read_file_capped(path, OCI_MAX_JSON, &r->config_json, &r->config_len, err);
+	if (ret < 0)
+		return ret;
+	ret = oci_config_parse(r->config_json, r->config_len, path, &r->config, err);
+	if (ret < 0)
+		return ret;
+	if (!r->config->root_path)
+		return error_setx(err, EINVAL, "%s: .root.path: missing", path);
+	r->rootfs = r->config->root_path[0] == '/' ? xstrdup(r->config->root_path)
+						   : xasprintf("%s/%s", r->bundle, r->config->root_path);
+	return 0;
+}
+
+static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
+{
+	if (!r->o.rootfs_base)
+		return error_setx(err, EINVAL,
+				  "restoring an archive without --bundle needs --rootfs-base DIR: the image "
+				  "the container's rootfs came from (its changes are in the archive)");
+	struct stat st;
+	if (stat(r->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
+		return error_set(err, errno ? errno : ENOTDIR, "--rootfs-base `%s`", r->o.rootfs_base);
+	cleanup_free char *upper = xasprintf("%s/upper", r->state_dir);
+	cleanup_free char *work = xasprintf("%s/overlay-work", r->state_dir);
+	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
+	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(r->rootfs, 0755) < 0)
+		return error_set(err, errno, "create the rootfs in `%s`", r->state_dir);
+	/* the overlay's root takes the upper dir's mode and owner: give it the image's (CRIU checks them) */
+	if (chmod(upper, st.st_mode & 07777) < 0 || chown(upper, st.st_uid, st.st_gid) < 0)
+		return error_set(err, errno, "set up `%s`", upper);
+	cleanup_free char *real_base = realpath(r->o.rootfs_base, NULL);
+	cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
+					    real_base ? real_base : r->o.rootfs_base, upper, work);
+	if (mount("overlay", r->rootfs, "overlay", 0, opts) < 0)
+		return error_set(err, errno, "mount an overlay rootfs on `%s` (%s)", r->rootfs, opts);
+	r->rootfs_mounted = true;
+	return 0;
+}
+
+static int apply_rootfs_changes(struct restore_ctx *r, struct stasis_error **err)
+{
+	cleanup_free char *diff = xasprintf("%s/%s", r->archive_dir, ARCHIVE_ROOTFS_DIFF);
+	int ret = 0;
+	if (access(diff, F_OK) == 0)
+		ret = archive_apply_rootfs_diff(diff, r->rootfs, &r->diff_paths, &r->n_diff_paths, err);
+	if (ret == 0 && r->n_deleted)
+		ret = rootfs_remove_deleted(r->rootfs, r->deleted, r->n_deleted, err);
+	return ret < 0 ? error_wrap(err, ret, "rootfs `%s`", r->rootfs) : 0;
+}
+
+/*
+ * podman saves the contents of the container's /dev/shm as devshm-checkpoint.tar: they go into
+ * the fresh /dev/shm we made (never into a directory the user gave with --mount), with the
+ * rootfs diff's rules: nothing outside it, no devices, no links leading out.
+ */
+static int restore_devshm(struct restore_ctx *r, const char *files, const struct oci_kv *binds,
+			  size_t n_binds, struct stasis_error **err)
+{
+	cleanup_free char *tar = xasprintf("%s/%s", r->archive_dir, ARCHIVE_DEVSHM);
+	if (access(tar, F_OK) < 0)
+		return 0;
+	cleanup_free char *fresh = xasprintf("%s/shm", files);
+	for (size_t i = 0; i < n_binds; i++) {
+		if (strcmp(binds[i].key, "/dev/shm") != 0)
+			continue;
+		if (strcmp(binds[i].value, fresh) != 0) {
+			restore_warn(r, "%s not restored: /dev/shm comes from --mount `%s`", ARCHIVE_DEVSHM,
+				     binds[i].value);
+			return 0;
+		}
+		int ret = archive_apply_rootfs_diff(tar, fresh, NULL, NULL, err);
+		return ret < 0 ? error_wrap(err, ret, "restore /dev/shm from %s", ARCHIVE_DEVSHM) : 0;
+	}
+	restore_warn(r, "%s not restored: the container has no /dev/shm bind mount", ARCHIVE_DEVSHM);
+	return 0;
+}
+
+/* The new container's config.json, from spec.dump, in the state dir's bundle. */
+static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
+{
+	cleanup_free char *spec = NULL;
+	size_t len = 0;
+	int ret = read_member(r, ARCHIVE_SPEC_DUMP, true, &spec, &len, err);
+	if (ret < 0)
+		return ret;
+	struct oci_config *old = NULL;
+	if ((ret = oci_config_parse(spec, len, ARCHIVE_SPEC_DUMP, &old, err)) < 0)
+		return ret;
+	struct oci_kv *binds = NULL;
+	size_t n_binds = 0;
+	cleanup_free char *files = xasprintf("%s/files", r->state_dir);
+	ret = restore_bind_sources(old, r->o.mounts, r->o.n_mounts, files, r->o.id, &binds, &n_binds, err);
+	if (ret == 0)
+		ret = restore_devshm(r, files, binds, n_binds, err);
+	const struct oci_namespace *net = oci_config_namespace(old, "network");
+	if (ret == 0 && net && net->path) {
+		/* the images expect the network namespace from outside (extRootNetNS) */
+		if (r->o.netns_path) {
+			r->netns_path = xstrdup(r->o.netns_path);
+		} else {
+			r->netns_path = xasprintf("%s/netns", r->state_dir);
+			ret = restore_new_netns(r->netns_path, err);
+			r->netns_created = ret == 0;
+		}
+	} else if (ret == 0 && r->o.netns_path) {
+		restore_warn(
+			r,
+			"--netns `%s` ignored: the container owned its network namespace, which comes back "
+			"from the images",
+			r->o.netns_path);
+	}
+	/* runc restores an owned network namespace empty (its empty-ns rule): our hook brings lo up */
+	bool lo_hook = ret == 0 && net && !net->path && strcmp(r->runtime, "runc") == 0;
+	if (lo_hook && !r->o.hook_path)
+		restore_warn(r,
+			     "runc restores the container's own network namespace with loopback down, and no "
+			     "hook program was given to set it up");
+	if (old->has_hooks)
+		restore_warn(r,
+			     "the hooks in %s are not run: an archive does not choose what runs on this host "
+			     "(give --bundle with a config.json that has them)",
+			     ARCHIVE_SPEC_DUMP);
+	oci_config_free(old);
+	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
+	const char *const hook_args[] = { "stasis", "hook", STASIS_HOOK_LOOPBACK_UP, NULL };
+	struct oci_spec_edit e = {
+		.root_path = r->rootfs,
+		.bind_sources = binds,
+		.n_bind_sources = n_binds,
+		.netns_path = r->netns_path,
+		.new_pidns = true,
+		.cgroups_path = cg,
+		.drop_hooks = true,
+		.add_hook_path = lo_hook ? r->o.hook_path : NULL,
+		.add_hook_args = hook_args,
+	};
+	cleanup_free char *out = NULL;
+	size_t out_len = 0;
+	if (ret == 0)
+		ret = oci_spec_edit(spec, len, ARCHIVE_SPEC_DUMP, &e, &out, &out_len, err);
+	restore_kv_free(binds, n_binds);
+	if (ret < 0)
+		return ret;
+	r->bundle = xasprintf("%s/bundle", r->state_dir);
+	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
+	if (mkdir(r->bundle, 0700) < 0)
+		return error_set(err, errno, "create `%s`", r->bundle);
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, out, out_len) != (ssize_t)out_len)
+		return error_set(err, errno, "write `%s`", path);
+	free(r->rootfs);
+	r->rootfs = NULL;
+	return load_bundle_config(r, err);
+}
+
+static int prepare_state_dir(struct restore_ctx *r, struct stasis_error **err)
+{
+	r->state_dir = r->o.state_dir ? xstrdup(r->o.state_dir) : xasprintf(STASIS_STATE_ROOT "/%s", r->o.id);
+	cleanup_free char *parent = xstrdup(r->state_dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		int ret = mkdir_p(parent, 0700, err);
+		if (ret < 0)
+			return ret;
+	}
+	if (mkdir(r->state_dir, 0700) < 0) {
+		if (errno != EEXIST)
+			return error_set(err, errno, "create state directory `%s`", r->state_dir);
+		/* an existing empty directory is the caller's: used, never removed */
+		cleanup_closedir DIR *d = opendir(r->state_dir);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				return error_setx(err, EEXIST,
+						  "state directory `%s` is in use (a container `%s` restored "
+						  "before?): remove it or give --state-dir",
+						  r->state_dir, r->o.id);
+		return 0;
+	}
+	r->state_created = true;
+	return 0;
+}
+
+static const char *default_runtime(struct restore_ctx *r)
+{
+	if (r->o.runtime && strcmp(r->o.runtime, "auto") != 0)
+		return r->o.runtime;
+	const char *from = r->cdump ? r->cdump->runtime : NULL;
+	if (from && (strcmp(from, "runc") == 0 || strcmp(from, "crun") == 0))
+		return from;
+	/* podman records the runtime as a path */
+	if (from && strstr(from, "/runc"))
+		return "runc";
+	if (from && strstr(from, "/crun"))
+		return "crun";
+	return "none";
+}
+
+int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts, pid_t *ret_pid,
+		   struct stasis_error **err)
+{
+	struct restore_ctx r = { 0 };
+	if (!opts)
+		return error_setx(err, EINVAL, "restore: no options given");
+	opts_copy(&r.o, sizeof(r.o), opts, opts->size);
+	const char *what = r.o.id ? r.o.id : "container";
+	int ret;
+	if (!r.o.id || !r.o.id[0] || strchr(r.o.id, '/') || strcmp(r.o.id, ".") == 0 ||
+	    strcmp(r.o.id, "..") == 0) {
+		ret = error_setx(err, EINVAL, "a container id without '/' is needed");
+		goto out;
+	}
+	if (!!r.o.import_path == !!r.o.image_path) {
+		ret = error_setx(err, EINVAL, "give either --import FILE or --image-path DIR");
+		goto out;
+	}
+	if (r.o.image_path && !r.o.bundle) {
+		ret = error_setx(err, EINVAL,
+				 "--image-path needs --bundle: the new container's config.json and rootfs");
+		goto out;
+	}
+	{
+		cleanup_free char *rec = stasis_state_record(r.o.id);
+		if (access(rec, F_OK) == 0) {
+			ret = error_setx(
+				err, EEXIST,
+				"a container `%s` restored by stasis exists (`%s`): pick another --name",
+				r.o.id, rec);
+			goto out;
+		}
+	}
+	if ((ret = stasis_criu_require(ctx, err)) < 0 || (ret = prepare_state_dir(&r, err)) < 0)
+		goto out;
+	if (r.o.import_path && (ret = unpack(&r, err)) < 0)
+		goto out;
+	if (r.o.image_path)
+		r.images_dir = xstrdup(r.o.image_path);
+	r.runtime = xstrdup(default_runtime(&r));
+	if (strcmp(r.runtime, "runc") && strcmp(r.runtime, "crun") && strcmp(r.runtime, "none")) {
+		ret = error_setx(err, EINVAL, "--runtime `%s`: expected runc, crun or none", r.runtime);
+		goto out;
+	}
+	if (r.o.bundle) {
+		r.bundle = xstrdup(r.o.bundle);
+		ret = load_bundle_config(&r, err);
+		if (ret == 0 && r.o.n_mounts)
+			restore_warn(&r,
+				     "--mount ignored: with --bundle the bind sources are its config.json's");
+	} else {
+		ret = mount_fresh_rootfs(&r, err);
+		if (ret == 0)
+			ret = build_bundle(&r, err);
+	}
+	if (ret < 0)
+		goto out;
+	if (r.o.import_path && (ret = apply_rootfs_changes(&r, err)) < 0)
+		goto out;
+	if ((ret = restore_mountpoints(r.config, r.rootfs, r.bind_info, r.n_bind_info, err)) < 0)
+		goto out;
+	r.work_dir = r.o.work_path ? xstrdup(r.o.work_path) : xstrdup(r.state_dir);
+	if ((ret = mkdir_p(r.work_dir, 0700, err)) < 0)
+		goto out;
+	if (strcmp(r.runtime, "runc") == 0)
+		ret = restore_via_runc(ctx, &r, err);
+	else
+		ret = restore_native(ctx, &r, err);
+	if (ret == 0 && ret_pid)
+		*ret_pid = r.pid;
+out:
+	if (ret < 0) {
+		restore_ctx_rollback(&r);
+		if (r.kept_log)
+			error_wrap(err, ret, "restore.log kept as `%s`", r.kept_log);
+		error_wrap(err, ret, "restore `%s`", what);
+	}
+	restore_ctx_clear(&r);
+	return ret;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The CRIU step of a restore done by `runc restore`, so that runc owns the container afterwards
+ * and runc's state is the truth.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/criu/criu-internal.h"
+#include "engine/engine-internal.h"
+#include "engine/restore/restore-internal.h"
+#include "engine/runtime/runtime.h"
+#include "lsm/lsm.h"
+
+static void push(const char ***argv, size_t *n, const char *a)
+{
+	*argv = xreallocarray(*argv, *n + 2, sizeof(**argv));
+	(*argv)[(*n)++] = a;
+	(*argv)[*n] = NULL;
+}
+
+static int read_pid(char *text, pid_t *ret)
+{
+	text[strcspn(text, " \n")] = '\0';
+	return parse_pid(text, ret);
+}
+
+int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
+{
+	struct lsm_decision lsm = { 0 };
+	int ret = restore_decide_labels(r, &lsm, err);
+	if (ret < 0)
+		return ret;
+	cleanup_free const char **argv = NULL;
+	size_t n = 0;
+	push(&argv, &n, "runc");
+	if (r->o.runtime_root) {
+		push(&argv, &n, "--root");
+		push(&argv, &n, r->o.runtime_root);
+	}
+	push(&argv, &n, "--criu");
+	push(&argv, &n, ctx->criu_path);
+	push(&argv, &n, "restore");
+	push(&argv, &n, "--detach");
+	/*
+	 * Images we unpacked are a scratch copy: CRIU punches out the pages it has restored, so memory
+	 * (or disk) holds them once, not twice.  A caller's --image-path is never touched.
+	 */
+	if (r->o.import_path)
+		push(&argv, &n, "--auto-dedup");
+	push(&argv, &n, "--image-path");
+	push(&argv, &n, r->images_dir);
+	push(&argv, &n, "--work-path");
+	push(&argv, &n, r->work_dir);
+	push(&argv, &n, "--bundle");
+	push(&argv, &n, r->bundle);
+	cleanup_free char *pid_file =
+		r->o.pid_file ? xstrdup(r->o.pid_file) : xasprintf("%s/pid", r->state_dir);
+	push(&argv, &n, "--pid-file");
+	push(&argv, &n, pid_file);
+	const struct {
+		bool on;
+		const char *flag;
+	} flags[] = {
+		{ r->o.tcp_established, "--tcp-established" },
+		{ r->o.ext_unix_sk, "--ext-unix-sk" },
+		{ r->o.shell_job, "--shell-job" },
+		{ r->o.file_locks, "--file-locks" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (flags[i].on)
+			push(&argv, &n, flags[i].flag);
+	if (r->o.tcp_close)
+		restore_warn(r,
+			     "--tcp-close: runc 1.1 has no such flag; connections are restored as the images "
+			     "hold them");
+	if (r->o.manage_cgroups_mode) {
+		push(&argv, &n, "--manage-cgroups-mode");
+		push(&argv, &n, r->o.manage_cgroups_mode);
+	}
+	if (r->o.console_socket) {
+		push(&argv, &n, "--console-socket");
+		push(&argv, &n, r->o.console_socket);
+	}
+	if (lsm.lsm_profile) {
+		push(&argv, &n, "--lsm-profile");
+		push(&argv, &n, lsm.lsm_profile);
+	}
+	if (lsm.mount_context) {
+		push(&argv, &n, "--lsm-mount-context");
+		push(&argv, &n, lsm.mount_context);
+	}
+	push(&argv, &n, r->o.id);
+	/* from here on runc may have a record of the container: a failure deletes it */
+	r->runtime_created = true;
+	struct stasis_error *rerr = NULL;
+	ret = runtime_runv(argv, NULL, &rerr);
+	lsm_decision_clear(&lsm);
+	if (ret < 0) {
+		/* CRIU's log says why better than runc does; runc's words stay as the fallback */
+		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
+		struct rpc_result res = { .cr_errmsg = (char *)stasis_error_message(rerr) };
+		ret = access(log, R_OK) == 0 ? cr_fail(err, "runc restore", &res, log) : ret;
+		if (err && !*err)
+			*err = TAKE_PTR(rerr);
+		stasis_error_free(rerr);
+		return ret;
+	}
+	cleanup_free char *text = NULL;
+	if ((ret = read_file_capped(pid_file, 64, &text, NULL, err)) < 0 ||
+	    (ret = read_pid(text, &r->pid)) < 0)
+		return error_wrap(err, ret, "runc restored the container but its pid file `%s`", pid_file);
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Talking to the OCI runtime that owns a container: `<runtime> [--root R] state|delete|restore ID`. */
+#include "engine/runtime/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+
+extern char **environ;
+
+#define RUNTIME_MAX_OUTPUT (1u << 20)
+
+char *memfd_read_capped(int fd)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	if (size < 0)
+		size = 0;
+	if (size > (off_t)RUNTIME_MAX_OUTPUT)
+		size = RUNTIME_MAX_OUTPUT;
+	char *buf = xmalloc((size_t)size + 1);
+	ssize_t n = pread(fd, buf, (size_t)size, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+char *text_last_line(char *text)
+{
+	size_t l = strlen(text);
+	while (l && (text[l - 1] == '\n' || text[l - 1] == ' '))
+		text[--l] = '\0';
+	char *nl = strrchr(text, '\n');
+	return xstrdup(nl ? nl + 1 : text);
+}
+
+int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err)
+{
+	cleanup_free char *bin = find_in_path(argv[0]);
+	if (!bin)
+		return error_setx(err, ENOENT, "runtime `%s` not found in PATH", argv[0]);
+	/* files, not pipes: a detached container that keeps a copy must not keep us waiting */
+	cleanup_close int out = memfd_create("stasis-runtime-out", MFD_CLOEXEC);
+	cleanup_close int errfd = memfd_create("stasis-runtime-err", MFD_CLOEXEC);
+	if (out < 0 || errfd < 0)
+		return error_set(err, errno, "memfd_create");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	pid_t pid;
+	int r = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return error_set(err, r, "run `%s`", argv[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		cleanup_free char *text = memfd_read_capped(errfd);
+		cleanup_free char *line = text_last_line(text);
+		cleanup_free char *cmd = xstrdup(argv[0]);
+		for (size_t i = 1; argv[i]; i++) {
+			char *c = xasprintf("%s %s", cmd, argv[i]);
+			free(cmd);
+			cmd = c;
+		}
+		return error_setx(err, EIO, "`%s` failed (exit %d)%s%s", cmd,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+				  line[0] ? ": " : "", line);
+	}
+	if (ret_out)
+		*ret_out = memfd_read_capped(out);
+	return 0;
+}
+
+int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
+		char **ret_out, struct stasis_error **err)
+{
+	const char *argv[8];
+	size_t n = 0;
+	argv[n++] = runtime;
+	if (root) {
+		argv[n++] = "--root";
+		argv[n++] = root;
+	}
+	argv[n++] = verb;
+	if (extra)
+		argv[n++] = extra;
+	argv[n++] = id;
+	argv[n] = NULL;
+	return runtime_runv(argv, ret_out, err);
+}
+
+int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,
+		  char **ret_runtime, struct stasis_error **err)
+{
+	static const char *const candidates[] = { "runc", "crun" };
+	bool any = !runtime || strcmp(runtime, "auto") == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+		const char *rt = any ? candidates[i] : runtime;
+		cleanup_free char *out = NULL;
+		struct stasis_error *e = NULL;
+		int r = runtime_run(rt, root, "state", id, NULL, &out, &e);
+		if (r == 0) {
+			stasis_error_free(e);
+			cleanup_free char *name = xasprintf("`%s state %s`", rt, id);
+			r = oci_state_parse(out, strlen(out), name, ret, err);
+			if (r == 0)
+				*ret_runtime = xstrdup(rt);
+			return r;
+		}
+		if (!any) {
+			if (err && !*err)
+				*err = TAKE_PTR(e);
+			stasis_error_free(e);
+			return error_wrap(err, r, "container `%s`", id);
+		}
+		stasis_error_free(e);
+	}
+	return error_setx(err, ENOENT,
+			  "container `%s`: neither runc nor crun knows it (give --runtime/--root, or --pid "
+			  "and --bundle)",
+			  id);
+}
