@@ -63,6 +63,25 @@ static inline void strv_freep(char ***strv)
 		_fd;            \
 	})
 
+/*
+ * Cleanup for the project's own types: DEFINE_CLEANUP(struct x *, x_free) defines x_freep, so
+ * that `cleanup_with(x_free) struct x *v = NULL;` frees v on every way out of its scope.  Destructors
+ * accept NULL.  DEFINE_CLEANUP_CLEAR(struct x, x_clear) does the same for a struct whose owned
+ * members x_clear releases: `cleanup_with(x_clear) struct x v = { 0 };`.
+ */
+#define DEFINE_CLEANUP(type, fn)          \
+	static inline void fn##p(type *p) \
+	{                                 \
+		if (*p)                   \
+			(void)fn(*p);     \
+	}
+#define DEFINE_CLEANUP_CLEAR(type, fn)    \
+	static inline void fn##p(type *p) \
+	{                                 \
+		fn(p);                    \
+	}
+#define cleanup_with(fn) __attribute__((cleanup(fn##p)))
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

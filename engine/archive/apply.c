@@ -21,10 +21,10 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/xalloc.h"
-#include "engine/archive/archive.h"
+#include "engine/archive/archive-internal.h"
 
 struct applier {
-	struct archive *a;
+	struct arc_walk w;
 	const char *tar;
 	int rootfd;
 	unsigned long long total;
@@ -106,25 +106,13 @@ static void set_xattrs(struct archive_entry *e, int fd)
 			fsetxattr(fd, name, value, size, 0);
 }
 
-static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasis_error **err)
+static int apply_entry(struct applier *ap, const struct arc_member *m, struct stasis_error **err)
 {
-	const char *raw = archive_entry_pathname(e);
-	if (!raw)
-		return error_setx(err, EINVAL, "`%s`: an entry without a name", ap->tar);
-	while (strncmp(raw, "./", 2) == 0)
-		raw += 2;
-	cleanup_free char *name = xstrdup(raw);
-	size_t l = strlen(name);
-	while (l > 1 && name[l - 1] == '/')
-		name[--l] = '\0';
-	if (!l || strcmp(name, ".") == 0)
-		return 0;
-	if (!archive_name_is_safe(name))
-		return refuse(ap, err, raw, "absolute or with \"..\"");
+	struct archive_entry *e = m->entry;
+	const char *raw = m->name;
+	cleanup_free char *name = xstrdup(m->name);
 	mode_t type = archive_entry_filetype(e);
-	const char *hardlink = archive_entry_hardlink(e);
-	if (type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && !hardlink)
-		return refuse(ap, err, raw, "not a file, directory or link (devices are never restored)");
+	const char *hardlink = m->type == ARC_MEMBER_HARDLINK ? m->link_target : NULL;
 
 	const char *base;
 	cleanup_close int pfd = parent_fd(ap, name, &base, err);
@@ -138,10 +126,6 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 	mode_t perm = archive_entry_perm(e) & 07777;
 
 	if (hardlink) {
-		while (strncmp(hardlink, "./", 2) == 0)
-			hardlink += 2;
-		if (!archive_name_is_safe(hardlink))
-			return refuse(ap, err, raw, "hardlink target absolute or with \"..\"");
 		cleanup_free char *target = xstrdup(hardlink);
 		const char *tbase;
 		cleanup_close int tfd = parent_fd(ap, target, &tbase, err);
@@ -155,9 +139,8 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 		return 0;
 	}
 	if (type == AE_IFLNK) {
-		const char *target = archive_entry_symlink(e);
-		if (!target || symlinkat(target, pfd, base) < 0)
-			return error_set(err, target ? errno : EINVAL, "`%s`: symlink `%s`", ap->tar, raw);
+		if (symlinkat(m->link_target, pfd, base) < 0)
+			return error_set(err, errno, "`%s`: symlink `%s`", ap->tar, raw);
 		fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
 		return 0;
 	}
@@ -169,7 +152,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 	} else {
 		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		cleanup_free char *what = xasprintf("`%s`: entry `%s`", ap->tar, raw);
-		if (fd >= 0 && (r = archive_copy_entry(ap->a, fd, NULL, NULL, &ap->total, what, err)) < 0)
+		if (fd >= 0 && (r = arc_walk_copy(&ap->w, fd, NULL, NULL, &ap->total, what, err)) < 0)
 			return r;
 		if (fd >= 0 && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
 			return error_set(err, errno, "`%s`: `%s`", ap->tar, raw);
@@ -190,33 +173,23 @@ static int apply_entry(struct applier *ap, struct archive_entry *e, struct stasi
 	return 0;
 }
 
-int archive_apply_rootfs_diff(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
-			      struct stasis_error **err)
+int arc_apply_tree(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
+		   struct stasis_error **err)
 {
 	struct applier ap = { .tar = tar_path };
 	cleanup_close int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return error_set(err, errno, "open rootfs `%s`", rootfs);
 	ap.rootfd = rootfd;
-	ap.a = archive_read_new();
-	archive_read_support_filter_all(ap.a);
-	archive_read_support_format_tar(ap.a);
-	int r = 0;
-	if (archive_read_open_filename(ap.a, tar_path, 1 << 20) != ARCHIVE_OK)
-		r = error_setx(err, EIO, "`%s`: %s", tar_path, archive_error_string(ap.a));
-	while (r == 0) {
-		struct archive_entry *e;
-		int rc = archive_read_next_header(ap.a, &e);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-			r = error_setx(err, EIO, "`%s`: %s", tar_path, archive_error_string(ap.a));
-		else
-			r = apply_entry(&ap, e, err);
-		if (r == 0 && ret_paths && archive_entry_pathname(e))
-			strv_push(&ap.paths, &ap.n_paths, xstrdup(archive_entry_pathname(e)));
+	cleanup_free char *what = xasprintf("`%s`", tar_path);
+	int r = arc_walk_open(&ap.w, tar_path, what, ARC_RULES_TREE, 0, err);
+	struct arc_member m;
+	while (r == 0 && (r = arc_walk_next(&ap.w, &m, err)) > 0) {
+		r = apply_entry(&ap, &m, err);
+		if (r == 0 && ret_paths)
+			strv_push(&ap.paths, &ap.n_paths, xstrdup(m.name));
 	}
-	archive_read_free(ap.a);
+	arc_walk_close(&ap.w);
 	if (r == 0 && ret_paths) {
 		*ret_paths = TAKE_PTR(ap.paths);
 		*ret_n = ap.n_paths;
@@ -225,7 +198,7 @@ int archive_apply_rootfs_diff(const char *tar_path, const char *rootfs, char ***
 	return r;
 }
 
-int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err)
+int arc_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err)
 {
 	cleanup_close int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -236,7 +209,7 @@ int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, stru
 		while (*p == '/')
 			p++;
 		cleanup_free char *name = xstrdup(p);
-		if (!archive_name_is_safe(name))
+		if (!arc_name_is_safe(name))
 			return refuse(&ap, err, paths[i], "with \"..\"");
 		const char *base;
 		struct stasis_error *e = NULL;

@@ -1,41 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#ifndef STASIS_ENGINE_ARCHIVE_READ_H
-#define STASIS_ENGINE_ARCHIVE_READ_H
+/* Checkpoint archives, as the layers above engine/archive/ use them (see archive-internal.h). */
+#ifndef STASIS_ENGINE_ARCHIVE_H
+#define STASIS_ENGINE_ARCHIVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct archive;
-struct copy_pipe;
-struct digest;
 struct stasis_error;
 
 /* Every extracted byte of one archive stays under this; bigger is not a checkpoint but an attack. */
-#define ARCHIVE_READ_MAX_TOTAL (1ull << 40)
-#define ARCHIVE_READ_MAX_MEMBERS 100000
+#define ARC_MAX_TOTAL (1ull << 40)
+/* members of one checkpoint archive: a container with more files than this is not dumpable */
+#define ARC_MAX_MEMBERS 100000
 
-struct archive_import {
+struct arc_import {
 	bool has_manifest; /* stasis.manifest was present and every digest matched */
 	char *criu_version;
 };
 
-/* Relative, with no ".." component: the only names archive entries may have. */
-bool archive_name_is_safe(const char *name);
-
-/*
- * Copies the current entry's data blocks into fd at their offsets (sparse entries too), counting
- * them into *total and refusing past ARCHIVE_READ_MAX_TOTAL; md (may be NULL) sees every byte.
- * With a pipe (may be NULL) hashing and writing run on its threads.  what ("archive `x`: member
- * `y`") starts every error message.
- */
-int archive_copy_entry(struct archive *a, int fd, struct digest *md, struct copy_pipe *pipe,
-		       unsigned long long *total, const char *what, struct stasis_error **err);
-
-/*
- * The current entry's data in memory, NUL-terminated: 0, -EFBIG when it holds more than max bytes,
- * -EIO on a read error (archive_error_string(a) says which).
- */
-int archive_entry_read_all(struct archive *a, size_t max, unsigned char **ret, size_t *ret_len);
+/* Relative, with no ".." component: the only names archive members may have. */
+bool arc_name_is_safe(const char *name);
 
 /*
  * Extracts a checkpoint archive (any compression, detected from content) into the empty directory
@@ -45,27 +30,77 @@ int archive_entry_read_all(struct archive *a, size_t max, unsigned char **ret, s
  * (podman, CRI-O) the archive must have their structure.  On error dir is emptied again and the
  * message names the member.
  */
-int archive_import(const char *archive_path, const char *dir, struct archive_import *ret,
-		   struct stasis_error **err);
-void archive_import_clear(struct archive_import *a);
+int arc_import(const char *archive_path, const char *dir, struct arc_import *ret, struct stasis_error **err);
+void arc_import_clear(struct arc_import *a);
 
-/* The same checks as archive_import, hashing each member as it streams by: nothing is written. */
-int archive_verify(const char *archive_path, struct archive_import *ret, size_t *ret_members,
-		   unsigned long long *ret_bytes, struct stasis_error **err);
+/* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
+int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,
+	       unsigned long long *ret_bytes, struct stasis_error **err);
 
 /*
- * Applies rootfs-diff.tar to rootfs: directories, regular files, symlinks and hardlinks with their
- * mode, owner, times and xattrs.  Each entry is created relative to a directory fd reached from
- * rootfs without following any symlink and without leaving it; absolute names, "..", devices and
- * links pointing outside are refused with the entry named.  ret_paths (may be NULL): what was written.
+ * Applies a file-tree tar (rootfs-diff.tar) to rootfs: directories, regular files, symlinks and
+ * hardlinks with their mode, owner, times and xattrs.  Each entry is created relative to a
+ * directory fd reached from rootfs without following any symlink and without leaving it; absolute
+ * names, "..", devices and links pointing outside are refused with the entry named.  ret_paths
+ * (may be NULL): what was written.
  */
-int archive_apply_rootfs_diff(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
-			      struct stasis_error **err);
+int arc_apply_tree(const char *tar_path, const char *rootfs, char ***ret_paths, size_t *ret_n,
+		   struct stasis_error **err);
 
 /*
  * Removes the paths of deleted.files (container paths) from rootfs, reached the same way: never
  * through a symlink, never outside.  Paths already absent are fine.
  */
-int rootfs_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err);
+int arc_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct stasis_error **err);
+
+/*
+ * Reading without extracting.  arc_scan passes every member the checkpoint rules let through to
+ * fn, in archive order; fn may read it (arc_scan_read) or list it as a tar (arc_scan_list_tar),
+ * else it is skipped unread.  fn returns 0 to go on, <0 to stop with that error.
+ */
+struct arc_scan_member {
+	const char *name; /* "checkpoint/pstree.img", "spec.dump" */
+	uint64_t size;
+	bool is_dir;
+	struct arc_walk *walk;
+};
+typedef int (*arc_scan_fn)(void *data, struct arc_scan_member *m, struct stasis_error **err);
+int arc_scan(const char *path, arc_scan_fn fn, void *data, struct stasis_error **err);
+/* The member's bytes, at most max (NUL-terminated); longer is EBADMSG: not what its header says. */
+int arc_scan_read(struct arc_scan_member *m, size_t max, unsigned char **ret, size_t *ret_len,
+		  struct stasis_error **err);
+/* The entries of the member, a tar, as container paths ("/etc/x"). */
+int arc_scan_list_tar(struct arc_scan_member *m, char ***ret, size_t *ret_n, struct stasis_error **err);
+/* The entries of a tar file on disk, as container paths. */
+int arc_list_tar(const char *path, char ***ret, size_t *ret_n, struct stasis_error **err);
+
+/*
+ * Streams the members `members` through fn, each in order, in one pass over the archive; `which`
+ * is the index into members.  fn returns <0 to stop with that error, 1 to stop early with
+ * success.  The bytes are not kept.
+ */
+typedef int (*arc_chunk_fn)(void *data, size_t which, uint64_t off, const unsigned char *buf, size_t len,
+			    struct stasis_error **err);
+int arc_stream_members(const char *path, char *const *members, size_t n, arc_chunk_fn fn, void *data,
+		       struct stasis_error **err);
+
+/*
+ * Writing.  A tar archive (compress: "zstd", "gzip" or "none") streams to a temporary file beside
+ * final_path; arc_writer_commit() adds the manifest, fsyncs and renames it into place (mode 0600),
+ * so a crash or ENOSPC never leaves a partial archive under the final name.
+ */
+struct arc_writer;
+int arc_writer_open(const char *final_path, const char *compress, struct arc_writer **ret,
+		    struct stasis_error **err);
+int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err);
+int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
+			  struct stasis_error **err);
+int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err);
+int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err);
+/* Removes the temporary file and frees w; accepts NULL; returns NULL. */
+struct arc_writer *arc_writer_abort(struct arc_writer *w);
+/* Writes an uncompressed tar of the given relative paths under base (metadata, xattrs, hardlinks kept). */
+int arc_write_tree(const char *tar_path, const char *base, char *const *paths, size_t n,
+		   struct stasis_error **err);
 
 #endif

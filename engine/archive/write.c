@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "engine/archive/write.h"
+#include "engine/archive/archive.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
-#include "engine/archive/zstd.h"
+#include "engine/archive/archive-internal.h"
 #include "engine/archive/digest.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
@@ -28,7 +28,7 @@ struct member_digest {
 	char hex[65];
 };
 
-struct archive_writer {
+struct arc_writer {
 	struct archive *a;
 	int fd;
 	char *tmp_path;
@@ -39,15 +39,15 @@ struct archive_writer {
 	time_t now;
 };
 
-static int ar_error(struct archive_writer *w, struct stasis_error **err, const char *what)
+static int ar_error(struct arc_writer *w, struct stasis_error **err, const char *what)
 {
 	int e = archive_errno(w->a);
 	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", w->final_path, what,
 			  archive_error_string(w->a) ? archive_error_string(w->a) : "error");
 }
 
-int archive_writer_open(const char *final_path, const char *compress, struct archive_writer **ret,
-			struct stasis_error **err)
+int arc_writer_open(const char *final_path, const char *compress, struct arc_writer **ret,
+		    struct stasis_error **err)
 {
 	if (!compress)
 		compress = "zstd";
@@ -55,7 +55,7 @@ int archive_writer_open(const char *final_path, const char *compress, struct arc
 		return error_setx(err, EINVAL, "compression `%s`: expected zstd, gzip or none", compress);
 	cleanup_free char *copy = xstrdup(final_path);
 	cleanup_free char *copy2 = xstrdup(final_path);
-	struct archive_writer *w = xzalloc(sizeof(*w));
+	struct arc_writer *w = xzalloc(sizeof(*w));
 	w->final_path = xstrdup(final_path);
 	w->dir = xstrdup(dirname(copy));
 	w->tmp_path = xasprintf("%s/.%s.stasis-XXXXXX", w->dir, basename(copy2));
@@ -65,7 +65,7 @@ int archive_writer_open(const char *final_path, const char *compress, struct arc
 		int r = error_set(err, errno, "create archive in `%s`", w->dir);
 		free(w->tmp_path);
 		w->tmp_path = NULL;
-		archive_writer_abort(w);
+		arc_writer_abort(w);
 		return r;
 	}
 	fchmod(w->fd, 0600);
@@ -74,7 +74,7 @@ int archive_writer_open(const char *final_path, const char *compress, struct arc
 	int r = ARCHIVE_OK;
 	if (strcmp(compress, "zstd") == 0) {
 		/* zstd worker threads keep pace with the disk, in a bounded amount of memory */
-		r = archive_write_open_zstd_fd(w->a, w->fd);
+		r = arc_write_open_zstd_fd(w->a, w->fd);
 	} else {
 		if (strcmp(compress, "gzip") == 0)
 			r = archive_write_add_filter_gzip(w->a);
@@ -83,14 +83,14 @@ int archive_writer_open(const char *final_path, const char *compress, struct arc
 	}
 	if (r != ARCHIVE_OK) {
 		r = ar_error(w, err, "open");
-		archive_writer_abort(w);
+		arc_writer_abort(w);
 		return r;
 	}
 	*ret = w;
 	return 0;
 }
 
-static struct archive_entry *new_entry(struct archive_writer *w, const char *name, mode_t type, mode_t perm,
+static struct archive_entry *new_entry(struct arc_writer *w, const char *name, mode_t type, mode_t perm,
 				       int64_t size)
 {
 	struct archive_entry *e = archive_entry_new();
@@ -105,7 +105,7 @@ static struct archive_entry *new_entry(struct archive_writer *w, const char *nam
 }
 
 /* frees md */
-static void record_digest(struct archive_writer *w, const char *name, struct digest *md)
+static void record_digest(struct arc_writer *w, const char *name, struct digest *md)
 {
 	w->digests = xreallocarray(w->digests, w->n_digests + 1, sizeof(*w->digests));
 	struct member_digest *d = &w->digests[w->n_digests++];
@@ -113,7 +113,7 @@ static void record_digest(struct archive_writer *w, const char *name, struct dig
 	digest_finish(md, d->hex);
 }
 
-int archive_writer_add_dir(struct archive_writer *w, const char *name, struct stasis_error **err)
+int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err)
 {
 	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);
 	int r = archive_write_header(w->a, e);
@@ -121,8 +121,8 @@ int archive_writer_add_dir(struct archive_writer *w, const char *name, struct st
 	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
 }
 
-int archive_writer_add_buffer(struct archive_writer *w, const char *name, const void *buf, size_t len,
-			      struct stasis_error **err)
+int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
+			  struct stasis_error **err)
 {
 	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, (int64_t)len);
 	int r = archive_write_header(w->a, e);
@@ -137,8 +137,7 @@ int archive_writer_add_buffer(struct archive_writer *w, const char *name, const 
 	return 0;
 }
 
-int archive_writer_add_file(struct archive_writer *w, const char *name, const char *path,
-			    struct stasis_error **err)
+int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -177,7 +176,7 @@ int archive_writer_add_file(struct archive_writer *w, const char *name, const ch
 	return 0;
 }
 
-static char *manifest_json(struct archive_writer *w, const char *criu_version)
+static char *manifest_json(struct arc_writer *w, const char *criu_version)
 {
 	struct utsname u;
 	uname(&u);
@@ -199,7 +198,7 @@ static char *manifest_json(struct archive_writer *w, const char *criu_version)
 	return oci_json_finish(j, &len);
 }
 
-int archive_writer_commit(struct archive_writer *w, const char *criu_version, struct stasis_error **err)
+int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err)
 {
 	cleanup_free char *manifest = manifest_json(w, criu_version);
 	struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, (int64_t)strlen(manifest));
@@ -219,14 +218,14 @@ int archive_writer_commit(struct archive_writer *w, const char *criu_version, st
 	cleanup_close int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		fsync(dfd);
-	archive_writer_abort(w);
+	arc_writer_abort(w);
 	return 0;
 }
 
-void archive_writer_abort(struct archive_writer *w)
+struct arc_writer *arc_writer_abort(struct arc_writer *w)
 {
 	if (!w)
-		return;
+		return NULL;
 	if (w->a)
 		archive_write_free(w->a);
 	if (w->fd >= 0)
@@ -240,6 +239,7 @@ void archive_writer_abort(struct archive_writer *w)
 		free(w->digests[i].name);
 	free(w->digests);
 	free(w);
+	return NULL;
 }
 
 /* trusted.overlay.* attributes are overlayfs' bookkeeping of the upper dir, not the container's data */
@@ -272,8 +272,8 @@ static void drop_overlay_xattrs(struct archive_entry *e)
 	}
 }
 
-int archive_write_tree(const char *tar_path, const char *base, char *const *paths, size_t n,
-		       struct stasis_error **err)
+int arc_write_tree(const char *tar_path, const char *base, char *const *paths, size_t n,
+		   struct stasis_error **err)
 {
 	struct archive *a = archive_write_new();
 	struct archive *disk = archive_read_disk_new();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "engine/archive/zstd.h"
+#include "engine/archive/archive-internal.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -77,7 +77,7 @@ static int zsink_free(struct archive *a, void *data)
 	return ARCHIVE_OK;
 }
 
-int archive_write_open_zstd_fd(struct archive *a, int fd)
+int arc_write_open_zstd_fd(struct archive *a, int fd)
 {
 	struct zsink *z = xzalloc(sizeof(*z));
 	z->fd = fd;

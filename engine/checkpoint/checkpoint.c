@@ -20,7 +20,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
-#include "engine/archive/write.h"
+#include "engine/archive/archive.h"
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/runtime/runtime.h"
@@ -375,9 +375,9 @@ static char *strv_json(char *const *v, size_t n)
 	return oci_json_finish(j, NULL);
 }
 
-static int add_images(struct archive_writer *w, struct ckpt *c, struct stasis_error **err)
+static int add_images(struct arc_writer *w, struct ckpt *c, struct stasis_error **err)
 {
-	int r = archive_writer_add_dir(w, ARCHIVE_CHECKPOINT_DIR "/", err);
+	int r = arc_writer_add_dir(w, ARCHIVE_CHECKPOINT_DIR "/", err);
 	if (r < 0)
 		return r;
 	cleanup_closedir DIR *d = opendir(c->images_dir);
@@ -396,21 +396,21 @@ static int add_images(struct archive_writer *w, struct ckpt *c, struct stasis_er
 	for (size_t i = 0; i < n; i++) {
 		cleanup_free char *src = xasprintf("%s/%s", c->images_dir, names[i]);
 		cleanup_free char *dst = xasprintf(ARCHIVE_CHECKPOINT_DIR "/%s", names[i]);
-		r = archive_writer_add_file(w, dst, src, err);
+		r = arc_writer_add_file(w, dst, src, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int add_optional_file(struct archive_writer *w, const char *name, const char *dir1, const char *dir2,
+static int add_optional_file(struct arc_writer *w, const char *name, const char *dir1, const char *dir2,
 			     struct stasis_error **err)
 {
 	const char *dirs[] = { dir1, dir2 };
 	for (size_t i = 0; i < 2; i++) {
 		cleanup_free char *p = xasprintf("%s/%s", dirs[i], name);
 		if (access(p, R_OK) == 0)
-			return archive_writer_add_file(w, name, p, err);
+			return arc_writer_add_file(w, name, p, err);
 	}
 	return 0;
 }
@@ -442,15 +442,15 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 	cleanup_free char *diff_tar = xasprintf("%s/.stasis-rootfs-diff.tar", c->work_dir);
 	if (have_diff) {
 		const char *tree = c->plan.upperdir ? c->plan.upperdir : c->state->rootfs;
-		r = archive_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
+		r = arc_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
 		if (r < 0) {
 			mnt_diff_clear(&diff);
 			return r;
 		}
 	}
 
-	struct archive_writer *w = NULL;
-	r = archive_writer_open(c->o.export_path, c->o.compress, &w, err);
+	struct arc_writer *w = NULL;
+	r = arc_writer_open(c->o.export_path, c->o.compress, &w, err);
 	if (r < 0) {
 		mnt_diff_clear(&diff);
 		unlink(diff_tar);
@@ -463,28 +463,28 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 
 	r = add_images(w, c, err);
 	if (r == 0)
-		r = archive_writer_add_buffer(w, ARCHIVE_CONFIG_DUMP, config_dump, strlen(config_dump), err);
+		r = arc_writer_add_buffer(w, ARCHIVE_CONFIG_DUMP, config_dump, strlen(config_dump), err);
 	if (r == 0)
-		r = archive_writer_add_buffer(w, ARCHIVE_SPEC_DUMP, c->config_json, c->config_len, err);
+		r = arc_writer_add_buffer(w, ARCHIVE_SPEC_DUMP, c->config_json, c->config_len, err);
 	if (r == 0)
-		r = archive_writer_add_buffer(w, ARCHIVE_NETWORK_STATUS, network_status,
-					      strlen(network_status), err);
+		r = arc_writer_add_buffer(w, ARCHIVE_NETWORK_STATUS, network_status, strlen(network_status),
+					  err);
 	if (r == 0)
 		r = add_optional_file(w, ARCHIVE_STATS_DUMP, c->images_dir, c->work_dir, err);
 	if (r == 0)
 		r = add_optional_file(w, ARCHIVE_DUMP_LOG, c->work_dir, c->images_dir, err);
 	if (r == 0 && have_diff)
-		r = archive_writer_add_file(w, ARCHIVE_ROOTFS_DIFF, diff_tar, err);
+		r = arc_writer_add_file(w, ARCHIVE_ROOTFS_DIFF, diff_tar, err);
 	if (r == 0 && have_diff)
-		r = archive_writer_add_buffer(w, ARCHIVE_DELETED_FILES, deleted, strlen(deleted), err);
+		r = arc_writer_add_buffer(w, ARCHIVE_DELETED_FILES, deleted, strlen(deleted), err);
 	if (r == 0 && c->plan.n_binds)
-		r = archive_writer_add_buffer(w, ARCHIVE_BIND_MOUNTS, binds, strlen(binds), err);
+		r = arc_writer_add_buffer(w, ARCHIVE_BIND_MOUNTS, binds, strlen(binds), err);
 	if (r == 0) {
 		cleanup_free char *v =
 			xasprintf("%d.%d.%d", ctx->info.major, ctx->info.minor, ctx->info.sublevel);
-		r = archive_writer_commit(w, v, err);
+		r = arc_writer_commit(w, v, err);
 	} else {
-		archive_writer_abort(w);
+		arc_writer_abort(w);
 	}
 	unlink(diff_tar);
 	mnt_diff_clear(&diff);

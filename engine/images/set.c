@@ -12,10 +12,17 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/strmap.h"
 #include "common/xalloc.h"
+#include "engine/archive/archive.h"
 #include "engine/names.h"
 
-#define MAX_DIR_FILES 100000
+#define MAX_DIR_FILES ARC_MAX_MEMBERS
+
+struct scan_ctx {
+	struct image_set *set;
+	unsigned flags;
+};
 
 static bool has_prefix(const char *s, const char *p)
 {
@@ -33,10 +40,41 @@ bool image_set_wants(const char *name, uint64_t size)
 	return !strstr(base, ".tar") && !(len > 4 && strcmp(base + len - 4, ".log") == 0);
 }
 
-static void add_member(struct image_set *s, const char *name, uint64_t size)
+static struct image_member *add_member(struct image_set *s, const char *name, uint64_t size)
 {
+	/* the archive walker refuses a member twice; a directory cannot hold a name twice */
+	if (strmap_put(s->index, name, s->n) < 0)
+		return NULL;
 	s->m = xreallocarray(s->m, s->n + 1, sizeof(*s->m));
-	s->m[s->n++] = (struct image_member){ .name = xstrdup(name), .size = size };
+	s->m[s->n] = (struct image_member){ .name = xstrdup(name), .size = size };
+	return &s->m[s->n++];
+}
+
+/* the scan's callback: small members are held, rootfs-diff.tar is listed while it passes */
+static int on_archive_member(void *data, struct arc_scan_member *am, struct stasis_error **err)
+{
+	struct scan_ctx *c = data;
+	struct image_set *s = c->set;
+	if (am->is_dir)
+		return 0;
+	struct image_member *m = add_member(s, am->name, am->size);
+	if (!m)
+		return error_setx(err, EEXIST, "archive `%s`: member `%s` appears twice", s->path, am->name);
+	if ((c->flags & IMAGE_SET_ROOTFS_DIFF) && strcmp(am->name, ARCHIVE_ROOTFS_DIFF) == 0) {
+		int r = arc_scan_list_tar(am, &s->diff_paths, &s->n_diff, err);
+		if (r < 0)
+			return r;
+		s->has_rootfs_diff = true;
+		return 0;
+	}
+	if (!image_set_wants(am->name, m->size) || s->loaded_total + m->size > IMAGE_SET_LOADED_MAX)
+		return 0;
+	int r = arc_scan_read(am, (size_t)m->size, &m->data, &m->len, err);
+	if (r < 0)
+		return r;
+	m->loaded = true;
+	s->loaded_total += m->len;
+	return 0;
 }
 
 static int scan_dir_level(struct image_set *s, const char *sub, struct stasis_error **err)
@@ -82,7 +120,7 @@ static int open_dir(struct image_set *s, unsigned flags, struct stasis_error **e
 	}
 	if ((flags & IMAGE_SET_ROOTFS_DIFF) && image_set_find(s, ARCHIVE_ROOTFS_DIFF)) {
 		cleanup_free char *tar = xasprintf("%s/%s", s->path, ARCHIVE_ROOTFS_DIFF);
-		r = archive_list_tar(tar, &s->diff_paths, &s->n_diff, err);
+		r = arc_list_tar(tar, &s->diff_paths, &s->n_diff, err);
 		if (r < 0)
 			return r;
 		s->has_rootfs_diff = true;
@@ -97,13 +135,15 @@ int image_set_open(const char *path, unsigned flags, struct image_set **ret, str
 		return error_set(err, errno, "`%s`", path);
 	struct image_set *s = xzalloc(sizeof(*s));
 	s->path = xstrdup(path);
+	s->index = strmap_new();
 	int r;
 	if (S_ISDIR(st.st_mode)) {
 		r = open_dir(s, flags, err);
 	} else {
 		s->archive = true;
 		s->images = ARCHIVE_CHECKPOINT_DIR "/";
-		r = archive_scan(s, flags, err);
+		struct scan_ctx c = { .set = s, .flags = flags };
+		r = arc_scan(path, on_archive_member, &c, err);
 		if (r == 0 && !image_set_find(s, ARCHIVE_CHECKPOINT_DIR "/inventory.img"))
 			r = error_setx(err, EBADMSG,
 				       "archive `%s`: no member `checkpoint/inventory.img`: not a "
@@ -131,16 +171,15 @@ struct image_set *image_set_free(struct image_set *s)
 		free(s->diff_paths[i]);
 	free(s->diff_paths);
 	free(s->path);
+	strmap_free(s->index);
 	free(s);
 	return NULL;
 }
 
 struct image_member *image_set_find(struct image_set *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->m[i].name, name) == 0)
-			return &s->m[i];
-	return NULL;
+	size_t at;
+	return strmap_get(s->index, name, &at) ? &s->m[at] : NULL;
 }
 
 bool image_set_has_image(struct image_set *s, const char *image)
@@ -191,7 +230,7 @@ int image_set_meta(struct image_set *s, const char *name, struct image_blob *ret
 
 #define STREAM_BLOCK (1u << 20)
 
-static int stream_file(const char *p, size_t which, image_chunk_fn fn, void *ctx, struct stasis_error **err)
+static int stream_file(const char *p, size_t which, arc_chunk_fn fn, void *ctx, struct stasis_error **err)
 {
 	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -213,7 +252,7 @@ static int stream_file(const char *p, size_t which, image_chunk_fn fn, void *ctx
 	}
 }
 
-int image_set_stream(struct image_set *s, char *const *images, size_t n, image_chunk_fn fn, void *ctx,
+int image_set_stream(struct image_set *s, char *const *images, size_t n, arc_chunk_fn fn, void *ctx,
 		     struct stasis_error **err)
 {
 	char **names = xreallocarray(NULL, n + 1, sizeof(char *));
@@ -224,7 +263,7 @@ int image_set_stream(struct image_set *s, char *const *images, size_t n, image_c
 		if (!image_set_find(s, names[i]))
 			r = error_setx(err, ENOENT, "`%s`: no `%s`", s->path, names[i]);
 	if (r == 0 && s->archive) {
-		r = archive_stream_members(s->path, names, n, fn, ctx, err);
+		r = arc_stream_members(s->path, names, n, fn, ctx, err);
 	} else {
 		for (size_t i = 0; i < n && r == 0; i++) {
 			cleanup_free char *p = xasprintf("%s/%s", s->path, names[i]);

@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/archive/archive.h"
 #include "engine/images/reader.h"
 
 struct stasis_error;
+struct strmap;
 
 /* small members above this are not loaded (no image, config or log of a container is that big) */
 #define IMAGE_SET_SMALL_MAX (64u << 20)
@@ -39,6 +41,7 @@ struct image_set {
 	bool has_rootfs_diff;
 	char **diff_paths;
 	size_t n_diff;
+	struct strmap *index; /* name -> index into m */
 };
 
 enum {
@@ -65,16 +68,9 @@ int image_set_meta(struct image_set *s, const char *name, struct image_blob *ret
  * archive; `which` is the index into images.  fn returns <0 to stop with that error, 1 to stop
  * early with success.  The bytes are not kept.
  */
-typedef int (*image_chunk_fn)(void *ctx, size_t which, uint64_t off, const unsigned char *buf, size_t len,
-			      struct stasis_error **err);
-int image_set_stream(struct image_set *s, char *const *images, size_t n, image_chunk_fn fn, void *ctx,
+int image_set_stream(struct image_set *s, char *const *images, size_t n, arc_chunk_fn fn, void *ctx,
 		     struct stasis_error **err);
 
-/* the archive side (engine/archive-scan.c, where libarchive lives) */
-int archive_scan(struct image_set *s, unsigned flags, struct stasis_error **err);
-int archive_stream_members(const char *path, char *const *members, size_t n, image_chunk_fn fn, void *ctx,
-			   struct stasis_error **err);
-int archive_list_tar(const char *path, char ***ret, size_t *ret_n, struct stasis_error **err);
 /* whether a member is worth holding in memory while scanning */
 bool image_set_wants(const char *name, uint64_t size);
 

@@ -51,14 +51,14 @@ int stasis_verify(const char *path, struct stasis_verify_result *ret, struct sta
 	if (stat(path, &st) < 0)
 		return error_set(err, errno, "`%s`", path);
 	if (!S_ISDIR(st.st_mode)) {
-		struct archive_import imp = { 0 };
+		struct arc_import imp = { 0 };
 		unsigned long long bytes = 0;
-		int r = archive_verify(path, &imp, &ret->members, &bytes, err);
+		int r = arc_verify(path, &imp, &ret->members, &bytes, err);
 		if (r < 0)
 			return r;
 		ret->has_manifest = imp.has_manifest;
 		ret->bytes = bytes;
-		archive_import_clear(&imp);
+		arc_import_clear(&imp);
 	}
 	return check_images(path, err);
 }

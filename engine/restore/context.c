@@ -43,7 +43,7 @@ void restore_ctx_clear(struct restore_ctx *r)
 	oci_bind_mounts_free(r->bind_info, r->n_bind_info);
 	strv_freep(&r->deleted);
 	strv_freep(&r->diff_paths);
-	archive_import_clear(&r->import);
+	arc_import_clear(&r->import);
 }
 
 /* Undo, newest first: no process, no mount, no half-built bundle of ours. */

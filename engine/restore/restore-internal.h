@@ -21,7 +21,7 @@ struct restore_ctx {
 	char *state_dir;
 	bool state_created;
 	char *archive_dir;
-	struct archive_import import;
+	struct arc_import import;
 	char *images_dir;
 	char *work_dir;
 	char *bundle;

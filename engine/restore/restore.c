@@ -44,7 +44,7 @@ static int unpack(struct restore_ctx *r, struct stasis_error **err)
 	r->archive_dir = xasprintf("%s/archive", r->state_dir);
 	if (mkdir(r->archive_dir, 0700) < 0)
 		return error_set(err, errno, "create `%s`", r->archive_dir);
-	int ret = archive_import(r->o.import_path, r->archive_dir, &r->import, err);
+	int ret = arc_import(r->o.import_path, r->archive_dir, &r->import, err);
 	if (ret < 0)
 		return ret;
 	if (!r->import.has_manifest)
@@ -121,9 +121,9 @@ static int apply_rootfs_changes(struct restore_ctx *r, struct stasis_error **err
 	cleanup_free char *diff = xasprintf("%s/%s", r->archive_dir, ARCHIVE_ROOTFS_DIFF);
 	int ret = 0;
 	if (access(diff, F_OK) == 0)
-		ret = archive_apply_rootfs_diff(diff, r->rootfs, &r->diff_paths, &r->n_diff_paths, err);
+		ret = arc_apply_tree(diff, r->rootfs, &r->diff_paths, &r->n_diff_paths, err);
 	if (ret == 0 && r->n_deleted)
-		ret = rootfs_remove_deleted(r->rootfs, r->deleted, r->n_deleted, err);
+		ret = arc_remove_deleted(r->rootfs, r->deleted, r->n_deleted, err);
 	return ret < 0 ? error_wrap(err, ret, "rootfs `%s`", r->rootfs) : 0;
 }
 
@@ -147,7 +147,7 @@ static int restore_devshm(struct restore_ctx *r, const char *files, const struct
 				     binds[i].value);
 			return 0;
 		}
-		int ret = archive_apply_rootfs_diff(tar, fresh, NULL, NULL, err);
+		int ret = arc_apply_tree(tar, fresh, NULL, NULL, err);
 		return ret < 0 ? error_wrap(err, ret, "restore /dev/shm from %s", ARCHIVE_DEVSHM) : 0;
 	}
 	restore_warn(r, "%s not restored: the container has no /dev/shm bind mount", ARCHIVE_DEVSHM);

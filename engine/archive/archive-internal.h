@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine/archive/: checkpoint archives, where libarchive, libzstd and libcrypto live.  walk.c is
+ * the one member walker every reader goes through (name and type rules, duplicates, caps, errors);
+ * import.c extracts or verifies against the manifest, scan.c reads without extracting (for the
+ * image set), apply.c writes a rootfs diff into a rootfs, write.c and zstd.c write archives,
+ * digest.c and copy-pipe.c hash and copy members.  archive.h is what the layers above use.
+ */
+#ifndef STASIS_ENGINE_ARCHIVE_INTERNAL_H
+#define STASIS_ENGINE_ARCHIVE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/cleanup.h"
+#include "engine/archive/archive.h"
+
+struct archive;
+struct archive_entry;
+struct copy_pipe;
+struct digest;
+struct strmap;
+
+/* libarchive's read granularity, and ours */
+#define ARC_READ_BLOCK (1u << 20)
+/* entries of a file-tree tar (a rootfs diff) that anyone would write: more is an attack */
+#define ARC_TREE_MAX_ENTRIES 1000000
+/* PATH_MAX: a longer member name cannot be created anywhere */
+#define ARC_NAME_MAX 4096
+/* NAME_MAX: a checkpoint member's own name is one path component */
+#define ARC_BASENAME_MAX 256
+
+/* Which members an archive may hold. */
+enum arc_rules {
+	/*
+	 * A checkpoint archive: regular files at the top or directly under checkpoint/, which must
+	 * be a directory; other directories and what is below them (podman's artifacts/) are skipped
+	 * unread; every file name once.
+	 */
+	ARC_RULES_CHECKPOINT,
+	/* A tar of a file tree (rootfs-diff.tar, devshm-checkpoint.tar): files, dirs, links. */
+	ARC_RULES_TREE,
+};
+
+enum {
+	ARC_WALK_DROP_BEHIND = 1 << 0, /* give the page cache back behind the reader (read once) */
+	ARC_WALK_SPECIAL_OK = 1 << 1,  /* TREE: devices, fifos, sockets are listed, not refused */
+};
+
+enum arc_member_type {
+	ARC_MEMBER_FILE,
+	ARC_MEMBER_DIR,
+	ARC_MEMBER_SYMLINK,
+	ARC_MEMBER_HARDLINK,
+	ARC_MEMBER_SPECIAL, /* only with ARC_WALK_SPECIAL_OK */
+};
+
+struct arc_member {
+	const char *name; /* without "./" in front or "/" behind; valid until the next step */
+	enum arc_member_type type;
+	uint64_t size;
+	const char *link_target; /* HARDLINK: cleaned and checked like name; SYMLINK: as written */
+	struct archive_entry *entry;
+};
+
+struct arc_walk {
+	struct archive *a;
+	char *what; /* "archive `x`" or "`x`": how every message starts */
+	enum arc_rules rules;
+	unsigned flags;
+	size_t n; /* members passed so far */
+	struct strmap *files; /* CHECKPOINT: the file members, by name, in order */
+	char *name;
+	char *link;
+	int fd;
+	char *buf;
+	off_t dropped;
+	struct archive *outer; /* a nested walk reads the outer walk's current member */
+};
+
+/*
+ * Starts a walk over the archive at path (any compression; tar).  what names it in messages
+ * (NULL: "archive `path`").  On error the walk is closed.
+ */
+int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules, unsigned flags,
+		  struct stasis_error **err);
+/* Starts a walk over the tar that is outer's current member, read straight from outer's stream. */
+int arc_walk_open_nested(struct arc_walk *w, struct arc_walk *outer, const char *what, enum arc_rules rules,
+			 unsigned flags, struct stasis_error **err);
+/*
+ * The next member the rules let through: 1 and *ret, 0 at the end, or a negative errno:
+ * EBADMSG (a member without a name, a damaged archive), EPERM (an absolute name, "..", a type the
+ * rules refuse), EEXIST (a file member twice), EFBIG (too many members).
+ */
+int arc_walk_next(struct arc_walk *w, struct arc_member *ret, struct stasis_error **err);
+/* The current member's data in memory (NUL-terminated): more than max bytes is -EFBIG, with err. */
+int arc_walk_read(struct arc_walk *w, size_t max, unsigned char **ret, size_t *ret_len,
+		  struct stasis_error **err);
+/* The error libarchive has for this walk, as "<what>[: member `m`]: <libarchive's words>". */
+int arc_walk_fail(struct arc_walk *w, const char *member, struct stasis_error **err);
+void arc_walk_close(struct arc_walk *w);
+DEFINE_CLEANUP_CLEAR(struct arc_walk, arc_walk_close)
+
+/*
+ * Copies the current member's data blocks into fd at their offsets (sparse members too), counting
+ * them into *total and refusing past ARC_MAX_TOTAL; md (may be NULL) sees every byte.  With a
+ * pipe (may be NULL) hashing and writing run on its threads.  what ("archive `x`: member `y`")
+ * starts every error message.
+ */
+int arc_walk_copy(struct arc_walk *w, int fd, struct digest *md, struct copy_pipe *pipe,
+		  unsigned long long *total, const char *what, struct stasis_error **err);
+
+/* Opens a libarchive writer onto fd through our own zstd stream (zstd.c): ARCHIVE_OK or _FATAL. */
+int arc_write_open_zstd_fd(struct archive *a, int fd);
+
+#endif
