@@ -40,6 +40,13 @@ struct stasis_ctx {
  */
 void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
 
+/*
+ * Fills a result struct the caller allocated (first field: size_t size, set by the caller to the
+ * size it was compiled with) from src, as far as both know: 0, or -EINVAL when size is too small
+ * to be a result struct at all.
+ */
+int result_fill(void *dst, const void *src, size_t src_size);
+
 /* Formats a warning and hands it to the caller's callback (when there is one). */
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));

@@ -67,6 +67,7 @@ STASIS_EXPORT const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx);
 /* ---- CRIU ------------------------------------------------------------------------------------- */
 
 struct stasis_criu_info {
+	size_t size; /* the caller sets sizeof(struct stasis_criu_info) */
 	int major, minor, sublevel;
 	/* major*10000 + minor*100 + sublevel */
 	int version;
@@ -429,6 +430,7 @@ STASIS_EXPORT struct stasis_diff *stasis_diff_free(struct stasis_diff *d);
 STASIS_EXPORT int stasis_diff_json(const struct stasis_diff *d, char **ret, struct stasis_error **err);
 
 struct stasis_verify_result {
+	size_t size;	   /* the caller sets sizeof(struct stasis_verify_result) */
 	bool has_manifest; /* digests checked; without one, only the structure */
 	size_t members;	   /* file members read */
 	uint64_t bytes;	   /* their bytes */

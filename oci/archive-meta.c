@@ -68,7 +68,7 @@ static int parse(struct oci_json_ctx *jc, yajl_val t, struct oci_manifest *m)
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, struct stasis_error **err)
 {
-	struct oci_json_ctx jc = { "stasis.manifest", err };
+	struct oci_json_ctx jc = { .name = "stasis.manifest", .err = err, .max = OCI_MAX_MANIFEST };
 	yajl_val t = NULL;
 	int r = oci_json_parse(&jc, json, len, &t);
 	if (r < 0)
@@ -96,7 +96,7 @@ const char *oci_manifest_digest(const struct oci_manifest *m, const char *member
 int oci_config_dump_parse(const char *json, size_t len, struct oci_config_dump **ret,
 			  struct stasis_error **err)
 {
-	struct oci_json_ctx jc = { "config.dump", err };
+	struct oci_json_ctx jc = { .name = "config.dump", .err = err };
 	yajl_val t = NULL;
 	int r = oci_json_parse(&jc, json, len, &t);
 	if (r < 0)
@@ -145,7 +145,7 @@ struct oci_config_dump *oci_config_dump_free(struct oci_config_dump *d)
 int oci_string_array_parse(const char *json, size_t len, const char *name, char ***ret, size_t *ret_n,
 			   struct stasis_error **err)
 {
-	struct oci_json_ctx jc = { name, err };
+	struct oci_json_ctx jc = { .name = name, .err = err };
 	yajl_val t = NULL;
 	int r = oci_json_parse(&jc, json, len, &t);
 	if (r < 0)
@@ -176,7 +176,7 @@ int oci_string_array_parse(const char *json, size_t len, const char *name, char 
 int oci_bind_mounts_parse(const char *json, size_t len, struct oci_bind_mount **ret, size_t *ret_n,
 			  struct stasis_error **err)
 {
-	struct oci_json_ctx jc = { "bind.mounts", err };
+	struct oci_json_ctx jc = { .name = "bind.mounts", .err = err };
 	yajl_val t = NULL;
 	int r = oci_json_parse(&jc, json, len, &t);
 	if (r < 0)
@@ -225,7 +225,7 @@ void oci_bind_mounts_free(struct oci_bind_mount *v, size_t n)
 
 int oci_json_member_string(const char *json, size_t len, const char *key, char **ret)
 {
-	struct oci_json_ctx jc = { "annotation", NULL };
+	struct oci_json_ctx jc = { .name = "annotation" };
 	yajl_val t = NULL;
 	*ret = NULL;
 	if (oci_json_parse(&jc, json, len, &t) < 0)

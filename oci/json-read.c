@@ -10,8 +10,9 @@
 
 int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_val *ret)
 {
-	if (len > OCI_MAX_JSON)
-		return error_setx(jc->err, EFBIG, "%s: larger than %u bytes", jc->name, OCI_MAX_JSON);
+	size_t max = jc->max ? jc->max : OCI_MAX_JSON;
+	if (len > max)
+		return error_setx(jc->err, EFBIG, "%s: larger than %zu bytes", jc->name, max);
 	if (strlen(json) != len)
 		return error_setx(jc->err, EINVAL, "%s: contains a NUL byte", jc->name);
 	char msg[256] = "";

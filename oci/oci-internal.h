@@ -11,6 +11,7 @@ struct stasis_error;
 struct oci_json_ctx {
 	const char *name; /* file name for messages */
 	struct stasis_error **err;
+	size_t max; /* the longest text accepted; 0: OCI_MAX_JSON */
 };
 
 int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_val *ret);

@@ -11,6 +11,11 @@ struct stasis_error;
 
 /* config.json and state files larger than this are refused */
 #define OCI_MAX_JSON (4u * 1024u * 1024u)
+/*
+ * stasis.manifest lists every member with its sha256: 100,000 members (an archive's cap) of up to
+ * 267-byte names (checkpoint/ + NAME_MAX) and 64 hex digits, quoted, fit in this.
+ */
+#define OCI_MAX_MANIFEST (64u * 1024u * 1024u)
 
 struct oci_mount {
 	char *destination;

@@ -171,7 +171,7 @@ static void emit(struct editor *ed, yajl_val v, const char *path)
 int oci_spec_edit(const char *json, size_t len, const char *name, const struct oci_spec_edit *e, char **ret,
 		  size_t *ret_len, struct stasis_error **err)
 {
-	struct oci_json_ctx jc = { name, err };
+	struct oci_json_ctx jc = { .name = name, .err = err };
 	yajl_val tree = NULL;
 	int r = oci_json_parse(&jc, json, len, &tree);
 	if (r < 0)

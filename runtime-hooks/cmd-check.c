@@ -35,7 +35,7 @@ int cmd_check(int argc, char **argv)
 	if (r)
 		return r;
 	struct stasis_error *err = NULL;
-	struct stasis_criu_info info;
+	struct stasis_criu_info info = { .size = sizeof(info) };
 	if (stasis_criu_require(ctx, &err) < 0 || stasis_criu_info(ctx, &info, &err) < 0) {
 		stasis_ctx_free(ctx);
 		return cli_fail("check", err);

@@ -374,7 +374,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("verify", "give one archive or image directory");
-	struct stasis_verify_result r;
+	struct stasis_verify_result r = { .size = sizeof(r) };
 	struct stasis_error *err = NULL;
 	if (stasis_verify(argv[optind], &r, &err) < 0)
 		return cli_fail("verify", err);

@@ -37,7 +37,7 @@ int cmd_version(int argc, char **argv)
 	if (r)
 		return r;
 	struct stasis_error *err = NULL;
-	struct stasis_criu_info info;
+	struct stasis_criu_info info = { .size = sizeof(info) };
 	if (stasis_criu_info(ctx, &info, &err) < 0) {
 		stasis_ctx_free(ctx);
 		return cli_fail("version", err);

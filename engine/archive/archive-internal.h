@@ -70,7 +70,7 @@ struct arc_walk {
 	char *what; /* "archive `x`" or "`x`": how every message starts */
 	enum arc_rules rules;
 	unsigned flags;
-	size_t n; /* members passed so far */
+	size_t n;	      /* members passed so far */
 	struct strmap *files; /* CHECKPOINT: the file members, by name, in order */
 	char *name;
 	char *link;
@@ -84,8 +84,8 @@ struct arc_walk {
  * Starts a walk over the archive at path (any compression; tar).  what names it in messages
  * (NULL: "archive `path`").  On error the walk is closed.
  */
-int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules, unsigned flags,
-		  struct stasis_error **err);
+int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
+		  unsigned flags, struct stasis_error **err);
 /* Starts a walk over the tar that is outer's current member, read straight from outer's stream. */
 int arc_walk_open_nested(struct arc_walk *w, struct arc_walk *outer, const char *what, enum arc_rules rules,
 			 unsigned flags, struct stasis_error **err);

@@ -55,7 +55,7 @@ static void reader_clear(struct reader *r)
 static int capture_manifest(struct reader *r, struct stasis_error **err)
 {
 	unsigned char *buf;
-	int ret = arc_walk_read(&r->w, OCI_MAX_JSON, &buf, &r->manifest_len, err);
+	int ret = arc_walk_read(&r->w, OCI_MAX_MANIFEST, &buf, &r->manifest_len, err);
 	if (ret < 0)
 		return ret;
 	r->manifest = (char *)buf;

@@ -96,8 +96,8 @@ static void walk_init(struct arc_walk *w, const char *what, enum arc_rules rules
 		w->files = strmap_new();
 }
 
-int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules, unsigned flags,
-		  struct stasis_error **err)
+int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
+		  unsigned flags, struct stasis_error **err)
 {
 	cleanup_free char *label = what ? xstrdup(what) : xasprintf("archive `%s`", path);
 	walk_init(w, label, rules, flags);
@@ -231,8 +231,8 @@ static int tree_rule(struct arc_walk *w, struct arc_member *m, struct stasis_err
 		/* a symlink may point anywhere: it is created, never followed, by our writers */
 		m->link_target = archive_entry_symlink(m->entry);
 		if (!m->link_target)
-			return error_setx(err, EBADMSG, "%s: member `%s`: a symlink without a target", w->what,
-					  m->name);
+			return error_setx(err, EBADMSG, "%s: member `%s`: a symlink without a target",
+					  w->what, m->name);
 	}
 	return 1;
 }
@@ -302,7 +302,7 @@ int arc_walk_read(struct arc_walk *w, size_t max, unsigned char **ret, size_t *r
 }
 
 int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pipe *pipe,
-		       unsigned long long *total, const char *what, struct stasis_error **err)
+		  unsigned long long *total, const char *what, struct stasis_error **err)
 {
 	struct archive *a = wk->a;
 	if (pipe)
@@ -323,8 +323,7 @@ int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pi
 		}
 		*total += len;
 		if (*total > ARC_MAX_TOTAL) {
-			ret = error_setx(err, EFBIG, "%s: more than %llu bytes in all", what,
-					 ARC_MAX_TOTAL);
+			ret = error_setx(err, EFBIG, "%s: more than %llu bytes in all", what, ARC_MAX_TOTAL);
 			break;
 		}
 		/* sparse entries come as blocks at offsets: write them where they belong */

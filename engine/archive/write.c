@@ -113,6 +113,16 @@ static void record_digest(struct arc_writer *w, const char *name, struct digest 
 	digest_finish(md, d->hex);
 }
 
+/* an archive stasis writes is one it can read back: its readers refuse more members than this */
+static int room_for_member(struct arc_writer *w, const char *name, struct stasis_error **err)
+{
+	/* + 1: the manifest is a member too */
+	if (w->n_digests + 1 >= ARC_MAX_MEMBERS)
+		return error_setx(err, EFBIG, "`%s`: member `%s`: more than %d members", w->final_path, name,
+				  ARC_MAX_MEMBERS);
+	return 0;
+}
+
 int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err)
 {
 	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);
@@ -124,6 +134,9 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
 			  struct stasis_error **err)
 {
+	int room = room_for_member(w, name, err);
+	if (room < 0)
+		return room;
 	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, (int64_t)len);
 	int r = archive_write_header(w->a, e);
 	archive_entry_free(e);
@@ -139,6 +152,9 @@ int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *bu
 
 int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err)
 {
+	int room = room_for_member(w, name, err);
+	if (room < 0)
+		return room;
 	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, errno, "archive: open `%s`", path);

@@ -71,10 +71,12 @@ const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx)
 
 int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, struct stasis_error **err)
 {
-	if (ctx->have_info) {
-		*ret_info = ctx->info;
-		return 0;
-	}
+	if (!ret_info)
+		return error_setx(err, EINVAL, "CRIU info: no result struct given");
+	if (ctx->have_info)
+		return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
+			       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
+			       : 0;
 	struct rpc_result res = { 0 };
 	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_VERSION, NULL, NULL, &res, err);
 	if (r < 0)
@@ -85,6 +87,7 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 				  CRIU_HOWTO);
 	}
 	struct stasis_criu_info info = {
+		.size = sizeof(info),
 		.major = res.major,
 		.minor = res.minor,
 		.sublevel = res.sublevel,
@@ -104,13 +107,14 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 
 	ctx->info = info;
 	ctx->have_info = true;
-	*ret_info = info;
-	return 0;
+	return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
+		       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
+		       : 0;
 }
 
 int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err)
 {
-	struct stasis_criu_info info;
+	struct stasis_criu_info info = { .size = sizeof(info) };
 	int r = stasis_criu_info(ctx, &info, err);
 	if (r < 0)
 		return r;
@@ -125,7 +129,7 @@ int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err)
 
 int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 {
-	struct stasis_criu_info info;
+	struct stasis_criu_info info = { .size = sizeof(info) };
 	int r = stasis_criu_info(ctx, &info, err);
 	if (r < 0)
 		return r;

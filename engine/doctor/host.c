@@ -34,7 +34,7 @@ static int kernel_version(void)
 
 static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 {
-	struct stasis_criu_info info;
+	struct stasis_criu_info info = { .size = sizeof(info) };
 	struct stasis_error *e = NULL;
 	if (stasis_criu_info(ctx, &info, &e) < 0) {
 		report_add(r, "criu-missing", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "engine/engine-internal.h"
 #include "engine/archive/archive.h"
 #include "engine/images/reader.h"
 #include "engine/images/set.h"
@@ -46,19 +47,24 @@ int stasis_verify(const char *path, struct stasis_verify_result *ret, struct sta
 {
 	if (!path || !ret)
 		return error_setx(err, EINVAL, "verify: no checkpoint given");
-	*ret = (struct stasis_verify_result){ 0 };
+	struct stasis_verify_result res = { .size = sizeof(res) };
+	if (result_fill(ret, &res, sizeof(res)) < 0)
+		return error_setx(err, EINVAL, "verify: the result's size field is not set");
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return error_set(err, errno, "`%s`", path);
 	if (!S_ISDIR(st.st_mode)) {
 		struct arc_import imp = { 0 };
 		unsigned long long bytes = 0;
-		int r = arc_verify(path, &imp, &ret->members, &bytes, err);
+		int r = arc_verify(path, &imp, &res.members, &bytes, err);
 		if (r < 0)
 			return r;
-		ret->has_manifest = imp.has_manifest;
-		ret->bytes = bytes;
+		res.has_manifest = imp.has_manifest;
+		res.bytes = bytes;
 		arc_import_clear(&imp);
 	}
-	return check_images(path, err);
+	int r = check_images(path, err);
+	if (r == 0)
+		result_fill(ret, &res, sizeof(res));
+	return r;
 }
