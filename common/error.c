@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "common/error.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,21 @@ int error_wrap(struct stasis_error **err, int ret, const char *fmt, ...)
 	free((*err)->msg);
 	(*err)->msg = msg;
 	return ret;
+}
+
+int error_adopt(struct stasis_error **err, struct stasis_error **inner, int ret)
+{
+	if (err && !*err)
+		*err = *inner;
+	else
+		stasis_error_free(*inner);
+	*inner = NULL;
+	return ret;
+}
+
+int errno_or(int fallback)
+{
+	return errno > 0 ? errno : fallback;
 }
 
 void error_set_hint(struct stasis_error **err, char *hint)

@@ -28,6 +28,13 @@ int error_setx(struct stasis_error **err, int errnum, const char *fmt, ...)
 /* Prepends "<fmt>: " to the message of *err and returns ret (a negative errno). */
 int error_wrap(struct stasis_error **err, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * Hands an inner call's error to the caller: *err takes inner when it is still empty (the first
+ * error is the one that explains), else inner is freed.  *inner is NULL afterwards.  Returns ret.
+ */
+int error_adopt(struct stasis_error **err, struct stasis_error **inner, int ret);
+/* errno when a failed call set one, else fallback: for checks that fail without a system call. */
+int errno_or(int fallback);
 /* Takes ownership of hint. */
 void error_set_hint(struct stasis_error **err, char *hint);
 

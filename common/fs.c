@@ -136,3 +136,21 @@ int pwrite_all(int fd, const void *data, size_t len, off_t off)
 	}
 	return 0;
 }
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
+		      struct stasis_error **err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp-XXXXXX", path);
+	cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "create a temporary file for `%s`", path);
+	int r = 0;
+	if (fchmod(fd, mode) < 0 || pwrite_all(fd, data, len, 0) < 0 || fsync(fd) < 0)
+		r = error_set(err, errno, "write `%s`", tmp);
+	else if (flags & WRITE_FILE_NOREPLACE ? renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0
+					      : rename(tmp, path) < 0)
+		r = error_set(err, errno, "write `%s`", path);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}

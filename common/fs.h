@@ -21,6 +21,16 @@ int rm_rf(const char *path);
 int rm_rf_at(int parent, const char *name);
 /* "a//b/" and "/a/b" -> "/a/b": a container path in the form mount keys use (malloc'ed). */
 char *path_clean(const char *p);
+enum {
+	WRITE_FILE_NOREPLACE = 1 << 0, /* -EEXIST when path exists: never overwrite */
+};
+/*
+ * Writes len bytes as the file path, atomically: a temporary file beside it gets the data and mode,
+ * is fsynced and renamed onto path, so readers see the old file or the whole new one, never a part.
+ * The temporary file never stays behind.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
+		      struct stasis_error **err);
 /* Writes all of len bytes at off, retrying short writes and EINTR; 0 or -errno. */
 int pwrite_all(int fd, const void *data, size_t len, off_t off);
 #endif

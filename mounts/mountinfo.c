@@ -5,9 +5,19 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/parse.h"
 #include "common/xalloc.h"
 #include "mounts/mounts.h"
+
+int mnt_table_load(pid_t pid, struct mnt_table *ret, struct stasis_error **err)
+{
+	cleanup_free char *path =
+		pid > 0 ? xasprintf("/proc/%d/mountinfo", (int)pid) : xstrdup("/proc/self/mountinfo");
+	cleanup_free char *text = NULL;
+	int r = read_file_capped(path, MNT_MOUNTINFO_MAX, &text, NULL, err);
+	return r < 0 ? r : mnt_table_parse(text, path, ret, err);
+}
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo */
 static char *unescape(const char *s)

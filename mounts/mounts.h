@@ -5,7 +5,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
+#include "common/cleanup.h"
 #include "oci/oci.h"
 
 struct stasis_error;
@@ -19,6 +21,9 @@ struct mnt_info {
 	char *super_opts;
 };
 
+/* a mount table this big (some 100,000 mounts) is not a container host's: refuse, not swap */
+#define MNT_MOUNTINFO_MAX (16u << 20)
+
 struct mnt_table {
 	struct mnt_info *e;
 	size_t n;
@@ -26,7 +31,13 @@ struct mnt_table {
 
 /* Parses /proc/PID/mountinfo text (octal escapes decoded). */
 int mnt_table_parse(const char *text, const char *name, struct mnt_table *ret, struct stasis_error **err);
+/*
+ * Reads and parses /proc/PID/mountinfo (pid 0: /proc/self): the one loader of the mount table.
+ * A table of more than MNT_MOUNTINFO_MAX bytes is -EFBIG.
+ */
+int mnt_table_load(pid_t pid, struct mnt_table *ret, struct stasis_error **err);
 void mnt_table_clear(struct mnt_table *t);
+DEFINE_CLEANUP_CLEAR(struct mnt_table, mnt_table_clear)
 const struct mnt_info *mnt_table_find(const struct mnt_table *t, const char *mountpoint);
 /* The value of key=... in a comma-separated option string (malloc'ed), or NULL. */
 char *mnt_option_value(const char *opts, const char *key);

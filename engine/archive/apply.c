@@ -216,13 +216,9 @@ int arc_remove_deleted(const char *rootfs, char *const *paths, size_t n, struct 
 		int pfd = parent_fd(&ap, name, &base, &e);
 		if (pfd < 0) {
 			/* the path is already gone with its directory: nothing to delete */
-			int r = stasis_error_errno(e) == ENOENT ? 0 : pfd;
-			if (r < 0 && err && !*err)
-				*err = e;
-			else
-				stasis_error_free(e);
-			if (r < 0)
-				return r;
+			if (stasis_error_errno(e) != ENOENT)
+				return error_adopt(err, &e, pfd);
+			stasis_error_free(e);
 			continue;
 		}
 		int r = rm_rf_at(pfd, base);

@@ -77,33 +77,57 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-struct copy_pipe *copy_pipe_new(void)
+/* wakes the workers that run and waits for them to end */
+static void stop_workers(struct copy_pipe *p, bool hasher, bool writer)
 {
-	struct copy_pipe *p = xzalloc(sizeof(*p));
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->changed, NULL);
-	p->fd = -1;
-	if (pthread_create(&p->hasher, NULL, hasher_main, p) != 0 ||
-	    pthread_create(&p->writer, NULL, writer_main, p) != 0)
-		abort(); /* as on any allocation failure: nothing sane to go on with */
-	return p;
-}
-
-void copy_pipe_free(struct copy_pipe *p)
-{
-	if (!p)
-		return;
 	pthread_mutex_lock(&p->lock);
 	p->quit = true;
 	pthread_cond_broadcast(&p->changed);
 	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->hasher, NULL);
-	pthread_join(p->writer, NULL);
+	if (hasher)
+		pthread_join(p->hasher, NULL);
+	if (writer)
+		pthread_join(p->writer, NULL);
+}
+
+static void destroy(struct copy_pipe *p)
+{
 	for (size_t i = 0; i < PIPE_SLOTS; i++)
 		free(p->slots[i].data);
 	pthread_cond_destroy(&p->changed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+int copy_pipe_new(struct copy_pipe **ret)
+{
+	struct copy_pipe *p = xzalloc(sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->fd = -1;
+	/* threads are a resource the system may refuse (RLIMIT_NPROC, a pids cgroup): EAGAIN */
+	int e = pthread_create(&p->hasher, NULL, hasher_main, p);
+	if (e != 0) {
+		destroy(p);
+		return -e;
+	}
+	e = pthread_create(&p->writer, NULL, writer_main, p);
+	if (e != 0) {
+		stop_workers(p, true, false);
+		destroy(p);
+		return -e;
+	}
+	*ret = p;
+	return 0;
+}
+
+struct copy_pipe *copy_pipe_free(struct copy_pipe *p)
+{
+	if (!p)
+		return NULL;
+	stop_workers(p, true, true);
+	destroy(p);
+	return NULL;
 }
 
 void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md)

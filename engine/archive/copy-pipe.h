@@ -12,8 +12,10 @@
 struct copy_pipe;
 struct digest;
 
-struct copy_pipe *copy_pipe_new(void);
-void copy_pipe_free(struct copy_pipe *p);
+/* Starts the two workers: 0, or -EAGAIN (or another -errno) when a thread cannot be made. */
+int copy_pipe_new(struct copy_pipe **ret);
+/* Stops the workers and frees p; accepts NULL; returns NULL. */
+struct copy_pipe *copy_pipe_free(struct copy_pipe *p);
 
 /* The next blocks go to fd (at their offsets) and, when md is not NULL, into md. */
 void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md);

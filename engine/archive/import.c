@@ -196,7 +196,9 @@ int arc_import(const char *archive_path, const char *dir, struct arc_import *ret
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);
-	r.pipe = copy_pipe_new();
+	int e = copy_pipe_new(&r.pipe);
+	if (e < 0)
+		return error_set(err, e, "start the threads that hash and write `%s`", archive_path);
 	struct arc_import out = { 0 };
 	int rc = read_all(&r, dirfd, &out, err);
 	if (rc == 0)

@@ -141,11 +141,8 @@ static char *find_freezer(pid_t pid)
 		return NULL;
 	const char *rel = line + strlen(":freezer:");
 	cleanup_free char *relpath = xstrndup(rel, strcspn(rel, "\n"));
-	cleanup_free char *mi_text = NULL;
-	if (read_file_capped("/proc/self/mountinfo", 16 << 20, &mi_text, NULL, NULL) < 0)
-		return NULL;
-	struct mnt_table t = { 0 };
-	if (mnt_table_parse(mi_text, "/proc/self/mountinfo", &t, NULL) < 0)
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	if (mnt_table_load(0, &t, NULL) < 0)
 		return NULL;
 	char *out = NULL;
 	for (size_t i = 0; i < t.n && !out; i++) {
@@ -157,7 +154,6 @@ static char *find_freezer(pid_t pid)
 			sub = relpath + strlen(root);
 		out = xasprintf("%s%s", t.e[i].mountpoint, sub);
 	}
-	mnt_table_clear(&t);
 	return out;
 }
 
@@ -169,12 +165,7 @@ static char *resolve_dest(const char *dest, void *data)
 static int plan(struct ckpt *c, struct stasis_error **err)
 {
 	pid_t pid = c->state->pid;
-	cleanup_free char *path = xasprintf("/proc/%d/mountinfo", (int)pid);
-	cleanup_free char *text = NULL;
-	int r = read_file_capped(path, 16 << 20, &text, NULL, err);
-	if (r < 0)
-		return r;
-	r = mnt_table_parse(text, path, &c->mountinfo, err);
+	int r = mnt_table_load(pid, &c->mountinfo, err);
 	if (r < 0)
 		return r;
 	struct mnt_plan_input in = {
@@ -238,10 +229,7 @@ static int write_descriptors(struct ckpt *c, struct stasis_error **err)
 	size_t len;
 	cleanup_free char *text = oci_json_finish(j, &len);
 	cleanup_free char *path = xasprintf("%s/descriptors.json", c->images_dir);
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-		return error_set(err, errno, "write `%s`", path);
-	return 0;
+	return write_file_atomic(path, text, len, 0600, 0, err);
 }
 
 static enum rpc_cg_mode cg_mode(const char *s, bool *ok)

@@ -87,13 +87,11 @@ static int cmp_int(const void *a, const void *b)
 int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
 		   struct rpc_conn *ret, struct stasis_error **err)
 {
-	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	cleanup_free int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
 	for (size_t i = 0; i < n_keep; i++) {
-		if (keep_fds[i] < 4) {
-			free(keep);
+		if (keep_fds[i] < 4)
 			return error_setx(err, EBADF, "fd %d for CRIU's inherit_fd: must be 4 or above",
 					  keep_fds[i]);
-		}
 		keep[i] = keep_fds[i];
 	}
 	qsort(keep, n_keep, sizeof(int), cmp_int);
@@ -105,10 +103,8 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *ke
 	cleanup_close int theirs = sv[1];
 
 	pid_t pid = fork();
-	if (pid < 0) {
-		free(keep);
+	if (pid < 0)
 		return error_set(err, errno, "fork for `%s swrk`", criu_path);
-	}
 	if (pid == 0) {
 		/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
 		sigset_t all;
@@ -132,7 +128,6 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *ke
 		_exit(127);
 	}
 
-	free(keep);
 	*ret = (struct rpc_conn){
 		.sk = TAKE_FD(ours),
 		.pid = pid,
@@ -291,11 +286,7 @@ static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
 	int s = send_req(c, &req, err);
 	if (r < 0) {
 		/* the handler's error is the one that explains the failure */
-		if (err && !*err) {
-			*err = herr;
-			herr = NULL;
-		}
-		stasis_error_free(herr);
+		error_adopt(err, &herr, r);
 		return error_wrap(err, r, "CRIU notification `%s`", script);
 	}
 	return s;

@@ -387,9 +387,7 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	cleanup_free char *rootfs = config->root_path && config->root_path[0] != '/'
 					    ? xasprintf("%s/%s", st->bundle, config->root_path)
 					    : xstrdup(config->root_path ? config->root_path : "/");
-	cleanup_free char *mi = proc_read(init, "mountinfo");
-	if (mi)
-		(void)mnt_table_parse(mi, "mountinfo", &c.mounts, NULL);
+	(void)mnt_table_load(init, &c.mounts, NULL);
 	collect_tasks(&c, init);
 	for (size_t i = 0; i < c.n; i++) {
 		check_task(&c, c.pids[i]);

@@ -100,12 +100,9 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 	/* masked files are binds of /dev/null, stored under that key (runc's convention) */
 	if (c->masked_paths)
 		ext_add(l, "/dev/null", "/dev/null");
-	cleanup_free char *mi = NULL;
-	int ret = read_file_capped("/proc/self/mountinfo", 16 << 20, &mi, NULL, err);
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	int ret = mnt_table_load(0, &t, err);
 	if (ret < 0)
-		return ret;
-	struct mnt_table t = { 0 };
-	if ((ret = mnt_table_parse(mi, "/proc/self/mountinfo", &t, err)) < 0)
 		return ret;
 	for (size_t i = 0; i < t.n && ret == 0; i++) {
 		if (strcmp(t.e[i].fstype, "cgroup") != 0 ||
@@ -115,7 +112,6 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 		ret = cgroup_mkdir(t.e[i].mountpoint, cg_path, err);
 		ext_add(l, own(l, xstrdup(t.e[i].mountpoint)), own(l, dir));
 	}
-	mnt_table_clear(&t);
 	return ret;
 }
 
@@ -142,22 +138,14 @@ static unsigned long long start_time(pid_t pid)
 	return v;
 }
 
-static int write_json_file(const char *path, char *text, struct stasis_error **err)
-{
-	cleanup_free char *tmp = xasprintf("%s.tmp", path);
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || rename(tmp, path) < 0)
-		return error_set(err, errno, "write `%s`", path);
-	return 0;
-}
-
 /* crun's own status file, so that `crun state/kill/delete` know the restored container */
 static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct stasis_error **err)
 {
 	const char *root = r->o.runtime_root ? r->o.runtime_root : "/run/crun";
 	cleanup_free char *dir = xasprintf("%s/%s", root, r->o.id);
-	if (mkdir_p(dir, 0700, err) < 0)
-		return -EIO;
+	int ret = mkdir_p(dir, 0700, err);
+	if (ret < 0)
+		return ret;
 	char now[64];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -182,11 +170,10 @@ static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct 
 	oci_json_map_close(j);
 	cleanup_free char *status = oci_json_finish(j, NULL);
 	cleanup_free char *cfg = xasprintf("%s/config.json", dir);
-	cleanup_close int fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-	if (fd < 0 || write(fd, r->config_json, r->config_len) != (ssize_t)r->config_len)
-		return error_set(err, errno, "write `%s`", cfg);
+	if ((ret = write_file_atomic(cfg, r->config_json, r->config_len, 0600, 0, err)) < 0)
+		return ret;
 	cleanup_free char *path = xasprintf("%s/status", dir);
-	return write_json_file(path, status, err);
+	return write_file_atomic(path, status, strlen(status), 0600, 0, err);
 }
 
 /* stasis' own record (runtime none): what `stasis checkpoint ID` needs to find the container */
@@ -208,7 +195,7 @@ static int write_stasis_state(struct restore_ctx *r, struct stasis_error **err)
 	int ret = mkdir_p(dir, 0700, err);
 	if (ret < 0)
 		return ret;
-	return write_json_file(path, text, err);
+	return write_file_atomic(path, text, strlen(text), 0600, 0, err);
 }
 
 /* runc runs these when CRIU has made the namespaces, with the restored pid: so do we */
@@ -315,7 +302,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		goto out;
 	if (r->o.pid_file) {
 		cleanup_free char *text = xasprintf("%d", (int)r->pid);
-		if ((ret = write_json_file(r->o.pid_file, text, err)) < 0)
+		if ((ret = write_file_atomic(r->o.pid_file, text, strlen(text), 0644, 0, err)) < 0)
 			goto out;
 	}
 	ret = strcmp(r->runtime, "crun") == 0 ? write_crun_status(r, cg_path, err)

@@ -50,12 +50,10 @@ bool restore_is_runtime_file(const char *dest)
 	return find_runtime_file(dest) != NULL;
 }
 
+/* runtime files are read by the container's processes: world-readable, as runc makes them */
 static int write_text(const char *path, const char *text, struct stasis_error **err)
 {
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		return error_set(err, errno, "write `%s`", path);
-	return 0;
+	return write_file_atomic(path, text, strlen(text), 0644, 0, err);
 }
 
 int restore_runtime_file(const char *dir, const char *dest, const char *hostname, char **ret,

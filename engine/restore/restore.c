@@ -97,8 +97,9 @@ static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 				  "restoring an archive without --bundle needs --rootfs-base DIR: the image "
 				  "the container's rootfs came from (its changes are in the archive)");
 	struct stat st;
+	errno = 0;
 	if (stat(r->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
-		return error_set(err, errno ? errno : ENOTDIR, "--rootfs-base `%s`", r->o.rootfs_base);
+		return error_set(err, errno_or(ENOTDIR), "--rootfs-base `%s`", r->o.rootfs_base);
 	cleanup_free char *upper = xasprintf("%s/upper", r->state_dir);
 	cleanup_free char *work = xasprintf("%s/overlay-work", r->state_dir);
 	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
@@ -224,9 +225,8 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
 	if (mkdir(r->bundle, 0700) < 0)
 		return error_set(err, errno, "create `%s`", r->bundle);
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, out, out_len) != (ssize_t)out_len)
-		return error_set(err, errno, "write `%s`", path);
+	if ((ret = write_file_atomic(path, out, out_len, 0600, WRITE_FILE_NOREPLACE, err)) < 0)
+		return ret;
 	free(r->rootfs);
 	r->rootfs = NULL;
 	return load_bundle_config(r, err);
@@ -248,8 +248,10 @@ static int prepare_state_dir(struct restore_ctx *r, struct stasis_error **err)
 			return error_set(err, errno, "create state directory `%s`", r->state_dir);
 		/* an existing empty directory is the caller's: used, never removed */
 		cleanup_closedir DIR *d = opendir(r->state_dir);
+		if (!d)
+			return error_set(err, errno, "state directory `%s`", r->state_dir);
 		struct dirent *de;
-		while (d && (de = readdir(d)))
+		while ((de = readdir(d)))
 			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 				return error_setx(err, EEXIST,
 						  "state directory `%s` is in use (a container `%s` restored "

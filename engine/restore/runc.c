@@ -108,10 +108,7 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
 		struct rpc_result res = { .cr_errmsg = (char *)stasis_error_message(rerr) };
 		ret = access(log, R_OK) == 0 ? cr_fail(err, "runc restore", &res, log) : ret;
-		if (err && !*err)
-			*err = TAKE_PTR(rerr);
-		stasis_error_free(rerr);
-		return ret;
+		return error_adopt(err, &rerr, ret);
 	}
 	cleanup_free char *text = NULL;
 	if ((ret = read_file_capped(pid_file, 64, &text, NULL, err)) < 0 ||

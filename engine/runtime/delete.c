@@ -59,13 +59,9 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 /* Unmounts everything at or below dir, deepest first. */
 static int umount_below(const char *dir, struct stasis_error **err)
 {
-	cleanup_free char *text = NULL;
-	size_t len = 0;
-	int r = read_file_capped("/proc/self/mountinfo", 16 << 20, &text, &len, err);
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	int r = mnt_table_load(0, &t, err);
 	if (r < 0)
-		return r;
-	struct mnt_table t = { 0 };
-	if ((r = mnt_table_parse(text, "/proc/self/mountinfo", &t, err)) < 0)
 		return r;
 	size_t dl = strlen(dir);
 	for (;;) {
@@ -88,7 +84,6 @@ static int umount_below(const char *dir, struct stasis_error **err)
 			if (t.e[i].mountpoint == deepest)
 				t.e[i].mountpoint[0] = '\0';
 	}
-	mnt_table_clear(&t);
 	return r;
 }
 

@@ -119,9 +119,7 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 			return r;
 		}
 		if (!any) {
-			if (err && !*err)
-				*err = TAKE_PTR(e);
-			stasis_error_free(e);
+			error_adopt(err, &e, r);
 			return error_wrap(err, r, "container `%s`", id);
 		}
 		stasis_error_free(e);
