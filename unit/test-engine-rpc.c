@@ -44,22 +44,22 @@ static void stop_peer(void)
 	waitpid(peer_pid, NULL, 0);
 }
 
-static CriuReq *peer_read(int sk)
+static StasisWire__CriuReq *peer_read(int sk)
 {
 	uint8_t buf[4096];
 	ssize_t n = recv(sk, buf, sizeof(buf), 0);
 	if (n <= 0)
 		_exit(3);
-	CriuReq *req = criu_req__unpack(NULL, (size_t)n, buf);
+	StasisWire__CriuReq *req = stasis_wire__criu_req__unpack(NULL, (size_t)n, buf);
 	if (!req)
 		_exit(4);
 	return req;
 }
 
-static void peer_send(int sk, const CriuResp *resp, int fd)
+static void peer_send(int sk, const StasisWire__CriuResp *resp, int fd)
 {
 	uint8_t buf[4096];
-	size_t len = criu_resp__pack(resp, buf);
+	size_t len = stasis_wire__criu_resp__pack(resp, buf);
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	union {
 		struct cmsghdr h;
@@ -81,16 +81,16 @@ static void peer_send(int sk, const CriuResp *resp, int fd)
 
 static void peer_version(int sk)
 {
-	CriuReq *req = peer_read(sk);
-	if (req->type != CRIU_REQ_TYPE__VERSION)
+	StasisWire__CriuReq *req = peer_read(sk);
+	if (req->type != STASIS_WIRE__CRIU_REQ_TYPE__VERSION)
 		_exit(6);
-	CriuVersion v = CRIU_VERSION__INIT;
+	StasisWire__CriuVersion v = STASIS_WIRE__CRIU_VERSION__INIT;
 	v.major_number = 4;
 	v.minor_number = 2;
 	v.has_sublevel = true;
 	v.sublevel = 1;
-	CriuResp resp = CRIU_RESP__INIT;
-	resp.type = CRIU_REQ_TYPE__VERSION;
+	StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+	resp.type = STASIS_WIRE__CRIU_REQ_TYPE__VERSION;
 	resp.success = true;
 	resp.version = &v;
 	peer_send(sk, &resp, -1);
@@ -117,32 +117,33 @@ static void version_reply(void **state)
 /* A dump that sends orphan-pts-master with an fd, then post-dump, checks each answer, then succeeds. */
 static void peer_dump_with_notify(int sk)
 {
-	CriuReq *req = peer_read(sk);
-	if (req->type != CRIU_REQ_TYPE__DUMP || !req->opts || req->opts->images_dir_fd != 7 ||
+	StasisWire__CriuReq *req = peer_read(sk);
+	if (req->type != STASIS_WIRE__CRIU_REQ_TYPE__DUMP || !req->opts || req->opts->images_dir_fd != 7 ||
 	    !req->opts->has_pid || req->opts->pid != 1234 || req->opts->n_external != 1 ||
 	    strcmp(req->opts->external[0], "mnt[/data]:/data") || req->opts->n_ext_mnt != 1 ||
 	    strcmp(req->opts->ext_mnt[0]->key, "/data"))
 		_exit(7);
 	const char *scripts[] = { "orphan-pts-master", "post-dump" };
 	for (int i = 0; i < 2; i++) {
-		CriuNotify n = CRIU_NOTIFY__INIT;
+		StasisWire__CriuNotify n = STASIS_WIRE__CRIU_NOTIFY__INIT;
 		n.script = (char *)scripts[i];
 		n.has_pid = true;
 		n.pid = 42;
-		CriuResp resp = CRIU_RESP__INIT;
-		resp.type = CRIU_REQ_TYPE__NOTIFY;
+		StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+		resp.type = STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY;
 		resp.success = true;
 		resp.notify = &n;
 		int p[2] = { -1, -1 };
 		if (i == 0 && pipe(p) < 0)
 			_exit(8);
 		peer_send(sk, &resp, p[0]);
-		CriuReq *ans = peer_read(sk);
-		if (ans->type != CRIU_REQ_TYPE__NOTIFY || !ans->has_notify_success || !ans->notify_success)
+		StasisWire__CriuReq *ans = peer_read(sk);
+		if (ans->type != STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY || !ans->has_notify_success ||
+		    !ans->notify_success)
 			_exit(9);
 	}
-	CriuResp resp = CRIU_RESP__INIT;
-	resp.type = CRIU_REQ_TYPE__DUMP;
+	StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+	resp.type = STASIS_WIRE__CRIU_REQ_TYPE__DUMP;
 	resp.success = false;
 	resp.has_cr_errno = true;
 	resp.cr_errno = EBUSY;
@@ -216,14 +217,14 @@ static void notify_and_fd(void **state)
 static void peer_notify_expect_refusal(int sk)
 {
 	peer_read(sk);
-	CriuNotify n = CRIU_NOTIFY__INIT;
+	StasisWire__CriuNotify n = STASIS_WIRE__CRIU_NOTIFY__INIT;
 	n.script = (char *)"setup-namespaces";
-	CriuResp resp = CRIU_RESP__INIT;
-	resp.type = CRIU_REQ_TYPE__NOTIFY;
+	StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+	resp.type = STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY;
 	resp.success = true;
 	resp.notify = &n;
 	peer_send(sk, &resp, -1);
-	CriuReq *ans = peer_read(sk);
+	StasisWire__CriuReq *ans = peer_read(sk);
 	_exit(ans->notify_success ? 10 : 0);
 }
 
@@ -281,8 +282,8 @@ static void peer_silent(int sk)
 static void peer_wrong_type(int sk)
 {
 	peer_read(sk);
-	CriuResp resp = CRIU_RESP__INIT;
-	resp.type = CRIU_REQ_TYPE__RESTORE;
+	StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+	resp.type = STASIS_WIRE__CRIU_REQ_TYPE__RESTORE;
 	resp.success = true;
 	peer_send(sk, &resp, -1);
 	pause();

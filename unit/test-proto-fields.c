@@ -61,6 +61,13 @@ static const char *label_name(ProtobufCLabel l)
 	}
 }
 
+/* "stasis_wire.criu_req" -> "criu_req": CRIU's file has no package, ours has one for C names only */
+static const char *bare(const char *full)
+{
+	const char *dot = strrchr(full, '.');
+	return dot ? dot + 1 : full;
+}
+
 static void type_name(const ProtobufCFieldDescriptor *fd, char *buf, size_t len)
 {
 	static const char *const scalars[] = {
@@ -74,9 +81,9 @@ static void type_name(const ProtobufCFieldDescriptor *fd, char *buf, size_t len)
 		[PROTOBUF_C_TYPE_BYTES] = "bytes",
 	};
 	if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
-		snprintf(buf, len, "%s", ((const ProtobufCMessageDescriptor *)fd->descriptor)->name);
+		snprintf(buf, len, "%s", bare(((const ProtobufCMessageDescriptor *)fd->descriptor)->name));
 	else if (fd->type == PROTOBUF_C_TYPE_ENUM)
-		snprintf(buf, len, "%s", ((const ProtobufCEnumDescriptor *)fd->descriptor)->name);
+		snprintf(buf, len, "%s", bare(((const ProtobufCEnumDescriptor *)fd->descriptor)->name));
 	else
 		snprintf(buf, len, "%s", scalars[fd->type]);
 }
@@ -88,10 +95,10 @@ static size_t check_message(const ProtobufCMessageDescriptor *d)
 		const ProtobufCFieldDescriptor *fd = &d->fields[i];
 		for (size_t j = 0; j < n_fields; j++) {
 			struct field *sys = &fields[j];
-			if (strcmp(sys->msg, d->name))
+			if (strcmp(sys->msg, bare(d->name)))
 				continue;
 			if (sys->number == (int)fd->id && strcmp(sys->name, fd->name)) {
-				fprintf(stderr, "%s: number %d is `%s` in CRIU, `%s` here\n", d->name,
+				fprintf(stderr, "%s: number %d is `%s` in CRIU, `%s` here\n", bare(d->name),
 					sys->number, sys->name, fd->name);
 				fail();
 			}
@@ -101,9 +108,9 @@ static size_t check_message(const ProtobufCMessageDescriptor *d)
 			type_name(fd, ty, sizeof(ty));
 			if (sys->number != (int)fd->id || strcmp(sys->type, ty) ||
 			    strcmp(sys->label, label_name(fd->label))) {
-				fprintf(stderr, "%s.%s: CRIU has %s %s = %d, we have %s %s = %u\n", d->name,
-					fd->name, sys->label, sys->type, sys->number, label_name(fd->label),
-					ty, fd->id);
+				fprintf(stderr, "%s.%s: CRIU has %s %s = %d, we have %s %s = %u\n",
+					bare(d->name), fd->name, sys->label, sys->type, sys->number,
+					label_name(fd->label), ty, fd->id);
 				fail();
 			}
 			matched++;
@@ -122,10 +129,12 @@ static void rpc_fields_match_criu(void **state)
 	}
 	load(SYSTEM_RPC_PROTO);
 	const ProtobufCMessageDescriptor *ours[] = {
-		&criu_req__descriptor,	     &criu_resp__descriptor,	  &criu_opts__descriptor,
-		&criu_notify__descriptor,    &criu_features__descriptor,  &criu_version__descriptor,
-		&ext_mount_map__descriptor,  &inherit_fd__descriptor,	  &cgroup_root__descriptor,
-		&join_namespace__descriptor, &criu_dump_resp__descriptor, &criu_restore_resp__descriptor,
+		&stasis_wire__criu_req__descriptor,	  &stasis_wire__criu_resp__descriptor,
+		&stasis_wire__criu_opts__descriptor,	  &stasis_wire__criu_notify__descriptor,
+		&stasis_wire__criu_features__descriptor,  &stasis_wire__criu_version__descriptor,
+		&stasis_wire__ext_mount_map__descriptor,  &stasis_wire__inherit_fd__descriptor,
+		&stasis_wire__cgroup_root__descriptor,	  &stasis_wire__join_namespace__descriptor,
+		&stasis_wire__criu_dump_resp__descriptor, &stasis_wire__criu_restore_resp__descriptor,
 	};
 	size_t matched = 0, declared = 0;
 	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
@@ -140,36 +149,36 @@ static void rpc_fields_match_criu(void **state)
 static void enum_values_match(void **state)
 {
 	(void)state;
-	assert_int_equal(CRIU_REQ_TYPE__DUMP, 1);
-	assert_int_equal(CRIU_REQ_TYPE__RESTORE, 2);
-	assert_int_equal(CRIU_REQ_TYPE__CHECK, 3);
-	assert_int_equal(CRIU_REQ_TYPE__PRE_DUMP, 4);
-	assert_int_equal(CRIU_REQ_TYPE__NOTIFY, 6);
-	assert_int_equal(CRIU_REQ_TYPE__FEATURE_CHECK, 9);
-	assert_int_equal(CRIU_REQ_TYPE__VERSION, 10);
-	assert_int_equal(CRIU_CG_MODE__SOFT, 3);
-	assert_int_equal(CRIU_CG_MODE__DEFAULT, 6);
-	assert_int_equal(CRIU_NETWORK_LOCK_METHOD__SKIP, 3);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__DUMP, 1);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__RESTORE, 2);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__CHECK, 3);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__PRE_DUMP, 4);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY, 6);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__FEATURE_CHECK, 9);
+	assert_int_equal(STASIS_WIRE__CRIU_REQ_TYPE__VERSION, 10);
+	assert_int_equal(STASIS_WIRE__CRIU_CG_MODE__SOFT, 3);
+	assert_int_equal(STASIS_WIRE__CRIU_CG_MODE__DEFAULT, 6);
+	assert_int_equal(STASIS_WIRE__CRIU_NETWORK_LOCK_METHOD__SKIP, 3);
 }
 
 static void version_request_bytes(void **state)
 {
 	(void)state;
 	/* criu-wire.md: a VERSION request is 08 0a; a 4.1.1 reply decodes to 4.1.1 */
-	CriuReq req = CRIU_REQ__INIT;
-	req.type = CRIU_REQ_TYPE__VERSION;
+	StasisWire__CriuReq req = STASIS_WIRE__CRIU_REQ__INIT;
+	req.type = STASIS_WIRE__CRIU_REQ_TYPE__VERSION;
 	uint8_t buf[16];
-	assert_int_equal(criu_req__pack(&req, buf), 2);
+	assert_int_equal(stasis_wire__criu_req__pack(&req, buf), 2);
 	assert_int_equal(buf[0], 0x08);
 	assert_int_equal(buf[1], 0x0a);
 	const uint8_t reply[] = { 0x08, 0x0a, 0x10, 0x01, 0x52, 0x06, 0x08, 0x04, 0x10, 0x01, 0x20, 0x01 };
-	CriuResp *resp = criu_resp__unpack(NULL, sizeof(reply), reply);
+	StasisWire__CriuResp *resp = stasis_wire__criu_resp__unpack(NULL, sizeof(reply), reply);
 	assert_non_null(resp);
 	assert_true(resp->success);
 	assert_int_equal(resp->version->major_number, 4);
 	assert_int_equal(resp->version->minor_number, 1);
 	assert_int_equal(resp->version->sublevel, 1);
-	criu_resp__free_unpacked(resp, NULL);
+	stasis_wire__criu_resp__free_unpacked(resp, NULL);
 }
 
 int main(void)

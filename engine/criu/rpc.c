@@ -172,11 +172,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int send_req(struct rpc_conn *c, const CriuReq *req, struct stasis_error **err)
+static int send_req(struct rpc_conn *c, const StasisWire__CriuReq *req, struct stasis_error **err)
 {
-	size_t len = criu_req__get_packed_size(req);
+	size_t len = stasis_wire__criu_req__get_packed_size(req);
 	cleanup_free uint8_t *buf = xmalloc(len);
-	criu_req__pack(req, buf);
+	stasis_wire__criu_req__pack(req, buf);
 	ssize_t n;
 	do
 		n = send(c->sk, buf, len, MSG_NOSIGNAL);
@@ -193,7 +193,7 @@ static int send_req(struct rpc_conn *c, const CriuReq *req, struct stasis_error 
 }
 
 /* Waits for one packet until deadline; returns its unpacked reply and any passed fd. */
-static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *ret_fd,
+static int recv_resp(struct rpc_conn *c, int64_t deadline, StasisWire__CriuResp **ret, int *ret_fd,
 		     struct stasis_error **err)
 {
 	*ret_fd = -1;
@@ -255,7 +255,7 @@ static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *
 	}
 	cleanup_close int passed = fd;
 
-	CriuResp *resp = criu_resp__unpack(NULL, (size_t)n, buf);
+	StasisWire__CriuResp *resp = stasis_wire__criu_resp__unpack(NULL, (size_t)n, buf);
 	if (!resp)
 		return error_setx(err, EPROTO, "CRIU sent a reply that is not a criu_resp (%zd bytes)", n);
 	*ret = resp;
@@ -263,7 +263,7 @@ static int recv_resp(struct rpc_conn *c, int64_t deadline, CriuResp **ret, int *
 	return 0;
 }
 
-static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
+static int answer_notify(struct rpc_conn *c, const StasisWire__CriuResp *resp, int fd,
 			 const struct rpc_notify_table *notify, struct stasis_error **err)
 {
 	cleanup_close int passed = fd;
@@ -279,8 +279,8 @@ static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
 		}
 	}
 
-	CriuReq req = CRIU_REQ__INIT;
-	req.type = CRIU_REQ_TYPE__NOTIFY;
+	StasisWire__CriuReq req = STASIS_WIRE__CRIU_REQ__INIT;
+	req.type = STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY;
 	req.has_notify_success = true;
 	req.notify_success = r >= 0;
 	int s = send_req(c, &req, err);
@@ -292,9 +292,11 @@ static int answer_notify(struct rpc_conn *c, const CriuResp *resp, int fd,
 	return s;
 }
 
-static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext, ExtMountMap *ext_store,
-		      CgroupRoot **cg, CgroupRoot *cg_store, InheritFd **ifd, InheritFd *ifd_store,
-		      JoinNamespace **jn, JoinNamespace *jn_store)
+static void fill_opts(StasisWire__CriuOpts *o, const struct rpc_opts *in, StasisWire__ExtMountMap **ext,
+		      StasisWire__ExtMountMap *ext_store, StasisWire__CgroupRoot **cg,
+		      StasisWire__CgroupRoot *cg_store, StasisWire__InheritFd **ifd,
+		      StasisWire__InheritFd *ifd_store, StasisWire__JoinNamespace **jn,
+		      StasisWire__JoinNamespace *jn_store)
 {
 	o->images_dir_fd = in->images_dir_fd;
 #define SET_BOOL(f)                \
@@ -336,7 +338,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	}
 	if (in->manage_cgroups_mode != RPC_CG_UNSET) {
 		o->has_manage_cgroups_mode = true;
-		o->manage_cgroups_mode = (CriuCgMode)in->manage_cgroups_mode;
+		o->manage_cgroups_mode = (StasisWire__CriuCgMode)in->manage_cgroups_mode;
 	}
 	o->log_file = (char *)in->log_file;
 	o->root = (char *)in->root;
@@ -346,7 +348,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	o->lsm_mount_context = (char *)in->lsm_mount_context;
 
 	for (size_t i = 0; i < in->n_ext_mnt; i++) {
-		ext_mount_map__init(&ext_store[i]);
+		stasis_wire__ext_mount_map__init(&ext_store[i]);
 		ext_store[i].key = (char *)in->ext_mnt[i].key;
 		ext_store[i].val = (char *)in->ext_mnt[i].val;
 		ext[i] = &ext_store[i];
@@ -354,7 +356,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	o->n_ext_mnt = in->n_ext_mnt;
 	o->ext_mnt = ext;
 	for (size_t i = 0; i < in->n_cg_root; i++) {
-		cgroup_root__init(&cg_store[i]);
+		stasis_wire__cgroup_root__init(&cg_store[i]);
 		cg_store[i].ctrl = (char *)in->cg_root[i].key;
 		cg_store[i].path = (char *)in->cg_root[i].val;
 		cg[i] = &cg_store[i];
@@ -362,7 +364,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	o->n_cg_root = in->n_cg_root;
 	o->cg_root = cg;
 	for (size_t i = 0; i < in->n_inherit_fd; i++) {
-		inherit_fd__init(&ifd_store[i]);
+		stasis_wire__inherit_fd__init(&ifd_store[i]);
 		ifd_store[i].key = (char *)in->inherit_fd[i].key;
 		ifd_store[i].fd = in->inherit_fd[i].fd;
 		ifd[i] = &ifd_store[i];
@@ -370,7 +372,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	o->n_inherit_fd = in->n_inherit_fd;
 	o->inherit_fd = ifd;
 	for (size_t i = 0; i < in->n_join_ns; i++) {
-		join_namespace__init(&jn_store[i]);
+		stasis_wire__join_namespace__init(&jn_store[i]);
 		jn_store[i].ns = (char *)in->join_ns[i].ns;
 		jn_store[i].ns_file = (char *)in->join_ns[i].ns_file;
 		jn_store[i].extra_opt = (char *)in->join_ns[i].extra_opt;
@@ -386,7 +388,7 @@ static void fill_opts(CriuOpts *o, const struct rpc_opts *in, ExtMountMap **ext,
 	o->enable_fs = (char **)in->enable_fs;
 }
 
-static void take_result(const CriuResp *resp, struct rpc_result *ret)
+static void take_result(const StasisWire__CriuResp *resp, struct rpc_result *ret)
 {
 	*ret = (struct rpc_result){ .success = resp->success };
 	if (resp->has_cr_errno)
@@ -419,19 +421,19 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 {
 	size_t n_ext = opts ? opts->n_ext_mnt : 0, n_cg = opts ? opts->n_cg_root : 0;
 	size_t n_ifd = opts ? opts->n_inherit_fd : 0, n_jn = opts ? opts->n_join_ns : 0;
-	cleanup_free ExtMountMap **ext = xreallocarray(NULL, n_ext, sizeof(*ext));
-	cleanup_free ExtMountMap *ext_store = xreallocarray(NULL, n_ext, sizeof(*ext_store));
-	cleanup_free CgroupRoot **cg = xreallocarray(NULL, n_cg, sizeof(*cg));
-	cleanup_free CgroupRoot *cg_store = xreallocarray(NULL, n_cg, sizeof(*cg_store));
-	cleanup_free InheritFd **ifd = xreallocarray(NULL, n_ifd, sizeof(*ifd));
-	cleanup_free InheritFd *ifd_store = xreallocarray(NULL, n_ifd, sizeof(*ifd_store));
-	cleanup_free JoinNamespace **jn = xreallocarray(NULL, n_jn, sizeof(*jn));
-	cleanup_free JoinNamespace *jn_store = xreallocarray(NULL, n_jn, sizeof(*jn_store));
+	cleanup_free StasisWire__ExtMountMap **ext = xreallocarray(NULL, n_ext, sizeof(*ext));
+	cleanup_free StasisWire__ExtMountMap *ext_store = xreallocarray(NULL, n_ext, sizeof(*ext_store));
+	cleanup_free StasisWire__CgroupRoot **cg = xreallocarray(NULL, n_cg, sizeof(*cg));
+	cleanup_free StasisWire__CgroupRoot *cg_store = xreallocarray(NULL, n_cg, sizeof(*cg_store));
+	cleanup_free StasisWire__InheritFd **ifd = xreallocarray(NULL, n_ifd, sizeof(*ifd));
+	cleanup_free StasisWire__InheritFd *ifd_store = xreallocarray(NULL, n_ifd, sizeof(*ifd_store));
+	cleanup_free StasisWire__JoinNamespace **jn = xreallocarray(NULL, n_jn, sizeof(*jn));
+	cleanup_free StasisWire__JoinNamespace *jn_store = xreallocarray(NULL, n_jn, sizeof(*jn_store));
 
-	CriuOpts o = CRIU_OPTS__INIT;
-	CriuFeatures features = CRIU_FEATURES__INIT;
-	CriuReq req = CRIU_REQ__INIT;
-	req.type = (CriuReqType)type;
+	StasisWire__CriuOpts o = STASIS_WIRE__CRIU_OPTS__INIT;
+	StasisWire__CriuFeatures features = STASIS_WIRE__CRIU_FEATURES__INIT;
+	StasisWire__CriuReq req = STASIS_WIRE__CRIU_REQ__INIT;
+	req.type = (StasisWire__CriuReqType)type;
 	if (opts) {
 		fill_opts(&o, opts, ext, ext_store, cg, cg_store, ifd, ifd_store, jn, jn_store);
 		req.opts = &o;
@@ -449,26 +451,26 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 
 	/* The timeout applies to each wait: a long dump keeps talking through notifications. */
 	for (;;) {
-		CriuResp *resp = NULL;
+		StasisWire__CriuResp *resp = NULL;
 		int fd = -1;
 		r = recv_resp(c, now_ms() + c->timeout_ms, &resp, &fd, err);
 		if (r < 0)
 			return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
-		if (resp->type == CRIU_REQ_TYPE__NOTIFY) {
+		if (resp->type == STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY) {
 			r = answer_notify(c, resp, fd, notify, err);
-			criu_resp__free_unpacked(resp, NULL);
+			stasis_wire__criu_resp__free_unpacked(resp, NULL);
 			if (r < 0)
 				return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
 			continue;
 		}
 		closep(&fd);
-		if (resp->type != (CriuReqType)type) {
+		if (resp->type != (StasisWire__CriuReqType)type) {
 			int got = resp->type;
-			criu_resp__free_unpacked(resp, NULL);
+			stasis_wire__criu_resp__free_unpacked(resp, NULL);
 			return error_setx(err, EPROTO, "CRIU %s: reply of type %d", rpc_req_name(type), got);
 		}
 		take_result(resp, ret);
-		criu_resp__free_unpacked(resp, NULL);
+		stasis_wire__criu_resp__free_unpacked(resp, NULL);
 		return 0;
 	}
 }
