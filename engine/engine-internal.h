@@ -30,15 +30,20 @@
 struct stasis_ctx {
 	char *criu_path;
 	unsigned int timeout_ms;
+	void (*log)(enum stasis_log_level level, const char *msg, void *data);
+	void *log_data;
+	enum stasis_log_level log_level;
 	bool have_info;
 	struct stasis_criu_info info;
 };
 
 /*
- * Copies a caller's option struct as far as its `size` says (the struct it was compiled against);
- * fields it does not know about stay zero, which means their defaults.
+ * Copies a caller's option struct (first field: size_t size) as far as its size says (the struct
+ * it was compiled against); fields it does not know about stay zero, which means their defaults.
+ * src NULL: all defaults.  -EINVAL when size is 0, -E2BIG when a newer caller set fields this
+ * library does not know; what ("restore") starts the message.
  */
-void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
+int opts_copy(void *dst, size_t dst_size, const void *src, const char *what, struct stasis_error **err);
 
 /*
  * Fills a result struct the caller allocated (first field: size_t size, set by the caller to the
@@ -46,6 +51,10 @@ void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size);
  * to be a result struct at all.
  */
 int result_fill(void *dst, const void *src, size_t src_size);
+
+/* Formats a log message and hands it to the context's log callback, when it wants that level. */
+void ctx_log(const struct stasis_ctx *ctx, enum stasis_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Formats a warning and hands it to the caller's callback (when there is one). */
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
 
@@ -19,11 +20,25 @@ const char *stasis_version(void)
 	return STASIS_VERSION;
 }
 
-void opts_copy(void *dst, size_t dst_size, const void *src, size_t src_size)
+int opts_copy(void *dst, size_t dst_size, const void *src, const char *what, struct stasis_error **err)
 {
 	memset(dst, 0, dst_size);
-	if (src)
-		memcpy(dst, src, src_size && src_size < dst_size ? src_size : dst_size);
+	if (!src)
+		return 0;
+	size_t src_size;
+	memcpy(&src_size, src, sizeof(src_size));
+	if (src_size < sizeof(size_t))
+		return error_setx(err, EINVAL,
+				  "%s: the options' size field is %zu (set it to the struct's size)", what,
+				  src_size);
+	/* a newer caller's fields this library does not know are fine as long as they are unset */
+	for (size_t i = dst_size; i < src_size; i++)
+		if (((const unsigned char *)src)[i])
+			return error_setx(err, E2BIG,
+					  "%s: the options set fields this libstasis (%s) does not know",
+					  what, stasis_version());
+	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+	return 0;
 }
 
 int result_fill(void *dst, const void *src, size_t src_size)
@@ -37,6 +52,17 @@ int result_fill(void *dst, const void *src, size_t src_size)
 	if (dst_size > n)
 		memset((char *)dst + n, 0, dst_size - n);
 	return 0;
+}
+
+void ctx_log(const struct stasis_ctx *ctx, enum stasis_log_level level, const char *fmt, ...)
+{
+	if (!ctx || !ctx->log || level > ctx->log_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	cleanup_free char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	ctx->log(level, msg, ctx->log_data);
 }
 
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)

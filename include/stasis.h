@@ -49,15 +49,32 @@ STASIS_EXPORT struct stasis_error *stasis_error_free(struct stasis_error *e);
 
 struct stasis_ctx;
 
+enum stasis_log_level {
+	STASIS_LOG_ERROR = 1,
+	STASIS_LOG_WARNING = 2,
+	STASIS_LOG_INFO = 3,  /* each step of a checkpoint or restore */
+	STASIS_LOG_DEBUG = 4, /* every CRIU request and runtime command */
+};
+
 struct stasis_ctx_opts {
 	size_t size;
 	/* CRIU binary; NULL: $STASIS_CRIU, then `criu` in $PATH. */
 	const char *criu_path;
 	/* Longest wait for any single CRIU reply, in milliseconds; 0: 10 minutes. */
 	unsigned int timeout_ms;
+	/*
+	 * What the library does, for the caller to keep (it never prints): log gets each message
+	 * up to log_level (0: STASIS_LOG_INFO), without a trailing newline.  NULL: no log.
+	 */
+	void (*log)(enum stasis_log_level level, const char *msg, void *data);
+	void *log_data;
+	enum stasis_log_level log_level;
 };
 
-/* Creates a context.  Returns 0 or -ENOENT when no CRIU binary can be found. */
+/*
+ * Creates a context.  Returns 0; -ENOENT when no CRIU binary can be found; -EINVAL when opts->size
+ * is 0; -E2BIG when opts sets fields this library does not know.
+ */
 STASIS_EXPORT int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx,
 				 struct stasis_error **err);
 STASIS_EXPORT struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx);
@@ -234,7 +251,8 @@ struct stasis_report {
 	size_t n;
 };
 
-STASIS_EXPORT void stasis_report_free(struct stasis_report *r);
+/* Frees r; accepts NULL; returns NULL. */
+STASIS_EXPORT struct stasis_report *stasis_report_free(struct stasis_report *r);
 /* The worst severity in the report, or -1 when it is empty. */
 STASIS_EXPORT int stasis_report_worst(const struct stasis_report *r);
 

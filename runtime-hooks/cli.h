@@ -9,7 +9,10 @@
 struct cli_globals {
 	const char *criu_path;
 	unsigned int timeout_ms;
-	const char *root; /* the runtime's --root, as runc's global flag */
+	const char *root;     /* the runtime's --root, as runc's global flag */
+	const char *log_path; /* --log: where the library's log goes (runc's flag); NULL: stderr */
+	bool log_json;	      /* --log-format json: one JSON object a line, as runc writes */
+	bool debug;	      /* --debug: debug messages too */
 };
 
 extern struct cli_globals cli_globals;

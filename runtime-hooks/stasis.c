@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime-hooks/cli.h"
 
@@ -30,8 +31,8 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] [--log FILE] [--log-format "
+		   "text|json]\n              [--debug] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nCRIU is found by --criu, then $STASIS_CRIU, then $PATH; stasis needs CRIU >= %s.\n",
@@ -69,13 +70,60 @@ void cli_warn(const char *msg, void *command)
 	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, msg);
 }
 
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* the library's log: to --log FILE (every message) or, with --debug, to stderr */
+static void cli_log(enum stasis_log_level level, const char *msg, void *data)
+{
+	static const char *const names[] = {
+		[STASIS_LOG_ERROR] = "error",
+		[STASIS_LOG_WARNING] = "warning",
+		[STASIS_LOG_INFO] = "info",
+		[STASIS_LOG_DEBUG] = "debug",
+	};
+	const char *name = level >= STASIS_LOG_ERROR && level <= STASIS_LOG_DEBUG ? names[level] : "info";
+	FILE *f = cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : stderr;
+	if (!f)
+		return;
+	if (cli_globals.log_json) {
+		char when[64];
+		time_t now = time(NULL);
+		struct tm tm;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+		fprintf(f, "{\"level\":\"%s\",\"msg\":", name);
+		json_string(f, msg);
+		fprintf(f, ",\"time\":\"%s\"}\n", when);
+	} else {
+		fprintf(f, "stasis: %s: %s: %s\n", (const char *)data, name, msg);
+	}
+	if (f != stderr)
+		fclose(f);
+}
+
 int cli_ctx(const char *command, struct stasis_ctx **ret)
 {
 	struct stasis_error *err = NULL;
+	bool logging = cli_globals.log_path || cli_globals.debug;
 	struct stasis_ctx_opts o = {
 		.size = sizeof(o),
 		.criu_path = cli_globals.criu_path,
 		.timeout_ms = cli_globals.timeout_ms,
+		.log = logging ? cli_log : NULL,
+		.log_data = (void *)command,
+		.log_level = cli_globals.debug ? STASIS_LOG_DEBUG : STASIS_LOG_INFO,
 	};
 	if (stasis_ctx_new(&o, ret, &err) < 0)
 		return cli_fail(command, err);
@@ -90,9 +138,9 @@ int main(int argc, char **argv)
 		/* runc's global flags, as podman and CRI-O pass them to a runtime */
 		{ "root", required_argument, NULL, 'r' },
 		{ "log", required_argument, NULL, 'l' },
-		{ "log-format", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
-		{ "systemd-cgroup", no_argument, NULL, 'd' },
+		{ "systemd-cgroup", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -117,7 +165,19 @@ int main(int argc, char **argv)
 			cli_globals.root = optarg;
 			break;
 		case 'l':
+			cli_globals.log_path = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return cli_usage_error("--log-format", "expected text or json, got `%s`",
+						       optarg);
+			cli_globals.log_json = strcmp(optarg, "json") == 0;
+			break;
 		case 'd':
+			cli_globals.debug = true;
+			break;
+		case 's':
+			/* runc's flag for systemd-managed cgroups: stasis leaves cgroups to the runtime */
 			break;
 		case 'h':
 			usage(stdout);

@@ -300,7 +300,7 @@ static int dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 
 	struct rpc_result res = { 0 };
 	enum rpc_req type = c->o.pre_dump ? RPC_PRE_DUMP : RPC_DUMP;
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, type, &o, NULL, &res, err);
+	r = cr_run(ctx, type, &o, NULL, &res, err);
 	if (r == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/dump.log", c->work_dir);
 		r = cr_fail(err, "CRIU dump", &res, log);
@@ -511,7 +511,9 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	struct ckpt c = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "checkpoint: no options given");
-	opts_copy(&c.o, sizeof(c.o), opts, opts->size);
+	int rc = opts_copy(&c.o, sizeof(c.o), opts, "checkpoint", err);
+	if (rc < 0)
+		return rc;
 	const char *what = c.o.id ? c.o.id : "container";
 	int r;
 
@@ -539,11 +541,16 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if ((r = find_container(&c, err)) < 0 || (r = load_config(&c, err)) < 0 || (r = plan(&c, err)) < 0 ||
 	    (r = prepare_dirs(&c, err)) < 0)
 		goto out;
+	ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: pid %d (%s), images in `%s`", c.state->id,
+		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir);
 	r = dump(ctx, &c, err);
 	if (r < 0)
 		goto out;
 	if (c.o.export_path) {
 		r = export_archive(ctx, &c, err);
+		if (r == 0)
+			ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: archive `%s` written", c.state->id,
+				c.o.export_path);
 		if (r < 0) {
 			/* the container is dumped: its images are all that is left of it, never delete them */
 			c.images_tmp = false;

@@ -42,7 +42,9 @@ static int locate_criu(const char *explicit_path, char **ret, struct stasis_erro
 int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_ctx, struct stasis_error **err)
 {
 	struct stasis_ctx_opts o;
-	opts_copy(&o, sizeof(o), opts, opts ? opts->size : 0);
+	int rc = opts_copy(&o, sizeof(o), opts, "context", err);
+	if (rc < 0)
+		return rc;
 
 	cleanup_free char *criu = NULL;
 	int r = locate_criu(o.criu_path, &criu, err);
@@ -51,6 +53,10 @@ int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_c
 	struct stasis_ctx *ctx = xzalloc(sizeof(*ctx));
 	ctx->criu_path = TAKE_PTR(criu);
 	ctx->timeout_ms = o.timeout_ms ? o.timeout_ms : STASIS_DEFAULT_TIMEOUT_MS;
+	ctx->log = o.log;
+	ctx->log_data = o.log_data;
+	ctx->log_level = o.log_level ? o.log_level : STASIS_LOG_INFO;
+	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU: `%s`", ctx->criu_path);
 	*ret_ctx = ctx;
 	return 0;
 }
@@ -107,6 +113,9 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 
 	ctx->info = info;
 	ctx->have_info = true;
+	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU %d.%d.%d; features %s (memory tracking %s, lazy pages %s)",
+		info.major, info.minor, info.sublevel, info.features_known ? "checked" : "unknown",
+		info.mem_track ? "yes" : "no", info.lazy_pages ? "yes" : "no");
 	return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
 		       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
 		       : 0;

@@ -25,6 +25,10 @@ char **cr_log_errors(const char *log_path, size_t max);
 /* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
 int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
 
+/* rpc_run with the context's CRIU and timeout, logged (debug: the request; info: its outcome). */
+int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,
+	   const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
+
 /* Opens a directory for CRIU (images or work dir), creating it when create is set. */
 int cr_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error **err);
 

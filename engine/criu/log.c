@@ -104,3 +104,18 @@ int cr_open_dir(const char *path, bool create, int *ret_fd, struct stasis_error 
 	*ret_fd = fd;
 	return 0;
 }
+
+int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,
+	   const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
+{
+	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU %s: `%s swrk`, images in fd %d, log %s", rpc_req_name(type),
+		ctx->criu_path, opts ? opts->images_dir_fd : -1,
+		opts && opts->log_file ? opts->log_file : "-");
+	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, type, opts, notify, ret, err);
+	if (r < 0)
+		ctx_log(ctx, STASIS_LOG_INFO, "CRIU %s: no reply: %s", rpc_req_name(type), strerror(-r));
+	else
+		ctx_log(ctx, STASIS_LOG_INFO, "CRIU %s: %s", rpc_req_name(type),
+			ret->success ? "done" : "failed");
+	return r;
+}

@@ -25,7 +25,7 @@ int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir, struct stasi
 	o.log_file = "check.log";
 	o.log_level = STASIS_LOG_LEVEL;
 	struct rpc_result res = { 0 };
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_CHECK, &o, NULL, &res, err);
+	r = cr_run(ctx, RPC_CHECK, &o, NULL, &res, err);
 	if (r < 0)
 		return error_wrap(err, r, "check");
 	if (!res.success) {
@@ -92,8 +92,7 @@ static int copy_opts(const struct stasis_process_opts *opts, struct stasis_proce
 {
 	if (!opts)
 		return error_setx(err, EINVAL, "no options given");
-	opts_copy(o, sizeof(*o), opts, opts->size);
-	return 0;
+	return opts_copy(o, sizeof(*o), opts, "process", err);
 }
 
 static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts, enum rpc_req type,
@@ -121,7 +120,7 @@ static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts
 	c.o.pid = in.pid;
 	c.o.track_mem = type == RPC_PRE_DUMP;
 	struct rpc_result res = { 0 };
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, type, &c.o, NULL, &res, err);
+	r = cr_run(ctx, type, &c.o, NULL, &res, err);
 	if (r < 0)
 		r = error_wrap(err, r, "%s pid %d", what, (int)in.pid);
 	else if (!res.success) {
@@ -164,7 +163,7 @@ int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_o
 	/* The restored tree becomes our child, not criu swrk's, as runc does it. */
 	c.o.rst_sibling = true;
 	struct rpc_result res = { 0 };
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &c.o, NULL, &res, err);
+	r = cr_run(ctx, RPC_RESTORE, &c.o, NULL, &res, err);
 	if (r < 0)
 		r = error_wrap(err, r, "restore `%s`", in.images_dir);
 	else if (!res.success) {

@@ -361,7 +361,9 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	struct stasis_doctor_opts o = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "doctor: no options given");
-	opts_copy(&o, sizeof(o), opts, opts->size);
+	int rc = opts_copy(&o, sizeof(o), opts, "doctor", err);
+	if (rc < 0)
+		return rc;
 	if (!o.id)
 		return error_setx(err, EINVAL, "doctor: a container id is needed");
 	struct oci_state *st = NULL;

@@ -37,10 +37,10 @@ void report_addf(struct stasis_report *r, const char *id, enum stasis_severity s
 	report_add(r, id, sev, subject, cause, fix);
 }
 
-void stasis_report_free(struct stasis_report *r)
+struct stasis_report *stasis_report_free(struct stasis_report *r)
 {
 	if (!r)
-		return;
+		return NULL;
 	for (size_t i = 0; i < r->n; i++) {
 		free((char *)r->findings[i].id);
 		free((char *)r->findings[i].subject);
@@ -49,6 +49,7 @@ void stasis_report_free(struct stasis_report *r)
 	}
 	free(r->findings);
 	free(r);
+	return NULL;
 }
 
 int stasis_report_worst(const struct stasis_report *r)

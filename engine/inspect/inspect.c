@@ -527,8 +527,9 @@ int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts_in, 
 		   struct stasis_error **err)
 {
 	struct stasis_inspect_opts opts = { 0 };
-	if (opts_in)
-		opts_copy(&opts, sizeof(opts), opts_in, opts_in->size);
+	int rc = opts_copy(&opts, sizeof(opts), opts_in, "inspect", err);
+	if (rc < 0)
+		return rc;
 	if (!path)
 		return error_setx(err, EINVAL, "inspect: no checkpoint given");
 	unsigned what = opts.what;

@@ -274,8 +274,9 @@ int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opt
 			  struct stasis_memory_result **ret, struct stasis_error **err)
 {
 	struct stasis_memory_opts o = { 0 };
-	if (opts_in)
-		opts_copy(&o, sizeof(o), opts_in, opts_in->size);
+	int copied = opts_copy(&o, sizeof(o), opts_in, "inspect memory", err);
+	if (copied < 0)
+		return copied;
 	if (!path || !o.pid)
 		return error_setx(err, EINVAL, "inspect --memory: a checkpoint and a pid are needed");
 	if (o.search && o.search_regex)

@@ -290,7 +290,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		{ "setup-namespaces", on_setup_namespaces },
 	};
 	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
-	ret = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_RESTORE, &o, &notify, &res, err);
+	ret = cr_run(ctx, RPC_RESTORE, &o, &notify, &res, err);
 	if (ret == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
 		ret = cr_fail(err, "CRIU restore", &res, log);

@@ -284,7 +284,9 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	struct restore_ctx r = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "restore: no options given");
-	opts_copy(&r.o, sizeof(r.o), opts, opts->size);
+	int rc = opts_copy(&r.o, sizeof(r.o), opts, "restore", err);
+	if (rc < 0)
+		return rc;
 	const char *what = r.o.id ? r.o.id : "container";
 	int ret;
 	if (!r.o.id || !r.o.id[0] || strchr(r.o.id, '/') || strcmp(r.o.id, ".") == 0 ||
@@ -315,6 +317,9 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		goto out;
 	if (r.o.import_path && (ret = unpack(&r, err)) < 0)
 		goto out;
+	if (r.o.import_path)
+		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: archive `%s` %s and unpacked into `%s`", r.o.id,
+			r.o.import_path, r.import.has_manifest ? "verified" : "checked", r.archive_dir);
 	if (r.o.image_path)
 		r.images_dir = xstrdup(r.o.image_path);
 	r.runtime = xstrdup(default_runtime(&r));
@@ -342,10 +347,14 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	r.work_dir = r.o.work_path ? xstrdup(r.o.work_path) : xstrdup(r.state_dir);
 	if ((ret = mkdir_p(r.work_dir, 0700, err)) < 0)
 		goto out;
+	ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: rootfs `%s`, bundle `%s`, CRIU step by %s", r.o.id,
+		r.rootfs, r.bundle, strcmp(r.runtime, "runc") == 0 ? "runc restore" : "stasis");
 	if (strcmp(r.runtime, "runc") == 0)
 		ret = restore_via_runc(ctx, &r, err);
 	else
 		ret = restore_native(ctx, &r, err);
+	if (ret == 0)
+		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: running as pid %d", r.o.id, (int)r.pid);
 	if (ret == 0 && ret_pid)
 		*ret_pid = r.pid;
 out:

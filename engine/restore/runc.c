@@ -100,6 +100,15 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	push(&argv, &n, r->o.id);
 	/* from here on runc may have a record of the container: a failure deletes it */
 	r->runtime_created = true;
+	if (ctx->log && ctx->log_level >= STASIS_LOG_DEBUG) {
+		cleanup_free char *line = xstrdup(argv[0]);
+		for (size_t i = 1; i < n; i++) {
+			char *longer = xasprintf("%s %s", line, argv[i]);
+			free(line);
+			line = longer;
+		}
+		ctx_log(ctx, STASIS_LOG_DEBUG, "run: %s", line);
+	}
 	struct stasis_error *rerr = NULL;
 	ret = runtime_runv(argv, NULL, &rerr);
 	lsm_decision_clear(&lsm);

@@ -105,7 +105,9 @@ int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 	struct stasis_delete_opts o = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "delete: no options given");
-	opts_copy(&o, sizeof(o), opts, opts->size);
+	int rc = opts_copy(&o, sizeof(o), opts, "delete", err);
+	if (rc < 0)
+		return rc;
 	if (!o.id || !o.id[0] || strchr(o.id, '/') || strcmp(o.id, ".") == 0 || strcmp(o.id, "..") == 0)
 		return error_setx(err, EINVAL, "delete: a container id without '/' is needed");
 	cleanup_free char *record = stasis_state_record(o.id);
