@@ -3,6 +3,7 @@
 #define STASIS_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "include/stasis.h"
 
@@ -24,6 +25,11 @@ int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((fo
 int cli_ctx(const char *command, struct stasis_ctx **ret);
 /* A library warning on stderr; command is the (const char *) subcommand name. */
 void cli_warn(const char *msg, void *command);
+
+/* text with the library's option names (`opts.tcp_established`) as the flags users type (malloc'ed) */
+char *cli_text(const char *text);
+/* s as a JSON string (NULL: "") */
+void cli_json_string(FILE *f, const char *s);
 
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);

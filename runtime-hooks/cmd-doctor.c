@@ -8,22 +8,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "runtime-hooks/cli.h"
 
 static const char *const sev_name[] = { "info", "needs-flag", "blocker" };
 
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	cleanup_free char *text = cli_text(s);
+	cli_json_string(stdout, text);
 }
 
 static void print_json(const char *what, const struct stasis_report *r)
@@ -67,11 +60,13 @@ static void print_human(const char *what, const struct stasis_report *r)
 		printf("  nothing found\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct stasis_finding *f = &r->findings[i];
+		cleanup_free char *cause = cli_text(f->cause);
+		cleanup_free char *fix = cli_text(f->fix);
 		printf("  %s%s%s  %s%s%s\n", tty ? colour[f->severity] : "", label[f->severity],
 		       tty ? "\033[0m" : "", f->subject && f->subject[0] ? f->subject : "",
-		       f->subject && f->subject[0] ? ": " : "", f->cause);
-		if (f->fix)
-			printf("              fix: %s\n", f->fix);
+		       f->subject && f->subject[0] ? ": " : "", cause);
+		if (fix)
+			printf("              fix: %s\n", fix);
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cleanup.h"
 #include "runtime-hooks/cli.h"
 
 struct cli_globals cli_globals;
@@ -52,37 +53,26 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 
 int cli_fail(const char *command, struct stasis_error *err)
 {
-	fprintf(stderr, "stasis: %s: %s\n", command, stasis_error_message(err));
+	cleanup_free char *msg = cli_text(stasis_error_message(err));
+	fprintf(stderr, "stasis: %s: %s\n", command, msg);
 	const char *const *lines = stasis_error_criu_lines(err);
 	if (lines[0]) {
 		fprintf(stderr, "CRIU log lines that matter:\n");
 		for (size_t i = 0; lines[i]; i++)
 			fprintf(stderr, "  %s\n", lines[i]);
 	}
-	if (stasis_error_hint(err))
-		fprintf(stderr, "hint: %s\n", stasis_error_hint(err));
+	if (stasis_error_hint(err)) {
+		cleanup_free char *hint = cli_text(stasis_error_hint(err));
+		fprintf(stderr, "hint: %s\n", hint);
+	}
 	stasis_error_free(err);
 	return 1;
 }
 
 void cli_warn(const char *msg, void *command)
 {
-	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, msg);
-}
-
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	cleanup_free char *text = cli_text(msg);
+	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, text);
 }
 
 /* the library's log: to --log FILE (every message) or, with --debug, to stderr */
@@ -98,16 +88,17 @@ static void cli_log(enum stasis_log_level level, const char *msg, void *data)
 	FILE *f = cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : stderr;
 	if (!f)
 		return;
+	cleanup_free char *text = cli_text(msg);
 	if (cli_globals.log_json) {
 		char when[64];
 		time_t now = time(NULL);
 		struct tm tm;
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 		fprintf(f, "{\"level\":\"%s\",\"msg\":", name);
-		json_string(f, msg);
+		cli_json_string(f, text);
 		fprintf(f, ",\"time\":\"%s\"}\n", when);
 	} else {
-		fprintf(f, "stasis: %s: %s: %s\n", (const char *)data, name, msg);
+		fprintf(f, "stasis: %s: %s: %s\n", (const char *)data, name, text);
 	}
 	if (f != stderr)
 		fclose(f);

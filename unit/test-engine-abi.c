@@ -98,7 +98,9 @@ static void log_callback(void **state)
 	(void)state;
 	struct logged quiet = { 0 }, loud = { 0 };
 	struct stasis_ctx *ctx = NULL;
-	struct stasis_ctx_opts o = { .size = sizeof(o), .criu_path = "/bin/true", .log = on_log, .log_data = &quiet };
+	struct stasis_ctx_opts o = {
+		.size = sizeof(o), .criu_path = "/bin/true", .log = on_log, .log_data = &quiet
+	};
 	assert_int_equal(stasis_ctx_new(&o, &ctx, NULL), 0);
 	ctx = stasis_ctx_free(ctx);
 	/* the default level is info: the debug line naming CRIU is not passed */

@@ -77,7 +77,7 @@ static int find_container(struct ckpt *c, struct stasis_error **err)
 		return 0;
 	}
 	if (!c->o.id)
-		return error_setx(err, EINVAL, "no container given (an id, or --pid with --bundle)");
+		return error_setx(err, EINVAL, "no container given (opts.id, or opts.pid with opts.bundle)");
 	int r;
 	cleanup_free char *own = stasis_state_record(c->o.id);
 	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
@@ -201,13 +201,14 @@ static int plan(struct ckpt *c, struct stasis_error **err)
 			return error_setx(
 				err, ENOENT,
 				"the rootfs overlay's upper dir `%s` (from mountinfo) is not an absolute "
-				"path to a directory: cannot compute the rootfs diff (use --ignore-rootfs)",
+				"path to a directory: cannot compute the rootfs diff (set "
+				"opts.ignore_rootfs)",
 				c->plan.upperdir);
 	}
 	if (c->o.export_path && !c->o.ignore_rootfs && !c->plan.upperdir && c->o.rootfs_base) {
 		struct stat st;
 		if (stat(c->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
-			return error_setx(err, ENOENT, "--rootfs-base `%s` is not a directory",
+			return error_setx(err, ENOENT, "opts.rootfs_base `%s` is not a directory",
 					  c->o.rootfs_base);
 	}
 	return 0;
@@ -253,7 +254,7 @@ static int dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	enum rpc_cg_mode mode = cg_mode(c->o.manage_cgroups_mode, &ok);
 	if (!ok)
 		return error_setx(err, EINVAL,
-				  "--manage-cgroups-mode `%s`: expected soft, full, strict or ignore",
+				  "opts.manage_cgroups_mode `%s`: expected soft, full, strict or ignore",
 				  c->o.manage_cgroups_mode);
 	cleanup_close int images_fd = -1, work_fd = -1;
 	int r = cr_open_dir(c->images_dir, true, &images_fd, err);
@@ -422,7 +423,8 @@ static int export_archive(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_
 		have_diff = true;
 	} else {
 		warn(c,
-		     "rootfs `%s` is not an overlay and no --rootfs-base was given: its changes are not in "
+		     "rootfs `%s` is not an overlay and no opts.rootfs_base was given: its changes are not "
+		     "in "
 		     "the archive",
 		     c->state->rootfs);
 	}
@@ -519,7 +521,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 
 	if (!c.o.image_path && !c.o.export_path) {
 		r = error_setx(err, EINVAL,
-			       "neither --image-path nor --export given: nowhere to write the checkpoint");
+			       "neither opts.image_path nor opts.export_path given: nowhere to write the "
+			       "checkpoint");
 		goto out;
 	}
 	if (c.o.export_path && access(c.o.export_path, F_OK) == 0) {
@@ -534,7 +537,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		if ((r = cr_require_mem_track(ctx, err)) < 0)
 			goto out;
 		if (c.o.export_path) {
-			r = error_setx(err, EINVAL, "--pre-dump writes images only: drop --export");
+			r = error_setx(err, EINVAL,
+				       "opts.pre_dump writes images only: drop opts.export_path");
 			goto out;
 		}
 	}

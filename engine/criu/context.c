@@ -11,15 +11,13 @@
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 
-#define CRIU_HOWTO                                                                                    \
-	"stasis needs CRIU >= " STASIS_CRIU_MIN_VERSION_STR                                           \
-	": run `make deps` in the stasis source tree (it fetches one into .deps/criu) "               \
-	"and set STASIS_CRIU to .deps/criu/bin/criu, or install criu >= " STASIS_CRIU_MIN_VERSION_STR \
-	" and pass --criu PATH"
+#define CRIU_HOWTO                                          \
+	"stasis needs CRIU >= " STASIS_CRIU_MIN_VERSION_STR \
+	": install it and give its path in opts.criu_path or $STASIS_CRIU"
 
 static int locate_criu(const char *explicit_path, char **ret, struct stasis_error **err)
 {
-	const char *from = "--criu";
+	const char *from = "opts.criu_path";
 	const char *want = explicit_path;
 	if (!want || !*want) {
 		want = getenv("STASIS_CRIU");

@@ -38,7 +38,8 @@ static const struct signature catalog[] = {
 	{ "pid-taken", "Can't fork for ([0-9]+): File exists",
 	  "pid $1 is already taken: the restore runs in a pid namespace where the checkpointed pids "
 	  "are in use (typically the original container is still running, or the host's)",
-	  "restore into a new pid namespace (stasis restore --import does; with --bundle, give "
+	  "restore into a new pid namespace (a restore from opts.import_path makes one; with opts.bundle, "
+	  "give "
 	  "config.json a pid namespace without a path), or stop the original first",
 	  false },
 	{ "pid-mismatch", "Pid ([0-9]+) do not match expected ([0-9]+)",
@@ -60,13 +61,13 @@ static const struct signature catalog[] = {
 	{ "unix-half-stream", "(Can't|Cannot) dump half of (a )?stream unix connection",
 	  "a stream unix socket is connected to a peer outside the checkpointed tasks; CRIU cannot "
 	  "save one end of a stream connection",
-	  "close the connection before checkpointing and reconnect after restore (--ext-unix-sk covers "
+	  "close the connection before checkpointing and reconnect after restore (opts.ext_unix_sk covers "
 	  "datagram sockets only)",
 	  false },
 	{ "unix-external", "External socket is used",
 	  "a unix socket of the container is connected to a socket outside it (a host daemon reached "
 	  "through a bind mount, for example)",
-	  "for a datagram socket use --ext-unix-sk on checkpoint and restore; a stream connection must "
+	  "for a datagram socket set opts.ext_unix_sk on checkpoint and restore; a stream connection must "
 	  "be closed before checkpointing (CRIU cannot save one end of it)",
 	  false },
 	{ "unix-relative-path", "([Uu]nix|sk unix).*relative",
@@ -75,22 +76,22 @@ static const struct signature catalog[] = {
 	  "bind the socket to an absolute path in the application", false },
 	{ "tcp-established", "Connected TCP socket, consider using --tcp-established",
 	  "the container has an established TCP connection",
-	  "checkpoint and restore with --tcp-established (the peer must keep the connection), or "
-	  "--tcp-close on restore to drop it",
+	  "checkpoint and restore with opts.tcp_established (the peer must keep the connection), or "
+	  "opts.tcp_close on restore to drop it",
 	  false },
 	{ "tcp-unreachable", "Can't connect inet socket back: Network is unreachable",
 	  "a TCP connection could not be restored: the container's network namespace has no route "
 	  "to its address (loopback down, or the address is gone)",
 	  "restore into a network namespace with the container's addresses (stasis brings loopback up "
-	  "in namespaces it makes; check --netns)",
+	  "in namespaces it makes; check opts.netns_path)",
 	  false },
 	{ "sockopt-old-criu", "Can't get ([0-9]+):([0-9]+) opt: Operation not supported",
 	  "this CRIU reads a socket option (level $1, option $2) that the kernel no longer supports: "
 	  "CRIU older than 4.2 cannot dump inet sockets on kernels >= 6.16",
-	  "use CRIU >= 4.2 (`make deps` installs one; stasis --criu PATH)", false },
+	  "use CRIU >= 4.2 (give its path in opts.criu_path)", false },
 	{ "vdso-bounds", "vdso: Unexpected rt vDSO area bounds",
 	  "this CRIU does not understand the vDSO layout of this kernel: it is too old for it",
-	  "use a CRIU as new as the kernel (>= 4.2 here; `make deps`)", false },
+	  "use a CRIU as new as the kernel (>= 4.2 here; opts.criu_path)", false },
 	{ "lookup-mount", "Can't lookup mount=([0-9]+) for fd=([0-9]+)",
 	  "fd $2 is a file on mount $1, which is not in the container's mount namespace (a "
 	  "container whose stdio is a host file is the usual case)",
@@ -103,11 +104,11 @@ static const struct signature catalog[] = {
 	  false },
 	{ "file-missing", "Can't open file (.*) on restore: No such file or directory",
 	  "`$1` was open in the container at checkpoint time and is missing now",
-	  "make it exist again at restore: the bind mount source (--mount) or the rootfs must hold it",
+	  "make it exist again at restore: the bind mount source (opts.mounts) or the rootfs must hold it",
 	  false },
 	{ "file-locks", "Some file locks are hold by dumping tasks",
-	  "tasks of the container hold file locks (flock/fcntl)", "checkpoint and restore with --file-locks",
-	  false },
+	  "tasks of the container hold file locks (flock/fcntl)",
+	  "checkpoint and restore with opts.file_locks", false },
 	{ "ptraced",
 	  "(zombie ([0-9]+) \\(comm (.*)\\) found while seizing|[Cc]an't seize task|SEIZE [0-9]+: can't "
 	  "interrupt task|[Ii]s being traced)",
@@ -127,16 +128,16 @@ static const struct signature catalog[] = {
 	{ "tty-inherit", "Don't have tty to inherit session from",
 	  "the container shares a terminal or session with the caller (started from a shell, not "
 	  "detached)",
-	  "use --shell-job, or run the container detached with its own terminal or none", false },
+	  "set opts.shell_job, or run the container detached with its own terminal or none", false },
 	{ "freezer-timeout",
 	  "([Tt]imeout reached|[Uu]nable to freeze|[Cc]an't freeze|[Ff]reez[a-z]* .*timed? ?out)",
 	  "the cgroup freezer did not freeze every task in time (a task in uninterruptible sleep, "
 	  "typically on NFS or FUSE)",
-	  "retry when the I/O settles, or raise the freeze timeout (stasis --timeout)", false },
+	  "retry when the I/O settles, or raise the freeze timeout (opts.timeout_ms)", false },
 	{ "dirty-tracking", "Error .*([Dd]irty|[Mm]emory) track",
 	  "the kernel has no soft-dirty memory tracking, so a pre-dump or incremental dump cannot "
 	  "know which pages changed",
-	  "make a full checkpoint (no --pre-dump / --parent-path), or use a kernel with "
+	  "make a full checkpoint (no opts.pre_dump / opts.parent_path), or use a kernel with "
 	  "CONFIG_MEM_SOFT_DIRTY",
 	  false },
 	{ "network-lock",
@@ -146,17 +147,20 @@ static const struct signature catalog[] = {
 	  "is missing or failed",
 	  "install iptables (or nftables with a CRIU built for it)", false },
 	{ "no-space", "No space left on device", "the disk where the images go is full",
-	  "free space there, or checkpoint to another place (--image-path, --export, --work-path)", false },
+	  "free space there, or checkpoint to another place (opts.image_path, opts.export_path, "
+	  "opts.work_path)",
+	  false },
 	{ "runtime-leftover", "container (with id exists|.* already exists)",
 	  "the runtime still has a container of that name (a leftover of an earlier run)",
-	  "delete it first (`runc delete NAME`, `stasis delete NAME`) or restore under another --name",
+	  "delete it first (`runc delete NAME`, `stasis delete NAME`) or restore under another name "
+	  "(opts.id)",
 	  false },
 	{ "ghost-limit", "Can't dump ghost file (.*) of ([0-9]+) size, increase limit",
 	  "`$1`, deleted but still open, is $2 bytes: more than CRIU keeps of deleted files by default",
 	  "raise CRIU's ghost limit, or close the deleted file in the application", false },
 	{ "link-remap", "(Can't (create|link) .*link.?remap|[Ll]ink remap)",
 	  "an open file was unlinked and CRIU needs to make a temporary link to it",
-	  "checkpoint with --link-remap", false },
+	  "checkpoint with opts.link_remap", false },
 	{ "io-uring", "io_uring", "a task uses io_uring, which this CRIU cannot checkpoint",
 	  "stop the io_uring user before checkpointing, or use a CRIU with io_uring support", false },
 	{ "btrfs", "btrfs", "a file is on btrfs, whose subvolume device numbers CRIU cannot match to mounts",

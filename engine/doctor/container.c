@@ -134,7 +134,7 @@ static void check_task(struct ct *c, pid_t pid)
 	if (rp && sscanf(rp + 2, "%*c %*d %*d %d %d", &sid, &tty) == 2 && tty != 0 && sid > 0 &&
 	    !in_container(c, sid))
 		report_addf(c->r, "shared-tty", STASIS_SEVERITY_NEEDS_FLAG, subject,
-			    "use --shell-job, or run the container detached",
+			    "set opts.shell_job, or run the container detached",
 			    "its terminal session %d is led by pid %d outside the container", sid, sid);
 }
 
@@ -206,10 +206,10 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 		c->sock_where[c->n_socks++] = xstrdup(subject);
 		int st = tcp_state(pid, ino);
 		if (st == 1)
-			report_add(
-				c->r, "tcp-established", STASIS_SEVERITY_NEEDS_FLAG, subject,
-				"an established TCP connection",
-				"checkpoint and restore with --tcp-established (or --tcp-close on restore)");
+			report_add(c->r, "tcp-established", STASIS_SEVERITY_NEEDS_FLAG, subject,
+				   "an established TCP connection",
+				   "checkpoint and restore with opts.tcp_established (or opts.tcp_close on "
+				   "restore)");
 		else if (st == 10)
 			report_add(c->r, "tcp-listen", STASIS_SEVERITY_INFO, subject,
 				   "a listening TCP socket: CRIU saves it as it is", NULL);
@@ -272,7 +272,7 @@ static void check_locks(struct ct *c)
 			cleanup_free char *name = comm(pid);
 			cleanup_free char *subject = xasprintf("pid %d (%s)", pid, name);
 			report_addf(c->r, "file-locks", STASIS_SEVERITY_NEEDS_FLAG, subject,
-				    "checkpoint and restore with --file-locks", "holds a %s lock", kind);
+				    "checkpoint and restore with opts.file_locks", "holds a %s lock", kind);
 		}
 	}
 }
@@ -305,11 +305,12 @@ static void check_unix_peers(struct ct *c, pid_t init)
 					c->r, "unix-external",
 					dgram ? STASIS_SEVERITY_NEEDS_FLAG : STASIS_SEVERITY_BLOCKER,
 					c->sock_where[i],
-					dgram ? "checkpoint and restore with --ext-unix-sk (the peer must be "
+					dgram ? "checkpoint and restore with opts.ext_unix_sk (the peer must "
+						"be "
 						"there again at restore)"
 					      : "close the connection before checkpointing and reconnect "
 						"after "
-						"restore (--ext-unix-sk covers datagram sockets only)",
+						"restore (opts.ext_unix_sk covers datagram sockets only)",
 					"a unix %s socket connected to a peer outside the container (socket "
 					"%lu)",
 					dgram ? "datagram" : "stream", v[j].peer);
@@ -325,7 +326,7 @@ static void check_namespaces(struct ct *c, pid_t init)
 		report_add(c->r, "host-pidns", STASIS_SEVERITY_NEEDS_FLAG, "the container",
 			   "shares the host's pid namespace: restoring it next to the original (or after "
 			   "its pids are reused) collides (\"Can't fork for N: File exists\")",
-			   "restore into a new pid namespace (stasis restore --import does)");
+			   "restore into a new pid namespace (a restore from opts.import_path makes one)");
 }
 
 static char *resolve_dest(const char *dest, void *data)

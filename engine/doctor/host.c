@@ -38,15 +38,14 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 	struct stasis_error *e = NULL;
 	if (stasis_criu_info(ctx, &info, &e) < 0) {
 		report_add(r, "criu-missing", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),
-			   "install CRIU >= 4.2 (`make deps` puts one in .deps/criu) and give it with --criu "
-			   "or $STASIS_CRIU");
+			   "install CRIU >= 4.2 and give its path in opts.criu_path or $STASIS_CRIU");
 		stasis_error_free(e);
 		return;
 	}
 	int kv = kernel_version();
 	if (info.version < 40200 && kv >= 616)
 		report_addf(r, "criu-version", STASIS_SEVERITY_BLOCKER, "host",
-			    "use CRIU >= 4.2 (`make deps`)",
+			    "use CRIU >= 4.2 (give its path in opts.criu_path or $STASIS_CRIU)",
 			    "CRIU %d.%d.%d cannot dump inet sockets on kernels >= 6.16 (this is %d.%d)",
 			    info.major, info.minor, info.sublevel, kv / 100, kv % 100);
 	else
@@ -155,8 +154,8 @@ static void check_space(struct stasis_report *r)
 		unsigned long long mib = (unsigned long long)v.f_bavail * v.f_frsize >> 20;
 		report_addf(r, "free-space", mib < 64 ? STASIS_SEVERITY_BLOCKER : STASIS_SEVERITY_INFO,
 			    places[i],
-			    mib < 64 ? "free space, or put images and state elsewhere (--image-path, "
-				       "--export, --state-dir)"
+			    mib < 64 ? "free space, or put images and state elsewhere (opts.image_path, "
+				       "opts.export_path, opts.state_dir)"
 				     : NULL,
 			    "%llu MiB free where restores unpack and checkpoints write (`%s`); images take "
 			    "about the container's memory",

@@ -80,7 +80,7 @@ int stasis_doctor_log(const char *log_path, struct stasis_report **ret, struct s
 	cleanup_free char *text = NULL;
 	int r = read_file_capped(log_path, 256u << 20, &text, NULL, err);
 	if (r < 0)
-		return error_wrap(err, r, "doctor --log");
+		return error_wrap(err, r, "doctor of CRIU log `%s`", log_path);
 	struct explain_finding *f = NULL;
 	size_t n = 0;
 	explain_text(text, &f, &n);

@@ -202,7 +202,7 @@ int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_insp
 			struct stasis_diff **ret, struct stasis_error **err)
 {
 	if (!a || !b || !ret)
-		return error_setx(err, EINVAL, "inspect --diff: two checkpoints are needed");
+		return error_setx(err, EINVAL, "inspect diff: two checkpoints are needed");
 	struct stasis_diff *d = xzalloc(sizeof(*d));
 	changed(d, "metadata", "container", "id", a->id, b->id);
 	changed(d, "metadata", "container", "image", a->image, b->image);

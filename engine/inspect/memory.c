@@ -215,7 +215,7 @@ static int find_pid(struct image_set *set, unsigned pid, struct stasis_error **e
 	img_tasks_free(t, n);
 	if (!found)
 		return error_setx(err, ESRCH,
-				  "`%s`: no pid %u in the checkpoint (see stasis inspect --ps-tree)",
+				  "`%s`: no pid %u in the checkpoint (its process tree lists those it has)",
 				  set->path, pid);
 	return 0;
 }
@@ -278,12 +278,12 @@ int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opt
 	if (copied < 0)
 		return copied;
 	if (!path || !o.pid)
-		return error_setx(err, EINVAL, "inspect --memory: a checkpoint and a pid are needed");
+		return error_setx(err, EINVAL, "inspect memory: a checkpoint and opts.pid are needed");
 	if (o.search && o.search_regex)
 		return error_setx(err, EINVAL,
-				  "inspect --memory: --search and --search-regex exclude each other");
+				  "inspect memory: opts.search and opts.search_regex exclude each other");
 	if (o.search && !*o.search)
-		return error_setx(err, EINVAL, "inspect --memory: --search: an empty string");
+		return error_setx(err, EINVAL, "inspect memory: opts.search: an empty string");
 	struct searcher s = {
 		.o = &o,
 		.needle = o.search,
@@ -297,7 +297,7 @@ int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opt
 		if (rc != 0) {
 			char msg[256];
 			regerror(rc, &s.re, msg, sizeof(msg));
-			return error_setx(err, EINVAL, "inspect --memory: --search-regex `%s`: %s",
+			return error_setx(err, EINVAL, "inspect memory: opts.search_regex `%s`: %s",
 					  o.search_regex, msg);
 		}
 		s.have_re = true;

@@ -220,7 +220,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	if (r->config->terminal)
 		return error_setx(
 			err, ENOTSUP,
-			"a container with a terminal restores through runc (--runtime runc) for now");
+			"a container with a terminal restores through runc (opts.runtime runc) for now");
 	struct lsm_decision lsm = { 0 };
 	int ret = restore_decide_labels(r, &lsm, err);
 	if (ret < 0)

@@ -131,8 +131,8 @@ int restore_bind_sources(const struct oci_config *config, const char *const *mou
 			r = error_setx(
 				err, EINVAL,
 				"bind mount `%s`: no source on this host; the archive's `%s` is "
-				"never used (an archive does not choose host paths): give --mount %s=SRC "
-				"or --bundle",
+				"never used (an archive does not choose host paths): give opts.mounts %s=SRC "
+				"or opts.bundle",
 				dest, m->source ? m->source : "", dest);
 		if (r == 0) {
 			v = xreallocarray(v, n + 1, sizeof(*v));
@@ -141,9 +141,9 @@ int restore_bind_sources(const struct oci_config *config, const char *const *mou
 	}
 	for (size_t j = 0; j < n_mounts && r == 0; j++) {
 		if (!strchr(mounts[j], '='))
-			r = error_setx(err, EINVAL, "--mount `%s`: expected DEST=SRC", mounts[j]);
+			r = error_setx(err, EINVAL, "opts.mounts `%s`: expected DEST=SRC", mounts[j]);
 		else if (!used[j])
-			r = error_setx(err, EINVAL, "--mount `%s`: the container has no bind mount there",
+			r = error_setx(err, EINVAL, "opts.mounts `%s`: the container has no bind mount there",
 				       mounts[j]);
 	}
 	free(used);

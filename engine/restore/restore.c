@@ -93,13 +93,14 @@ static int load_bundle_config(struct restore_ctx *r, struct stasis_error **err)
 static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 {
 	if (!r->o.rootfs_base)
-		return error_setx(err, EINVAL,
-				  "restoring an archive without --bundle needs --rootfs-base DIR: the image "
-				  "the container's rootfs came from (its changes are in the archive)");
+		return error_setx(
+			err, EINVAL,
+			"restoring an archive without opts.bundle needs opts.rootfs_base: the image "
+			"the container's rootfs came from (its changes are in the archive)");
 	struct stat st;
 	errno = 0;
 	if (stat(r->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
-		return error_set(err, errno_or(ENOTDIR), "--rootfs-base `%s`", r->o.rootfs_base);
+		return error_set(err, errno_or(ENOTDIR), "opts.rootfs_base `%s`", r->o.rootfs_base);
 	cleanup_free char *upper = xasprintf("%s/upper", r->state_dir);
 	cleanup_free char *work = xasprintf("%s/overlay-work", r->state_dir);
 	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
@@ -144,8 +145,8 @@ static int restore_devshm(struct restore_ctx *r, const char *files, const struct
 		if (strcmp(binds[i].key, "/dev/shm") != 0)
 			continue;
 		if (strcmp(binds[i].value, fresh) != 0) {
-			restore_warn(r, "%s not restored: /dev/shm comes from --mount `%s`", ARCHIVE_DEVSHM,
-				     binds[i].value);
+			restore_warn(r, "%s not restored: /dev/shm comes from opts.mounts `%s`",
+				     ARCHIVE_DEVSHM, binds[i].value);
 			return 0;
 		}
 		int ret = arc_apply_tree(tar, fresh, NULL, NULL, err);
@@ -183,11 +184,11 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 			r->netns_created = ret == 0;
 		}
 	} else if (ret == 0 && r->o.netns_path) {
-		restore_warn(
-			r,
-			"--netns `%s` ignored: the container owned its network namespace, which comes back "
-			"from the images",
-			r->o.netns_path);
+		restore_warn(r,
+			     "opts.netns_path `%s` ignored: the container owned its network namespace, which "
+			     "comes back "
+			     "from the images",
+			     r->o.netns_path);
 	}
 	/* runc restores an owned network namespace empty (its empty-ns rule): our hook brings lo up */
 	bool lo_hook = ret == 0 && net && !net->path && strcmp(r->runtime, "runc") == 0;
@@ -198,7 +199,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	if (old->has_hooks)
 		restore_warn(r,
 			     "the hooks in %s are not run: an archive does not choose what runs on this host "
-			     "(give --bundle with a config.json that has them)",
+			     "(give opts.bundle with a config.json that has them)",
 			     ARCHIVE_SPEC_DUMP);
 	oci_config_free(old);
 	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
@@ -255,7 +256,7 @@ static int prepare_state_dir(struct restore_ctx *r, struct stasis_error **err)
 			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 				return error_setx(err, EEXIST,
 						  "state directory `%s` is in use (a container `%s` restored "
-						  "before?): remove it or give --state-dir",
+						  "before?): remove it or give opts.state_dir",
 						  r->state_dir, r->o.id);
 		return 0;
 	}
@@ -295,12 +296,13 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		goto out;
 	}
 	if (!!r.o.import_path == !!r.o.image_path) {
-		ret = error_setx(err, EINVAL, "give either --import FILE or --image-path DIR");
+		ret = error_setx(err, EINVAL, "give either opts.import_path or opts.image_path");
 		goto out;
 	}
 	if (r.o.image_path && !r.o.bundle) {
-		ret = error_setx(err, EINVAL,
-				 "--image-path needs --bundle: the new container's config.json and rootfs");
+		ret = error_setx(
+			err, EINVAL,
+			"opts.image_path needs opts.bundle: the new container's config.json and rootfs");
 		goto out;
 	}
 	{
@@ -308,7 +310,7 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		if (access(rec, F_OK) == 0) {
 			ret = error_setx(
 				err, EEXIST,
-				"a container `%s` restored by stasis exists (`%s`): pick another --name",
+				"a container `%s` restored by stasis exists (`%s`): pick another opts.id",
 				r.o.id, rec);
 			goto out;
 		}
@@ -324,15 +326,15 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		r.images_dir = xstrdup(r.o.image_path);
 	r.runtime = xstrdup(default_runtime(&r));
 	if (strcmp(r.runtime, "runc") && strcmp(r.runtime, "crun") && strcmp(r.runtime, "none")) {
-		ret = error_setx(err, EINVAL, "--runtime `%s`: expected runc, crun or none", r.runtime);
+		ret = error_setx(err, EINVAL, "opts.runtime `%s`: expected runc, crun or none", r.runtime);
 		goto out;
 	}
 	if (r.o.bundle) {
 		r.bundle = xstrdup(r.o.bundle);
 		ret = load_bundle_config(&r, err);
 		if (ret == 0 && r.o.n_mounts)
-			restore_warn(&r,
-				     "--mount ignored: with --bundle the bind sources are its config.json's");
+			restore_warn(&r, "opts.mounts ignored: with opts.bundle the bind sources are its "
+					 "config.json's");
 	} else {
 		ret = mount_fresh_rootfs(&r, err);
 		if (ret == 0)

@@ -78,9 +78,10 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		if (flags[i].on)
 			push(&argv, &n, flags[i].flag);
 	if (r->o.tcp_close)
-		restore_warn(r,
-			     "--tcp-close: runc 1.1 has no such flag; connections are restored as the images "
-			     "hold them");
+		restore_warn(
+			r,
+			"opts.tcp_close: runc 1.1 has no such flag; connections are restored as the images "
+			"hold them");
 	if (r->o.manage_cgroups_mode) {
 		push(&argv, &n, "--manage-cgroups-mode");
 		push(&argv, &n, r->o.manage_cgroups_mode);

@@ -36,9 +36,10 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 	oci_state_free(st);
 	if (pid > 0 && kill(pid, 0) == 0) {
 		if (!force)
-			return error_setx(err, EBUSY,
-					  "container `%s` is running (pid %d): stop it first, or --force", id,
-					  (int)pid);
+			return error_setx(
+				err, EBUSY,
+				"container `%s` is running (pid %d): stop it first, or set opts.force", id,
+				(int)pid);
 		kill(pid, SIGKILL);
 		if (pid_wait_exit(pid, 5000) < 0)
 			return error_setx(err, ETIMEDOUT, "container `%s`: pid %d did not die after SIGKILL",

@@ -124,8 +124,9 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 		}
 		stasis_error_free(e);
 	}
-	return error_setx(err, ENOENT,
-			  "container `%s`: neither runc nor crun knows it (give --runtime/--root, or --pid "
-			  "and --bundle)",
-			  id);
+	return error_setx(
+		err, ENOENT,
+		"container `%s`: neither runc nor crun knows it (give opts.runtime and opts.runtime_root, or "
+		"opts.pid and opts.bundle)",
+		id);
 }
