@@ -1,13 +1,34 @@
 # stasis: checkpoint/restore for OCI containers.  `make help` lists the targets.
 VERSION := 0.1.0
+# the soname carries the major version only: libstasis.so.0 -> libstasis.so.0.1.0
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+SO_NAME := libstasis.so.$(SOVERSION)
+SO_REAL := libstasis.so.$(VERSION)
 BUILD ?= build
+# targets keep BUILD as given (`make build/stasis` works); what runs from elsewhere (the test runners,
+# the demo) gets the absolute path, whether BUILD was relative or absolute
+ABS_BUILD := $(abspath $(BUILD))
 CC ?= cc
+LD ?= ld
+AR ?= ar
+OBJCOPY ?= objcopy
+PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 DESTDIR ?=
 
 PKGS := libprotobuf-c yajl libarchive libzstd libcrypto libselinux libapparmor libnl-3.0 libnl-route-3.0 libcap
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config is asked once, and only when a recipe needs the libraries: help, clean, deps, format, lint
+# and uninstall work on a machine where `make deps` has not run yet; everything that compiles stops
+# there with the names of the missing packages.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_query,--cflags))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg_query,--libs))$(PKG_LIBS)
+pkg_query = $(call pkg_checked,$(shell $(PKG_CONFIG) $(1) $(PKGS) 2>/dev/null || echo @PKG-CONFIG-FAILED@))
+pkg_checked = $(if $(filter @PKG-CONFIG-FAILED@,$(1)),$(error $(pkg_why)),$(1))
+pkg_missing = $(shell for p in $(PKGS); do $(PKG_CONFIG) --exists "$$p" 2>/dev/null || echo "$$p"; done)
+pkg_why = $(if $(shell command -v $(PKG_CONFIG) 2>/dev/null),$(pkg_what),`$(PKG_CONFIG)` is not installed): \
+	run `make deps` (as root), which installs the -dev packages stasis builds with
+pkg_what = $(if $(strip $(pkg_missing)),pkg-config finds no $(strip $(pkg_missing)),`$(PKG_CONFIG) --cflags \
+	--libs $(PKGS)` fails: $(shell $(PKG_CONFIG) --cflags --libs $(PKGS) 2>&1 >/dev/null | head -n1))
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wundef -Wimplicit-fallthrough -Werror
@@ -17,6 +38,8 @@ OPT ?= -O2
 SAN ?=
 ALL_CFLAGS = $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+# each compile writes which headers it read (build/obj/x.d); -MP keeps a deleted header from breaking make
+DEPFLAGS = -MMD -MP -MT $@ -MF $(1)
 
 PROTOS := $(wildcard proto/*.proto)
 PROTO_C := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
@@ -28,77 +51,135 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 UNIT_SRC := $(sort $(wildcard unit/test-*.c))
 UNIT_BIN := $(patsubst unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 INTEG_TOOLS := $(BUILD)/integration/workload $(BUILD)/integration/stasis-proc
+# the tests, the fuzzers, the CLI and stasis-proc link every library object with its symbols visible;
+# what is installed (libstasis.so, libstasis.a) exports stasis_* only
+INTERNAL_A := $(BUILD)/libstasis-internal.a
+LIB_FILES := $(BUILD)/$(SO_REAL) $(BUILD)/$(SO_NAME) $(BUILD)/libstasis.so $(BUILD)/libstasis.a $(INTERNAL_A)
+MAN1 := $(wildcard docs/man/*.1)
+MAN3 := $(wildcard docs/man/*.3)
 
-.PHONY: all deps check unit integration asan lint format fuzz bench demo install uninstall clean help
+# scripts/deps.sh writes this once it has installed the packages and fetched the private CRIU:
+# `make demo` and `make check` run the dependency step themselves when it is missing
+DEPS_STAMP := .deps/criu/.complete
+STASIS_CRIU ?= $(CURDIR)/.deps/criu/bin/criu
+TEST_ENV = STASIS_BUILD=$(ABS_BUILD) STASIS_CRIU=$(STASIS_CRIU)
+
+.PHONY: all deps check check-install unit integration asan lint format fuzz bench demo install uninstall \
+	clean help
 .DELETE_ON_ERROR:
-# generated protobuf-c sources and headers are kept, not treated as intermediates
-.SECONDARY:
+# no .SECONDARY: every file is named as a target or prerequisite (so none is an intermediate that
+# make deletes), and a deleted generated header or object is remade
 
-all: $(BUILD)/stasis $(BUILD)/libstasis.so $(BUILD)/libstasis.a $(BUILD)/stasis.pc $(INTEG_TOOLS)
+all: $(BUILD)/stasis $(LIB_FILES) $(BUILD)/stasis.pc $(INTEG_TOOLS)
 
 help:
-	@echo "make deps         install every Debian package and the private CRIU (.deps/criu)"
-	@echo "make              build $(BUILD)/stasis, libstasis.so/.a and the test tools"
-	@echo "make demo         checkpoint and restore a live workload, step by step"
-	@echo "make check        build + unit tests + integration tests (root, real CRIU)"
-	@echo "make unit         cmocka unit tests (no root)"
-	@echo "make integration  bats integration tests (root)"
-	@echo "make asan         unit tests under ASan/UBSan"
-	@echo "make lint         clang-format check, cppcheck, include-layer rules"
-	@echo "make format       reformat the sources"
-	@echo "make fuzz         build and briefly run the libFuzzer targets"
-	@echo "make bench        side-by-side benchmarks"
-	@echo "make install      install into DESTDIR/PREFIX"
+	@echo "make all            (or just make) build $(BUILD)/stasis, libstasis.so/.a, stasis.pc, test tools"
+	@echo "make demo           checkpoint and restore a live workload, step by step (root)"
+	@echo "make check          build, check-install, unit + integration tests (root, real CRIU)"
+	@echo "make deps           install every Debian package and the private CRIU (.deps/criu, root);"
+	@echo "                    demo and check run it first when it has not run yet"
+	@echo "make unit           cmocka unit tests (no root)"
+	@echo "make integration    bats integration tests (root)"
+	@echo "make asan           unit tests under ASan/UBSan (in build-asan)"
+	@echo "make lint           clang-format check, cppcheck, include-layer rules, this help, man pages"
+	@echo "make format         reformat the sources"
+	@echo "make fuzz           build with clang (in build-fuzz) and run the libFuzzer targets FUZZ_TIME s"
+	@echo "make bench          side-by-side benchmarks"
+	@echo "make install        install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
+	@echo "make uninstall      remove what make install put in DESTDIR/PREFIX"
+	@echo "make check-install  install into a scratch DESTDIR: exports, links, pkg-config, man pages"
+	@echo "make clean          remove build, build-asan, build-fuzz and BUILD"
+	@echo "make help           this list"
+	@echo "variables: BUILD=$(BUILD) PREFIX DESTDIR CC OPT CFLAGS LDFLAGS PKG_CONFIG STASIS_CRIU FUZZ_TIME"
 
 deps:
 	@scripts/deps.sh
 
+$(DEPS_STAMP):
+	@scripts/deps.sh
+
+# one protoc-c run writes both (a pattern rule with two targets)
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
+	@command -v protoc-c >/dev/null || { echo "protoc-c is not installed: run \`make deps\`" >&2; exit 1; }
 	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
 
 # generated code is protoc-c's, not ours: our warning list does not apply to it
-$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
-	$(CC) $(BASE_CFLAGS) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(PROTO_C:.c=.o): %.o: %.c
+	$(CC) $(ALL_CFLAGS) $(call DEPFLAGS,$(@:.o=.d)) -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.c $(PROTO_H) $(wildcard include/*.h common/*.h */*.h engine/*/*.h)
+# the generated headers exist before anything compiles; which of them (and of ours) an object
+# really reads comes from its .d file
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(WARN) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(WARN) $(call DEPFLAGS,$(@:.o=.d)) -c -o $@ $<
 
-$(BUILD)/libstasis.a: $(LIB_OBJ)
+$(INTERNAL_A): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
-$(BUILD)/libstasis.so: $(LIB_OBJ) libstasis.sym
-	$(CC) -shared -Wl,-soname,libstasis.so.0 -Wl,--version-script=libstasis.sym $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(PKG_LIBS)
+# the installed archive: all objects linked into one relocatable object in which only stasis_* stays
+# global (what libstasis.sym exports from the shared library), so a static user inherits no xmalloc
+$(BUILD)/libstasis.a: $(LIB_OBJ)
+	$(LD) -r -o $(BUILD)/obj/libstasis.o $^
+	$(OBJCOPY) --localize-hidden -w --keep-global-symbol='stasis_*' $(BUILD)/obj/libstasis.o
+	@rm -f $@
+	$(AR) rcs $@ $(BUILD)/obj/libstasis.o
 
-$(BUILD)/stasis.pc: stasis.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+$(BUILD)/$(SO_REAL): $(LIB_OBJ) libstasis.sym
+	$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=libstasis.sym $(ALL_LDFLAGS) -o $@ \
+		$(LIB_OBJ) $(PKG_LIBS)
 
-$(BUILD)/stasis: $(CLI_OBJ) $(BUILD)/libstasis.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libstasis.a $(PKG_LIBS)
+$(BUILD)/$(SO_NAME): $(BUILD)/$(SO_REAL)
+	ln -sf $(SO_REAL) $@
 
-$(BUILD)/unit/%: unit/%.c $(BUILD)/libstasis.a unit/unit.h $(PROTO_H)
+$(BUILD)/libstasis.so: $(BUILD)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
+
+# rewritten only when its text changes: it carries PREFIX, so `make install PREFIX=/usr` after a
+# plain `make` installs a stasis.pc that says /usr
+$(BUILD)/stasis.pc: stasis.pc.in FORCE
 	@mkdir -p $(@D)
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(PKG_LIBS)|g' \
+		$< >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@ && echo "GEN $@ (prefix $(PREFIX))"; fi
+
+FORCE:
+
+$(BUILD)/stasis: $(CLI_OBJ) $(INTERNAL_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(INTERNAL_A) $(PKG_LIBS)
+
+$(BUILD)/unit/%: unit/%.c $(INTERNAL_A) | $(PROTO_H)
+	@mkdir -p $(@D) $(BUILD)/obj/unit
 	$(CC) $(ALL_CFLAGS) $(WARN) -Wno-missing-prototypes -DUNIT_DATA='"$(CURDIR)/unit/data"' \
-		$(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS) -lcmocka
+		$(call DEPFLAGS,$(BUILD)/obj/unit/$*.d) $(ALL_LDFLAGS) -o $@ $< $(INTERNAL_A) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/integration/workload: integration/workload.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
 
-$(BUILD)/integration/stasis-proc: integration/stasis-proc.c $(BUILD)/libstasis.a
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(WARN) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS)
+$(BUILD)/integration/stasis-proc: integration/stasis-proc.c $(INTERNAL_A) | $(PROTO_H)
+	@mkdir -p $(@D) $(BUILD)/obj/integration
+	$(CC) $(ALL_CFLAGS) $(WARN) $(call DEPFLAGS,$(BUILD)/obj/integration/stasis-proc.d) $(ALL_LDFLAGS) \
+		-o $@ $< $(INTERNAL_A) $(PKG_LIBS)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(patsubst unit/%.c,$(BUILD)/obj/unit/%.d,$(UNIT_SRC)) \
+	$(BUILD)/obj/integration/stasis-proc.d $(BUILD)/obj/fuzz/image-reader.d
 
 unit: $(UNIT_BIN)
-	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh unit
+	STASIS_BUILD=$(ABS_BUILD) scripts/run-tests.sh unit
 
 integration: all
-	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh integration
+	$(TEST_ENV) scripts/run-tests.sh integration
 
-check: all $(UNIT_BIN)
-	STASIS_BUILD=$(CURDIR)/$(BUILD) scripts/run-tests.sh unit integration
+# a sub-make, so that a first `make check` installs the dependencies before pkg-config is asked
+check: $(DEPS_STAMP)
+	$(MAKE) all $(UNIT_BIN)
+	STASIS_BUILD=$(ABS_BUILD) scripts/check-install.sh
+	$(TEST_ENV) scripts/run-tests.sh unit integration
+
+check-install: all
+	STASIS_BUILD=$(ABS_BUILD) scripts/check-install.sh
 
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
@@ -112,36 +193,49 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. -Iinclude $(LIB_SRC) $(CLI_SRC)
 	scripts/lint-layers.sh
+	scripts/lint-make.sh
+	@if [ -e scripts/lint-man.sh ]; then echo scripts/lint-man.sh; bash scripts/lint-man.sh; fi
 
 # libFuzzer with clang: the library instrumented for coverage, ASan and UBSan; FUZZ_TIME seconds a target
 FUZZ_TIME ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(BUILD)/fuzz-image-reader: fuzz/image-reader.c $(BUILD)/libstasis.a
-	$(CC) $(ALL_CFLAGS) $(WARN) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libstasis.a $(PKG_LIBS)
+$(BUILD)/fuzz-image-reader: fuzz/image-reader.c $(INTERNAL_A) | $(PROTO_H)
+	@mkdir -p $(BUILD)/obj/fuzz
+	$(CC) $(ALL_CFLAGS) $(WARN) $(call DEPFLAGS,$(BUILD)/obj/fuzz/image-reader.d) -fsanitize=fuzzer \
+		$(ALL_LDFLAGS) -o $@ $< $(INTERNAL_A) $(PKG_LIBS)
 
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" build-fuzz/fuzz-image-reader
 	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh build-fuzz/fuzz-image-reader
 
 bench: all
-	@BUILD=$(abspath $(BUILD)) scripts/bench.sh
+	@BUILD=$(ABS_BUILD) scripts/bench.sh
 
-demo: all
-	scripts/demo.sh
+demo: $(DEPS_STAMP)
+	$(MAKE) all
+	$(TEST_ENV) BUILD=$(ABS_BUILD) scripts/demo.sh
 
+bindir = $(DESTDIR)$(PREFIX)/bin
+libdir = $(DESTDIR)$(PREFIX)/lib
+includedir = $(DESTDIR)$(PREFIX)/include
+mandir = $(DESTDIR)$(PREFIX)/share/man
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(BUILD)/stasis $(DESTDIR)$(PREFIX)/bin/stasis
-	install -m 0644 $(BUILD)/libstasis.so $(DESTDIR)$(PREFIX)/lib/libstasis.so.0
-	ln -sf libstasis.so.0 $(DESTDIR)$(PREFIX)/lib/libstasis.so
-	install -m 0644 $(BUILD)/libstasis.a $(DESTDIR)$(PREFIX)/lib/libstasis.a
-	install -m 0644 include/stasis.h $(DESTDIR)$(PREFIX)/include/stasis.h
-	install -m 0644 $(BUILD)/stasis.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/stasis.pc
+	install -d $(bindir) $(libdir) $(libdir)/pkgconfig $(includedir)
+	install -m 0755 $(BUILD)/stasis $(bindir)/stasis
+	install -m 0644 $(BUILD)/$(SO_REAL) $(libdir)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(libdir)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(libdir)/libstasis.so
+	install -m 0644 $(BUILD)/libstasis.a $(libdir)/libstasis.a
+	install -m 0644 include/stasis.h $(includedir)/stasis.h
+	install -m 0644 $(BUILD)/stasis.pc $(libdir)/pkgconfig/stasis.pc
+	$(if $(MAN1),install -d $(mandir)/man1 && install -m 0644 $(MAN1) $(mandir)/man1/)
+	$(if $(MAN3),install -d $(mandir)/man3 && install -m 0644 $(MAN3) $(mandir)/man3/)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/stasis $(DESTDIR)$(PREFIX)/lib/libstasis.so.0 \
-		$(DESTDIR)$(PREFIX)/lib/libstasis.so $(DESTDIR)$(PREFIX)/lib/libstasis.a \
-		$(DESTDIR)$(PREFIX)/include/stasis.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/stasis.pc
+	rm -f $(bindir)/stasis $(libdir)/$(SO_REAL) $(libdir)/$(SO_NAME) $(libdir)/libstasis.so \
+		$(libdir)/libstasis.a $(includedir)/stasis.h $(libdir)/pkgconfig/stasis.pc \
+		$(addprefix $(mandir)/man1/,$(notdir $(MAN1))) $(addprefix $(mandir)/man3/,$(notdir $(MAN3)))
 
+# BUILD too, unless it is / or this tree or one of its parents
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(if $(filter / $(CURDIR),$(ABS_BUILD))$(filter $(ABS_BUILD)/%,$(CURDIR)),,$(filter-out build,$(BUILD)))
