@@ -23,7 +23,7 @@
 #include "common/xalloc.h"
 #include "engine/doctor/doctor-internal.h"
 #include "engine/engine-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine/inspect/: what a checkpoint holds, read through the image set without extracting or
+ * restoring anything.  inspect.c builds the view (processes, files, sockets, mounts, stats, rootfs
+ * diff), pages.c and memory.c read process memory from the page images, diff.c compares two
+ * checkpoints, json.c writes them out, verify.c is `stasis verify`.
+ */
 #ifndef STASIS_ENGINE_INSPECT_INTERNAL_H
 #define STASIS_ENGINE_INSPECT_INTERNAL_H
 

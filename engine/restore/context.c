@@ -15,7 +15,7 @@
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/restore-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "oci/oci.h"
 
 void restore_warn(struct restore_ctx *r, const char *fmt, ...)

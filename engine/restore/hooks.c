@@ -17,7 +17,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 
 char *hook_state_json(const char *id, pid_t pid, const char *bundle, const struct oci_config *c)
 {

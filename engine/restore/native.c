@@ -22,7 +22,7 @@
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
 #include "engine/restore/restore-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "oci/oci.h"
 #include "lsm/lsm.h"
 #include "mounts/mounts.h"

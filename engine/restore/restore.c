@@ -24,7 +24,7 @@
 #include "engine/restore/netns.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/restore/prepare.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 

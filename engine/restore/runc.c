@@ -16,7 +16,7 @@
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/restore-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "lsm/lsm.h"
 
 static void push(const char ***argv, size_t *n, const char *a)

@@ -17,7 +17,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Talking to the OCI runtime that owns a container: `<runtime> [--root R] state|delete|restore ID`. */
-#include "engine/runtime/runtime.h"
+#include "engine/runtime/runtime-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

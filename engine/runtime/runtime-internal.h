@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#ifndef STASIS_ENGINE_RUNTIME_H
-#define STASIS_ENGINE_RUNTIME_H
+/*
+ * engine/runtime/: the OCI runtimes a container belongs to.  runtime.c runs runc and crun (state,
+ * delete, restore) and reads what they print; delete.c is `stasis delete`, which removes a
+ * container stasis restored and what stasis made for it.
+ */
+#ifndef STASIS_ENGINE_RUNTIME_INTERNAL_H
+#define STASIS_ENGINE_RUNTIME_INTERNAL_H
 
 #include "oci/oci.h"
 

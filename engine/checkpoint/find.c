@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Finding the container to checkpoint: its state from the runtime (or our record, or a pid) and its config.json. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/checkpoint/checkpoint-internal.h"
+#include "engine/engine-internal.h"
+#include "engine/runtime/runtime-internal.h"
+
+int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
+{
+	if (c->o.pid > 0 && c->o.bundle) {
+		c->state = xzalloc(sizeof(*c->state));
+		c->state->id = xstrdup(c->o.id ? c->o.id : "container");
+		c->state->pid = c->o.pid;
+		c->state->status = xstrdup("running");
+		c->state->bundle = xstrdup(c->o.bundle);
+		return 0;
+	}
+	if (!c->o.id)
+		return error_setx(err, EINVAL, "no container given (opts.id, or opts.pid with opts.bundle)");
+	int r;
+	cleanup_free char *own = stasis_state_record(c->o.id);
+	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
+	if ((any || strcmp(c->o.runtime, "none") == 0) && access(own, F_OK) == 0) {
+		/* restored by stasis with no runtime: its state record is ours */
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		if ((r = read_file_capped(own, OCI_MAX_JSON, &text, &len, err)) < 0 ||
+		    (r = oci_state_parse(text, len, own, &c->state, err)) < 0)
+			return r;
+		if (kill(c->state->pid, 0) < 0)
+			return error_setx(err, ESRCH,
+					  "container `%s` (pid %d, restored by stasis) is not running",
+					  c->o.id, (int)c->state->pid);
+		return 0;
+	}
+	r = runtime_state(c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
+	if (r < 0)
+		return r;
+	if (strcmp(c->state->status, "running") != 0 || c->state->pid <= 0)
+		return error_setx(err, EINVAL, "container `%s` is %s, not running", c->o.id,
+				  c->state->status);
+	return 0;
+}
+
+int ckpt_load_config(struct ckpt *c, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", c->state->bundle);
+	int r = read_file_capped(path, OCI_MAX_JSON, &c->config_json, &c->config_len, err);
+	if (r < 0)
+		return r;
+	r = oci_config_parse(c->config_json, c->config_len, "config.json", &c->config, err);
+	if (r < 0)
+		return r;
+	if (!c->state->rootfs && c->config->root_path) {
+		c->state->rootfs = c->config->root_path[0] == '/'
+					   ? xstrdup(c->config->root_path)
+					   : xasprintf("%s/%s", c->state->bundle, c->config->root_path);
+	}
+	if (!c->state->rootfs)
+		return error_setx(err, EINVAL, "config.json: .root.path: missing");
+	return 0;
+}
