@@ -5,7 +5,14 @@
  * Conventions: every fallible function returns 0 (or a count) on success and a negative errno on
  * failure, and then sets *err (when err is not NULL) to an error the caller frees with
  * stasis_error_free().  Option structs start with `size` (set it to sizeof the struct you were
- * compiled against); all-zero fields mean defaults.  The library never prints and never exits.
+ * compiled against); all-zero fields mean defaults.  Result structs the caller allocates start with
+ * `size` too, and are filled as far as it says.  The library never prints and never exits (it
+ * aborts when memory runs out); what it does goes to the context's log callback.
+ *
+ * Errors every entry point with an option or result struct can return, besides its own:
+ *   -EINVAL  a size field of 0, a missing required option, an option value that makes no sense
+ *   -E2BIG   an option struct from a newer header that sets fields this library does not know
+ * Messages name options the way a program sees them: `opts.tcp_established`.
  */
 #ifndef STASIS_H
 #define STASIS_H
@@ -95,14 +102,21 @@ struct stasis_criu_info {
 	bool pidfd_store;
 };
 
-/* VERSION and FEATURE_CHECK, asked once per context.  Returns 0, or -EPROTO/-ETIMEDOUT/... */
+/*
+ * VERSION and FEATURE_CHECK, asked once per context.  Returns 0; -EPROTO (CRIU's reply makes no
+ * sense or it did not say its version), -ETIMEDOUT (no reply in time), -ECONNRESET (CRIU died),
+ * or the errno of starting it (-ENOENT, -EACCES).
+ */
 STASIS_EXPORT int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info,
 				   struct stasis_error **err);
 
-/* Fails with -EOPNOTSUPP and a message saying what to install when CRIU is older than 4.2. */
+/* 0, or -EOPNOTSUPP when CRIU is older than 4.2 (the message says why), or stasis_criu_info's errors. */
 STASIS_EXPORT int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err);
 
-/* CRIU's CHECK over RPC; work_dir receives check.log.  Returns 0 when CRIU says the host is usable. */
+/*
+ * CRIU's CHECK over RPC; work_dir receives check.log.  Returns 0 when CRIU says the host is
+ * usable; CRIU's own errno (or -EIO) with its log lines when not; the errors of stasis_criu_info.
+ */
 STASIS_EXPORT int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir, struct stasis_error **err);
 
 /* ---- process checkpoint/restore --------------------------------------------------------------- */
@@ -126,12 +140,17 @@ struct stasis_process_opts {
 	bool file_locks;
 };
 
+/*
+ * Dumps the tree rooted at opts->pid into images_dir.  Returns 0; -ENOENT/-ENOTDIR/-EACCES for the
+ * directories; CRIU's errno (else -EIO) with the log's error lines and, when the explainer knows
+ * the failure, a hint; -ETIMEDOUT, -ECONNRESET, -EPROTO from the RPC.
+ */
 STASIS_EXPORT int stasis_process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 				      struct stasis_error **err);
-/* Pre-dump: refused with -EOPNOTSUPP when CRIU's FEATURE_CHECK says memory tracking is off. */
+/* Pre-dump: as dump, and -EOPNOTSUPP when CRIU's FEATURE_CHECK says memory tracking is off. */
 STASIS_EXPORT int stasis_process_pre_dump(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 					  struct stasis_error **err);
-/* Restores and stores the restored root pid in *ret_pid. */
+/* Restores and stores the restored root pid in *ret_pid.  Errors as stasis_process_dump's. */
 STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_opts *opts,
 					 pid_t *ret_pid, struct stasis_error **err);
 
@@ -168,6 +187,11 @@ struct stasis_checkpoint_opts {
 /*
  * Checkpoints a running container: CRIU images (image_path) and/or a podman/CRI-O compatible
  * archive (export_path).  A failed dump leaves the container running and no archive behind.
+ * Returns 0; -ENOENT (no such container, or neither runtime knows it); -EEXIST (export_path
+ * exists: never overwritten); -EOPNOTSUPP (CRIU too old; pre_dump without memory tracking);
+ * -EINVAL (no destination, pre_dump with export_path, a bad manage_cgroups_mode); -EPERM (a mount
+ * CRIU cannot declare); CRIU's errno (else -EIO) with its log lines and hint; -ENOSPC and other
+ * errnos of writing the archive, whose message says where the images were kept.
  */
 STASIS_EXPORT int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
 				    struct stasis_error **err);
@@ -210,6 +234,13 @@ struct stasis_restore_opts {
 /*
  * Restores a container from an archive or an image directory and hands it to its runtime.  On
  * failure nothing is left: no process, no mount, no half-built bundle.  *ret_pid: its init's pid.
+ * Returns 0; -EINVAL (no or a bad id, both or neither of import_path and image_path, image_path
+ * without bundle, no rootfs_base, a bad mount or runtime); -EEXIST (a container or state dir of
+ * that name exists); -EBADMSG (a damaged archive, a digest that does not match the manifest, a
+ * member missing or added); -EPERM (a member or rootfs-diff entry that would write outside, a link,
+ * a device); -EFBIG (an archive over the size or member caps); -ENOTSUP (a newer manifest format);
+ * CRIU's errno (else -EIO) with its log lines and hint, and the restore.log kept beside the state
+ * dir; the runtime's failure (-EIO) with its last line of stderr.
  */
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);
@@ -226,6 +257,9 @@ struct stasis_delete_opts {
 /*
  * Removes a container stasis restored: stops it (with force) or has its runtime delete it, then
  * unmounts and removes what stasis made for it (rootfs overlay, netns, state dir, record).
+ * Returns 0; -ENOENT (stasis knows no such container); -EBUSY (it runs and force is not set);
+ * -EPERM (state_dir is not one stasis made); -ETIMEDOUT (it did not die after SIGKILL); the
+ * errno of an unmount or removal; the runtime's failure (-EIO).
  */
 STASIS_EXPORT int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 				struct stasis_error **err);
@@ -256,10 +290,16 @@ STASIS_EXPORT struct stasis_report *stasis_report_free(struct stasis_report *r);
 /* The worst severity in the report, or -1 when it is empty. */
 STASIS_EXPORT int stasis_report_worst(const struct stasis_report *r);
 
-/* Why a CRIU log (dump.log, restore.log) failed: the explainer's catalog applied to it. */
+/*
+ * Why a CRIU log (dump.log, restore.log) failed: the explainer's catalog applied to it.  Returns
+ * 0, or the errno of reading the log (-ENOENT, -EACCES, -EFBIG over 256 MiB).
+ */
 STASIS_EXPORT int stasis_doctor_log(const char *log_path, struct stasis_report **ret,
 				    struct stasis_error **err);
-/* Whether this host can checkpoint and restore: CRIU, kernel features, cgroups, LSMs, rights, space. */
+/*
+ * Whether this host can checkpoint and restore: CRIU, kernel features, cgroups, LSMs, rights,
+ * space.  What is wrong is a finding, not an error: returns 0 unless memory runs out.
+ */
 STASIS_EXPORT int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret,
 				     struct stasis_error **err);
 
@@ -270,7 +310,10 @@ struct stasis_doctor_opts {
 	const char *runtime_root; /* the runtime's --root */
 };
 
-/* What in a running container CRIU will refuse, found through /proc without freezing it. */
+/*
+ * What in a running container CRIU will refuse, found through /proc without freezing it.  Returns
+ * 0 (the findings say what is wrong), -ENOENT (no such container), or the runtime's failure.
+ */
 STASIS_EXPORT int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_opts *opts,
 					  struct stasis_report **ret, struct stasis_error **err);
 
@@ -379,7 +422,9 @@ struct stasis_inspect {
 /*
  * Reads a checkpoint without restoring it: an archive (stasis, podman, CRI-O; streamed, nothing is
  * extracted), an extracted archive, or a CRIU image directory.  A corrupt image fails naming the
- * file and the byte offset.
+ * file and the byte offset.  Returns 0; -ENOENT (no such path, or a directory without
+ * inventory.img); -EBADMSG (a damaged archive or image, a member twice); -EPERM (a member with an
+ * unsafe name or type); -EFBIG (over the member or metadata caps).
  */
 STASIS_EXPORT int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts,
 				 struct stasis_inspect **ret, struct stasis_error **err);
@@ -419,7 +464,11 @@ struct stasis_memory_result {
 	bool truncated; /* more matches than max_matches */
 };
 
-/* Searches (and/or writes out) one process' memory as the checkpoint holds it. */
+/*
+ * Searches (and/or writes out) one process' memory as the checkpoint holds it.  Returns 0;
+ * -ESRCH (no such pid in the checkpoint); -EINVAL (no pid, an empty search, both kinds of search,
+ * a bad regex); the errors of stasis_inspect; the errno of writing dump_path.
+ */
 STASIS_EXPORT int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opts,
 					struct stasis_memory_result **ret, struct stasis_error **err);
 STASIS_EXPORT struct stasis_memory_result *stasis_memory_result_free(struct stasis_memory_result *r);
@@ -457,7 +506,10 @@ struct stasis_verify_result {
 /*
  * Checks an archive without extracting it: every member's sha256 against stasis.manifest (none
  * missing, none added), or for archives without one (podman, CRI-O) the structure and that every
- * CRIU image parses.  The error names the first bad member.
+ * CRIU image parses.  The error names the first bad member.  Returns 0; -EBADMSG (a digest that
+ * does not match, a member missing or added, a damaged image, not a checkpoint archive); -EPERM
+ * (an unsafe member name or type); -EEXIST (a member twice); -EFBIG (over the caps); -ENOTSUP (a
+ * newer manifest format); -ENOENT (no such file).
  */
 STASIS_EXPORT int stasis_verify(const char *path, struct stasis_verify_result *ret,
 				struct stasis_error **err);
@@ -467,7 +519,8 @@ STASIS_EXPORT int stasis_verify(const char *path, struct stasis_verify_result *r
 
 /*
  * Runs the hook `name` for the OCI state JSON a runtime passed on stdin: "loopback-up" sets
- * loopback up in the network namespace of the state's pid.
+ * loopback up in the network namespace of the state's pid.  Returns 0; -EINVAL (an unknown hook,
+ * a state without a pid, bad JSON); -EPERM (the namespace cannot be entered or set up).
  */
 STASIS_EXPORT int stasis_hook(const char *name, const char *state_json, size_t len,
 			      struct stasis_error **err);

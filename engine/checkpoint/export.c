@@ -134,10 +134,11 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 		have_diff = true;
 	} else {
 		ckpt_warn(c,
-		     "rootfs `%s` is not an overlay and no opts.rootfs_base was given: its changes are not "
-		     "in "
-		     "the archive",
-		     c->state->rootfs);
+			  "rootfs `%s` is not an overlay and no opts.rootfs_base was given: its changes are "
+			  "not "
+			  "in "
+			  "the archive",
+			  c->state->rootfs);
 	}
 
 	cleanup_free char *diff_tar = xasprintf("%s/.stasis-rootfs-diff.tar", c->work_dir);
