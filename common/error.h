@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 
+#include "common/cleanup.h"
 #include "include/stasis.h"
 
 struct stasis_error {
@@ -35,6 +36,8 @@ int error_wrap(struct stasis_error **err, int ret, const char *fmt, ...)
 int error_adopt(struct stasis_error **err, struct stasis_error **inner, int ret);
 /* errno when a failed call set one, else fallback: for checks that fail without a system call. */
 int errno_or(int fallback);
+DEFINE_CLEANUP(struct stasis_error *, stasis_error_free)
+
 /* Takes ownership of hint. */
 void error_set_hint(struct stasis_error **err, char *hint);
 

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cleanup.h"
+
 struct stasis_error;
 
 struct lsm_host {
@@ -40,6 +42,7 @@ struct lsm_decision {
 int lsm_decide(const struct lsm_input *in, const struct lsm_host *host, struct lsm_decision *ret,
 	       struct stasis_error **err);
 void lsm_decision_clear(struct lsm_decision *d);
+DEFINE_CLEANUP_CLEAR(struct lsm_decision, lsm_decision_clear)
 
 /* This host's LSMs. */
 void lsm_host_detect(struct lsm_host *ret);

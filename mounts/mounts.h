@@ -82,6 +82,7 @@ struct mnt_plan {
 
 int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct stasis_error **err);
 void mnt_plan_clear(struct mnt_plan *p);
+DEFINE_CLEANUP_CLEAR(struct mnt_plan, mnt_plan_clear)
 
 /*
  * Resolves path inside root as the kernel would with root as "/" (symlinks clamped at root):
@@ -119,5 +120,6 @@ int mnt_diff_overlay(const char *upperdir, char *const *excludes, struct mnt_dif
 int mnt_diff_dirs(const char *rootfs, const char *base, char *const *excludes, struct mnt_diff *ret,
 		  struct stasis_error **err);
 void mnt_diff_clear(struct mnt_diff *d);
+DEFINE_CLEANUP_CLEAR(struct mnt_diff, mnt_diff_clear)
 
 #endif

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/cleanup.h"
+
 struct stasis_error;
 
 /* config.json and state files larger than this are refused */
@@ -72,6 +74,7 @@ int oci_config_parse(const char *json, size_t len, const char *name, struct oci_
 		     struct stasis_error **err);
 int oci_config_load(const char *path, struct oci_config **ret, struct stasis_error **err);
 struct oci_config *oci_config_free(struct oci_config *c);
+DEFINE_CLEANUP(struct oci_config *, oci_config_free)
 /* true when the mount is a bind mount (type "bind" or a bind/rbind option) */
 bool oci_mount_is_bind(const struct oci_mount *m);
 const struct oci_namespace *oci_config_namespace(const struct oci_config *c, const char *type);
@@ -108,6 +111,7 @@ struct oci_manifest {
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, struct stasis_error **err);
 struct oci_manifest *oci_manifest_free(struct oci_manifest *m);
+DEFINE_CLEANUP(struct oci_manifest *, oci_manifest_free)
 const char *oci_manifest_digest(const struct oci_manifest *m, const char *member);
 
 /* config.dump: who the container was (any field may be NULL) */
@@ -122,6 +126,7 @@ struct oci_config_dump {
 int oci_config_dump_parse(const char *json, size_t len, struct oci_config_dump **ret,
 			  struct stasis_error **err);
 struct oci_config_dump *oci_config_dump_free(struct oci_config_dump *d);
+DEFINE_CLEANUP(struct oci_config_dump *, oci_config_dump_free)
 
 /* deleted.files and other arrays of strings */
 int oci_string_array_parse(const char *json, size_t len, const char *name, char ***ret, size_t *ret_n,
@@ -155,6 +160,7 @@ struct oci_state {
 int oci_state_parse(const char *json, size_t len, const char *name, struct oci_state **ret,
 		    struct stasis_error **err);
 struct oci_state *oci_state_free(struct oci_state *s);
+DEFINE_CLEANUP(struct oci_state *, oci_state_free)
 
 /*
  * A small JSON writer for the files stasis writes (config.dump, descriptors.json, bind.mounts,

@@ -120,7 +120,7 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 
 static int verify_manifest(struct reader *r, struct arc_import *out, struct stasis_error **err)
 {
-	struct oci_manifest *m = NULL;
+	cleanup_with(oci_manifest_free) struct oci_manifest *m = NULL;
 	int ret = oci_manifest_parse(r->manifest, r->manifest_len, &m, err);
 	if (ret < 0)
 		return error_wrap(err, ret, "archive `%s`", r->path);
@@ -158,7 +158,6 @@ static int verify_manifest(struct reader *r, struct arc_import *out, struct stas
 		out->has_manifest = true;
 		out->criu_version = m->criu_version ? xstrdup(m->criu_version) : NULL;
 	}
-	oci_manifest_free(m);
 	return ret;
 }
 

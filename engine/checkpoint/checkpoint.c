@@ -111,11 +111,10 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	}
 	if (c.runtime && !c.o.leave_running && !c.o.pre_dump) {
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */
-		struct stasis_error *e = NULL;
+		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
 		if (runtime_run(c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL, &e) < 0)
 			ckpt_warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
 				  stasis_error_message(e));
-		stasis_error_free(e);
 	}
 out:
 	if (r < 0)

@@ -105,14 +105,13 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 	o.external = (const char *const *)c->plan.external;
 	o.n_external = c->plan.n_external;
 
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	enum rpc_req type = c->o.pre_dump ? RPC_PRE_DUMP : RPC_DUMP;
 	r = cr_run(ctx, type, &o, NULL, &res, err);
 	if (r == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/dump.log", c->work_dir);
 		r = cr_fail(err, "CRIU dump", &res, log);
 	}
-	rpc_result_clear(&res);
 	return r;
 }
 

@@ -117,7 +117,7 @@ static int add_optional_file(struct arc_writer *w, const char *name, const char 
 
 int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 {
-	struct mnt_diff diff = { 0 };
+	cleanup_with(mnt_diff_clear) struct mnt_diff diff = { 0 };
 	bool have_diff = false;
 	int r;
 	if (c->o.ignore_rootfs) {
@@ -135,9 +135,7 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	} else {
 		ckpt_warn(c,
 			  "rootfs `%s` is not an overlay and no opts.rootfs_base was given: its changes are "
-			  "not "
-			  "in "
-			  "the archive",
+			  "not in the archive",
 			  c->state->rootfs);
 	}
 
@@ -145,16 +143,13 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	if (have_diff) {
 		const char *tree = c->plan.upperdir ? c->plan.upperdir : c->state->rootfs;
 		r = arc_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
-		if (r < 0) {
-			mnt_diff_clear(&diff);
+		if (r < 0)
 			return r;
-		}
 	}
 
 	struct arc_writer *w = NULL;
 	r = arc_writer_open(c->o.export_path, c->o.compress, &w, err);
 	if (r < 0) {
-		mnt_diff_clear(&diff);
 		unlink(diff_tar);
 		return r;
 	}
@@ -189,6 +184,5 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 		arc_writer_abort(w);
 	}
 	unlink(diff_tar);
-	mnt_diff_clear(&diff);
 	return r;
 }

@@ -81,15 +81,13 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 		return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
 			       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
 			       : 0;
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_VERSION, NULL, NULL, &res, err);
 	if (r < 0)
 		return error_wrap(err, r, "ask `%s` its version", ctx->criu_path);
-	if (!res.success || !res.have_version) {
-		rpc_result_clear(&res);
+	if (!res.success || !res.have_version)
 		return error_setx(err, EPROTO, "`%s` did not report its version; %s", ctx->criu_path,
 				  CRIU_HOWTO);
-	}
 	struct stasis_criu_info info = {
 		.size = sizeof(info),
 		.major = res.major,
@@ -107,7 +105,6 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 		info.lazy_pages = res.lazy_pages;
 		info.pidfd_store = res.pidfd_store;
 	}
-	rpc_result_clear(&res);
 
 	ctx->info = info;
 	ctx->have_info = true;

@@ -24,17 +24,14 @@ int stasis_criu_check(struct stasis_ctx *ctx, const char *work_dir, struct stasi
 	o.images_dir_fd = dfd;
 	o.log_file = "check.log";
 	o.log_level = STASIS_LOG_LEVEL;
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	r = cr_run(ctx, RPC_CHECK, &o, NULL, &res, err);
 	if (r < 0)
 		return error_wrap(err, r, "check");
 	if (!res.success) {
 		cleanup_free char *log = xasprintf("%s/check.log", work_dir);
-		r = cr_fail(err, "check", &res, log);
-		rpc_result_clear(&res);
-		return r;
+		return cr_fail(err, "check", &res, log);
 	}
-	rpc_result_clear(&res);
 	return 0;
 }
 
@@ -119,7 +116,7 @@ static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts
 	}
 	c.o.pid = in.pid;
 	c.o.track_mem = type == RPC_PRE_DUMP;
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	r = cr_run(ctx, type, &c.o, NULL, &res, err);
 	if (r < 0)
 		r = error_wrap(err, r, "%s pid %d", what, (int)in.pid);
@@ -127,7 +124,6 @@ static int process_dump(struct stasis_ctx *ctx, const struct stasis_process_opts
 		cleanup_free char *w = xasprintf("%s pid %d", what, (int)in.pid);
 		r = cr_fail(err, w, &res, c.log_path);
 	}
-	rpc_result_clear(&res);
 	process_call_done(&c);
 	return r;
 }
@@ -162,7 +158,7 @@ int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_o
 	}
 	/* The restored tree becomes our child, not criu swrk's, as runc does it. */
 	c.o.rst_sibling = true;
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	r = cr_run(ctx, RPC_RESTORE, &c.o, NULL, &res, err);
 	if (r < 0)
 		r = error_wrap(err, r, "restore `%s`", in.images_dir);
@@ -172,7 +168,6 @@ int stasis_process_restore(struct stasis_ctx *ctx, const struct stasis_process_o
 	} else if (ret_pid) {
 		*ret_pid = res.restored_pid;
 	}
-	rpc_result_clear(&res);
 	process_call_done(&c);
 	return r;
 }

@@ -6,6 +6,7 @@
 #ifndef STASIS_ENGINE_RPC_CLIENT_H
 #define STASIS_ENGINE_RPC_CLIENT_H
 
+#include "common/cleanup.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +101,7 @@ struct rpc_result {
 };
 
 void rpc_result_clear(struct rpc_result *r);
+DEFINE_CLEANUP_CLEAR(struct rpc_result, rpc_result_clear)
 
 /*
  * Notification handlers, looked up by CRIU's script name ("post-dump", "setup-namespaces", ...).

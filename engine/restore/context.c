@@ -50,9 +50,8 @@ void restore_ctx_clear(struct restore_ctx *r)
 void restore_ctx_rollback(struct restore_ctx *r)
 {
 	if (r->runtime_created) {
-		struct stasis_error *e = NULL;
+		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
 		runtime_run(r->runtime, r->o.runtime_root, "delete", r->o.id, "--force", NULL, &e);
-		stasis_error_free(e);
 	}
 	if (r->native_pid > 0)
 		kill(r->native_pid, SIGKILL);

@@ -101,12 +101,10 @@ int stasis_hook(const char *name, const char *state_json, size_t len, struct sta
 	if (strcmp(name, STASIS_HOOK_LOOPBACK_UP) != 0)
 		return error_setx(err, EINVAL, "hook `%s`: unknown (known: %s)", name,
 				  STASIS_HOOK_LOOPBACK_UP);
-	struct oci_state *st = NULL;
+	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	int r = oci_state_parse(state_json, len, "the hook's state (stdin)", &st, err);
 	if (r < 0)
 		return r;
-	r = st->pid > 0 ? netns_loopback_up_pid(st->pid, err)
-			: error_setx(err, EINVAL, "hook `%s`: the state has no pid", name);
-	oci_state_free(st);
-	return r;
+	return st->pid > 0 ? netns_loopback_up_pid(st->pid, err)
+			   : error_setx(err, EINVAL, "hook `%s`: the state has no pid", name);
 }

@@ -33,6 +33,13 @@ struct ext_list {
 	size_t n, n_owned;
 };
 
+static void ext_list_clear(struct ext_list *l)
+{
+	free(l->kv);
+	strv_freep(&l->owned);
+}
+DEFINE_CLEANUP_CLEAR(struct ext_list, ext_list_clear)
+
 static const char *own(struct ext_list *l, char *s)
 {
 	strv_push(&l->owned, &l->n_owned, s);
@@ -113,12 +120,6 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 		ext_add(l, own(l, xstrdup(t.e[i].mountpoint)), own(l, dir));
 	}
 	return ret;
-}
-
-static void ext_list_clear(struct ext_list *l)
-{
-	free(l->kv);
-	strv_freep(&l->owned);
 }
 
 static unsigned long long start_time(pid_t pid)
@@ -221,14 +222,14 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		return error_setx(
 			err, ENOTSUP,
 			"a container with a terminal restores through runc (opts.runtime runc) for now");
-	struct lsm_decision lsm = { 0 };
+	cleanup_with(lsm_decision_clear) struct lsm_decision lsm = { 0 };
 	int ret = restore_decide_labels(r, &lsm, err);
 	if (ret < 0)
 		return ret;
 	cleanup_free char *cg_path = r->config->cgroups_path && r->config->cgroups_path[0] == '/'
 					     ? xstrdup(r->config->cgroups_path)
 					     : xasprintf("/stasis/%s", r->o.id);
-	struct ext_list ext = { 0 };
+	cleanup_with(ext_list_clear) struct ext_list ext = { 0 };
 	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
 	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
 	bool root_mounted = false;
@@ -285,7 +286,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	o.lsm_profile = lsm.lsm_profile;
 	o.lsm_mount_context = lsm.mount_context;
 	o.notify_scripts = true;
-	struct rpc_result res = { 0 };
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	static const struct rpc_notify_handler handlers[] = {
 		{ "setup-namespaces", on_setup_namespaces },
 	};
@@ -297,7 +298,6 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	}
 	if (ret == 0)
 		r->pid = r->native_pid = res.restored_pid;
-	rpc_result_clear(&res);
 	if (ret < 0)
 		goto out;
 	if (r->o.pid_file) {
@@ -312,7 +312,5 @@ out:
 		umount2(criu_root, MNT_DETACH);
 		rmdir(criu_root);
 	}
-	ext_list_clear(&ext);
-	lsm_decision_clear(&lsm);
 	return ret;
 }

@@ -164,7 +164,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	int ret = read_member(r, ARCHIVE_SPEC_DUMP, true, &spec, &len, err);
 	if (ret < 0)
 		return ret;
-	struct oci_config *old = NULL;
+	cleanup_with(oci_config_free) struct oci_config *old = NULL;
 	if ((ret = oci_config_parse(spec, len, ARCHIVE_SPEC_DUMP, &old, err)) < 0)
 		return ret;
 	struct oci_kv *binds = NULL;
@@ -201,7 +201,6 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 			     "the hooks in %s are not run: an archive does not choose what runs on this host "
 			     "(give opts.bundle with a config.json that has them)",
 			     ARCHIVE_SPEC_DUMP);
-	oci_config_free(old);
 	cleanup_free char *cg = xasprintf("/stasis/%s", r->o.id);
 	const char *const hook_args[] = { "stasis", "hook", STASIS_HOOK_LOOPBACK_UP, NULL };
 	struct oci_spec_edit e = {

@@ -34,7 +34,7 @@ static int read_pid(char *text, pid_t *ret)
 
 int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
 {
-	struct lsm_decision lsm = { 0 };
+	cleanup_with(lsm_decision_clear) struct lsm_decision lsm = { 0 };
 	int ret = restore_decide_labels(r, &lsm, err);
 	if (ret < 0)
 		return ret;
@@ -112,7 +112,6 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	}
 	struct stasis_error *rerr = NULL;
 	ret = runtime_runv(argv, NULL, &rerr);
-	lsm_decision_clear(&lsm);
 	if (ret < 0) {
 		/* CRIU's log says why better than runc does; runc's words stay as the fallback */
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);

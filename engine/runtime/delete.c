@@ -26,14 +26,13 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 {
 	cleanup_free char *text = NULL;
 	size_t len = 0;
-	struct oci_state *st = NULL;
+	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	int r = read_file_capped(record, OCI_MAX_JSON, &text, &len, err);
 	if (r == 0)
 		r = oci_state_parse(text, len, record, &st, err);
 	if (r < 0)
 		return r;
 	pid_t pid = st->pid;
-	oci_state_free(st);
 	if (pid > 0 && kill(pid, 0) == 0) {
 		if (!force)
 			return error_setx(
@@ -120,16 +119,14 @@ int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 		found = true;
 		r = stop_native(o.id, record, o.force, err);
 	} else {
-		struct oci_state *st = NULL;
+		cleanup_with(oci_state_free) struct oci_state *st = NULL;
 		cleanup_free char *rt = NULL;
-		struct stasis_error *e = NULL;
+		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
 		if (runtime_state(o.runtime, o.runtime_root, o.id, &st, &rt, &e) == 0) {
 			found = true;
-			oci_state_free(st);
 			r = runtime_run(rt, o.runtime_root, "delete", o.id, o.force ? "--force" : NULL, NULL,
 					err);
 		}
-		stasis_error_free(e);
 	}
 	if (r < 0)
 		return error_wrap(err, r, "delete `%s`", o.id);

@@ -108,10 +108,9 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
 		const char *rt = any ? candidates[i] : runtime;
 		cleanup_free char *out = NULL;
-		struct stasis_error *e = NULL;
+		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
 		int r = runtime_run(rt, root, "state", id, NULL, &out, &e);
 		if (r == 0) {
-			stasis_error_free(e);
 			cleanup_free char *name = xasprintf("`%s state %s`", rt, id);
 			r = oci_state_parse(out, strlen(out), name, ret, err);
 			if (r == 0)
@@ -122,7 +121,6 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 			error_adopt(err, &e, r);
 			return error_wrap(err, r, "container `%s`", id);
 		}
-		stasis_error_free(e);
 	}
 	return error_setx(
 		err, ENOENT,
