@@ -2,14 +2,16 @@
 /*
  * Self-verifying workload for checkpoint/restore tests, in the manner of CRIU's zdtm tests.
  *
- *   workload [-m MIB] [-d DIR] [-p PIDFILE]
+ *   workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] [-z] [-s]
  *
  * Fills MIB MiB with a pattern derived from each page's index, keeps DIR/keep open (known content),
  * and every 100 ms writes its counter into DIR/counter through an fd it keeps open (fixed-width
  * records, so the file's size never changes: CRIU checks open files' sizes on restore).  On SIGUSR1
  * it checks memory, the kept fd and the counter's continuity and writes "OK <count>" or
  * "CORRUPT <what>" to DIR/verify.  With -p it detaches into its own session first and writes its pid.
- * Memory also holds MARKER, for memory-search tests.
+ * Memory also holds MARKER, for memory-search tests.  -z and -s add children in the task states
+ * CRIU records apart from "alive": a zombie (comm "zombie", exited, never reaped) and a stopped task
+ * (comm "stopped", holding DIR/stopped open, SIGSTOPped).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -105,14 +108,33 @@ static int unix_link(const char *path, bool listener)
 	return -1;
 }
 
+/* a child named comm that exits at once (-z) or opens DIR/stopped and stops itself (-s) */
+static int spawn(const char *comm, const char *dir)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid < 0 ? -1 : 0;
+	prctl(PR_SET_NAME, comm);
+	if (strcmp(comm, "zombie") == 0)
+		_exit(0); /* the parent never waits: it stays a zombie */
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/stopped", dir);
+	if (open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644) < 0)
+		_exit(1);
+	raise(SIGSTOP);
+	for (;;) /* if continued, it waits */
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = 16;
 	const char *dir = ".", *pidfile = NULL;
 	bool lock = false;
 	const char *connect_to = NULL, *listen_on = NULL;
+	bool zombie = false, stopped = false;
 	int c;
-	while ((c = getopt(argc, argv, "m:d:p:lu:U:")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:p:lu:U:zs")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoul(optarg, NULL, 10);
@@ -132,9 +154,15 @@ int main(int argc, char **argv)
 		case 'U':
 			listen_on = optarg; /* be that listener (outside the container) */
 			break;
+		case 'z':
+			zombie = true; /* a child that exits and is never reaped */
+			break;
+		case 's':
+			stopped = true; /* a child that stops itself with SIGSTOP */
+			break;
 		default:
-			fprintf(stderr,
-				"usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET]\n");
+			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] "
+					"[-z] [-s]\n");
 			return 2;
 		}
 	}
@@ -179,6 +207,8 @@ int main(int argc, char **argv)
 	if (keep < 0 || counter < 0 || write(keep, KEEP_TEXT, strlen(KEEP_TEXT)) < 0)
 		return 1;
 	if (lock && flock(keep, LOCK_EX) < 0)
+		return 1;
+	if ((zombie && spawn("zombie", dir) < 0) || (stopped && spawn("stopped", dir) < 0))
 		return 1;
 	if ((connect_to || listen_on) && unix_link(connect_to ? connect_to : listen_on, !!listen_on) < 0)
 		return 1;

@@ -56,7 +56,7 @@ static void real_images_decode(void **state)
 	struct img_core c;
 	assert_int_equal(image_read_core(&f.b, &c, NULL), 0);
 	assert_string_equal(c.comm, "workload");
-	assert_int_equal(c.state, 1);
+	assert_int_equal(c.state, CR_TASK_ALIVE);
 	assert_true(c.has_creds);
 	assert_int_equal(c.uid, 0);
 	img_core_clear(&c);

@@ -8,6 +8,9 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/major.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,17 @@
 #include "oci/oci.h"
 
 #define DOCTOR_MAX_TASKS 4096
+/* a /proc/PID file: status and stat are small, net/tcp of a netns with ~7000 sockets is 1 MiB; past
+ * this the check is skipped rather than the host's memory spent */
+#define PROC_READ_MAX (1u << 20)
+/* /proc/locks lists every lock on the host, about 100 bytes each */
+#define PROC_LOCKS_MAX (16u << 20)
+/* minors of MEM_MAJOR (drivers/char/mem.c devlist) */
+#define MEM_MINOR_NULL 3
+#define MEM_MINOR_ZERO 5
+#define MEM_MINOR_FULL 7
+#define MEM_MINOR_RANDOM 8
+#define MEM_MINOR_URANDOM 9
 
 struct ct {
 	pid_t *pids;
@@ -43,7 +57,7 @@ static char *proc_read(pid_t pid, const char *what)
 {
 	cleanup_free char *p = xasprintf("/proc/%d/%s", (int)pid, what);
 	char *text = NULL;
-	return read_file_capped(p, 1 << 20, &text, NULL, NULL) == 0 ? text : NULL;
+	return read_file_capped(p, PROC_READ_MAX, &text, NULL, NULL) == 0 ? text : NULL;
 }
 
 static char *comm(pid_t pid)
@@ -142,8 +156,10 @@ static bool harmless_device(dev_t rdev)
 {
 	unsigned int ma = major(rdev), mi = minor(rdev);
 	/* mem (null, zero, full, random, urandom), tty/console/ptmx, pts */
-	return (ma == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9)) || ma == 5 ||
-	       (ma >= 136 && ma <= 143);
+	return (ma == MEM_MAJOR && (mi == MEM_MINOR_NULL || mi == MEM_MINOR_ZERO || mi == MEM_MINOR_FULL ||
+				    mi == MEM_MINOR_RANDOM || mi == MEM_MINOR_URANDOM)) ||
+	       ma == TTYAUX_MAJOR ||
+	       (ma >= UNIX98_PTY_SLAVE_MAJOR && ma < UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT);
 }
 
 static const struct mnt_info *mount_by_id(const struct ct *c, long id)
@@ -154,11 +170,11 @@ static const struct mnt_info *mount_by_id(const struct ct *c, long id)
 	return NULL;
 }
 
-/* the TCP state of socket inode ino in the task's netns: 1 established, 10 listen, 0 unknown */
+/* the TCP state of socket inode ino in the task's netns (TCP_ESTABLISHED, TCP_LISTEN, ...), 0 if unknown */
 static int tcp_state(pid_t pid, unsigned long ino)
 {
 	static const char *const tables[] = { "net/tcp", "net/tcp6" };
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
 		cleanup_free char *text = proc_read(pid, tables[t]);
 		for (char *s = text, *line; s && (line = strtok_r(s, "\n", &s));) {
 			unsigned int st;
@@ -187,7 +203,7 @@ static char *unix_path(pid_t pid, unsigned long ino)
 static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *subject_task)
 {
 	cleanup_free char *link = xasprintf("/proc/%d/fd/%s", (int)pid, fdname);
-	char target[4096];
+	char target[PATH_MAX];
 	ssize_t l = readlink(link, target, sizeof(target) - 1);
 	if (l < 0)
 		return;
@@ -205,12 +221,12 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 		c->socks[c->n_socks] = ino;
 		c->sock_where[c->n_socks++] = xstrdup(subject);
 		int st = tcp_state(pid, ino);
-		if (st == 1)
+		if (st == TCP_ESTABLISHED)
 			report_add(c->r, "tcp-established", STASIS_SEVERITY_NEEDS_FLAG, subject,
 				   "an established TCP connection",
 				   "checkpoint and restore with opts.tcp_established (or opts.tcp_close on "
 				   "restore)");
-		else if (st == 10)
+		else if (st == TCP_LISTEN)
 			report_add(c->r, "tcp-listen", STASIS_SEVERITY_INFO, subject,
 				   "a listening TCP socket: CRIU saves it as it is", NULL);
 		cleanup_free char *up = st ? NULL : unix_path(pid, ino);
@@ -262,7 +278,7 @@ static void check_fds(struct ct *c, pid_t pid)
 static void check_locks(struct ct *c)
 {
 	cleanup_free char *text = NULL;
-	if (read_file_capped("/proc/locks", 16 << 20, &text, NULL, NULL) < 0)
+	if (read_file_capped("/proc/locks", PROC_LOCKS_MAX, &text, NULL, NULL) < 0)
 		return;
 	for (char *s = text, *line; (line = strtok_r(s, "\n", &s));) {
 		char kind[16];

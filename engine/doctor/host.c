@@ -23,12 +23,31 @@
 #define CAP_CHECKPOINT_RESTORE 40
 #endif
 
+/* a kernel version as one number, major * 100 + minor: 6.16 is 616 */
+#define KV(major, minor) (100 * (major) + (minor))
+#define KV_MAJOR(kv) ((kv) / 100)
+#define KV_MINOR(kv) ((kv) % 100)
+/* 4.3: PTRACE_O_SUSPEND_SECCOMP, without which CRIU cannot seize a task that has a seccomp filter */
+#define KERNEL_SECCOMP_SUSPEND KV(4, 3)
+/* 6.16: the first kernel whose inet sockets CRIU < 4.2 cannot dump */
+#define KERNEL_INET_NEEDS_CRIU_42 KV(6, 16)
+/* CRIU 4.2 (stasis_criu_info.version: major * 10000 + minor * 100 + sublevel): the first that dumps
+ * inet sockets on kernels >= 6.16 */
+#define CRIU_VERSION_INET_FIXED 40200
+/* Yama's "no attach" level (security/yama/yama_lsm.c YAMA_SCOPE_NO_ATTACH): nobody may ptrace, and
+ * it cannot be lowered without a reboot */
+#define YAMA_SCOPE_NO_ATTACH 3
+/* a sysctl's value ("1\n"): anything longer is not one */
+#define SYSCTL_MAX 64
+/* below this many MiB free, a checkpoint of a small container may not fit */
+#define DOCTOR_MIN_FREE_MIB 64
+
 static int kernel_version(void)
 {
 	struct utsname u;
 	int maj = 0, min = 0;
 	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2)
-		return maj * 100 + min;
+		return KV(maj, min);
 	return 0;
 }
 
@@ -43,11 +62,11 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 		return;
 	}
 	int kv = kernel_version();
-	if (info.version < 40200 && kv >= 616)
+	if (info.version < CRIU_VERSION_INET_FIXED && kv >= KERNEL_INET_NEEDS_CRIU_42)
 		report_addf(r, "criu-version", STASIS_SEVERITY_BLOCKER, "host",
 			    "use CRIU >= 4.2 (give its path in opts.criu_path or $STASIS_CRIU)",
 			    "CRIU %d.%d.%d cannot dump inet sockets on kernels >= 6.16 (this is %d.%d)",
-			    info.major, info.minor, info.sublevel, kv / 100, kv % 100);
+			    info.major, info.minor, info.sublevel, KV_MAJOR(kv), KV_MINOR(kv));
 	else
 		report_addf(r, "criu", STASIS_SEVERITY_INFO, "host", NULL, "CRIU %d.%d.%d at `%s`",
 			    info.major, info.minor, info.sublevel, ctx->criu_path);
@@ -79,19 +98,19 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 static void check_kernel(struct stasis_report *r)
 {
 	int kv = kernel_version();
-	if (kv && kv < 403)
+	if (kv && kv < KERNEL_SECCOMP_SUSPEND)
 		report_addf(r, "seccomp-suspend", STASIS_SEVERITY_BLOCKER, "host",
 			    "use a kernel >= 4.3 with CONFIG_CHECKPOINT_RESTORE",
 			    "kernel %d.%d has no PTRACE_O_SUSPEND_SECCOMP: tasks with a seccomp filter "
 			    "cannot be checkpointed",
-			    kv / 100, kv % 100);
+			    KV_MAJOR(kv), KV_MINOR(kv));
 	cleanup_free char *scope = NULL;
 	int level = 0;
-	if (read_file_capped("/proc/sys/kernel/yama/ptrace_scope", 64, &scope, NULL, NULL) == 0) {
+	if (read_file_capped("/proc/sys/kernel/yama/ptrace_scope", SYSCTL_MAX, &scope, NULL, NULL) == 0) {
 		scope[strcspn(scope, "\n")] = '\0';
 		(void)parse_int(scope, &level);
 	}
-	if (level == 3)
+	if (level == YAMA_SCOPE_NO_ATTACH)
 		report_add(r, "ptrace-scope", STASIS_SEVERITY_BLOCKER, "host",
 			   "kernel.yama.ptrace_scope is 3: nobody may ptrace, CRIU included",
 			   "set kernel.yama.ptrace_scope to 1 or less (3 needs a reboot to lower)");
@@ -152,11 +171,13 @@ static void check_space(struct stasis_report *r)
 		if (statvfs(places[i], &v) < 0)
 			continue;
 		unsigned long long mib = (unsigned long long)v.f_bavail * v.f_frsize >> 20;
-		report_addf(r, "free-space", mib < 64 ? STASIS_SEVERITY_BLOCKER : STASIS_SEVERITY_INFO,
+		report_addf(r, "free-space",
+			    mib < DOCTOR_MIN_FREE_MIB ? STASIS_SEVERITY_BLOCKER : STASIS_SEVERITY_INFO,
 			    places[i],
-			    mib < 64 ? "free space, or put images and state elsewhere (opts.image_path, "
-				       "opts.export_path, opts.state_dir)"
-				     : NULL,
+			    mib < DOCTOR_MIN_FREE_MIB
+				    ? "free space, or put images and state elsewhere (opts.image_path, "
+				      "opts.export_path, opts.state_dir)"
+				    : NULL,
 			    "%llu MiB free where restores unpack and checkpoints write (`%s`); images take "
 			    "about the container's memory",
 			    mib, places[i]);

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "engine/names.h"
 #include "images.pb-c.h"
 
 struct img_iter {
@@ -579,49 +580,49 @@ int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct s
 int image_parse_named(const char *base, const struct image_blob *b, struct stasis_error **err)
 {
 	int r = 0;
-	if (strcmp(base, "inventory.img") == 0) {
+	if (strcmp(base, CRIU_IMG_INVENTORY) == 0) {
 		struct img_inventory v;
 		if ((r = image_read_inventory(b, &v, err)) == 0)
 			img_inventory_clear(&v);
-	} else if (strcmp(base, "pstree.img") == 0) {
+	} else if (strcmp(base, CRIU_IMG_PSTREE) == 0) {
 		struct img_task *v;
 		size_t n;
 		if ((r = image_read_pstree(b, &v, &n, err)) == 0)
 			img_tasks_free(v, n);
-	} else if (fnmatch("core-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_CORE), base, 0) == 0) {
 		struct img_core v;
 		if ((r = image_read_core(b, &v, err)) == 0)
 			img_core_clear(&v);
-	} else if (fnmatch("ids-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_IDS), base, 0) == 0) {
 		struct img_ids v;
 		r = image_read_ids(b, &v, err);
-	} else if (fnmatch("fs-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_FS), base, 0) == 0) {
 		struct img_fs v;
 		r = image_read_fs(b, &v, err);
-	} else if (fnmatch("mm-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_MM), base, 0) == 0) {
 		struct img_mm v;
 		if ((r = image_read_mm(b, &v, err)) == 0)
 			img_mm_clear(&v);
-	} else if (fnmatch("pagemap-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_PAGEMAP), base, 0) == 0) {
 		struct img_pagemap v;
 		if ((r = image_read_pagemap(b, &v, err)) == 0)
 			img_pagemap_clear(&v);
-	} else if (fnmatch("fdinfo-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_FDINFO), base, 0) == 0) {
 		struct img_fd *v;
 		size_t n;
 		if ((r = image_read_fdinfo(b, &v, &n, err)) == 0)
 			free(v);
-	} else if (strcmp(base, "files.img") == 0) {
+	} else if (strcmp(base, CRIU_IMG_FILES) == 0) {
 		struct img_file *v;
 		size_t n;
 		if ((r = image_read_files(b, &v, &n, err)) == 0)
 			img_files_free(v, n);
-	} else if (fnmatch("mountpoints-*.img", base, 0) == 0) {
+	} else if (fnmatch(CRIU_IMG_ID_GLOB(CRIU_IMG_MOUNTPOINTS), base, 0) == 0) {
 		struct img_mount *v;
 		size_t n;
 		if ((r = image_read_mounts(b, &v, &n, err)) == 0)
 			img_mounts_free(v, n);
-	} else if (strcmp(base, "stats-dump") == 0) {
+	} else if (strcmp(base, CRIU_IMG_STATS_DUMP) == 0) {
 		struct img_stats v;
 		r = image_read_stats(b, &v, err);
 	}
@@ -631,9 +632,27 @@ int image_parse_named(const char *base, const struct image_blob *b, struct stasi
 const char *image_fd_type_name(unsigned type)
 {
 	static const char *const names[] = {
-		"UND",	     "REG",	"PIPE",	    "FIFO",	"INETSK", "UNIXSK",   "EVENTFD",
-		"EVENTPOLL", "INOTIFY", "SIGNALFD", "PACKETSK", "TTY",	  "FANOTIFY", "NETLINKSK",
-		"NS",	     "TUNF",	"EXT",	    "TIMERFD",	"MEMFD",  "BPFMAP",   "PIDFD",
+		[IMG_FD_UND] = "UND",
+		[IMG_FD_REG] = "REG",
+		[IMG_FD_PIPE] = "PIPE",
+		[IMG_FD_FIFO] = "FIFO",
+		[IMG_FD_INETSK] = "INETSK",
+		[IMG_FD_UNIXSK] = "UNIXSK",
+		[IMG_FD_EVENTFD] = "EVENTFD",
+		[IMG_FD_EVENTPOLL] = "EVENTPOLL",
+		[IMG_FD_INOTIFY] = "INOTIFY",
+		[IMG_FD_SIGNALFD] = "SIGNALFD",
+		[IMG_FD_PACKETSK] = "PACKETSK",
+		[IMG_FD_TTY] = "TTY",
+		[IMG_FD_FANOTIFY] = "FANOTIFY",
+		[IMG_FD_NETLINKSK] = "NETLINKSK",
+		[IMG_FD_NS] = "NS",
+		[IMG_FD_TUNF] = "TUNF",
+		[IMG_FD_EXT] = "EXT",
+		[IMG_FD_TIMERFD] = "TIMERFD",
+		[IMG_FD_MEMFD] = "MEMFD",
+		[IMG_FD_BPFMAP] = "BPFMAP",
+		[IMG_FD_PIDFD] = "PIDFD",
 	};
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
 }
@@ -641,12 +660,27 @@ const char *image_fd_type_name(unsigned type)
 const char *image_fstype_name(unsigned fstype)
 {
 	static const char *const names[] = {
-		[0] = "unsupported", [1] = "proc",	 [2] = "sysfs",	   [3] = "devtmpfs",
-		[4] = "binfmt_misc", [5] = "tmpfs",	 [6] = "devpts",   [7] = "simfs",
-		[8] = "pstore",	     [9] = "securityfs", [10] = "fusectl", [11] = "debugfs",
-		[12] = "cgroup",     [13] = "aufs",	 [14] = "mqueue",  [15] = "fuse",
-		[16] = "auto",	     [17] = "overlay",	 [18] = "autofs",  [19] = "tracefs",
-		[23] = "cgroup2",
+		[IMG_FS_UNSUPPORTED] = "unsupported",
+		[IMG_FS_PROC] = "proc",
+		[IMG_FS_SYSFS] = "sysfs",
+		[IMG_FS_DEVTMPFS] = "devtmpfs",
+		[IMG_FS_BINFMT_MISC] = "binfmt_misc",
+		[IMG_FS_TMPFS] = "tmpfs",
+		[IMG_FS_DEVPTS] = "devpts",
+		[IMG_FS_SIMFS] = "simfs",
+		[IMG_FS_PSTORE] = "pstore",
+		[IMG_FS_SECURITYFS] = "securityfs",
+		[IMG_FS_FUSECTL] = "fusectl",
+		[IMG_FS_DEBUGFS] = "debugfs",
+		[IMG_FS_CGROUP] = "cgroup",
+		[IMG_FS_AUFS] = "aufs",
+		[IMG_FS_MQUEUE] = "mqueue",
+		[IMG_FS_FUSE] = "fuse",
+		[IMG_FS_AUTO] = "auto",
+		[IMG_FS_OVERLAYFS] = "overlay",
+		[IMG_FS_AUTOFS] = "autofs",
+		[IMG_FS_TRACEFS] = "tracefs",
+		[IMG_FS_CGROUP2] = "cgroup2",
 	};
 	const char *s = fstype < sizeof(names) / sizeof(names[0]) ? names[fstype] : NULL;
 	return s ? s : "unknown";

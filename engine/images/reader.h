@@ -7,6 +7,7 @@
 #ifndef STASIS_ENGINE_IMAGE_READER_H
 #define STASIS_ENGINE_IMAGE_READER_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,53 @@ enum image_fd_type {
 	IMG_FD_PIDFD = 20,
 };
 
+/*
+ * core.img's tc.task_state: CRIU's TASK_* (criu/include/pid.h), whose values are compel's
+ * (compel/include/uapi/task-state.h: "Don't ever change the above values, they are used by CRIU!").
+ * A zombie is written as TASK_DEAD, with a core image and nothing else (cr-dump.c dump_one_zombie():
+ * no ids, fdinfo, fs, mm or pagemap); seize.c turns compel's ZOMBIE into DEAD before anything is
+ * written, so no image CRIU writes holds 6, which is read as a zombie all the same.  A stopped task
+ * is dumped whole.  crit's names (pycriu pb2dict: 3 "Zombie", 6 "Stopped") are wrong.  Checked
+ * against CRIU 4.2's source and its dumps here (unit/data/task-states).
+ */
+enum cr_task_state {
+	CR_TASK_ALIVE = 0x01,
+	CR_TASK_DEAD = 0x02,
+	CR_TASK_STOPPED = 0x03,
+	CR_TASK_ZOMBIE = 0x06,
+};
+
+/* an exited task not yet reaped: CRIU dumped only its core image */
+static inline bool cr_task_is_zombie(unsigned state)
+{
+	return state == CR_TASK_DEAD || state == CR_TASK_ZOMBIE;
+}
+
+/* mnt_entry.fstype: CRIU's enum fstype (images/mnt.proto; 20 to 22 are unused) */
+enum image_fstype {
+	IMG_FS_UNSUPPORTED = 0, /* CRIU knows no such fs: the name is in fsname */
+	IMG_FS_PROC = 1,
+	IMG_FS_SYSFS = 2,
+	IMG_FS_DEVTMPFS = 3,
+	IMG_FS_BINFMT_MISC = 4,
+	IMG_FS_TMPFS = 5,
+	IMG_FS_DEVPTS = 6,
+	IMG_FS_SIMFS = 7,
+	IMG_FS_PSTORE = 8,
+	IMG_FS_SECURITYFS = 9,
+	IMG_FS_FUSECTL = 10,
+	IMG_FS_DEBUGFS = 11,
+	IMG_FS_CGROUP = 12,
+	IMG_FS_AUFS = 13,
+	IMG_FS_MQUEUE = 14,
+	IMG_FS_FUSE = 15,
+	IMG_FS_AUTO = 16, /* dumped by the generic code: the name is in fsname */
+	IMG_FS_OVERLAYFS = 17,
+	IMG_FS_AUTOFS = 18,
+	IMG_FS_TRACEFS = 19,
+	IMG_FS_CGROUP2 = 23,
+};
+
 /* pagemap_entry flags */
 #define IMG_PE_PARENT 1u
 #define IMG_PE_LAZY 2u
@@ -86,7 +134,7 @@ struct img_task {
 
 struct img_core {
 	char *comm;
-	unsigned state; /* 1 alive, 3 zombie, 6 stopped */
+	unsigned state; /* enum cr_task_state */
 	unsigned exit_code;
 	bool has_creds;
 	unsigned uid, gid, euid, egid;
@@ -142,14 +190,14 @@ struct img_file {
 	/* sockets */
 	unsigned ino, family, sock_type, proto, state, backlog, peer;
 	unsigned src_port, dst_port;
-	char src[48], dst[48]; /* addresses, printed */
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN]; /* addresses, printed */
 	bool deleted;
 	/* pipes, fifos, ttys, namespaces */
 	unsigned pipe_id, ns_cflag, tty_info_id;
 };
 
 struct img_mount {
-	unsigned mnt_id, parent_mnt_id, fstype, flags;
+	unsigned mnt_id, parent_mnt_id, fstype, flags; /* fstype: enum image_fstype */
 	char *fsname, *root, *mountpoint, *source, *options, *ext_key;
 	bool ext_mount;
 };

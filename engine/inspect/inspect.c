@@ -5,6 +5,8 @@
  * argv and the environment from the processes' memory pages.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -116,7 +118,7 @@ static int read_metadata(struct builder *b, struct stasis_error **err)
 			image = false; /* runc's image dir holds its dump.log too */
 		if (image)
 			o->total_size += m->size;
-		if (image && strncmp(base, "pages-", 6) == 0)
+		if (image && strncmp(base, CRIU_IMG_PAGES, strlen(CRIU_IMG_PAGES)) == 0)
 			o->pages_size += m->size;
 		if (strcmp(m->name, ARCHIVE_ROOTFS_DIFF) == 0)
 			o->rootfs_diff_size = m->size;
@@ -126,12 +128,12 @@ static int read_metadata(struct builder *b, struct stasis_error **err)
 
 static const char *task_state(unsigned s)
 {
-	switch (s) {
-	case 1:
-		return "alive";
-	case 3:
+	if (cr_task_is_zombie(s))
 		return "zombie";
-	case 6:
+	switch (s) {
+	case CR_TASK_ALIVE:
+		return "alive";
+	case CR_TASK_STOPPED:
 		return "stopped";
 	default:
 		return "unknown";
@@ -157,7 +159,7 @@ static const struct img_file *unix_by_ino(const struct builder *b, unsigned ino)
 static int load_files(struct builder *b, struct stasis_error **err)
 {
 	struct image_blob blob;
-	int r = image_set_image(b->s, "files.img", &blob, err);
+	int r = image_set_image(b->s, CRIU_IMG_FILES, &blob, err);
 	if (r == -ENOENT)
 		return 0; /* a task with no open file at all */
 	if (r < 0)
@@ -181,13 +183,24 @@ static const char *sock_type(unsigned t)
 	}
 }
 
-/* the kernel's TCP state numbers, which unix sockets use too */
+/* the kernel's TCP states (include/net/tcp_states.h), which unix sockets use too */
 static const char *sock_state(unsigned s)
 {
-	static const char *const names[] = { "UNKNOWN",	   "ESTABLISHED", "SYN_SENT",  "SYN_RECV",
-					     "FIN_WAIT1",  "FIN_WAIT2",	  "TIME_WAIT", "CLOSE",
-					     "CLOSE_WAIT", "LAST_ACK",	  "LISTEN",    "CLOSING" };
-	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
+	static const char *const names[] = {
+		[TCP_ESTABLISHED] = "ESTABLISHED",
+		[TCP_SYN_SENT] = "SYN_SENT",
+		[TCP_SYN_RECV] = "SYN_RECV",
+		[TCP_FIN_WAIT1] = "FIN_WAIT1",
+		[TCP_FIN_WAIT2] = "FIN_WAIT2",
+		[TCP_TIME_WAIT] = "TIME_WAIT",
+		[TCP_CLOSE] = "CLOSE",
+		[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+		[TCP_LAST_ACK] = "LAST_ACK",
+		[TCP_LISTEN] = "LISTEN",
+		[TCP_CLOSING] = "CLOSING",
+	};
+	const char *name = s < sizeof(names) / sizeof(names[0]) ? names[s] : NULL;
+	return name ? name : "UNKNOWN";
 }
 
 static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsigned fd,
@@ -212,7 +225,7 @@ static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsi
 		return;
 	}
 	s->family = f->family == AF_INET6 ? "inet6" : "inet";
-	s->protocol = f->proto == 6 ? "tcp" : f->proto == 17 ? "udp" : NULL;
+	s->protocol = f->proto == IPPROTO_TCP ? "tcp" : f->proto == IPPROTO_UDP ? "udp" : NULL;
 	s->src = xstrdup(f->src);
 	s->dst = xstrdup(f->dst);
 	s->src_port = f->src_port;
@@ -242,7 +255,7 @@ static void add_fd(struct stasis_inspect_process *p, int fd, const char *type, c
 static int load_fds(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
 		    struct stasis_error **err)
 {
-	cleanup_free char *ids_name = xasprintf("ids-%u.img", pid);
+	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), pid);
 	struct image_blob blob;
 	struct img_ids ids;
 	int r = image_set_image(b->s, ids_name, &blob, err);
@@ -250,7 +263,7 @@ static int load_fds(struct builder *b, unsigned pid, struct stasis_inspect_proce
 		return error_setx(err, ENOENT, "`%s`: no %s", b->s->path, ids_name);
 	if (r < 0 || (r = image_read_ids(&blob, &ids, err)) < 0)
 		return r;
-	cleanup_free char *fdinfo = xasprintf("fdinfo-%u.img", ids.files_id);
+	cleanup_free char *fdinfo = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_FDINFO), ids.files_id);
 	r = image_set_image(b->s, fdinfo, &blob, err);
 	if (r == -ENOENT)
 		return error_setx(err, ENOENT, "`%s`: no %s for pid %u", b->s->path, fdinfo, pid);
@@ -278,7 +291,7 @@ static const char *reg_path(const struct builder *b, unsigned id)
 static int load_fs(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
 		   struct stasis_error **err)
 {
-	cleanup_free char *name = xasprintf("fs-%u.img", pid);
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_FS), pid);
 	struct image_blob blob;
 	struct img_fs fs;
 	int r = image_set_image(b->s, name, &blob, err);
@@ -301,12 +314,12 @@ static int load_fs(struct builder *b, unsigned pid, struct stasis_inspect_proces
 static int load_mm(struct builder *b, unsigned pid, struct stasis_inspect_process *p,
 		   struct stasis_error **err)
 {
-	cleanup_free char *name = xasprintf("mm-%u.img", pid);
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MM), pid);
 	struct image_blob blob;
 	struct img_mm mm = { 0 };
 	int r = image_set_image(b->s, name, &blob, err);
 	if (r == -ENOENT)
-		return 0; /* a zombie has no mm */
+		return 0; /* not in the checkpoint: no exe, argv or env to show */
 	if (r < 0 || (r = image_read_mm(&blob, &mm, err)) < 0)
 		return r;
 	p->exe = nonempty_dup(reg_path(b, mm.exe_file_id));
@@ -376,11 +389,11 @@ static int load_processes(struct builder *b, struct stasis_error **err)
 						      .pgid = t->pgid,
 						      .sid = t->sid,
 						      .n_threads = t->n_threads };
-		cleanup_free char *core_name = xasprintf("core-%u.img", t->pid);
+		cleanup_free char *core_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_CORE), t->pid);
 		struct img_core core = { 0 };
 		r = image_set_image(b->s, core_name, &blob, err);
 		if (r == -ENOENT)
-			r = error_setx(err, ENOENT, "`%s`: no %s for pid %u of pstree.img", b->s->path,
+			r = error_setx(err, ENOENT, "`%s`: no %s for pid %u of " CRIU_IMG_PSTREE, b->s->path,
 				       core_name, t->pid);
 		if (r < 0 || (r = image_read_core(&blob, &core, err)) < 0)
 			break;
@@ -389,9 +402,10 @@ static int load_processes(struct builder *b, struct stasis_error **err)
 		p->has_creds = core.has_creds;
 		p->uid = core.uid;
 		p->gid = core.gid;
+		bool zombie = cr_task_is_zombie(core.state);
 		img_core_clear(&core);
-		if (core.state == 3)
-			continue; /* a zombie has no files, fs or memory */
+		if (zombie)
+			continue; /* CRIU dumps a zombie's core image only: no files, fs or memory */
 		if (b->what & (STASIS_INSPECT_FILES | STASIS_INSPECT_SOCKETS))
 			r = load_fds(b, t->pid, p, err);
 		if (r == 0)
@@ -423,24 +437,24 @@ static const char *spec_source(const struct builder *b, const char *dest)
 static int load_mounts(struct builder *b, struct stasis_error **err)
 {
 	struct image_blob blob;
-	int r = image_set_image(b->s, "inventory.img", &blob, err);
+	int r = image_set_image(b->s, CRIU_IMG_INVENTORY, &blob, err);
 	struct img_inventory inv = { 0 };
 	if (r < 0 || (r = image_read_inventory(&blob, &inv, err)) < 0)
-		return r == -ENOENT ? error_setx(err, ENOENT, "`%s`: no inventory.img", b->s->path) : r;
+		return r == -ENOENT ? error_setx(err, ENOENT, "`%s`: no " CRIU_IMG_INVENTORY, b->s->path) : r;
 	b->out->img_version = inv.img_version;
 	img_inventory_clear(&inv);
 	if (!(b->what & STASIS_INSPECT_MOUNTS))
 		return 0;
 	/* inventory's root_ids are not the ids images are named by: the root task's ids-<pid>.img are */
 	unsigned mnt_ns = 0;
-	cleanup_free char *ids_name = xasprintf("ids-%u.img", b->tasks[0].pid);
+	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), b->tasks[0].pid);
 	struct img_ids ids;
 	r = image_set_image(b->s, ids_name, &blob, err);
 	if (r == 0 && (r = image_read_ids(&blob, &ids, err)) == 0)
 		mnt_ns = ids.mnt_ns_id;
 	if (r < 0 && r != -ENOENT)
 		return r;
-	cleanup_free char *name = xasprintf("mountpoints-%u.img", mnt_ns);
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), mnt_ns);
 	r = image_set_image(b->s, name, &blob, err);
 	if (r == -ENOENT)
 		return 0; /* no mount namespace of its own: not a container */
@@ -453,7 +467,7 @@ static int load_mounts(struct builder *b, struct stasis_error **err)
 	for (size_t k = 0; k < n; k++) {
 		const struct img_mount *im = &m[n - 1 - k];
 		const char *fstype = image_fstype_name(im->fstype);
-		if ((im->fstype == 0 || im->fstype == 16) && im->fsname)
+		if ((im->fstype == IMG_FS_UNSUPPORTED || im->fstype == IMG_FS_AUTO) && im->fsname)
 			fstype = im->fsname;
 		/* an external mount is a bind mount from outside, whatever fs its source is on */
 		const char *type = im->ext_mount ? "bind" : fstype;

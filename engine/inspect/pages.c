@@ -8,16 +8,17 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/inspect/inspect-internal.h"
+#include "engine/names.h"
 
 char *pages_image_name(const struct img_pagemap *pm)
 {
-	return xasprintf("pages-%u.img", pm->pages_id);
+	return xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_PAGES), pm->pages_id);
 }
 
 int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *ret,
 			 struct stasis_error **err)
 {
-	cleanup_free char *name = xasprintf("pagemap-%u.img", pid);
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_PAGEMAP), pid);
 	struct image_blob b;
 	int r = image_set_image(s, name, &b, err);
 	if (r == -ENOENT)
@@ -31,9 +32,9 @@ int inspect_load_pagemap(struct image_set *s, unsigned pid, struct img_pagemap *
 int inspect_load_pstree(struct image_set *s, struct img_task **ret, size_t *ret_n, struct stasis_error **err)
 {
 	struct image_blob b;
-	int r = image_set_image(s, "pstree.img", &b, err);
+	int r = image_set_image(s, CRIU_IMG_PSTREE, &b, err);
 	if (r == -ENOENT)
-		return error_setx(err, ENOENT, "`%s`: no pstree.img", s->path);
+		return error_setx(err, ENOENT, "`%s`: no " CRIU_IMG_PSTREE, s->path);
 	if (r < 0)
 		return r;
 	return image_read_pstree(&b, ret, ret_n, err);

@@ -15,6 +15,7 @@
 #include "engine/archive/archive.h"
 #include "engine/images/reader.h"
 #include "engine/images/set.h"
+#include "engine/names.h"
 
 /* every image stasis has a reader for, parsed */
 static int check_images(const char *path, struct stasis_error **err)
@@ -27,7 +28,7 @@ static int check_images(const char *path, struct stasis_error **err)
 		const char *name = s->m[i].name;
 		bool image = strncmp(name, s->images, strlen(s->images)) == 0 &&
 			     !strchr(name + strlen(s->images), '/');
-		if (!image && strcmp(name, "stats-dump") != 0)
+		if (!image && strcmp(name, ARCHIVE_STATS_DUMP) != 0)
 			continue;
 		const char *base = image ? name + strlen(s->images) : name;
 		if (!image_set_wants(name, s->m[i].size))
