@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Member names of a checkpoint archive: the layout podman, CRI-O and checkpointctl use. */
-#ifndef STASIS_ENGINE_ARCHIVE_LAYOUT_H
-#define STASIS_ENGINE_ARCHIVE_LAYOUT_H
+/*
+ * Every member name stasis reads or writes, defined once: the checkpoint archive layout podman, CRI-O
+ * and checkpointctl use, and the names of the CRIU images inside it.
+ */
+#ifndef STASIS_ENGINE_NAMES_H
+#define STASIS_ENGINE_NAMES_H
 
 #define ARCHIVE_CHECKPOINT_DIR "checkpoint"
 #define ARCHIVE_CONFIG_DUMP "config.dump"

@@ -165,7 +165,7 @@ static int verify_manifest(struct reader *r, struct arc_import *out, struct stas
 static int check_structure(struct reader *r, struct stasis_error **err)
 {
 	static const char *const required[] = {
-		ARCHIVE_CHECKPOINT_DIR "/inventory.img",
+		ARCHIVE_CHECKPOINT_DIR "/" CRIU_IMG_INVENTORY,
 		ARCHIVE_SPEC_DUMP,
 		ARCHIVE_CONFIG_DUMP,
 	};

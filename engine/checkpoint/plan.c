@@ -27,12 +27,15 @@ static unsigned long ns_inode(pid_t pid, const char *ns)
 	return stat(p, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
+/* /proc/PID/cgroup has a line a hierarchy: a few KiB; more is not the kernel's file */
+#define PROC_CGROUP_MAX (1u << 20)
+
 /* The container's freezer cgroup on the host (cgroup v1), for CRIU's freeze_cgroup. */
 static char *find_freezer(pid_t pid)
 {
 	cleanup_free char *cg_path = xasprintf("/proc/%d/cgroup", (int)pid);
 	cleanup_free char *cg = NULL;
-	if (read_file_capped(cg_path, 1 << 20, &cg, NULL, NULL) < 0)
+	if (read_file_capped(cg_path, PROC_CGROUP_MAX, &cg, NULL, NULL) < 0)
 		return NULL;
 	const char *line = strstr(cg, ":freezer:");
 	if (!line)

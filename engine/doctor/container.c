@@ -139,8 +139,8 @@ static void check_task(struct ct *c, pid_t pid)
 	if (fd >= 0 && read(fd, ident, sizeof(ident)) == (ssize_t)sizeof(ident) &&
 	    memcmp(ident, ELFMAG, SELFMAG) == 0 && ident[EI_CLASS] == ELFCLASS32)
 		report_add(c->r, "compat-32bit", STASIS_SEVERITY_BLOCKER, subject,
-			   "a 32-bit program: CRIU needs compat support for it",
-			   "use a CRIU built with compat support, or the 64-bit build of the program");
+			   "use a CRIU built with compat support, or the 64-bit build of the program",
+			   "a 32-bit program: CRIU needs compat support for it");
 	/* stat: "pid (comm) state ppid pgrp session tty_nr ..." */
 	cleanup_free char *stat = proc_read(pid, "stat");
 	const char *rp = stat ? strrchr(stat, ')') : NULL;
@@ -210,8 +210,8 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 	target[l] = '\0';
 	cleanup_free char *subject = xasprintf("%s fd %s (%s)", subject_task, fdname, target);
 	if (strcmp(target, "anon_inode:[io_uring]") == 0) {
-		report_add(c->r, "io-uring", STASIS_SEVERITY_BLOCKER, subject,
-			   "an io_uring instance, which CRIU cannot checkpoint", "stop using io_uring first");
+		report_add(c->r, "io-uring", STASIS_SEVERITY_BLOCKER, subject, "stop using io_uring first",
+			   "an io_uring instance, which CRIU cannot checkpoint");
 		return;
 	}
 	unsigned long ino;
@@ -223,12 +223,12 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 		int st = tcp_state(pid, ino);
 		if (st == TCP_ESTABLISHED)
 			report_add(c->r, "tcp-established", STASIS_SEVERITY_NEEDS_FLAG, subject,
-				   "an established TCP connection",
 				   "checkpoint and restore with opts.tcp_established (or opts.tcp_close on "
-				   "restore)");
+				   "restore)",
+				   "an established TCP connection");
 		else if (st == TCP_LISTEN)
-			report_add(c->r, "tcp-listen", STASIS_SEVERITY_INFO, subject,
-				   "a listening TCP socket: CRIU saves it as it is", NULL);
+			report_add(c->r, "tcp-listen", STASIS_SEVERITY_INFO, subject, NULL,
+				   "a listening TCP socket: CRIU saves it as it is");
 		cleanup_free char *up = st ? NULL : unix_path(pid, ino);
 		if (up && up[0] && up[0] != '/' && up[0] != '@')
 			report_addf(c->r, "unix-relative-path", STASIS_SEVERITY_BLOCKER, subject,
@@ -255,12 +255,12 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 	const struct mnt_info *m = mnt >= 0 ? mount_by_id(c, mnt) : NULL;
 	if (mnt >= 0 && !m)
 		report_add(c->r, "host-file", STASIS_SEVERITY_BLOCKER, subject,
+			   "give the container pipes or /dev/null as stdio (as conmon does), or close it",
 			   "a file on a mount outside the container (stdio redirected to a host file is the "
-			   "usual case): CRIU cannot look up its mount",
-			   "give the container pipes or /dev/null as stdio (as conmon does), or close it");
+			   "usual case): CRIU cannot look up its mount");
 	else if (m && m->fstype && strcmp(m->fstype, "btrfs") == 0)
-		report_add(c->r, "btrfs", STASIS_SEVERITY_INFO, subject,
-			   "a file on btrfs, whose subvolume device numbers older CRIUs cannot match", NULL);
+		report_add(c->r, "btrfs", STASIS_SEVERITY_INFO, subject, NULL,
+			   "a file on btrfs, whose subvolume device numbers older CRIUs cannot match");
 }
 
 static void check_fds(struct ct *c, pid_t pid)
@@ -308,8 +308,8 @@ static void check_unix_peers(struct ct *c, pid_t init)
 	size_t n = 0;
 	struct stasis_error *e = NULL;
 	if (netns_unix_peers(init, &v, &n, &e) < 0) {
-		report_add(c->r, "unix-peers", STASIS_SEVERITY_INFO, "the container", stasis_error_message(e),
-			   NULL);
+		report_add(c->r, "unix-peers", STASIS_SEVERITY_INFO, "the container", NULL,
+			   stasis_error_message(e));
 		stasis_error_free(e);
 		return;
 	}
@@ -340,9 +340,9 @@ static void check_namespaces(struct ct *c, pid_t init)
 	struct stat a, b;
 	if (stat(p, &a) == 0 && stat("/proc/self/ns/pid", &b) == 0 && a.st_ino == b.st_ino)
 		report_add(c->r, "host-pidns", STASIS_SEVERITY_NEEDS_FLAG, "the container",
+			   "restore into a new pid namespace (a restore from opts.import_path makes one)",
 			   "shares the host's pid namespace: restoring it next to the original (or after "
-			   "its pids are reused) collides (\"Can't fork for N: File exists\")",
-			   "restore into a new pid namespace (a restore from opts.import_path makes one)");
+			   "its pids are reused) collides (\"Can't fork for N: File exists\")");
 }
 
 static char *resolve_dest(const char *dest, void *data)

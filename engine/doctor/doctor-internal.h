@@ -12,9 +12,9 @@
 
 #include "include/stasis.h"
 
-/* Adds a finding; the strings are copied, fix may be NULL. */
+/* Adds a finding; the strings are copied, fix may be NULL.  Fix comes before cause, as in report_addf. */
 void report_add(struct stasis_report *r, const char *id, enum stasis_severity sev, const char *subject,
-		const char *cause, const char *fix);
+		const char *fix, const char *cause);
 void report_addf(struct stasis_report *r, const char *id, enum stasis_severity sev, const char *subject,
 		 const char *fix, const char *cause_fmt, ...) __attribute__((format(printf, 6, 7)));
 

@@ -56,8 +56,9 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 	struct stasis_criu_info info = { .size = sizeof(info) };
 	struct stasis_error *e = NULL;
 	if (stasis_criu_info(ctx, &info, &e) < 0) {
-		report_add(r, "criu-missing", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),
-			   "install CRIU >= 4.2 and give its path in opts.criu_path or $STASIS_CRIU");
+		report_add(r, "criu-missing", STASIS_SEVERITY_BLOCKER, "host",
+			   "install CRIU >= 4.2 and give its path in opts.criu_path or $STASIS_CRIU",
+			   stasis_error_message(e));
 		stasis_error_free(e);
 		return;
 	}
@@ -73,8 +74,9 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 	char tmpl[] = "/tmp/stasis-doctor-XXXXXX";
 	if (mkdtemp(tmpl)) {
 		if (stasis_criu_check(ctx, tmpl, &e) < 0) {
-			report_add(r, "criu-check", STASIS_SEVERITY_BLOCKER, "host", stasis_error_message(e),
-				   "read CRIU's check.log; the kernel lacks something CRIU needs");
+			report_add(r, "criu-check", STASIS_SEVERITY_BLOCKER, "host",
+				   "read CRIU's check.log; the kernel lacks something CRIU needs",
+				   stasis_error_message(e));
 			stasis_error_free(e);
 			e = NULL;
 		}
@@ -83,16 +85,15 @@ static void check_criu(struct stasis_ctx *ctx, struct stasis_report *r)
 	if (!info.features_known)
 		return;
 	if (!info.mem_track)
-		report_add(r, "memory-tracking", STASIS_SEVERITY_INFO, "host",
+		report_add(r, "memory-tracking", STASIS_SEVERITY_INFO, "host", NULL,
 			   "the kernel has no soft-dirty memory tracking: no pre-dump, no incremental "
-			   "checkpoints (full checkpoints work)",
-			   NULL);
+			   "checkpoints (full checkpoints work)");
 	if (!info.lazy_pages)
-		report_add(r, "lazy-pages", STASIS_SEVERITY_INFO, "host",
-			   "no userfaultfd lazy pages: restores load all memory up front", NULL);
+		report_add(r, "lazy-pages", STASIS_SEVERITY_INFO, "host", NULL,
+			   "no userfaultfd lazy pages: restores load all memory up front");
 	if (!info.pidfd_store)
-		report_add(r, "pidfd-store", STASIS_SEVERITY_INFO, "host",
-			   "CRIU has no pidfd store: pid reuse between pre-dumps is not detected", NULL);
+		report_add(r, "pidfd-store", STASIS_SEVERITY_INFO, "host", NULL,
+			   "CRIU has no pidfd store: pid reuse between pre-dumps is not detected");
 }
 
 static void check_kernel(struct stasis_report *r)
@@ -112,8 +113,8 @@ static void check_kernel(struct stasis_report *r)
 	}
 	if (level == YAMA_SCOPE_NO_ATTACH)
 		report_add(r, "ptrace-scope", STASIS_SEVERITY_BLOCKER, "host",
-			   "kernel.yama.ptrace_scope is 3: nobody may ptrace, CRIU included",
-			   "set kernel.yama.ptrace_scope to 1 or less (3 needs a reboot to lower)");
+			   "set kernel.yama.ptrace_scope to 1 or less (3 needs a reboot to lower)",
+			   "kernel.yama.ptrace_scope is 3: nobody may ptrace, CRIU included");
 }
 
 static void check_cgroups(struct stasis_report *r)
@@ -137,10 +138,10 @@ static void check_lsm(struct stasis_report *r)
 	lsm_host_detect(&h);
 	if (h.selinux_enforcing)
 		report_add(r, "selinux-enforcing", STASIS_SEVERITY_NEEDS_FLAG, "host",
+			   "use a CRIU built with SELinux support and container-selinux's checkpoint rules",
 			   "SELinux is enforcing: CRIU's parasite must be allowed to talk to the container's "
 			   "domain, or dumps fail with \"Unable to connect a transport socket: Permission "
-			   "denied\"",
-			   "use a CRIU built with SELinux support and container-selinux's checkpoint rules");
+			   "denied\"");
 	else
 		report_addf(r, "lsm", STASIS_SEVERITY_INFO, "host", NULL, "SELinux %s, AppArmor %s",
 			    h.selinux ? "permissive" : "off", h.apparmor ? "enabled" : "off");
@@ -158,9 +159,9 @@ static void check_caps(struct stasis_report *r)
 	cap_get_flag(caps, CAP_SYS_PTRACE, CAP_EFFECTIVE, &ptrace);
 	cap_free(caps);
 	if ((admin != CAP_SET && cr != CAP_SET) || ptrace != CAP_SET)
-		report_add(r, "capabilities", STASIS_SEVERITY_BLOCKER, "host",
-			   "stasis runs without CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) and CAP_SYS_PTRACE",
-			   "run as root");
+		report_add(
+			r, "capabilities", STASIS_SEVERITY_BLOCKER, "host", "run as root",
+			"stasis runs without CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) and CAP_SYS_PTRACE");
 }
 
 static void check_space(struct stasis_report *r)

@@ -15,7 +15,7 @@
 #include "engine/criu/explain.h"
 
 void report_add(struct stasis_report *r, const char *id, enum stasis_severity sev, const char *subject,
-		const char *cause, const char *fix)
+		const char *fix, const char *cause)
 {
 	r->findings = xreallocarray(r->findings, r->n + 1, sizeof(*r->findings));
 	r->findings[r->n++] = (struct stasis_finding){
@@ -34,7 +34,7 @@ void report_addf(struct stasis_report *r, const char *id, enum stasis_severity s
 	va_start(ap, cause_fmt);
 	cleanup_free char *cause = xvasprintf(cause_fmt, ap);
 	va_end(ap);
-	report_add(r, id, sev, subject, cause, fix);
+	report_add(r, id, sev, subject, fix, cause);
 }
 
 struct stasis_report *stasis_report_free(struct stasis_report *r)
@@ -75,10 +75,13 @@ static enum stasis_severity log_severity(const struct explain_finding *f)
 	return STASIS_SEVERITY_BLOCKER;
 }
 
+/* CRIU logs at level 4 run to some MiB for a large container; a log past this is not one */
+#define CRIU_LOG_MAX (256u << 20)
+
 int stasis_doctor_log(const char *log_path, struct stasis_report **ret, struct stasis_error **err)
 {
 	cleanup_free char *text = NULL;
-	int r = read_file_capped(log_path, 256u << 20, &text, NULL, err);
+	int r = read_file_capped(log_path, CRIU_LOG_MAX, &text, NULL, err);
 	if (r < 0)
 		return error_wrap(err, r, "doctor of CRIU log `%s`", log_path);
 	struct explain_finding *f = NULL;
@@ -86,14 +89,14 @@ int stasis_doctor_log(const char *log_path, struct stasis_report **ret, struct s
 	explain_text(text, &f, &n);
 	struct stasis_report *rep = xzalloc(sizeof(*rep));
 	for (size_t i = 0; i < n; i++)
-		report_add(rep, f[i].id, log_severity(&f[i]), f[i].line, f[i].cause, f[i].fix);
+		report_add(rep, f[i].id, log_severity(&f[i]), f[i].line, f[i].fix, f[i].cause);
 	explain_findings_free(f, n);
 	if (n == 0) {
 		/* unknown to the catalog: the error lines themselves are the best we have */
 		char **lines = cr_log_errors(log_path, 20);
 		for (size_t i = 0; lines && lines[i]; i++)
-			report_add(rep, "criu-error", STASIS_SEVERITY_INFO, lines[i],
-				   "an error line the catalog does not know", NULL);
+			report_add(rep, "criu-error", STASIS_SEVERITY_INFO, lines[i], NULL,
+				   "an error line the catalog does not know");
 		strv_freep(&lines);
 	}
 	*ret = rep;

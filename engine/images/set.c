@@ -33,7 +33,7 @@ bool image_set_wants(const char *name, uint64_t size)
 {
 	const char *base = strrchr(name, '/');
 	base = base ? base + 1 : name;
-	if (size > IMAGE_SET_SMALL_MAX || has_prefix(base, "pages-"))
+	if (size > IMAGE_SET_SMALL_MAX || has_prefix(base, CRIU_IMG_PAGES))
 		return false;
 	size_t len = strlen(base);
 	/* rootfs-diff.tar, devshm-checkpoint.tar, tmpfs-dev-*.tar.gz.img: content, not metadata */
@@ -100,8 +100,9 @@ static int scan_dir_level(struct image_set *s, const char *sub, struct stasis_er
 
 static int open_dir(struct image_set *s, unsigned flags, struct stasis_error **err)
 {
-	cleanup_free char *nested = xasprintf("%s/%s/inventory.img", s->path, ARCHIVE_CHECKPOINT_DIR);
-	cleanup_free char *plain = xasprintf("%s/inventory.img", s->path);
+	cleanup_free char *nested =
+		xasprintf("%s/%s/%s", s->path, ARCHIVE_CHECKPOINT_DIR, CRIU_IMG_INVENTORY);
+	cleanup_free char *plain = xasprintf("%s/%s", s->path, CRIU_IMG_INVENTORY);
 	int r = scan_dir_level(s, "", err);
 	if (r < 0)
 		return r;
@@ -144,7 +145,7 @@ int image_set_open(const char *path, unsigned flags, struct image_set **ret, str
 		s->images = ARCHIVE_CHECKPOINT_DIR "/";
 		struct scan_ctx c = { .set = s, .flags = flags };
 		r = arc_scan(path, on_archive_member, &c, err);
-		if (r == 0 && !image_set_find(s, ARCHIVE_CHECKPOINT_DIR "/inventory.img"))
+		if (r == 0 && !image_set_find(s, ARCHIVE_CHECKPOINT_DIR "/" CRIU_IMG_INVENTORY))
 			r = error_setx(err, EBADMSG,
 				       "archive `%s`: no member `checkpoint/inventory.img`: not a "
 				       "checkpoint archive",

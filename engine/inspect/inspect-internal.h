@@ -8,8 +8,7 @@
 #ifndef STASIS_ENGINE_INSPECT_INTERNAL_H
 #define STASIS_ENGINE_INSPECT_INTERNAL_H
 
-#include "engine/images/reader.h"
-#include "engine/images/set.h"
+#include "engine/images/images-internal.h"
 #include "include/stasis.h"
 
 /* argv or the environment longer than this is cut (the kernel's own ARG_MAX is far below) */

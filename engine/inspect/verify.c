@@ -13,8 +13,7 @@
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
 #include "engine/archive/archive.h"
-#include "engine/images/reader.h"
-#include "engine/images/set.h"
+#include "engine/images/images-internal.h"
 #include "engine/names.h"
 
 /* every image stasis has a reader for, parsed */
