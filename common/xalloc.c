@@ -86,9 +86,18 @@ size_t strv_length(char *const *strv)
 	return n;
 }
 
+void *xgrow(void *v, size_t n, size_t size)
+{
+	/* n is the count so far: the capacity is the next power of two, reached at n = 0, 1, 2, 4, ... */
+	if (n & (n - 1))
+		return v;
+	return xreallocarray(v, n ? 2 * n : 1, size);
+}
+
 void strv_push(char ***strv, size_t *len, char *s)
 {
-	*strv = xreallocarray(*strv, *len + 2, sizeof(char *));
+	/* + 1 for the NULL at the end: room for element len + 1 */
+	*strv = xgrow(*strv, *len + 1, sizeof(char *));
 	(*strv)[(*len)++] = s;
 	(*strv)[*len] = NULL;
 }

@@ -15,6 +15,13 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/*
+ * Room for element n (counting from 0) of an array that grows one element at a time from NULL:
+ * the capacity doubles whenever n reaches a power of two, so n appends copy O(n) elements, not
+ * O(n^2) (a realloc that cannot grow in place, as under ASan, copies the whole array).
+ */
+void *xgrow(void *v, size_t n, size_t size);
+
 /* Append to a NULL-terminated string vector, taking ownership of s. */
 void strv_push(char ***strv, size_t *len, char *s);
 size_t strv_length(char *const *strv);

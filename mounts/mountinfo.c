@@ -75,7 +75,7 @@ int mnt_table_parse(const char *text, const char *name, struct mnt_table *ret, s
 			mnt_table_clear(&t);
 			return error_setx(err, EBADMSG, "%s: line %zu: not a mountinfo line", name, lineno);
 		}
-		t.e = xreallocarray(t.e, t.n + 1, sizeof(*t.e));
+		t.e = xgrow(t.e, t.n, sizeof(*t.e));
 		t.e[t.n++] = (struct mnt_info){
 			.id = id,
 			.parent = parent,

@@ -53,7 +53,7 @@ static void push_kv(struct mnt_plan *p, const char *key, const char *val)
 	for (size_t i = 0; i < p->n_ext_mnt; i++)
 		if (strcmp(p->ext_mnt[i].key, key) == 0)
 			return;
-	p->ext_mnt = xreallocarray(p->ext_mnt, p->n_ext_mnt + 1, sizeof(*p->ext_mnt));
+	p->ext_mnt = xgrow(p->ext_mnt, p->n_ext_mnt, sizeof(*p->ext_mnt));
 	p->ext_mnt[p->n_ext_mnt++] = (struct mnt_kv){ xstrdup(key), xstrdup(val) };
 }
 
@@ -124,7 +124,7 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 		}
 		const char *dest = dests[i];
 		push_kv(&p, dest, dest);
-		p.binds = xreallocarray(p.binds, p.n_binds + 1, sizeof(*p.binds));
+		p.binds = xgrow(p.binds, p.n_binds, sizeof(*p.binds));
 		p.binds[p.n_binds++] = (struct mnt_bind){ xstrdup(dest), xstrdup(m->source) };
 		strv_push(&p.diff_excludes, &p.n_diff_excludes, xstrdup(dest));
 	}

@@ -188,7 +188,7 @@ int oci_bind_mounts_parse(const char *json, size_t len, struct oci_bind_mount **
 	for (size_t i = 0; r == 0 && YAJL_IS_ARRAY(t) && i < t->u.array.len; i++) {
 		yajl_val m = t->u.array.values[i];
 		cleanup_free char *where = xasprintf("[%zu]", i);
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		struct oci_bind_mount *b = &v[n++];
 		*b = (struct oci_bind_mount){ 0 };
 		cleanup_free char *type = NULL;

@@ -108,7 +108,7 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 		}
 		if (m.type == ARC_MEMBER_DIR)
 			continue;
-		r->members = xreallocarray(r->members, r->n + 1, sizeof(*r->members));
+		r->members = xgrow(r->members, r->n, sizeof(*r->members));
 		struct member *mb = &r->members[r->n++];
 		*mb = (struct member){ .name = xstrdup(m.name) };
 		int ret = extract_file(r, dirfd, m.name, (la_int64_t)m.size, mb, err);

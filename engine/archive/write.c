@@ -107,7 +107,7 @@ static struct archive_entry *new_entry(struct arc_writer *w, const char *name, m
 /* frees md */
 static void record_digest(struct arc_writer *w, const char *name, struct digest *md)
 {
-	w->digests = xreallocarray(w->digests, w->n_digests + 1, sizeof(*w->digests));
+	w->digests = xgrow(w->digests, w->n_digests, sizeof(*w->digests));
 	struct member_digest *d = &w->digests[w->n_digests++];
 	d->name = xstrdup(name);
 	digest_finish(md, d->hex);

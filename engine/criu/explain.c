@@ -223,7 +223,7 @@ void explain_text(const char *text, struct explain_finding **ret, size_t *ret_n)
 			if (!ok[i] || seen[i] || regexec(&re[i], line, 4, m, 0) != 0)
 				continue;
 			seen[i] = true;
-			f = xreallocarray(f, n + 1, sizeof(*f));
+			f = xgrow(f, n, sizeof(*f));
 			f[n++] = (struct explain_finding){
 				.id = catalog[i].id,
 				.line = xstrdup(line),

@@ -86,7 +86,7 @@ static void collect_tasks(struct ct *c, pid_t init)
 			for (char *s = kids, *tok; s && (tok = strtok_r(s, " \n", &s));) {
 				pid_t k;
 				if (parse_pid(tok, &k) == 0 && c->n < DOCTOR_MAX_TASKS) {
-					c->pids = xreallocarray(c->pids, c->n + 1, sizeof(pid_t));
+					c->pids = xgrow(c->pids, c->n, sizeof(pid_t));
 					c->pids[c->n++] = k;
 				}
 			}
@@ -216,8 +216,8 @@ static void check_fd(struct ct *c, pid_t pid, const char *fdname, const char *su
 	}
 	unsigned long ino;
 	if (sscanf(target, "socket:[%lu]", &ino) == 1) {
-		c->socks = xreallocarray(c->socks, c->n_socks + 1, sizeof(*c->socks));
-		c->sock_where = xreallocarray(c->sock_where, c->n_socks + 1, sizeof(*c->sock_where));
+		c->socks = xgrow(c->socks, c->n_socks, sizeof(*c->socks));
+		c->sock_where = xgrow(c->sock_where, c->n_socks, sizeof(*c->sock_where));
 		c->socks[c->n_socks] = ino;
 		c->sock_where[c->n_socks++] = xstrdup(subject);
 		int st = tcp_state(pid, ino);

@@ -17,7 +17,7 @@
 void report_add(struct stasis_report *r, const char *id, enum stasis_severity sev, const char *subject,
 		const char *fix, const char *cause)
 {
-	r->findings = xreallocarray(r->findings, r->n + 1, sizeof(*r->findings));
+	r->findings = xgrow(r->findings, r->n, sizeof(*r->findings));
 	r->findings[r->n++] = (struct stasis_finding){
 		.id = xstrdup(id),
 		.severity = sev,

@@ -88,7 +88,7 @@ int netns_unix_peers(pid_t pid, struct unix_peer **ret, size_t *ret_n, struct st
 	while ((l = read(p[0], pair, sizeof(pair))) == (ssize_t)sizeof(pair) || (l < 0 && errno == EINTR)) {
 		if (l < 0)
 			continue;
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		v[n++] = (struct unix_peer){ pair[0], pair[1], pair[2] };
 	}
 	close(p[0]);

@@ -149,7 +149,7 @@ int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t 
 			r = error_setx(err, EFBIG, "image `%s`: more than %d tasks", b->name, MAX_TASKS);
 			break;
 		}
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		v[n] = (struct img_task){ .pid = e->pid, .ppid = e->ppid, .pgid = e->pgid, .sid = e->sid };
 		if (e->n_threads) {
 			v[n].threads = xreallocarray(NULL, e->n_threads, sizeof(unsigned));
@@ -319,7 +319,7 @@ int image_read_pagemap(const struct image_blob *b, struct img_pagemap *ret, stru
 			break;
 		}
 		prev_end = run.vaddr + run.nr_pages * IMAGE_PAGE_SIZE;
-		pm.runs = xreallocarray(pm.runs, pm.n + 1, sizeof(*pm.runs));
+		pm.runs = xgrow(pm.runs, pm.n, sizeof(*pm.runs));
 		pm.runs[pm.n++] = run;
 	}
 	if (r < 0) {
@@ -379,7 +379,7 @@ int image_read_fdinfo(const struct image_blob *b, struct img_fd **ret, size_t *r
 	ProtobufCMessage *m;
 	while (n < MAX_ENTRIES && (r = img_next(&it, &fdinfo_entry__descriptor, &m, err)) > 0) {
 		FdinfoEntry *e = (FdinfoEntry *)m;
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		v[n++] = (struct img_fd){ .fd = e->fd, .id = e->id, .type = e->type, .flags = e->flags };
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
@@ -474,7 +474,7 @@ int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *
 	size_t n = 0;
 	ProtobufCMessage *m;
 	while (n < MAX_ENTRIES && (r = img_next(&it, &file_entry__descriptor, &m, err)) > 0) {
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		file_from_entry((FileEntry *)m, &v[n++]);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
@@ -506,7 +506,7 @@ int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t
 	ProtobufCMessage *m;
 	while (n < MAX_ENTRIES && (r = img_next(&it, &mnt_entry__descriptor, &m, err)) > 0) {
 		MntEntry *e = (MntEntry *)m;
-		v = xreallocarray(v, n + 1, sizeof(*v));
+		v = xgrow(v, n, sizeof(*v));
 		v[n++] = (struct img_mount){
 			.mnt_id = e->mnt_id,
 			.parent_mnt_id = e->parent_mnt_id,

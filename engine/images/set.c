@@ -45,7 +45,7 @@ static struct image_member *add_member(struct image_set *s, const char *name, ui
 	/* the archive walker refuses a member twice; a directory cannot hold a name twice */
 	if (strmap_put(s->index, name, s->n) < 0)
 		return NULL;
-	s->m = xreallocarray(s->m, s->n + 1, sizeof(*s->m));
+	s->m = xgrow(s->m, s->n, sizeof(*s->m));
 	s->m[s->n] = (struct image_member){ .name = xstrdup(name), .size = size };
 	return &s->m[s->n++];
 }

@@ -11,7 +11,7 @@
 
 static void add(struct stasis_diff *d, const char *section, char change, char *subject, char *detail)
 {
-	d->items = xreallocarray(d->items, d->n + 1, sizeof(*d->items));
+	d->items = xgrow(d->items, d->n, sizeof(*d->items));
 	d->items[d->n++] = (struct stasis_diff_item){
 		.section = section, .change = change, .subject = subject, .detail = detail
 	};

@@ -207,7 +207,7 @@ static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsi
 		       const struct img_file *f)
 {
 	struct stasis_inspect_socket *v = (struct stasis_inspect_socket *)p->sockets;
-	v = xreallocarray(v, p->n_sockets + 1, sizeof(*v));
+	v = xgrow(v, p->n_sockets, sizeof(*v));
 	struct stasis_inspect_socket *s = &v[p->n_sockets++];
 	p->sockets = v;
 	*s = (struct stasis_inspect_socket){
@@ -235,7 +235,7 @@ static void add_socket(struct builder *b, struct stasis_inspect_process *p, unsi
 static void add_fd(struct stasis_inspect_process *p, int fd, const char *type, const struct img_file *f)
 {
 	struct stasis_inspect_fd *v = (struct stasis_inspect_fd *)p->fds;
-	v = xreallocarray(v, p->n_fds + 1, sizeof(*v));
+	v = xgrow(v, p->n_fds, sizeof(*v));
 	struct stasis_inspect_fd *d = &v[p->n_fds++];
 	p->fds = v;
 	*d = (struct stasis_inspect_fd){ .fd = fd, .type = type };
@@ -328,7 +328,7 @@ static int load_mm(struct builder *b, unsigned pid, struct stasis_inspect_proces
 		r = inspect_load_pagemap(b->s, pid, &pm, err);
 		cleanup_free char *pages = r == 0 ? pages_image_name(&pm) : NULL;
 		if (r == 0 && pm.n && image_set_has_image(b->s, pages)) {
-			b->pending = xreallocarray(b->pending, b->n_pending + 1, sizeof(*b->pending));
+			b->pending = xgrow(b->pending, b->n_pending, sizeof(*b->pending));
 			struct pending_args *pa = &b->pending[b->n_pending++];
 			*pa = (struct pending_args){ .p = p };
 			const uint64_t range[2][2] = { { mm.arg_start, mm.arg_end },

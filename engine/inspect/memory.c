@@ -68,7 +68,7 @@ static void add_match(struct searcher *s, size_t start, size_t mlen)
 		text[i - from] = c >= 0x20 && c < 0x7f ? (char)c : '.';
 	}
 	text[to - from] = '\0';
-	s->matches = xreallocarray(s->matches, s->n_matches + 1, sizeof(*s->matches));
+	s->matches = xgrow(s->matches, s->n_matches, sizeof(*s->matches));
 	s->matches[s->n_matches++] = (struct stasis_memory_match){
 		.addr = s->base + start, .text = text, .before = start - from, .len = mlen
 	};

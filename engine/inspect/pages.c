@@ -46,7 +46,7 @@ static struct mem_plan *plan_for(struct mem_plans *plans, const struct img_pagem
 	for (size_t i = 0; i < plans->n; i++)
 		if (strcmp(plans->v[i].image, name) == 0)
 			return &plans->v[i];
-	plans->v = xreallocarray(plans->v, plans->n + 1, sizeof(*plans->v));
+	plans->v = xgrow(plans->v, plans->n, sizeof(*plans->v));
 	plans->v[plans->n] = (struct mem_plan){ .image = TAKE_PTR(name) };
 	return &plans->v[plans->n++];
 }
@@ -62,7 +62,7 @@ uint64_t mem_plan_range(struct mem_plans *plans, const struct img_pagemap *pm, u
 		uint64_t stop = page_end < end ? page_end : end;
 		uint64_t off;
 		if (pagemap_locate(pm, a, &off) == 1) {
-			p->pieces = xreallocarray(p->pieces, p->n + 1, sizeof(*p->pieces));
+			p->pieces = xgrow(p->pieces, p->n, sizeof(*p->pieces));
 			p->pieces[p->n++] = (struct mem_piece){ .file_off = off,
 								.len = (size_t)(stop - a),
 								.dst = dst + (a - start) };

@@ -51,7 +51,7 @@ static void ext_add(struct ext_list *l, const char *key, const char *val)
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->kv[i].key, key) == 0)
 			return;
-	l->kv = xreallocarray(l->kv, l->n + 1, sizeof(*l->kv));
+	l->kv = xgrow(l->kv, l->n, sizeof(*l->kv));
 	l->kv[l->n++] = (struct rpc_kv){ key, val };
 }
 

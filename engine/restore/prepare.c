@@ -135,7 +135,7 @@ int restore_bind_sources(const struct oci_config *config, const char *const *mou
 				"or opts.bundle",
 				dest, m->source ? m->source : "", dest);
 		if (r == 0) {
-			v = xreallocarray(v, n + 1, sizeof(*v));
+			v = xgrow(v, n, sizeof(*v));
 			v[n++] = (struct oci_kv){ TAKE_PTR(dest), src };
 		}
 	}
