@@ -12,6 +12,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: stasis checkpoint [OPTIONS] ID\n"
+		   "       stasis checkpoint [OPTIONS] --pid PID --bundle DIR [ID]\n"
 		   "\n"
 		   "Checkpoints a running runc or crun container into CRIU images and/or an archive that "
 		   "podman,\n"
@@ -33,9 +34,13 @@ static void usage(FILE *f)
 		   "      --parent-path DIR      pre-dump parent images, relative to --image-path\n"
 		   "      --ignore-rootfs        leave the rootfs diff out of the archive\n"
 		   "      --rootfs-base DIR      unchanged image of a plain-directory rootfs\n"
-		   "      --runtime NAME         runc, crun or auto (default: whichever knows ID)\n"
+		   "      --runtime NAME         runc, crun, none (a container stasis restored with\n"
+		   "                             --runtime none: its record) or auto (default: such\n"
+		   "                             a record, else runc, then crun)\n"
 		   "      --pid PID --bundle DIR a container of any runtime, without state lookup\n"
-		   "  -h, --help                 this text\n");
+		   "  -h, --help                 this text\n"
+		   "accepted for runc compatibility, no effect:\n"
+		   "      --auto-dedup, --empty-ns NS\n");
 }
 
 int cmd_checkpoint(int argc, char **argv)

@@ -4,6 +4,13 @@
 
 #include "runtime-hooks/cli.h"
 
+static const char usage[] =
+	"usage: stasis delete [-f | --force] [--state-dir DIR] [--runtime runc|crun] ID\n"
+	"\n"
+	"Removes a container stasis restored: its runtime deletes it (runc, crun) or stasis\n"
+	"stops it (--force kills a running one), then stasis unmounts and removes its rootfs\n"
+	"overlay, network namespace and state directory (give the --state-dir the restore had).\n";
+
 int cmd_delete(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -27,11 +34,7 @@ int cmd_delete(int argc, char **argv)
 			o.runtime = optarg;
 			break;
 		case 'h':
-			printf("usage: stasis delete [--force] [--state-dir DIR] [--runtime runc|crun] ID\n\n"
-			       "Removes a container stasis restored: its runtime deletes it (runc, crun) or "
-			       "stasis stops it (--force kills a running one), then stasis unmounts and "
-			       "removes its rootfs overlay, network namespace and state directory (give "
-			       "the --state-dir the restore had).\n");
+			fputs(usage, stdout);
 			return 0;
 		default:
 			return 2;

@@ -70,6 +70,24 @@ static void print_human(const char *what, const struct stasis_report *r)
 	}
 }
 
+static const char usage[] =
+	"usage: stasis doctor [--format text|json]\n"
+	"       stasis doctor [--format text|json] [--runtime NAME] ID\n"
+	"       stasis doctor [--format text|json] --log FILE\n"
+	"\n"
+	"Without ID: whether this host can checkpoint and restore (CRIU, kernel, cgroups,\n"
+	"LSMs, capabilities, space).\n"
+	"With ID: what in the running container CRIU will refuse (tracers, devices, sockets,\n"
+	"locks, terminals, mounts, host files), without freezing it.\n"
+	"With --log FILE: why a CRIU dump.log/restore.log failed.\n"
+	"Each finding is a blocker, needs a flag, or info; exit status 1 when a blocker was\n"
+	"found.\n"
+	"\n"
+	"      --format text|json     text (default) or JSON\n"
+	"      --runtime NAME         with ID: runc or crun (default: whichever knows ID)\n"
+	"      --log FILE             explain the CRIU log FILE\n"
+	"  -h, --help                 this text\n";
+
 int cmd_doctor(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -93,14 +111,7 @@ int cmd_doctor(int argc, char **argv)
 			runtime = optarg;
 			break;
 		case 'h':
-			printf("usage: stasis doctor [--format text|json] [ID | --log FILE]\n\n"
-			       "Without ID: whether this host can checkpoint and restore (CRIU, kernel, "
-			       "cgroups, LSMs, capabilities, space).\n"
-			       "With ID: what in the running container CRIU will refuse (tracers, devices, "
-			       "sockets, locks, terminals, mounts, host files), without freezing it.\n"
-			       "--log FILE: why a CRIU dump.log/restore.log failed.\n"
-			       "Each finding is a blocker, needs a flag, or info; exit status 1 when a "
-			       "blocker was found.\n");
+			fputs(usage, stdout);
 			return 0;
 		default:
 			return 2;

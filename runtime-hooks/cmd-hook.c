@@ -14,14 +14,17 @@
 /* an OCI state is a few hundred bytes: anything near this is not one */
 #define HOOK_STATE_MAX (1u << 20)
 
+static const char usage[] =
+	"usage: stasis hook " STASIS_HOOK_LOOPBACK_UP " < STATE\n"
+	"\n"
+	"Run by the OCI runtime as a createRuntime hook in bundles stasis restore builds: sets\n"
+	"loopback up in the container's network namespace (runc restores an owned one with\n"
+	"loopback down).\n";
+
 int cmd_hook(int argc, char **argv)
 {
 	if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fprintf(argc == 2 ? stdout : stderr,
-			"usage: stasis hook %s < STATE\n\nRun by the OCI runtime as a createRuntime hook in "
-			"bundles stasis restore builds: sets loopback up in the container's network "
-			"namespace (runc restores an owned one with loopback down).\n",
-			STASIS_HOOK_LOOPBACK_UP);
+		fputs(usage, argc == 2 ? stdout : stderr);
 		return argc == 2 ? 0 : 2;
 	}
 	char *buf = malloc(HOOK_STATE_MAX);

@@ -231,6 +231,7 @@ static const char usage[] =
 	"Reads a checkpoint without restoring it: a stasis, podman or CRI-O archive (streamed, nothing\n"
 	"extracted), an extracted archive, or a CRIU image directory (runc checkpoint --image-path).\n"
 	"what: --ps-tree --cmdline --env --files --sockets --mounts --stats --rootfs-diff --all\n"
+	"(--ps-tree-cmd and --ps-tree-env, checkpointctl's names, are --cmdline and --env)\n"
 	"--memory: searches one process' memory for a byte string or a POSIX extended regex (inside\n"
 	"runs of non-NUL bytes); exit status 1 when nothing matched.  --dump-memory writes its pages.\n"
 	"--diff: what differs between two checkpoints; exit status 1 when something does.\n";

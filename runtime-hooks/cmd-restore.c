@@ -14,7 +14,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: stasis restore [OPTIONS] ID\n"
+		"usage: stasis restore --import FILE [--name NAME] [OPTIONS] [ID]\n"
+		"       stasis restore --image-path DIR [--bundle DIR] [OPTIONS] ID\n"
 		"\n"
 		"Restores a container from a checkpoint archive (stasis, podman, CRI-O) or from CRIU "
 		"images,\n"
@@ -22,7 +23,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -i, --import FILE          the checkpoint archive (any compression)\n"
 		"  -n, --name NAME            the restored container's id (default: ID)\n"
-		"      --image-path DIR       CRIU images instead of an archive (needs --bundle)\n"
+		"      --image-path DIR       CRIU images instead of an archive (as runc restore); the\n"
+		"                             bundle is --bundle, else the current directory\n"
 		"  -b, --bundle DIR           the new container's bundle (config.json and its rootfs)\n"
 		"      --rootfs-base DIR      without --bundle: the image of the rootfs (an overlay on it\n"
 		"                             gets the archive's changes)\n"
@@ -30,7 +32,8 @@ static void usage(FILE *f)
 		"      --netns PATH           join this network namespace (when the container had one\n"
 		"                             from outside; default: a new one)\n"
 		"      --state-dir DIR        stasis' files for the container (default /run/stasis/NAME)\n"
-		"      --runtime NAME         runc, crun or none (default: the checkpointed container's)\n"
+		"      --runtime NAME         runc, crun or none (default, or auto: the checkpointed\n"
+		"                             container's when it was runc or crun, else none)\n"
 		"      --work-path DIR        restore.log (default: the state directory)\n"
 		"      --pid-file FILE        write the restored init's pid\n"
 		"  -d, --detach               detach (always: the container runs on its own)\n"
@@ -43,7 +46,9 @@ static void usage(FILE *f)
 		"      --manage-cgroups-mode MODE  soft (default), full, strict or ignore\n"
 		"      --lsm-profile TYPE:NAME     selinux:LABEL or apparmor:PROFILE (default: config.json)\n"
 		"      --lsm-mount-context CTX     SELinux mount context (default: linux.mountLabel)\n"
-		"  -h, --help                 this text\n");
+		"  -h, --help                 this text\n"
+		"accepted for runc compatibility, no effect:\n"
+		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
 }
 
 #define MAX_MOUNTS 256

@@ -32,11 +32,26 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: stasis [--criu PATH] [--timeout SECONDS] [--root DIR] [--log FILE] [--log-format "
-		   "text|json]\n              [--debug] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: stasis [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+		   "       stasis -h | --help | -v | --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nCRIU is found by --criu, then $STASIS_CRIU, then $PATH; stasis needs CRIU >= %s.\n",
+	fprintf(f,
+		"\n"
+		"global options (before COMMAND):\n"
+		"      --criu PATH            the CRIU binary (default: $STASIS_CRIU, then criu in $PATH)\n"
+		"      --timeout SECONDS      the longest wait for one CRIU reply, 1 to 86400 (default 600)\n"
+		"      --root DIR             the runtime's state root (runc's and crun's --root)\n"
+		"      --log FILE             append the library's log to FILE (default: no log)\n"
+		"      --log-format text|json json: one object a line with level, msg and time (as runc)\n"
+		"      --debug                log debug messages too (each CRIU request and runtime\n"
+		"                             command); without --log, the log goes to stderr\n"
+		"  -h, --help                 this text\n"
+		"  -v, --version              print \"stasis VERSION\"\n"
+		"accepted for runc compatibility, no effect:\n"
+		"      --systemd-cgroup\n"
+		"\n"
+		"stasis needs CRIU >= %s.  COMMAND --help describes a command.\n",
 		STASIS_CRIU_MIN_VERSION_STR);
 }
 
@@ -138,7 +153,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	/* '+': stop at the subcommand, whose own options follow it */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			cli_globals.criu_path = optarg;
