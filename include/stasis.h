@@ -189,8 +189,9 @@ struct stasis_checkpoint_opts {
  * archive (export_path).  A failed dump leaves the container running and no archive behind.
  * Returns 0; -ENOENT (no such container, or neither runtime knows it); -EEXIST (export_path
  * exists: never overwritten); -EOPNOTSUPP (CRIU too old; pre_dump without memory tracking);
- * -EINVAL (no destination, pre_dump with export_path, a bad manage_cgroups_mode); -EPERM (a mount
- * CRIU cannot declare); CRIU's errno (else -EIO) with its log lines and hint; -ENOSPC and other
+ * -EINVAL (no destination, pre_dump with export_path, a bad manage_cgroups_mode, a container that
+ * is not running, a mount CRIU cannot declare); -ESRCH (a container stasis restored whose process
+ * is gone); CRIU's errno (else -EIO) with its log lines and hint; -ENOSPC and other
  * errnos of writing the archive, whose message says where the images were kept.
  */
 STASIS_EXPORT int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
@@ -240,7 +241,9 @@ struct stasis_restore_opts {
  * member missing or added); -EPERM (a member or rootfs-diff entry that would write outside, a link,
  * a device); -EFBIG (an archive over the size or member caps); -ENOTSUP (a newer manifest format);
  * CRIU's errno (else -EIO) with its log lines and hint, and the restore.log kept beside the state
- * dir; the runtime's failure (-EIO) with its last line of stderr.
+ * dir; the runtime's failure (-EIO) with its last line of stderr; -ENOTSUP (a container with a
+ * terminal restored without runc); -ETIMEDOUT (an OCI hook ran past its timeout); -EPERM (a
+ * network namespace could not be made).
  */
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);
@@ -429,7 +432,7 @@ struct stasis_inspect {
 STASIS_EXPORT int stasis_inspect(const char *path, const struct stasis_inspect_opts *opts,
 				 struct stasis_inspect **ret, struct stasis_error **err);
 STASIS_EXPORT struct stasis_inspect *stasis_inspect_free(struct stasis_inspect *i);
-/* The documented JSON form (docs/inspect.md) of what was read; *ret is freed with free(). */
+/* The documented JSON form (docs/inspect.md) of what was read; *ret is freed with free().  -EINVAL: NULL. */
 STASIS_EXPORT int stasis_inspect_json(const struct stasis_inspect *i, char **ret, struct stasis_error **err);
 
 struct stasis_memory_opts {
@@ -472,7 +475,7 @@ struct stasis_memory_result {
 STASIS_EXPORT int stasis_inspect_memory(const char *path, const struct stasis_memory_opts *opts,
 					struct stasis_memory_result **ret, struct stasis_error **err);
 STASIS_EXPORT struct stasis_memory_result *stasis_memory_result_free(struct stasis_memory_result *r);
-/* JSON of a memory search (docs/inspect.md); *ret is freed with free(). */
+/* JSON of a memory search (docs/inspect.md); *ret is freed with free().  -EINVAL: NULL. */
 STASIS_EXPORT int stasis_memory_result_json(const struct stasis_memory_result *r, char **ret,
 					    struct stasis_error **err);
 
@@ -489,11 +492,11 @@ struct stasis_diff {
 	size_t n;
 };
 
-/* What differs between two inspected checkpoints (read them with the same `what`). */
+/* What differs between two inspected checkpoints (read them with the same `what`).  -EINVAL: NULL. */
 STASIS_EXPORT int stasis_inspect_diff(const struct stasis_inspect *a, const struct stasis_inspect *b,
 				      struct stasis_diff **ret, struct stasis_error **err);
 STASIS_EXPORT struct stasis_diff *stasis_diff_free(struct stasis_diff *d);
-/* JSON of a diff (docs/inspect.md); *ret is freed with free(). */
+/* JSON of a diff (docs/inspect.md); *ret is freed with free().  -EINVAL: NULL. */
 STASIS_EXPORT int stasis_diff_json(const struct stasis_diff *d, char **ret, struct stasis_error **err);
 
 struct stasis_verify_result {
