@@ -154,3 +154,30 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 		unlink(tmp);
 	return r;
 }
+
+int fsync_dir_files(const char *dir, struct stasis_error **err)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return error_set(err, errno, "open `%s`", dir);
+	int walk = dup(dfd);
+	cleanup_closedir DIR *d = walk >= 0 ? fdopendir(walk) : NULL;
+	if (!d) {
+		if (walk >= 0)
+			close(walk);
+		return error_set(err, errno, "read `%s`", dir);
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		cleanup_close int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fsync(fd) < 0)
+			return error_set(err, errno, "fsync `%s/%s`", dir, de->d_name);
+	}
+	if (fsync(dfd) < 0)
+		return error_set(err, errno, "fsync `%s`", dir);
+	return 0;
+}

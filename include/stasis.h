@@ -197,6 +197,22 @@ struct stasis_checkpoint_opts {
 STASIS_EXPORT int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
 				    struct stasis_error **err);
 
+struct stasis_gc_opts {
+	size_t size;
+	/* what was found and what was done about it, one message each; may be NULL */
+	void (*report)(const char *msg, void *data);
+	void *report_data;
+};
+
+/*
+ * Finds what checkpoints that were killed before they finished (and whose guard died too) left
+ * behind, and undoes it: a container left frozen is thawed and runs on, temporary images and
+ * archives are removed.  Runs that are still at work are never touched.  Returns the number of
+ * such runs found, or -errno (the state directory cannot be read).
+ */
+STASIS_EXPORT int stasis_gc(struct stasis_ctx *ctx, const struct stasis_gc_opts *opts,
+			    struct stasis_error **err);
+
 struct stasis_restore_opts {
 	size_t size;
 	const char *id;		 /* the restored container's id (required; may be a new name) */

@@ -37,6 +37,7 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -27,6 +27,7 @@ static const struct {
 	  "what a checkpoint holds: processes, files, sockets, mounts, memory, diffs" },
 	{ "verify", cmd_verify, "check an archive's digests and that every CRIU image parses" },
 	{ "delete", cmd_delete, "remove a restored container and everything stasis made for it" },
+	{ "gc", cmd_gc, "undo what killed checkpoints left behind: thaw, remove temporary files" },
 	{ "hook", cmd_hook, "the OCI hook stasis puts in the bundles it builds (run by the runtime)" },
 };
 

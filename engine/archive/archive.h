@@ -96,7 +96,10 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
 			  struct stasis_error **err);
 int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err);
+/* Adds the manifest, fsyncs, links the archive under its final name; frees w either way. */
 int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err);
+/* The temporary file the archive is written to until the commit (for whoever must remove it). */
+const char *arc_writer_tmp_path(const struct arc_writer *w);
 /* Removes the temporary file and frees w; accepts NULL; returns NULL. */
 struct arc_writer *arc_writer_abort(struct arc_writer *w);
 /* Writes an uncompressed tar of the given relative paths under base (metadata, xattrs, hardlinks kept). */

@@ -42,7 +42,10 @@ struct arc_writer {
 static int ar_error(struct arc_writer *w, struct stasis_error **err, const char *what)
 {
 	int e = archive_errno(w->a);
-	return error_setx(err, e > 0 ? e : EIO, "archive `%s`: %s: %s", w->final_path, what,
+	/* a system call's failure (ENOSPC, EIO) says so in its own words */
+	if (e > 0)
+		return error_set(err, e, "archive `%s`: %s", w->final_path, what);
+	return error_setx(err, EIO, "archive `%s`: %s: %s", w->final_path, what,
 			  archive_error_string(w->a) ? archive_error_string(w->a) : "error");
 }
 
@@ -214,7 +217,7 @@ static char *manifest_json(struct arc_writer *w, const char *criu_version)
 	return oci_json_finish(j, &len);
 }
 
-int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err)
+static int commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err)
 {
 	cleanup_free char *manifest = manifest_json(w, criu_version);
 	struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, (int64_t)strlen(manifest));
@@ -227,15 +230,35 @@ int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct sta
 		return ar_error(w, err, "close");
 	if (fsync(w->fd) < 0)
 		return error_set(err, errno, "fsync `%s`", w->tmp_path);
-	if (rename(w->tmp_path, w->final_path) < 0)
-		return error_set(err, errno, "rename `%s` to `%s`", w->tmp_path, w->final_path);
-	free(w->tmp_path);
-	w->tmp_path = NULL;
+	/*
+	 * link, not rename: the final name is taken only if nobody has it, so two checkpoints to one
+	 * path never overwrite each other's archive (the loser fails, its container runs on)
+	 */
+	if (link(w->tmp_path, w->final_path) < 0) {
+		if (errno == EEXIST)
+			return error_setx(
+				err, EEXIST,
+				"`%s` exists (another checkpoint wrote it meanwhile): never overwritten",
+				w->final_path);
+		return error_set(err, errno, "link `%s` as `%s`", w->tmp_path, w->final_path);
+	}
 	cleanup_close int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		fsync(dfd);
-	arc_writer_abort(w);
 	return 0;
+}
+
+int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err)
+{
+	int r = commit(w, criu_version, err);
+	/* committed or not, the temporary name goes (committed, the archive lives on under its own) */
+	arc_writer_abort(w);
+	return r;
+}
+
+const char *arc_writer_tmp_path(const struct arc_writer *w)
+{
+	return w->tmp_path;
 }
 
 struct arc_writer *arc_writer_abort(struct arc_writer *w)

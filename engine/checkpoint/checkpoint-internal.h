@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * engine/checkpoint/: stasis_checkpoint, one file a step: find.c finds the container and its
- * config, plan.c turns its mounts into CRIU's external resources, dump.c lets CRIU dump it through
- * our RPC client, export.c streams images, metadata and the rootfs diff into one archive;
- * checkpoint.c runs the steps and owns their state.
+ * config, plan.c turns its mounts into CRIU's external resources, freezer.c holds it still, dump.c
+ * lets CRIU dump it through our RPC client, export.c streams images, metadata and the rootfs diff
+ * into one archive; guard.c makes sure a run that dies half way loses nothing (the lock, the
+ * record of what to undo, the guard process, stasis_gc); checkpoint.c runs the steps.
  */
 #ifndef STASIS_ENGINE_CHECKPOINT_INTERNAL_H
 #define STASIS_ENGINE_CHECKPOINT_INTERNAL_H
@@ -15,8 +16,25 @@
 #include "mounts/mounts.h"
 #include "oci/oci.h"
 
+/* one thing a run must undo if it dies: a freezer it froze, a temporary file or directory */
+struct ckpt_guard_entry {
+	const char *tag;
+	char *path;
+};
+
+struct ckpt_guard {
+	char *key; /* the container id: the lock's and the record's name */
+	int lock_fd;
+	pid_t pid; /* the guard process */
+	int pipe_fd;
+	struct ckpt_guard_entry *entries;
+	size_t n_entries;
+};
+
 struct ckpt {
 	struct stasis_checkpoint_opts o;
+	struct ckpt_guard guard;
+	bool held; /* frozen by us: thawed or killed by us, never by CRIU */
 	struct oci_state *state;
 	char *runtime;
 	struct oci_config *config;
@@ -43,5 +61,27 @@ int ckpt_prepare_dirs(struct ckpt *c, struct stasis_error **err);
 int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err);
 /* The archive: images, config.dump, spec.dump, bind.mounts, rootfs diff, manifest. */
 int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err);
+
+/*
+ * Takes the container's checkpoint lock (-EBUSY naming the holder when another run has it) and,
+ * holding it, undoes what a dead run of the same container left (said through say).
+ */
+int ckpt_guard_lock(struct ckpt_guard *g, const char *key, void (*say)(const char *msg, void *data),
+		    void *data, struct stasis_error **err);
+/* CKPT_OPS_DIR/<key><suffix>: files of this run beside its lock (malloc'ed). */
+char *ckpt_guard_path(const struct ckpt_guard *g, const char *suffix);
+/* Starts the guard process that undoes the record if this process dies before releasing. */
+int ckpt_guard_start(struct ckpt_guard *g, struct stasis_error **err);
+/* Adds a frozen freezer (freezer true) or a temporary path to what a dead run must undo. */
+int ckpt_guard_note(struct ckpt_guard *g, bool freezer, const char *path, struct stasis_error **err);
+/* The run is over (the caller undid or kept what it made): the guard ends, the lock is released. */
+void ckpt_guard_release(struct ckpt_guard *g);
+
+/* The freezer (a cgroup v1 freezer directory): freeze and wait for FROZEN, thaw, and whether frozen. */
+int ckpt_freeze(const char *dir, struct stasis_error **err);
+int ckpt_thaw(const char *dir, struct stasis_error **err);
+bool ckpt_frozen(const char *dir);
+/* SIGKILL to every task of a frozen cgroup, then thaw: they die without running again. */
+int ckpt_kill_frozen(const char *dir, struct stasis_error **err);
 
 #endif

@@ -47,10 +47,56 @@ void ckpt_warn(struct ckpt *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void say_leftover(const char *msg, void *data)
+{
+	ckpt_warn(data, "%s", msg);
+}
+
+/*
+ * Whether stasis holds the container (frozen by us) while the archive is written, so that a failure
+ * or a kill leaves it running instead of gone.  It takes a freezer of the container's own, a
+ * container stasis knows (not a bare pid, whose cgroup may hold others), and a run that ends it:
+ * a pre-dump leaves it running anyway, and established TCP connections must die under CRIU's
+ * network lock, or their peers see a reset before the restore.
+ */
+static const char *why_not_held(const struct ckpt *c)
+{
+	if (c->o.pre_dump)
+		return NULL;
+	if (!c->freezer)
+		return "it has no freezer cgroup of its own";
+	if (c->o.pid)
+		return "it was given by pid, and its cgroup may hold other processes";
+	if (c->o.tcp_established && !c->o.leave_running)
+		return "with opts.tcp_established CRIU ends it under its network lock, so that peers see no "
+		       "reset";
+	return NULL;
+}
+
+/* An OCI id, as runc checks it: it names files of ours and goes on runtimes' command lines. */
+static bool id_is_valid(const char *id)
+{
+	if (!id[0] || id[0] == '-' || id[0] == '.')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+		    !strchr("_+-.", *p))
+			return false;
+	return true;
+}
+
+/* Ends the held container once its archive (or images) is durable: killed, or left to run on. */
+static int finish_held(struct ckpt *c, struct stasis_error **err)
+{
+	if (c->o.leave_running)
+		return ckpt_thaw(c->freezer, err);
+	return ckpt_kill_frozen(c->freezer, err);
+}
+
 int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
 		      struct stasis_error **err)
 {
-	struct ckpt c = { 0 };
+	struct ckpt c = { .guard = { .lock_fd = -1, .pipe_fd = -1 } };
 	if (!opts)
 		return error_setx(err, EINVAL, "checkpoint: no options given");
 	int rc = opts_copy(&c.o, sizeof(c.o), opts, "checkpoint", err);
@@ -58,11 +104,20 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		return rc;
 	const char *what = c.o.id ? c.o.id : "container";
 	int r;
+	bool dumped = false;
+	cleanup_free char *key = c.o.id ? xstrdup(c.o.id) : xasprintf("pid-%d", (int)c.o.pid);
 
 	if (!c.o.image_path && !c.o.export_path) {
 		r = error_setx(err, EINVAL,
 			       "neither opts.image_path nor opts.export_path given: nowhere to write the "
 			       "checkpoint");
+		goto out;
+	}
+	if (!id_is_valid(key)) {
+		r = error_setx(
+			err, EINVAL,
+			"opts.id `%s`: an id is letters, digits and `_+-.`, not starting with `-` or `.`",
+			key);
 		goto out;
 	}
 	if (c.o.export_path && access(c.o.export_path, F_OK) == 0) {
@@ -82,26 +137,44 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 			goto out;
 		}
 	}
+	/* one run a container: a second one would find it frozen, or dump it twice */
+	if ((r = ckpt_guard_lock(&c.guard, key, say_leftover, &c, err)) < 0)
+		goto out;
 	if ((r = ckpt_find_container(&c, err)) < 0 || (r = ckpt_load_config(&c, err)) < 0 ||
 	    (r = ckpt_plan(&c, err)) < 0 || (r = ckpt_prepare_dirs(&c, err)) < 0)
 		goto out;
-	ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: pid %d (%s), images in `%s`", c.state->id,
-		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir);
+	if (c.images_tmp && (r = ckpt_guard_note(&c.guard, false, c.images_dir, err)) < 0)
+		goto out;
+	const char *not_held = why_not_held(&c);
+	if (not_held && !c.o.leave_running)
+		ckpt_warn(&c, "CRIU ends the container when its dump is done, before the %s is written: %s",
+			  c.o.export_path ? "archive" : "images' sync", not_held);
+	if (!not_held && !c.o.pre_dump) {
+		if ((r = ckpt_guard_start(&c.guard, err)) < 0 ||
+		    (r = ckpt_guard_note(&c.guard, true, c.freezer, err)) < 0 ||
+		    (r = ckpt_freeze(c.freezer, err)) < 0)
+			goto out;
+		c.held = true;
+	}
+	ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: pid %d (%s), images in `%s`%s", c.state->id,
+		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir,
+		c.held ? ", held frozen until they are durable" : "");
 	r = ckpt_dump(ctx, &c, err);
 	if (r < 0)
 		goto out;
+	dumped = true;
 	if (c.o.export_path) {
 		r = ckpt_export(ctx, &c, err);
-		if (r == 0)
-			ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: archive `%s` written", c.state->id,
-				c.o.export_path);
-		if (r < 0) {
-			/* the container is dumped: its images are all that is left of it, never delete them */
-			c.images_tmp = false;
-			error_wrap(err, r, "CRIU images kept in `%s`", c.images_dir);
+		if (r < 0)
 			goto out;
-		}
+		ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: archive `%s` written", c.state->id,
+			c.o.export_path);
+	} else if (c.held && (r = fsync_dir_files(c.images_dir, err)) < 0) {
+		goto out;
 	}
+	if (c.held && (r = finish_held(&c, err)) < 0)
+		goto out;
+	c.held = false;
 	if (!c.runtime && !c.o.pid && !c.o.leave_running && !c.o.pre_dump) {
 		/* a stasis-restored container without runtime: it is gone, so is its record */
 		cleanup_free char *own = stasis_state_record(c.state->id);
@@ -116,9 +189,23 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 			ckpt_warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
 				  stasis_error_message(e));
 	}
+	if (c.o.export_path && !c.o.work_path) {
+		/* dump.log is in the archive: the run's work dir goes */
+		rm_rf(c.work_dir);
+	}
 out:
+	if (r < 0 && c.held) {
+		/* whatever failed, the container was only frozen: it runs on, nothing is lost */
+		if (ckpt_thaw(c.freezer, NULL) == 0)
+			error_wrap(err, r, "the container runs again (nothing was lost)");
+	} else if (r < 0 && dumped && !c.o.leave_running && c.images_tmp) {
+		/* CRIU ended the container: its images are all that is left of it, never delete them */
+		c.images_tmp = false;
+		error_wrap(err, r, "CRIU images kept in `%s`", c.images_dir);
+	}
 	if (r < 0)
 		error_wrap(err, r, "checkpoint `%s`", what);
+	ckpt_guard_release(&c.guard);
 	ckpt_clear(&c);
 	return r;
 }

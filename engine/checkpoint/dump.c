@@ -89,7 +89,8 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 	o.freeze_cgroup = c->freezer;
 	o.manage_cgroups = true;
 	o.manage_cgroups_mode = mode;
-	o.leave_running = c->o.leave_running;
+	/* a held container is ours to end once the archive is durable, never CRIU's */
+	o.leave_running = c->o.leave_running || c->held;
 	o.tcp_established = c->o.tcp_established;
 	o.tcp_skip_in_flight = c->o.tcp_skip_in_flight;
 	o.ext_unix_sk = c->o.ext_unix_sk;
@@ -135,6 +136,15 @@ int ckpt_prepare_dirs(struct ckpt *c, struct stasis_error **err)
 		if (r < 0)
 			return r;
 		c->work_dir = xstrdup(c->o.work_path);
+	} else if (c->images_tmp) {
+		/*
+		 * the temporary images go when the run ends; dump.log must outlive a failure to say
+		 * why: it is written beside the run's lock, one per container, replaced by the next run
+		 */
+		c->work_dir = ckpt_guard_path(&c->guard, ".work");
+		rm_rf(c->work_dir);
+		if (mkdir(c->work_dir, 0700) < 0)
+			return error_set(err, errno, "create `%s`", c->work_dir);
 	} else {
 		c->work_dir = xstrdup(c->images_dir);
 	}

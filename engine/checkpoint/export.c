@@ -139,7 +139,10 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 			  c->state->rootfs);
 	}
 
-	cleanup_free char *diff_tar = xasprintf("%s/.stasis-rootfs-diff.tar", c->work_dir);
+	/* beside the images: the rootfs diff may be large, and the work dir may be in memory (/run) */
+	cleanup_free char *diff_tar = xasprintf("%s/.stasis-rootfs-diff.tar", c->images_dir);
+	if (have_diff && (r = ckpt_guard_note(&c->guard, false, diff_tar, err)) < 0)
+		return r;
 	if (have_diff) {
 		const char *tree = c->plan.upperdir ? c->plan.upperdir : c->state->rootfs;
 		r = arc_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
@@ -149,7 +152,10 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 
 	struct arc_writer *w = NULL;
 	r = arc_writer_open(c->o.export_path, c->o.compress, &w, err);
+	if (r == 0)
+		r = ckpt_guard_note(&c->guard, false, arc_writer_tmp_path(w), err);
 	if (r < 0) {
+		arc_writer_abort(w);
 		unlink(diff_tar);
 		return r;
 	}

@@ -53,6 +53,9 @@ static char *find_freezer(pid_t pid)
 		const char *sub = relpath;
 		if (strcmp(root, "/") != 0 && strncmp(relpath, root, strlen(root)) == 0)
 			sub = relpath + strlen(root);
+		/* a hierarchy's root is every process' freezer, never a container's own */
+		if (!*sub || strcmp(sub, "/") == 0)
+			return NULL;
 		out = xasprintf("%s%s", t.e[i].mountpoint, sub);
 	}
 	return out;

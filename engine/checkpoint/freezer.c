@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Holding the container still while its archive is written: stasis freezes the container's
+ * cgroup v1 freezer itself before CRIU dumps it.  CRIU leaves a cgroup that was frozen before it
+ * started frozen after a leave-running dump (checked here with CRIU 4.2.1), so the container
+ * neither runs on nor dies until stasis decides: thawed when anything fails, killed once the
+ * archive is durable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/checkpoint/checkpoint-internal.h"
+
+#define FREEZER_STATE "freezer.state"
+#define FREEZER_FROZEN "FROZEN"
+#define FREEZER_THAWED "THAWED"
+/* cgroup v1's freezer announces nothing: its state is read again every FREEZER_STEP_MS, as CRIU does */
+#define FREEZER_STEP_MS 10
+#define FREEZER_TIMEOUT_MS 10000
+/* freezer.state holds one word */
+#define FREEZER_STATE_MAX 64
+/* a container's cgroup.procs: one line a process */
+#define CGROUP_PROCS_MAX (16u << 20)
+
+static int write_state(const char *dir, const char *state, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, FREEZER_STATE);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, state, strlen(state)) != (ssize_t)strlen(state))
+		return error_set(err, errno, "write %s to `%s`", state, path);
+	return 0;
+}
+
+bool ckpt_frozen(const char *dir)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, FREEZER_STATE);
+	cleanup_free char *state = NULL;
+	if (read_file_capped(path, FREEZER_STATE_MAX, &state, NULL, NULL) < 0)
+		return false;
+	return strncmp(state, FREEZER_FROZEN, strlen(FREEZER_FROZEN)) == 0;
+}
+
+int ckpt_freeze(const char *dir, struct stasis_error **err)
+{
+	int r = write_state(dir, FREEZER_FROZEN, err);
+	if (r < 0)
+		return r;
+	/* FREEZING until every task has stopped in the kernel */
+	for (unsigned waited = 0; waited < FREEZER_TIMEOUT_MS; waited += FREEZER_STEP_MS) {
+		if (ckpt_frozen(dir))
+			return 0;
+		struct timespec step = { 0, FREEZER_STEP_MS * 1000000L };
+		nanosleep(&step, NULL);
+	}
+	(void)write_state(dir, FREEZER_THAWED, NULL);
+	return error_setx(err, ETIMEDOUT,
+			  "freezer `%s` did not freeze within %u ms (a task in uninterruptible sleep?): "
+			  "thawed again",
+			  dir, FREEZER_TIMEOUT_MS);
+}
+
+int ckpt_thaw(const char *dir, struct stasis_error **err)
+{
+	return write_state(dir, FREEZER_THAWED, err);
+}
+
+int ckpt_kill_frozen(const char *dir, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *text = NULL;
+	int r = read_file_capped(path, CGROUP_PROCS_MAX, &text, NULL, err);
+	if (r < 0)
+		return r;
+	/*
+	 * SIGKILL is queued while the tasks are frozen and acted on before they run a single
+	 * instruction of their own once thawed: nothing the container does after its dump survives
+	 */
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		pid_t pid;
+		if (parse_pid(line, &pid) == 0 && kill(pid, SIGKILL) < 0 && errno != ESRCH)
+			return error_set(err, errno, "kill pid %d of `%s`", (int)pid, dir);
+	}
+	return ckpt_thaw(dir, err);
+}
