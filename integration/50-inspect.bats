@@ -143,6 +143,12 @@ assert_crit_agrees() {
 	assert_success
 	[ "$(stat -c %s "$OUT/mem")" = "$(jq -r .dumped_bytes <<<"$output")" ]
 	grep -c "$MARKER" "$OUT/mem"
+	# a file that is there is never overwritten
+	cp "$OUT/mem" "$OUT/mem.before"
+	run "$STASIS" inspect --memory --pid 1 --dump-memory "$OUT/mem" "$dir"
+	assert_failure
+	assert_output --partial "--dump-memory \`$OUT/mem\` exists: not overwritten"
+	cmp "$OUT/mem" "$OUT/mem.before"
 	run "$STASIS" inspect --memory --pid 1 --search "not-in-memory-$RANDOM$RANDOM" "$dir"
 	assert_failure 1
 	run "$STASIS" inspect --memory --pid 4242 --search x "$dir"

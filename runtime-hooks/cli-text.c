@@ -15,6 +15,7 @@ static const struct {
 } flags[] = {
 	{ "bundle", "--bundle" },
 	{ "criu_path", "--criu PATH" },
+	{ "dump_path", "--dump-memory" },
 	{ "export_path", "--export" },
 	{ "ext_unix_sk", "--ext-unix-sk" },
 	{ "file_locks", "--file-locks" },
