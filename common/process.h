@@ -3,6 +3,7 @@
 #ifndef STASIS_COMMON_PROCESS_H
 #define STASIS_COMMON_PROCESS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /*
@@ -16,5 +17,11 @@ int pid_wait_exit(pid_t pid, int timeout_ms);
  * with the number of the step that failed, so the status names the step.
  */
 int child_wait_exit_code(pid_t pid);
+
+/*
+ * Whether pid is stopped (SIGSTOP, state T) or stopped by a tracer (t): CRIU cannot seize such a
+ * task in a frozen cgroup and waits for it until its timeout.  A task that is gone is not.
+ */
+bool proc_is_stopped(pid_t pid);
 
 #endif

@@ -138,3 +138,22 @@ archive_being_written() {
 	run ls -A "$OUT/small"
 	assert_output ""
 }
+
+@test "a stopped task: doctor names it, checkpoint refuses at once instead of hanging; continued, it checkpoints" {
+	CT_WORKLOAD_ARGS=-s start_container runc cf1
+	wait_for 100 sh -c "ps -eo stat,comm | grep -q '^T.* stopped$'"
+	run "$STASIS" doctor cf1
+	assert_output --partial "(stopped): it is stopped"
+	start=$(date +%s)
+	run "$STASIS" checkpoint --export "$OUT/st.tar" cf1
+	assert_failure
+	assert_output --partial "is stopped (SIGSTOP or a tracer's stop)"
+	[ $(($(date +%s) - start)) -lt 30 ]
+	assert_alive_and_whole cf1
+	pkill -CONT -x stopped
+	wait_for 100 sh -c "! ps -eo stat,comm | grep -q '^T.* stopped$'"
+	run "$STASIS" checkpoint --export "$OUT/st.tar" cf1
+	assert_success
+	run "$STASIS" verify "$OUT/st.tar"
+	assert_success
+}

@@ -81,6 +81,8 @@ void ckpt_guard_release(struct ckpt_guard *g);
 int ckpt_freeze(const char *dir, struct stasis_error **err);
 int ckpt_thaw(const char *dir, struct stasis_error **err);
 bool ckpt_frozen(const char *dir);
+/* -EBUSY naming the first stopped task of the cgroup: CRIU would hang on it, fail now instead. */
+int ckpt_refuse_stopped(const char *dir, struct stasis_error **err);
 /* SIGKILL to every task of a frozen cgroup, then thaw: they die without running again. */
 int ckpt_kill_frozen(const char *dir, struct stasis_error **err);
 

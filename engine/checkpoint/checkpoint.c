@@ -145,6 +145,9 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		goto out;
 	if (c.images_tmp && (r = ckpt_guard_note(&c.guard, false, c.images_dir, err)) < 0)
 		goto out;
+	/* CRIU waits for a stopped task in a frozen cgroup until its timeout: say so at once */
+	if (c.freezer && (r = ckpt_refuse_stopped(c.freezer, err)) < 0)
+		goto out;
 	const char *not_held = why_not_held(&c);
 	if (not_held && !c.o.leave_running)
 		ckpt_warn(&c, "CRIU ends the container when its dump is done, before the %s is written: %s",

@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/parse.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/checkpoint/checkpoint-internal.h"
 
@@ -72,6 +73,27 @@ int ckpt_freeze(const char *dir, struct stasis_error **err)
 int ckpt_thaw(const char *dir, struct stasis_error **err)
 {
 	return write_state(dir, FREEZER_THAWED, err);
+}
+
+int ckpt_refuse_stopped(const char *dir, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *text = NULL;
+	int r = read_file_capped(path, CGROUP_PROCS_MAX, &text, NULL, err);
+	if (r < 0)
+		return r;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		pid_t pid;
+		if (parse_pid(line, &pid) == 0 && proc_is_stopped(pid))
+			return error_setx(
+				err, EBUSY,
+				"pid %d is stopped (SIGSTOP or a tracer's stop): CRIU cannot seize a "
+				"stopped task in a frozen cgroup and would wait for it until its timeout; "
+				"send it SIGCONT first",
+				(int)pid);
+	}
+	return 0;
 }
 
 int ckpt_kill_frozen(const char *dir, struct stasis_error **err)

@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/parse.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/doctor/doctor-internal.h"
 #include "engine/engine-internal.h"
@@ -121,6 +122,12 @@ static void check_task(struct ct *c, pid_t pid)
 			    "detach the tracer first: a task has only one, and CRIU must be it",
 			    "pid %ld (%s) traces it", tracer, tn);
 	}
+	if (proc_is_stopped(pid))
+		report_add(
+			c->r, "stopped-task", STASIS_SEVERITY_BLOCKER, subject,
+			"send it SIGCONT first (kill -CONT), or let it finish",
+			"it is stopped (SIGSTOP or a tracer's stop): CRIU cannot seize a stopped task in a "
+			"frozen cgroup and waits for it until its timeout");
 	/* "Uid:\treal\teffective\tsaved\tfs" */
 	const char *uid_line = status ? strstr(status, "Uid:") : NULL;
 	unsigned ids[4];

@@ -250,7 +250,8 @@ static int run(struct image_set *set, const struct stasis_memory_opts *o, struct
 		/* a memory dump never replaces a file that is there: it may be the last copy of something */
 		s->dump_fd = open(o->dump_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (s->dump_fd < 0 && errno == EEXIST)
-			return error_setx(err, EEXIST, "opts.dump_path `%s` exists: not overwritten", o->dump_path);
+			return error_setx(err, EEXIST, "opts.dump_path `%s` exists: not overwritten",
+					  o->dump_path);
 		if (s->dump_fd < 0)
 			return error_set(err, errno, "open `%s`", o->dump_path);
 	}
