@@ -359,8 +359,8 @@ static char *resolve_dest(const char *dest, void *data)
 
 static void check_mounts(struct ct *c, const struct oci_config *config, const char *rootfs)
 {
-	struct stasis_error *e = NULL;
-	struct mnt_plan plan = { 0 };
+	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
+	cleanup_with(mnt_plan_clear) struct mnt_plan plan = { 0 };
 	struct mnt_plan_input in = {
 		.config = config,
 		.mountinfo = &c->mounts,
@@ -374,9 +374,19 @@ static void check_mounts(struct ct *c, const struct oci_config *config, const ch
 				"unmount it, or declare it in config.json as a bind mount",
 				"mounted inside the container but not in config.json: CRIU will fail with "
 				"\"doesn't have a proper root mount\"");
-	stasis_error_free(e);
-	mnt_plan_clear(&plan);
 }
+
+static void ct_clear(struct ct *c)
+{
+	mnt_table_clear(&c->mounts);
+	free(c->pids);
+	for (size_t i = 0; i < c->n_socks; i++)
+		free(c->sock_where[i]);
+	free(c->socks);
+	free(c->sock_where);
+	stasis_report_free(c->r);
+}
+DEFINE_CLEANUP_CLEAR(struct ct, ct_clear)
 
 int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_opts *opts,
 			    struct stasis_report **ret, struct stasis_error **err)
@@ -390,25 +400,20 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 		return rc;
 	if (!o.id)
 		return error_setx(err, EINVAL, "doctor: a container id is needed");
-	struct oci_state *st = NULL;
+	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	cleanup_free char *rt = NULL;
 	int r = runtime_state(o.runtime, o.runtime_root, o.id, &st, &rt, err);
 	if (r < 0)
 		return error_wrap(err, r, "doctor");
-	if (!st->status || strcmp(st->status, "running") != 0 || st->pid <= 0) {
-		r = error_setx(err, EINVAL, "doctor: container `%s` is %s, not running", o.id,
-			       st->status ? st->status : "in an unknown state");
-		oci_state_free(st);
-		return r;
-	}
-	struct oci_config *config = NULL;
+	if (!st->status || strcmp(st->status, "running") != 0 || st->pid <= 0)
+		return error_setx(err, EINVAL, "doctor: container `%s` is %s, not running", o.id,
+				  st->status ? st->status : "in an unknown state");
+	cleanup_with(oci_config_free) struct oci_config *config = NULL;
 	cleanup_free char *cfg = xasprintf("%s/config.json", st->bundle);
 	r = oci_config_load(cfg, &config, err);
-	if (r < 0) {
-		oci_state_free(st);
+	if (r < 0)
 		return error_wrap(err, r, "doctor `%s`", o.id);
-	}
-	struct ct c = { .r = xzalloc(sizeof(*c.r)) };
+	cleanup_with(ct_clear) struct ct c = { .r = xzalloc(sizeof(*c.r)) };
 	pid_t init = st->pid;
 	cleanup_free char *rootfs = config->root_path && config->root_path[0] != '/'
 					    ? xasprintf("%s/%s", st->bundle, config->root_path)
@@ -426,14 +431,6 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	if (!c.r->n)
 		report_addf(c.r, "ok", STASIS_SEVERITY_INFO, "the container", NULL,
 			    "%zu task(s) checked: nothing CRIU refuses was found", c.n);
-	mnt_table_clear(&c.mounts);
-	free(c.pids);
-	for (size_t i = 0; i < c.n_socks; i++)
-		free(c.sock_where[i]);
-	free(c.socks);
-	free(c.sock_where);
-	oci_config_free(config);
-	oci_state_free(st);
-	*ret = c.r;
+	*ret = TAKE_PTR(c.r);
 	return 0;
 }
