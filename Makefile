@@ -63,9 +63,11 @@ MAN3 := $(wildcard docs/man/*.3)
 DEPS_STAMP := .deps/criu/.complete
 STASIS_CRIU ?= $(CURDIR)/.deps/criu/bin/criu
 TEST_ENV = STASIS_BUILD=$(ABS_BUILD) STASIS_CRIU=$(STASIS_CRIU)
+# make soak: how many checkpoint/restore cycles
+SOAK_CYCLES ?= 100
 
-.PHONY: all deps check check-install unit integration asan lint format fuzz bench demo install uninstall \
-	clean help
+.PHONY: all deps check check-install unit integration asan lint format fuzz bench demo soak install \
+	uninstall clean help
 .DELETE_ON_ERROR:
 # no .SECONDARY: every file is named as a target or prerequisite (so none is an intermediate that
 # make deletes), and a deleted generated header or object is remade
@@ -85,12 +87,13 @@ help:
 	@echo "make format         reformat the sources"
 	@echo "make fuzz           build with clang (in build-fuzz) and run the libFuzzer targets FUZZ_TIME s"
 	@echo "make bench          side-by-side benchmarks"
+	@echo "make soak           SOAK_CYCLES ($(SOAK_CYCLES)) checkpoint/restore cycles, each verified, then no leftovers"
 	@echo "make install        install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
 	@echo "make uninstall      remove what make install put in DESTDIR/PREFIX"
 	@echo "make check-install  install into a scratch DESTDIR: exports, links, pkg-config, man pages"
 	@echo "make clean          remove build, build-asan, build-fuzz and BUILD"
 	@echo "make help           this list"
-	@echo "variables: BUILD=$(BUILD) PREFIX DESTDIR CC OPT CFLAGS LDFLAGS PKG_CONFIG STASIS_CRIU FUZZ_TIME"
+	@echo "variables: BUILD=$(BUILD) PREFIX DESTDIR CC OPT CFLAGS LDFLAGS PKG_CONFIG STASIS_CRIU FUZZ_TIME SOAK_CYCLES"
 
 deps:
 	@scripts/deps.sh
@@ -210,6 +213,11 @@ fuzz:
 
 bench: all
 	@BUILD=$(ABS_BUILD) scripts/bench.sh
+
+# SOAK_CYCLES cycles of checkpoint --export, restore --import (runc, none, crun), self-check; then
+# mounts, state dirs, processes, cgroups and temp files against before (scripts/soak.sh)
+soak: all
+	$(TEST_ENV) BUILD=$(ABS_BUILD) SOAK_CYCLES=$(SOAK_CYCLES) scripts/soak.sh
 
 demo: $(DEPS_STAMP)
 	$(MAKE) all
