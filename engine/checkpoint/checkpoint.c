@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
@@ -46,6 +47,9 @@ void ckpt_warn(struct ckpt *c, const char *fmt, ...)
 	warn_to(c->o.warn, c->o.warn_data, fmt, ap);
 	va_end(ap);
 }
+
+/* how long a container ended after its dump may take to exit before its cgroups are removed */
+#define CKPT_EXIT_WAIT_MS 5000
 
 static void say_leftover(const char *msg, void *data)
 {
@@ -179,11 +183,14 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		goto out;
 	c.held = false;
 	if (!c.runtime && !c.o.pid && !c.o.leave_running && !c.o.pre_dump) {
-		/* a stasis-restored container without runtime: it is gone, so is its record */
+		/* a stasis-restored container without runtime: it is gone, so are its record and cgroups */
 		cleanup_free char *own = stasis_state_record(c.state->id);
 		unlink(own);
 		*strrchr(own, '/') = '\0';
 		rmdir(own);
+		/* a cgroup goes once its last task has exited (not once it is reaped) */
+		(void)pid_wait_exit(c.state->pid, CKPT_EXIT_WAIT_MS);
+		runtime_remove_cgroups(c.state->id);
 	}
 	if (c.runtime && !c.o.leave_running && !c.o.pre_dump) {
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */

@@ -228,7 +228,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		return ret;
 	cleanup_free char *cg_path = r->config->cgroups_path && r->config->cgroups_path[0] == '/'
 					     ? xstrdup(r->config->cgroups_path)
-					     : xasprintf("/stasis/%s", r->o.id);
+					     : xasprintf(STASIS_CGROUP_PARENT "/%s", r->o.id);
 	cleanup_with(ext_list_clear) struct ext_list ext = { 0 };
 	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
 	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;

@@ -44,15 +44,7 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 			return error_setx(err, ETIMEDOUT, "container `%s`: pid %d did not die after SIGKILL",
 					  id, (int)pid);
 	}
-	/* the cgroups a native restore made: /sys/fs/cgroup/<controller>/stasis/<id> */
-	cleanup_closedir DIR *d = opendir("/sys/fs/cgroup");
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		cleanup_free char *cg = xasprintf("/sys/fs/cgroup/%s/stasis/%s", de->d_name, id);
-		(void)rmdir(cg);
-	}
+	runtime_remove_cgroups(id);
 	return 0;
 }
 

@@ -11,6 +11,16 @@
 
 struct stasis_error;
 
+/* where cgroup hierarchies are mounted, and the parent of the cgroups of containers stasis runs */
+#define STASIS_CGROUP_ROOT "/sys/fs/cgroup"
+#define STASIS_CGROUP_PARENT "/stasis"
+
+/*
+ * Removes the cgroups a native restore made for container id (STASIS_CGROUP_PARENT/id in every
+ * hierarchy): once its tasks have exited they are empty, and nothing else removes them.
+ */
+void runtime_remove_cgroups(const char *id);
+
 /* What a child wrote into a memfd, at most 1 MiB, NUL-terminated (malloc'ed). */
 char *memfd_read_capped(int fd);
 /* The last non-empty line of text (trims text's tail): where runc, crun and hooks put their error. */
