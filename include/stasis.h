@@ -87,6 +87,17 @@ STASIS_EXPORT int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stas
 STASIS_EXPORT struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx);
 /* The CRIU binary this context runs. */
 STASIS_EXPORT const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx);
+/*
+ * Asks what runs on ctx to stop and undo what it did.  Async-signal-safe (it sets a sig_atomic_t):
+ * call it from a SIGTERM/SIGINT handler or another thread.  stasis_restore then fails with
+ * -ECANCELED after its rollback (no process, mount, state directory or record of it stays).  It
+ * takes effect between the restore's steps; during CRIU's restore at CRIU's next notification,
+ * which stasis refuses so that CRIU undoes its own work first; during `runc restore` when runc
+ * returns (runc finishes, then stasis deletes what it made).  Other calls that talk to CRIU stop
+ * at its next notification the same way.  A cancelled context stays cancelled: every later call
+ * on it fails with -ECANCELED.  ctx NULL: nothing happens.
+ */
+STASIS_EXPORT void stasis_ctx_cancel(struct stasis_ctx *ctx);
 
 /* ---- CRIU ------------------------------------------------------------------------------------- */
 

@@ -352,7 +352,7 @@ static void spawned_silent_criu_is_reaped(void **state)
 	struct rpc_result res = { 0 };
 	struct stasis_error *err = NULL;
 	int64_t t0 = ms_now();
-	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ETIMEDOUT);
+	assert_int_equal(rpc_run(path, 300, NULL, RPC_VERSION, NULL, NULL, &res, &err), -ETIMEDOUT);
 	assert_true(ms_now() - t0 < 8000);
 	stasis_error_free(err);
 	/* no child of ours is left, not even a zombie */
@@ -361,7 +361,7 @@ static void spawned_silent_criu_is_reaped(void **state)
 
 	err = NULL;
 	snprintf(path, sizeof(path), "%s/missing", dir);
-	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ECONNRESET);
+	assert_int_equal(rpc_run(path, 300, NULL, RPC_VERSION, NULL, NULL, &res, &err), -ECONNRESET);
 	stasis_error_free(err);
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 	snprintf(path, sizeof(path), "%s/criu", dir);
