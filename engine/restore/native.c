@@ -218,6 +218,8 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 					     ? xstrdup(r->config->cgroups_path)
 					     : xasprintf("/stasis/%s", r->o.id);
 	cleanup_free char *own_cg = xasprintf("/stasis/%s", r->o.id);
+	/* the cgroups /stasis/<id> are this restore's (the claim checked that nothing runs there) */
+	r->native_cgroup = strcmp(cg_path, own_cg) == 0;
 	cleanup_with(ext_list_clear) struct ext_list ext = { 0 };
 	cleanup_free char *criu_root = xasprintf("%s/" STATE_DIR_CRIU_ROOT, r->state_dir);
 	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
@@ -280,8 +282,6 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		{ "setup-namespaces", on_setup_namespaces },
 	};
 	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
-	/* the cgroups /stasis/<id> are this restore's (the claim checked that nothing runs there) */
-	r->native_cgroup = strcmp(cg_path, own_cg) == 0;
 	ret = cr_run(ctx, RPC_RESTORE, &o, &notify, &res, err);
 	/* cancelled after CRIU had finished: its tree runs, and the rollback kills it */
 	if (ret < 0 && res.success && res.restored_pid > 0)
