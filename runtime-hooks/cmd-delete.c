@@ -28,10 +28,13 @@ int cmd_delete(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: stasis delete [--force] [--state-dir DIR] [--runtime runc|crun] ID\n\n"
-			       "Removes a container stasis restored: its runtime deletes it (runc, crun) or "
-			       "stasis stops it (--force kills a running one), then stasis unmounts and "
-			       "removes its rootfs overlay, network namespace and state directory (give "
-			       "the --state-dir the restore had).\n");
+			       "Removes a container stasis restored, and nothing else: its runtime deletes "
+			       "it "
+			       "(runc, crun) or stasis stops it (--force kills a running one), then stasis "
+			       "unmounts and removes its rootfs overlay, network namespace and state "
+			       "directory.  A container stasis did not restore, and a directory stasis did "
+			       "not mark as its own, are left alone; a --state-dir you made for the restore "
+			       "is emptied of what stasis put there and stays.\n");
 			return 0;
 		default:
 			return 2;
