@@ -11,7 +11,7 @@ load containers
 
 # the originals (started by start_container) and the names restores use
 ORIGINALS="rs2-own rs2-src rs2-img"
-RESTORED="rs2-given rs2-noroot rs2-kill rs2-kill2 rs2-term rs2-term2 rs2-log rs2-hook1 rs2-hook2"
+RESTORED="rs2-given rs2-noroot rs2-kill rs2-kill2 rs2-kill3 rs2-term rs2-term2 rs2-log rs2-hook1 rs2-hook2"
 
 setup() {
 	require_criu
@@ -212,6 +212,43 @@ bundle_with_hook() {
 	run "$STASIS" delete --force --state-dir "$STATE/rs2-kill2" rs2-kill2
 	assert_success
 	assert_gone rs2-kill2 "$STATE/rs2-kill2"
+}
+
+@test "a restore killed with SIGKILL while runc restores: runc's container is stasis' to delete, then the retry restores" {
+	images_of rs2-img
+	data=$CT_BASE/rs2-img/data
+	# runc runs this hook in the middle of its restore; stasis dies, runc goes on
+	bundle_with_hook createRuntime "while [ ! -s $OUT/stasis.pid ]; do sleep 0.1; done; kill -9 \$(cat $OUT/stasis.pid)"
+	"$STASIS" restore --image-path "$OUT/images" --bundle "$OUT/bundle-hook" --runtime runc \
+		--state-dir "$STATE/rs2-kill3" rs2-kill3 >"$OUT/killed.out" 2>&1 &
+	spid=$!
+	echo "$spid" >"$OUT/stasis.pid"
+	st=0
+	wait "$spid" || st=$?
+	assert_equal "$st" 137
+	wait_for 100 sh -c '[ "$(runc state rs2-kill3 | jq -r .status)" = running ]'
+
+	# the retry neither harms nor takes over that container: it says how to remove it
+	run "$STASIS" restore --image-path "$OUT/images" --bundle "$CT_BASE/rs2-img/bundle" --runtime runc \
+		--state-dir "$STATE/rs2-kill3" rs2-kill3
+	assert_failure
+	assert_output --partial "a container \`rs2-kill3\` that stasis restored exists (runc has it"
+	assert_equal "$(runc state rs2-kill3 | jq -r .status)" running
+	# stasis made it, so stasis deletes it, with everything the killed restore left
+	run "$STASIS" delete --force rs2-kill3
+	assert_success
+	assert_gone rs2-kill3 "$STATE/rs2-kill3"
+
+	run "$STASIS" restore --image-path "$OUT/images" --bundle "$CT_BASE/rs2-img/bundle" --runtime runc \
+		--state-dir "$STATE/rs2-kill3" rs2-kill3
+	assert_success
+	c=$(read_counter "$data")
+	wait_for 50 counter_above "$data" $((c + 3))
+	run verify_workload "$data" "$(container_pid runc rs2-kill3)"
+	assert_output --regexp '^OK [0-9]+$'
+	run "$STASIS" delete --force rs2-kill3
+	assert_success
+	assert_gone rs2-kill3 "$STATE/rs2-kill3"
 }
 
 # term_during_hook NAME RUNTIME KIND: SIGTERM to a restore of $OUT/images while a KIND hook of its

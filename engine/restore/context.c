@@ -193,7 +193,8 @@ static int check_state_dir(struct restore_ctx *r, const char *own_place, struct 
 	if ((ret = runtime_state_dir_clear(r->state_dir, r->o.id, err)) < 0)
 		return error_wrap(err, ret, "clean up what an earlier restore of `%s` left", r->o.id);
 	restore_warn(r, "an earlier restore of `%s` left `%s` (no record claims it): unmounted and %s",
-		     r->o.id, r->state_dir, created ? "removed" : "emptied");
+		     r->o.id, r->state_dir,
+		     created || strcmp(r->state_dir, own_place) == 0 ? "removed" : "emptied");
 	return 0;
 }
 
