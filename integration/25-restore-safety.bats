@@ -251,30 +251,30 @@ bundle_with_hook() {
 	assert_gone rs2-kill3 "$STATE/rs2-kill3"
 }
 
-# term_during_hook NAME RUNTIME KIND: SIGTERM to a restore of $OUT/images while a KIND hook of its
-# bundle runs; asserts that stasis ended by the signal after rolling back everything
-term_during_hook() {
+# stop_during_hook NAME RUNTIME KIND SIGNAL STATUS: SIGNAL to a restore of $OUT/images while a KIND
+# hook of its bundle runs; asserts that stasis rolled back everything and then ended by the signal
+stop_during_hook() {
 	bundle_with_hook "$3" "touch $OUT/in-hook; sleep 2"
 	"$STASIS" restore --image-path "$OUT/images" --bundle "$OUT/bundle-hook" --runtime "$2" \
-		--state-dir "$STATE/$1" "$1" >"$OUT/term.out" 2>&1 &
+		--state-dir "$STATE/$1" "$1" >"$OUT/stop.out" 2>&1 &
 	spid=$!
 	wait_for 100 test -e "$OUT/in-hook"
-	kill -TERM "$spid"
+	kill -"$4" "$spid"
 	st=0
 	wait "$spid" || st=$?
-	cat "$OUT/term.out"
-	assert_equal "$st" 143
-	grep -q "restore \`$1\`: .*cancelled" "$OUT/term.out"
+	cat "$OUT/stop.out"
+	assert_equal "$st" "$5"
+	grep -q "restore \`$1\`: .*cancelled" "$OUT/stop.out"
 	assert_gone "$1" "$STATE/$1"
 	rm -f "$OUT/in-hook"
 }
 
-@test "SIGTERM during a restore: stasis rolls back (no mount, no state dir, no process) and ends by the signal" {
+@test "SIGTERM or SIGINT during a restore: stasis rolls back (no mount, no state dir, no process) and ends by the signal" {
 	images_of rs2-img
 	# natively: the cancel refuses CRIU's next notification, CRIU undoes its restore
-	term_during_hook rs2-term none prestart
+	stop_during_hook rs2-term none prestart TERM 143
 	# under runc: runc finishes its restore, then stasis deletes what it made
-	term_during_hook rs2-term2 runc createRuntime
+	stop_during_hook rs2-term2 runc createRuntime INT 130
 }
 
 @test "a failed restore's log is /run/stasis/@logs/NAME.restore.log: replaced by the next failure, removed by a success" {
