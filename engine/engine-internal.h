@@ -15,6 +15,7 @@
 #ifndef STASIS_ENGINE_INTERNAL_H
 #define STASIS_ENGINE_INTERNAL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -25,7 +26,14 @@
 /* stasis' own per-container state (restored containers: bundle, rootfs, state.json) */
 #define STASIS_STATE_ROOT "/run/stasis"
 /* The record of a container stasis restored without a runtime (malloc'ed path). */
-#define stasis_state_record(id) xasprintf(STASIS_STATE_ROOT "/%s/state.json", (id))
+#define STASIS_STATE_RECORD "state.json"
+#define stasis_state_record(id) xasprintf(STASIS_STATE_ROOT "/%s/" STASIS_STATE_RECORD, (id))
+/*
+ * Where the restore.log of a failed restore is kept, as <id>.restore.log: one per name, replaced by
+ * the next failure and removed when that name restores or is deleted.  '@' is in no container id,
+ * so no container's directory is this one.
+ */
+#define STASIS_FAILED_LOGS STASIS_STATE_ROOT "/@logs"
 
 struct stasis_ctx {
 	char *criu_path;
@@ -35,6 +43,8 @@ struct stasis_ctx {
 	enum stasis_log_level log_level;
 	bool have_info;
 	struct stasis_criu_info info;
+	/* set by stasis_ctx_cancel(), from a signal handler too: once set, it stays set */
+	volatile sig_atomic_t cancelled;
 };
 
 /*

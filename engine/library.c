@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What every part of the library shares: its version, option structs, warnings. */
+/* What every part of the library shares: its version, cancelling, option structs, warnings. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +18,13 @@
 const char *stasis_version(void)
 {
 	return STASIS_VERSION;
+}
+
+void stasis_ctx_cancel(struct stasis_ctx *ctx)
+{
+	/* async-signal-safe: one store to a sig_atomic_t; the long waits look at it */
+	if (ctx)
+		ctx->cancelled = 1;
 }
 
 int opts_copy(void *dst, size_t dst_size, const void *src, const char *what, struct stasis_error **err)

@@ -87,6 +87,17 @@ STASIS_EXPORT int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stas
 STASIS_EXPORT struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx);
 /* The CRIU binary this context runs. */
 STASIS_EXPORT const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx);
+/*
+ * Asks what runs on ctx to stop and undo what it did.  Async-signal-safe (it sets a sig_atomic_t):
+ * call it from a SIGTERM/SIGINT handler or another thread.  stasis_restore then fails with
+ * -ECANCELED after its rollback (no process, mount, state directory or record of it stays).  It
+ * takes effect between the restore's steps; during CRIU's restore at CRIU's next notification,
+ * which stasis refuses so that CRIU undoes its own work first; during `runc restore` when runc
+ * returns (runc finishes, then stasis deletes what it made).  Other calls that talk to CRIU stop
+ * at its next notification the same way.  A cancelled context stays cancelled: every later call
+ * on it fails with -ECANCELED.  ctx NULL: nothing happens.
+ */
+STASIS_EXPORT void stasis_ctx_cancel(struct stasis_ctx *ctx);
 
 /* ---- CRIU ------------------------------------------------------------------------------------- */
 
@@ -215,7 +226,7 @@ STASIS_EXPORT int stasis_gc(struct stasis_ctx *ctx, const struct stasis_gc_opts 
 
 struct stasis_restore_opts {
 	size_t size;
-	const char *id;		 /* the restored container's id (required; may be a new name) */
+	const char *id;		 /* the restored container's id (required; a new name is fine) */
 	const char *import_path; /* a checkpoint archive: ours, podman's or CRI-O's */
 	const char *image_path;	 /* or CRIU images (runc contract; needs bundle) */
 	const char *bundle;	 /* the new container's bundle; else built from spec.dump in state_dir */
@@ -249,17 +260,26 @@ struct stasis_restore_opts {
 };
 
 /*
- * Restores a container from an archive or an image directory and hands it to its runtime.  On
- * failure nothing is left: no process, no mount, no half-built bundle.  *ret_pid: its init's pid.
- * Returns 0; -EINVAL (no or a bad id, both or neither of import_path and image_path, image_path
- * without bundle, no rootfs_base, a bad mount or runtime); -EEXIST (a container or state dir of
- * that name exists); -EBADMSG (a damaged archive, a digest that does not match the manifest, a
- * member missing or added); -EPERM (a member or rootfs-diff entry that would write outside, a link,
- * a device); -EFBIG (an archive over the size or member caps); -ENOTSUP (a newer manifest format);
- * CRIU's errno (else -EIO) with its log lines and hint, and the restore.log kept beside the state
- * dir; the runtime's failure (-EIO) with its last line of stderr; -ENOTSUP (a container with a
- * terminal restored without runc); -ETIMEDOUT (an OCI hook ran past its timeout); -EPERM (a
- * network namespace could not be made).
+ * Restores a container from an archive or an image directory and hands it to its runtime.  Before
+ * anything is made, the name is claimed: stasis' ownership record /run/stasis/<id>/owner.json
+ * (what stasis_delete later trusts) and a marker in the state directory.  A name that runc or crun
+ * already has is refused, and that container is never touched.  What an earlier restore of the
+ * same name left (killed, or its container deleted by its runtime) is cleaned up first and said
+ * in a warning.  On failure nothing is left: no process, no mount, no half-built bundle, no state
+ * directory (one the caller gave is emptied, not removed), no record; CRIU's restore.log is kept
+ * as /run/stasis/@logs/<id>.restore.log (or stays in opts.work_path) and the error names it.
+ * *ret_pid: the restored init's pid.
+ * Returns 0; -EINVAL (no id, or one runc would refuse: letters, digits, `_+-.`, not `-` first;
+ * both or neither of import_path and image_path, image_path without bundle, no rootfs_base, a bad
+ * mount or runtime); -EISDIR (import_path is a directory); -EEXIST (a container of that name
+ * exists, or a state dir stasis did not make for it); -EBUSY (another restore of that name runs);
+ * -ECANCELED (stasis_ctx_cancel); -EBADMSG (a damaged archive, a digest that does not match the
+ * manifest, a member missing or added); -EPERM (a member or rootfs-diff entry that would write
+ * outside, a link, a device); -EFBIG (an archive over the size or member caps); -ENOTSUP (a newer
+ * manifest format); CRIU's errno (else -EIO) with its log lines and hint; the runtime's failure
+ * (-EIO) with its last line of stderr; -ENOTSUP (a container with a terminal restored without
+ * runc); -ETIMEDOUT (an OCI hook ran past its timeout); -EPERM (a network namespace could not be
+ * made).
  */
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);
@@ -267,18 +287,22 @@ STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_res
 struct stasis_delete_opts {
 	size_t size;
 	const char *id;		  /* the restored container */
-	const char *state_dir;	  /* as given to restore; default /run/stasis/<id> */
-	const char *runtime;	  /* runc, crun; NULL: whichever knows it (none: stasis' own record) */
-	const char *runtime_root; /* the runtime's --root */
+	const char *state_dir;	  /* as given to restore (the record names it); default /run/stasis/<id> */
+	const char *runtime;	  /* not needed: stasis' ownership record names the runtime */
+	const char *runtime_root; /* the runtime's --root, when the record has none */
 	bool force;		  /* kill a running container first */
 };
 
 /*
- * Removes a container stasis restored: stops it (with force) or has its runtime delete it, then
- * unmounts and removes what stasis made for it (rootfs overlay, netns, state dir, record).
- * Returns 0; -ENOENT (stasis knows no such container); -EBUSY (it runs and force is not set);
- * -EPERM (state_dir is not one stasis made); -ETIMEDOUT (it did not die after SIGKILL); the
- * errno of an unmount or removal; the runtime's failure (-EIO).
+ * Removes a container stasis restored, and only one whose ownership record stasis_restore wrote:
+ * stops it (with force) or has its runtime delete it, then unmounts and removes what stasis made
+ * for it (rootfs overlay, netns, state dir, record, the last failed restore's log).  A state dir
+ * is touched only when stasis' marker in it names the container; one the caller gave to the
+ * restore is emptied of what stasis put there and stays.
+ * Returns 0; -EINVAL (a bad id; state_dir is not the one the record names); -ENOENT (stasis knows
+ * no such container); -EPERM (a runtime's container or a directory stasis did not make: left
+ * alone); -EBUSY (it runs and force is not set, or its restore is under way); -ETIMEDOUT (it did
+ * not die after SIGKILL); the errno of an unmount or removal; the runtime's failure (-EIO).
  */
 STASIS_EXPORT int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 				struct stasis_error **err);

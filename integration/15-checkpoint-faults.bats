@@ -5,7 +5,7 @@
 load helpers
 load containers
 
-OPS=/run/stasis/checkpoints
+OPS=/run/stasis/@checkpoints
 
 setup() {
 	require_containers

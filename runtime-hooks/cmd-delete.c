@@ -5,11 +5,14 @@
 #include "runtime-hooks/cli.h"
 
 static const char usage[] =
-	"usage: stasis delete [-f | --force] [--state-dir DIR] [--runtime runc|crun] ID\n"
+	"usage: stasis delete [-f | --force] [--state-dir DIR] ID\n"
 	"\n"
-	"Removes a container stasis restored: its runtime deletes it (runc, crun) or stasis\n"
-	"stops it (--force kills a running one), then stasis unmounts and removes its rootfs\n"
-	"overlay, network namespace and state directory (give the --state-dir the restore had).\n";
+	"Removes a container stasis restored, and nothing else: its runtime deletes it (runc,\n"
+	"crun) or stasis stops it (--force kills a running one), then stasis unmounts and removes\n"
+	"its rootfs overlay, network namespace and state directory.  A container stasis did not\n"
+	"restore, and a directory stasis did not mark as its own, are left alone; a --state-dir\n"
+	"you made for the restore is emptied of what stasis put there and stays.  (--runtime is\n"
+	"accepted and ignored: stasis' record names the runtime.)\n";
 
 int cmd_delete(int argc, char **argv)
 {

@@ -4,6 +4,7 @@
  * podman's --import of an archive under a new --name.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,27 @@ static void usage(FILE *f)
 }
 
 #define MAX_MOUNTS 256
+
+/* The restore a SIGTERM or SIGINT cancels, and which signal came. */
+static struct stasis_ctx *volatile cancel_ctx;
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+	/* async-signal-safe: the library rolls back and returns -ECANCELED */
+	stasis_ctx_cancel(cancel_ctx);
+}
+
+/* SIGTERM and SIGINT cancel the restore; a second one (SA_RESETHAND) ends stasis at once. */
+static void catch_stop_signals(struct stasis_ctx *ctx)
+{
+	cancel_ctx = ctx;
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
 
 int cmd_restore(int argc, char **argv)
 {
@@ -208,10 +230,21 @@ int cmd_restore(int argc, char **argv)
 		return r;
 	struct stasis_error *err = NULL;
 	pid_t pid = 0;
+	catch_stop_signals(ctx);
 	r = stasis_restore(ctx, &o, &pid, &err);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	cancel_ctx = NULL;
 	stasis_ctx_free(ctx);
 	if (r < 0)
-		return cli_fail("restore", err);
+		r = cli_fail("restore", err);
+	if (stop_signal) {
+		/* rolled back: now end as the signal asked, so that the caller sees it */
+		fflush(stdout);
+		raise(stop_signal);
+	}
+	if (r)
+		return r;
 	printf("%s\n", o.id);
 	return 0;
 }

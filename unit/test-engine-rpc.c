@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -258,6 +259,112 @@ static void notify_handler_failure(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A cancel that comes while CRIU restores: the flag lives in memory the fake CRIU shares, which
+ * sets it as a signal handler would, then notifies.  The notification must be refused (so that
+ * CRIU undoes its work) and the call end with -ECANCELED once CRIU has replied.
+ */
+static volatile sig_atomic_t *shared_cancel;
+
+static void peer_dies(int sk);
+
+static void peer_cancelled_mid_restore(int sk)
+{
+	peer_read(sk);
+	*shared_cancel = 1;
+	StasisWire__CriuNotify n = STASIS_WIRE__CRIU_NOTIFY__INIT;
+	n.script = (char *)"post-setup-namespaces";
+	StasisWire__CriuResp resp = STASIS_WIRE__CRIU_RESP__INIT;
+	resp.type = STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY;
+	resp.success = true;
+	resp.notify = &n;
+	peer_send(sk, &resp, -1);
+	StasisWire__CriuReq *ans = peer_read(sk);
+	if (ans->type != STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY || !ans->has_notify_success ||
+	    ans->notify_success)
+		_exit(11);
+	/* CRIU aborts the restore on a refused notification and says so */
+	StasisWire__CriuResp done = STASIS_WIRE__CRIU_RESP__INIT;
+	done.type = STASIS_WIRE__CRIU_REQ_TYPE__RESTORE;
+	done.success = false;
+	peer_send(sk, &done, -1);
+}
+
+/* A cancel after CRIU's last notification: the reply (with the restored pid) still reaches the caller. */
+static void peer_cancelled_after_restore(int sk)
+{
+	peer_read(sk);
+	*shared_cancel = 1;
+	StasisWire__CriuRestoreResp rr = STASIS_WIRE__CRIU_RESTORE_RESP__INIT;
+	rr.pid = 4242;
+	StasisWire__CriuResp done = STASIS_WIRE__CRIU_RESP__INIT;
+	done.type = STASIS_WIRE__CRIU_REQ_TYPE__RESTORE;
+	done.success = true;
+	done.restore = &rr;
+	peer_send(sk, &done, -1);
+}
+
+static int must_not_run(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	(void)script;
+	(void)pid;
+	(void)fd;
+	(void)err;
+	++*(int *)data;
+	return 0;
+}
+
+static void cancel_refuses_the_next_notification(void **state)
+{
+	(void)state;
+	shared_cancel =
+		mmap(NULL, sizeof(*shared_cancel), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(shared_cancel != MAP_FAILED);
+	int handler_calls = 0;
+	struct rpc_notify_handler h[] = { { "post-setup-namespaces", must_not_run } };
+	struct rpc_notify_table t = { h, 1, &handler_calls };
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+
+	*shared_cancel = 0;
+	struct rpc_conn c;
+	rpc_conn_from_fd(start_peer(peer_cancelled_mid_restore), 2000, &c);
+	c.cancelled = shared_cancel;
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	assert_int_equal(rpc_call(&c, RPC_RESTORE, &o, &t, &res, &err), -ECANCELED);
+	assert_non_null(strstr(stasis_error_message(err), "cancelled (CRIU undid its work)"));
+	assert_int_equal(handler_calls, 0);
+	assert_false(res.success);
+	err = stasis_error_free(err);
+	rpc_result_clear(&res);
+	rpc_conn_close(&c);
+	int status;
+	assert_int_equal(waitpid(peer_pid, &status, 0), peer_pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	*shared_cancel = 0;
+	rpc_conn_from_fd(start_peer(peer_cancelled_after_restore), 2000, &c);
+	c.cancelled = shared_cancel;
+	assert_int_equal(rpc_call(&c, RPC_RESTORE, &o, &t, &res, &err), -ECANCELED);
+	assert_true(res.success);
+	assert_int_equal(res.restored_pid, 4242);
+	err = stasis_error_free(err);
+	rpc_result_clear(&res);
+	rpc_conn_close(&c);
+	assert_int_equal(waitpid(peer_pid, &status, 0), peer_pid);
+
+	/* already cancelled: the request is never sent */
+	rpc_conn_from_fd(start_peer(peer_dies), 2000, &c);
+	c.cancelled = shared_cancel;
+	assert_int_equal(rpc_call(&c, RPC_RESTORE, &o, &t, &res, &err), -ECANCELED);
+	assert_non_null(strstr(stasis_error_message(err), "cancelled before it started"));
+	err = stasis_error_free(err);
+	rpc_conn_close(&c);
+	stop_peer();
+	munmap((void *)shared_cancel, sizeof(*shared_cancel));
+}
+
 static void peer_dies(int sk)
 {
 	peer_read(sk);
@@ -352,7 +459,7 @@ static void spawned_silent_criu_is_reaped(void **state)
 	struct rpc_result res = { 0 };
 	struct stasis_error *err = NULL;
 	int64_t t0 = ms_now();
-	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ETIMEDOUT);
+	assert_int_equal(rpc_run(path, 300, NULL, RPC_VERSION, NULL, NULL, &res, &err), -ETIMEDOUT);
 	assert_true(ms_now() - t0 < 8000);
 	stasis_error_free(err);
 	/* no child of ours is left, not even a zombie */
@@ -361,7 +468,7 @@ static void spawned_silent_criu_is_reaped(void **state)
 
 	err = NULL;
 	snprintf(path, sizeof(path), "%s/missing", dir);
-	assert_int_equal(rpc_run(path, 300, RPC_VERSION, NULL, NULL, &res, &err), -ECONNRESET);
+	assert_int_equal(rpc_run(path, 300, NULL, RPC_VERSION, NULL, NULL, &res, &err), -ECONNRESET);
 	stasis_error_free(err);
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 	snprintf(path, sizeof(path), "%s/criu", dir);
@@ -372,10 +479,15 @@ static void spawned_silent_criu_is_reaped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(version_reply),	  cmocka_unit_test(notify_and_fd),
-		cmocka_unit_test(notify_handler_failure), cmocka_unit_test(dying_peer),
-		cmocka_unit_test(garbage_peer),		  cmocka_unit_test(silent_peer),
-		cmocka_unit_test(wrong_type_peer),	  cmocka_unit_test(spawned_silent_criu_is_reaped),
+		cmocka_unit_test(version_reply),
+		cmocka_unit_test(notify_and_fd),
+		cmocka_unit_test(notify_handler_failure),
+		cmocka_unit_test(dying_peer),
+		cmocka_unit_test(garbage_peer),
+		cmocka_unit_test(silent_peer),
+		cmocka_unit_test(wrong_type_peer),
+		cmocka_unit_test(spawned_silent_criu_is_reaped),
+		cmocka_unit_test(cancel_refuses_the_next_notification),
 	};
 	return cmocka_run_group_tests_name("engine-rpc", tests, NULL, NULL);
 }

@@ -29,7 +29,7 @@
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
 
-#define CKPT_OPS_DIR STASIS_STATE_ROOT "/checkpoints"
+#define CKPT_OPS_DIR STASIS_STATE_ROOT "/@checkpoints" /* "@" is in no container id: never one of theirs */
 #define LOCK_SUFFIX ".lock"
 #define RECORD_SUFFIX ".record"
 /* record entries: a tag and a path, each NUL-terminated (a path may hold any other byte) */

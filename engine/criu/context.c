@@ -82,7 +82,7 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 			       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
 			       : 0;
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
-	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_VERSION, NULL, NULL, &res, err);
+	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_VERSION, NULL, NULL, &res, err);
 	if (r < 0)
 		return error_wrap(err, r, "ask `%s` its version", ctx->criu_path);
 	if (!res.success || !res.have_version)
@@ -98,7 +98,7 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 	rpc_result_clear(&res);
 
 	/* FEATURE_CHECK forks kerndat: a CRIU that cannot run on this kernel answers success=false. */
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, RPC_FEATURE_CHECK, NULL, NULL, &res, NULL);
+	r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_FEATURE_CHECK, NULL, NULL, &res, NULL);
 	if (r == 0 && res.success && res.have_features) {
 		info.features_known = true;
 		info.mem_track = res.mem_track;

@@ -25,7 +25,7 @@ char **cr_log_errors(const char *log_path, size_t max);
 /* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
 int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
 
-/* rpc_run with the context's CRIU and timeout, logged (debug: the request; info: its outcome). */
+/* rpc_run with the context's CRIU, timeout and cancel flag, logged (debug: the request; info: outcome). */
 int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,
 	   const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
 

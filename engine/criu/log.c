@@ -111,7 +111,7 @@ int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opt
 	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU %s: `%s swrk`, images in fd %d, log %s", rpc_req_name(type),
 		ctx->criu_path, opts ? opts->images_dir_fd : -1,
 		opts && opts->log_file ? opts->log_file : "-");
-	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, type, opts, notify, ret, err);
+	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, &ctx->cancelled, type, opts, notify, ret, err);
 	if (r < 0)
 		ctx_log(ctx, STASIS_LOG_INFO, "CRIU %s: no reply: %s", rpc_req_name(type), strerror(-r));
 	else

@@ -116,6 +116,11 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *ke
 		} else if (fcntl(3, F_SETFD, 0) < 0) {
 			_exit(127);
 		}
+		/*
+		 * A terminal's ^C reaches the whole foreground process group: CRIU must not die in the
+		 * middle of a restore.  stasis cancels by refusing CRIU's next notification instead.
+		 */
+		signal(SIGINT, SIG_IGN);
 		/* every request we send names a log file; what CRIU prints before that is noise */
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
@@ -263,6 +268,11 @@ static int recv_resp(struct rpc_conn *c, int64_t deadline, StasisWire__CriuResp 
 	return 0;
 }
 
+static bool cancelled(const struct rpc_conn *c)
+{
+	return c->cancelled && *c->cancelled;
+}
+
 static int answer_notify(struct rpc_conn *c, const StasisWire__CriuResp *resp, int fd,
 			 const struct rpc_notify_table *notify, struct stasis_error **err)
 {
@@ -272,6 +282,14 @@ static int answer_notify(struct rpc_conn *c, const StasisWire__CriuResp *resp, i
 	int r = 0;
 	struct stasis_error *herr = NULL;
 
+	if (cancelled(c)) {
+		/* notify_success=false: CRIU undoes what it did and replies (rpc_call waits for that) */
+		StasisWire__CriuReq req = STASIS_WIRE__CRIU_REQ__INIT;
+		req.type = STASIS_WIRE__CRIU_REQ_TYPE__NOTIFY;
+		req.has_notify_success = true;
+		req.notify_success = false;
+		return send_req(c, &req, err);
+	}
 	for (size_t i = 0; notify && i < notify->n_handlers; i++) {
 		if (strcmp(notify->handlers[i].script, script) == 0) {
 			r = notify->handlers[i].fn(script, pid, &passed, notify->data, &herr);
@@ -445,11 +463,17 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 		req.features = &features;
 	}
 
+	if (cancelled(c))
+		return error_setx(err, ECANCELED, "CRIU %s: cancelled before it started", rpc_req_name(type));
 	int r = send_req(c, &req, err);
 	if (r < 0)
 		return error_wrap(err, r, "CRIU %s", rpc_req_name(type));
 
-	/* The timeout applies to each wait: a long dump keeps talking through notifications. */
+	/*
+	 * The timeout applies to each wait: a long dump keeps talking through notifications.  A cancel
+	 * takes effect at CRIU's next notification, the first point where CRIU can still undo its work;
+	 * returning before CRIU answers would leave a half-restored tree that nobody cleans up.
+	 */
 	for (;;) {
 		StasisWire__CriuResp *resp = NULL;
 		int fd = -1;
@@ -471,12 +495,17 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 		}
 		take_result(resp, ret);
 		stasis_wire__criu_resp__free_unpacked(resp, NULL);
+		if (cancelled(c))
+			return error_setx(err, ECANCELED, "CRIU %s: cancelled (CRIU %s)", rpc_req_name(type),
+					  ret->success ? "had finished: what it made is undone"
+						       : "undid its work");
 		return 0;
 	}
 }
 
-int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, const struct rpc_opts *opts,
-	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err)
+int rpc_run(const char *criu_path, unsigned int timeout_ms, const volatile sig_atomic_t *cancelled,
+	    enum rpc_req type, const struct rpc_opts *opts, const struct rpc_notify_table *notify,
+	    struct rpc_result *ret, struct stasis_error **err)
 {
 	struct rpc_conn c;
 	/* CRIU takes inherit_fd numbers in its own fd table: those fds go to it as they are */
@@ -488,6 +517,7 @@ int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, c
 	free(keep);
 	if (r < 0)
 		return r;
+	c.cancelled = cancelled;
 	r = rpc_call(&c, type, opts, notify, ret, err);
 	rpc_conn_close(&c);
 	return r;

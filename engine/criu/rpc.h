@@ -7,6 +7,7 @@
 #define STASIS_ENGINE_RPC_CLIENT_H
 
 #include "common/cleanup.h"
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,6 +126,8 @@ struct rpc_conn {
 	pid_t pid; /* the criu swrk child, or 0 when the peer is not ours to reap */
 	int pidfd;
 	unsigned int timeout_ms;
+	/* set (from a signal handler too) when the caller wants out: see rpc_call; NULL: never */
+	const volatile sig_atomic_t *cancelled;
 };
 
 /* Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair; keep_fds (>= 4) stay open in it. */
@@ -138,14 +141,18 @@ void rpc_conn_close(struct rpc_conn *c);
 /*
  * Sends one request and waits for its reply, answering every NOTIFY on the way.  opts may be NULL
  * for VERSION.  A reply with success=false is not an error of this function: *ret says so.  Fails
- * with -ETIMEDOUT, -ECONNRESET (CRIU went away), -EPROTO (garbage or an unexpected reply).
+ * with -ETIMEDOUT, -ECONNRESET (CRIU went away), -EPROTO (garbage or an unexpected reply), and
+ * -ECANCELED once *c->cancelled is set: the request is not sent, or CRIU's next NOTIFY is answered
+ * with failure, which makes CRIU undo its work (a restore kills what it restored) and reply; that
+ * reply is still in *ret (a restore that had already finished has its pid there, to be killed).
  */
 int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 	     const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
 
-/* rpc_conn_spawn + rpc_call + rpc_conn_close. */
-int rpc_run(const char *criu_path, unsigned int timeout_ms, enum rpc_req type, const struct rpc_opts *opts,
-	    const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);
+/* rpc_conn_spawn + rpc_call + rpc_conn_close; cancelled (may be NULL) as in struct rpc_conn. */
+int rpc_run(const char *criu_path, unsigned int timeout_ms, const volatile sig_atomic_t *cancelled,
+	    enum rpc_req type, const struct rpc_opts *opts, const struct rpc_notify_table *notify,
+	    struct rpc_result *ret, struct stasis_error **err);
 
 const char *rpc_req_name(enum rpc_req type);
 

@@ -96,6 +96,33 @@ int hooks_run(const struct oci_hook *hooks, size_t n, const char *kind, const ch
 	return 0;
 }
 
+bool restore_hooks_only_ours(const char *spec, size_t len, const struct oci_config *config)
+{
+	if (config->n_hooks_prestart || config->n_hooks_create_runtime != 1)
+		return false;
+	const struct oci_hook *h = &config->hooks_create_runtime[0];
+	if (!h->path || !h->args || strv_length(h->args) != 3 || strcmp(h->args[1], "hook") != 0 ||
+	    strcmp(h->args[2], STASIS_HOOK_LOOPBACK_UP) != 0)
+		return false;
+	/*
+	 * The config parser reads only the hook kinds a restore runs; the editor that added ours sees
+	 * all of .hooks.  So ours is rebuilt by that editor in place of .hooks, and the two texts must
+	 * match: another kind of hook, another field or another argument makes them differ.
+	 */
+	const struct oci_spec_edit as_is = { 0 };
+	const struct oci_spec_edit rebuilt = {
+		.drop_hooks = true,
+		.add_hook_path = h->path,
+		.add_hook_args = (const char *const *)h->args,
+	};
+	cleanup_free char *a = NULL, *b = NULL;
+	size_t a_len = 0, b_len = 0;
+	if (oci_spec_edit(spec, len, "spec", &as_is, &a, &a_len, NULL) < 0 ||
+	    oci_spec_edit(spec, len, "spec", &rebuilt, &b, &b_len, NULL) < 0)
+		return false;
+	return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
 int stasis_hook(const char *name, const char *state_json, size_t len, struct stasis_error **err)
 {
 	if (strcmp(name, STASIS_HOOK_LOOPBACK_UP) != 0)

@@ -3,6 +3,7 @@
 #ifndef STASIS_ENGINE_HOOKS_H
 #define STASIS_ENGINE_HOOKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,5 +21,12 @@ char *hook_state_json(const char *id, pid_t pid, const char *bundle, const struc
  */
 int hooks_run(const struct oci_hook *hooks, size_t n, const char *kind, const char *state,
 	      struct stasis_error **err);
+
+/*
+ * Whether the .hooks of spec (parsed as config) are exactly the one stasis puts in bundles it builds
+ * for runc: a single createRuntime hook `PATH hook loopback-up`.  A container stasis restored under
+ * runc and checkpointed again carries it in spec.dump; anything else there is someone else's hook.
+ */
+bool restore_hooks_only_ours(const char *spec, size_t len, const struct oci_config *config);
 
 #endif

@@ -122,31 +122,19 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 	return ret;
 }
 
-static unsigned long long start_time(pid_t pid)
-{
-	cleanup_free char *p = xasprintf("/proc/%d/stat", (int)pid);
-	cleanup_free char *text = NULL;
-	if (read_file_capped(p, 1 << 16, &text, NULL, NULL) < 0)
-		return 0;
-	const char *s = strrchr(text, ')');
-	unsigned long long v = 0;
-	/* field 22; the comm in parentheses may hold spaces */
-	for (int field = 2; s && *s && field < 22; s++)
-		if (*s == ' ')
-			field++;
-	if (s)
-		v = strtoull(s, NULL, 10);
-	return v;
-}
-
 /* crun's own status file, so that `crun state/kill/delete` know the restored container */
 static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct stasis_error **err)
 {
 	const char *root = r->o.runtime_root ? r->o.runtime_root : "/run/crun";
 	cleanup_free char *dir = xasprintf("%s/%s", root, r->o.id);
-	int ret = mkdir_p(dir, 0700, err);
+	int ret = mkdir_p(root, 0700, err);
 	if (ret < 0)
 		return ret;
+	/* a crun container that appeared since the claim is someone else's: never written over */
+	if (mkdir(dir, 0700) < 0)
+		return error_set(err, errno, "create crun's record `%s`", dir);
+	r->crun_dir = xstrdup(dir);
+	r->runtime_created = true;
 	char now[64];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -156,7 +144,7 @@ static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct 
 	struct oci_json *j = oci_json_new(true);
 	oci_json_map_open(j);
 	oci_json_kint(j, "pid", r->pid);
-	oci_json_kint(j, "process-start-time", (long long)start_time(r->pid));
+	oci_json_kint(j, "process-start-time", (long long)runtime_proc_start_time(r->pid));
 	oci_json_kstr(j, "cgroup-path", cg_path);
 	oci_json_kstr(j, "scope", "");
 	oci_json_kstr(j, "rootfs", r->rootfs);
@@ -229,8 +217,11 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	cleanup_free char *cg_path = r->config->cgroups_path && r->config->cgroups_path[0] == '/'
 					     ? xstrdup(r->config->cgroups_path)
 					     : xasprintf(STASIS_CGROUP_PARENT "/%s", r->o.id);
+	cleanup_free char *own_cg = xasprintf(STASIS_CGROUP_PARENT "/%s", r->o.id);
+	/* the cgroups /stasis/<id> are this restore's (the claim checked that nothing runs there) */
+	r->native_cgroup = strcmp(cg_path, own_cg) == 0;
 	cleanup_with(ext_list_clear) struct ext_list ext = { 0 };
-	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
+	cleanup_free char *criu_root = xasprintf("%s/" STATE_DIR_CRIU_ROOT, r->state_dir);
 	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
 	bool root_mounted = false;
 	/* before the first goto: a jump past a cleanup variable's initialisation frees garbage */
@@ -293,6 +284,9 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	};
 	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
 	ret = cr_run(ctx, RPC_RESTORE, &o, &notify, &res, err);
+	/* cancelled after CRIU had finished: its tree runs, and the rollback kills it */
+	if (ret < 0 && res.success && res.restored_pid > 0)
+		r->native_pid = res.restored_pid;
 	if (ret == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);
 		ret = cr_fail(err, "CRIU restore", &res, log);

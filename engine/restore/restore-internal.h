@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * engine/restore/: bringing a container back.  restore.c runs the steps (unpack and verify the
- * archive, rootfs, bundle, mountpoints); context.c owns their state, warnings and rollback;
+ * archive, rootfs, bundle, mountpoints); context.c owns their state, warnings and rollback, and
+ * the claim on the container's name (what an earlier restore of it left is cleaned there);
  * prepare.c makes bind sources and mountpoints; netns.c and hooks.c the network namespace and
  * OCI hooks; labels.c the LSM labels; the CRIU step is runc.c (runc restore) or native.c (our
  * RPC client).
@@ -16,10 +17,16 @@
 #include "include/stasis.h"
 #include "oci/oci.h"
 
+struct runtime_owner;
+
 struct restore_ctx {
 	struct stasis_restore_opts o;
-	char *state_dir;
-	bool state_created;
+	char *owner_path;	     /* stasis' ownership record of the name: the claim */
+	struct runtime_owner *owner; /* what it says */
+	bool owner_saved;	     /* this call wrote it */
+	char *state_dir;	     /* absolute */
+	bool state_created;	     /* this call made the directory (else the caller's, adopted) */
+	bool state_marked;	     /* this call put the marker in it */
 	char *archive_dir;
 	struct arc_import import;
 	char *images_dir;
@@ -28,8 +35,8 @@ struct restore_ctx {
 	char *config_json;
 	size_t config_len;
 	struct oci_config *config;
-	char *rootfs;
-	bool rootfs_mounted;
+	char *rootfs;	    /* the container's rootfs, as the bundle says */
+	char *rootfs_mount; /* the overlay this call mounted (whatever the bundle ended up saying) */
 	char *runtime;
 	char *netns_path;
 	bool netns_created;
@@ -40,7 +47,9 @@ struct restore_ctx {
 	size_t n_diff_paths;
 	char **deleted;
 	size_t n_deleted;
-	bool runtime_created;
+	bool runtime_created; /* this call made the runtime's record (runc restore, crun's status) */
+	char *crun_dir;	      /* crun's record directory, when this call wrote it */
+	bool native_cgroup;   /* CRIU was asked to restore into the cgroups /stasis/<id> */
 	pid_t native_pid;
 	pid_t pid;
 	char *kept_log; /* a failed restore's log, moved out of the removed state dir */
@@ -48,7 +57,19 @@ struct restore_ctx {
 
 /* Hands a warning to the caller's callback. */
 void restore_warn(struct restore_ctx *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Undoes what this restore made, newest first: runtime record, process, mounts, its state dir. */
+/*
+ * Claims r->o.id: refuses a name that runc or crun has (stasis never touches a container it did
+ * not make), or that a live restore or container of stasis' has; cleans, with a warning, what a
+ * dead restore of this name left (state dir marked for it, record); then writes the ownership
+ * record (create-only: the claim) and creates or adopts the state dir with its marker.
+ */
+int restore_ctx_claim(struct restore_ctx *r, struct stasis_error **err);
+/* Rewrites the ownership record: the runtime chosen, and whether the restore has succeeded. */
+int restore_ctx_save_owner(struct restore_ctx *r, bool restored, struct stasis_error **err);
+/*
+ * Undoes what this restore made, newest first: runtime record, process, mounts, its state dir
+ * (removed, or the caller's emptied), the ownership record; CRIU's restore.log is kept (kept_log).
+ */
 void restore_ctx_rollback(struct restore_ctx *r);
 void restore_ctx_clear(struct restore_ctx *r);
 

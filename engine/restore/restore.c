@@ -21,6 +21,7 @@
 #include "engine/names.h"
 #include "engine/archive/archive.h"
 #include "engine/engine-internal.h"
+#include "engine/restore/hooks.h"
 #include "engine/restore/netns.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/restore/prepare.h"
@@ -41,7 +42,7 @@ static int read_member(struct restore_ctx *r, const char *name, bool required, c
 
 static int unpack(struct restore_ctx *r, struct stasis_error **err)
 {
-	r->archive_dir = xasprintf("%s/archive", r->state_dir);
+	r->archive_dir = xasprintf("%s/" STATE_DIR_ARCHIVE, r->state_dir);
 	if (mkdir(r->archive_dir, 0700) < 0)
 		return error_set(err, errno, "create `%s`", r->archive_dir);
 	int ret = arc_import(r->o.import_path, r->archive_dir, &r->import, err);
@@ -101,9 +102,9 @@ static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 	errno = 0;
 	if (stat(r->o.rootfs_base, &st) < 0 || !S_ISDIR(st.st_mode))
 		return error_set(err, errno_or(ENOTDIR), "opts.rootfs_base `%s`", r->o.rootfs_base);
-	cleanup_free char *upper = xasprintf("%s/upper", r->state_dir);
-	cleanup_free char *work = xasprintf("%s/overlay-work", r->state_dir);
-	r->rootfs = xasprintf("%s/rootfs", r->state_dir);
+	cleanup_free char *upper = xasprintf("%s/" STATE_DIR_UPPER, r->state_dir);
+	cleanup_free char *work = xasprintf("%s/" STATE_DIR_OVERLAY_WORK, r->state_dir);
+	r->rootfs = xasprintf("%s/" STATE_DIR_ROOTFS, r->state_dir);
 	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(r->rootfs, 0755) < 0)
 		return error_set(err, errno, "create the rootfs in `%s`", r->state_dir);
 	/* the overlay's root takes the upper dir's mode and owner: give it the image's (CRIU checks them) */
@@ -114,7 +115,8 @@ static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 					    real_base ? real_base : r->o.rootfs_base, upper, work);
 	if (mount("overlay", r->rootfs, "overlay", 0, opts) < 0)
 		return error_set(err, errno, "mount an overlay rootfs on `%s` (%s)", r->rootfs, opts);
-	r->rootfs_mounted = true;
+	/* what the rollback unmounts, kept apart from r->rootfs, which the bundle's config decides */
+	r->rootfs_mount = xstrdup(r->rootfs);
 	return 0;
 }
 
@@ -169,7 +171,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 		return ret;
 	struct oci_kv *binds = NULL;
 	size_t n_binds = 0;
-	cleanup_free char *files = xasprintf("%s/files", r->state_dir);
+	cleanup_free char *files = xasprintf("%s/" STATE_DIR_FILES, r->state_dir);
 	ret = restore_bind_sources(old, r->o.mounts, r->o.n_mounts, files, r->o.id, &binds, &n_binds, err);
 	if (ret == 0)
 		ret = restore_devshm(r, files, binds, n_binds, err);
@@ -179,7 +181,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 		if (r->o.netns_path) {
 			r->netns_path = xstrdup(r->o.netns_path);
 		} else {
-			r->netns_path = xasprintf("%s/netns", r->state_dir);
+			r->netns_path = xasprintf("%s/" STATE_DIR_NETNS, r->state_dir);
 			ret = restore_new_netns(r->netns_path, err);
 			r->netns_created = ret == 0;
 		}
@@ -196,7 +198,8 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 		restore_warn(r,
 			     "runc restores the container's own network namespace with loopback down, and no "
 			     "hook program was given to set it up");
-	if (old->has_hooks)
+	/* a container stasis restored under runc and checkpointed again carries our own hook: not news */
+	if (old->has_hooks && !restore_hooks_only_ours(spec, len, old))
 		restore_warn(r,
 			     "the hooks in %s are not run: an archive does not choose what runs on this host "
 			     "(give opts.bundle with a config.json that has them)",
@@ -221,7 +224,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	restore_kv_free(binds, n_binds);
 	if (ret < 0)
 		return ret;
-	r->bundle = xasprintf("%s/bundle", r->state_dir);
+	r->bundle = xasprintf("%s/" STATE_DIR_BUNDLE, r->state_dir);
 	cleanup_free char *path = xasprintf("%s/config.json", r->bundle);
 	if (mkdir(r->bundle, 0700) < 0)
 		return error_set(err, errno, "create `%s`", r->bundle);
@@ -230,37 +233,6 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	free(r->rootfs);
 	r->rootfs = NULL;
 	return load_bundle_config(r, err);
-}
-
-static int prepare_state_dir(struct restore_ctx *r, struct stasis_error **err)
-{
-	r->state_dir = r->o.state_dir ? xstrdup(r->o.state_dir) : xasprintf(STASIS_STATE_ROOT "/%s", r->o.id);
-	cleanup_free char *parent = xstrdup(r->state_dir);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		int ret = mkdir_p(parent, 0700, err);
-		if (ret < 0)
-			return ret;
-	}
-	if (mkdir(r->state_dir, 0700) < 0) {
-		if (errno != EEXIST)
-			return error_set(err, errno, "create state directory `%s`", r->state_dir);
-		/* an existing empty directory is the caller's: used, never removed */
-		cleanup_closedir DIR *d = opendir(r->state_dir);
-		if (!d)
-			return error_set(err, errno, "state directory `%s`", r->state_dir);
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				return error_setx(err, EEXIST,
-						  "state directory `%s` is in use (a container `%s` restored "
-						  "before?): remove it or give opts.state_dir",
-						  r->state_dir, r->o.id);
-		return 0;
-	}
-	r->state_created = true;
-	return 0;
 }
 
 static const char *default_runtime(struct restore_ctx *r)
@@ -278,6 +250,34 @@ static const char *default_runtime(struct restore_ctx *r)
 	return "none";
 }
 
+/* A cancel (stasis_ctx_cancel) between two steps: the rollback undoes what the steps made. */
+static int check_cancelled(const struct stasis_ctx *ctx, struct stasis_error **err)
+{
+	return ctx && ctx->cancelled ? error_setx(err, ECANCELED, "cancelled") : 0;
+}
+
+/* The options that make sense on their own, checked before anything is touched. */
+static int check_opts(const struct restore_ctx *r, struct stasis_error **err)
+{
+	int ret = runtime_id_check(r->o.id, "opts.id", err);
+	if (ret < 0)
+		return ret;
+	if (!!r->o.import_path == !!r->o.image_path)
+		return error_setx(err, EINVAL, "give either opts.import_path or opts.image_path");
+	if (r->o.image_path && !r->o.bundle)
+		return error_setx(
+			err, EINVAL,
+			"opts.image_path needs opts.bundle: the new container's config.json and rootfs");
+	struct stat st;
+	if (r->o.import_path && stat(r->o.import_path, &st) == 0 && S_ISDIR(st.st_mode))
+		return error_setx(
+			err, EISDIR,
+			"opts.import_path `%s` is a directory: it takes a checkpoint archive file (CRIU "
+			"images in a directory go in opts.image_path, with opts.bundle)",
+			r->o.import_path);
+	return 0;
+}
+
 int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts, pid_t *ret_pid,
 		   struct stasis_error **err)
 {
@@ -287,36 +287,13 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	int rc = opts_copy(&r.o, sizeof(r.o), opts, "restore", err);
 	if (rc < 0)
 		return rc;
-	const char *what = r.o.id ? r.o.id : "container";
+	/* an id that is not one is not repeated in every message */
+	const char *what = r.o.id && runtime_id_check(r.o.id, "opts.id", NULL) == 0 ? r.o.id : NULL;
 	int ret;
-	if (!r.o.id || !r.o.id[0] || strchr(r.o.id, '/') || strcmp(r.o.id, ".") == 0 ||
-	    strcmp(r.o.id, "..") == 0) {
-		ret = error_setx(err, EINVAL, "a container id without '/' is needed");
+	if ((ret = check_opts(&r, err)) < 0 || (ret = check_cancelled(ctx, err)) < 0 ||
+	    (ret = stasis_criu_require(ctx, err)) < 0 || (ret = restore_ctx_claim(&r, err)) < 0)
 		goto out;
-	}
-	if (!!r.o.import_path == !!r.o.image_path) {
-		ret = error_setx(err, EINVAL, "give either opts.import_path or opts.image_path");
-		goto out;
-	}
-	if (r.o.image_path && !r.o.bundle) {
-		ret = error_setx(
-			err, EINVAL,
-			"opts.image_path needs opts.bundle: the new container's config.json and rootfs");
-		goto out;
-	}
-	{
-		cleanup_free char *rec = stasis_state_record(r.o.id);
-		if (access(rec, F_OK) == 0) {
-			ret = error_setx(
-				err, EEXIST,
-				"a container `%s` restored by stasis exists (`%s`): pick another opts.id",
-				r.o.id, rec);
-			goto out;
-		}
-	}
-	if ((ret = stasis_criu_require(ctx, err)) < 0 || (ret = prepare_state_dir(&r, err)) < 0)
-		goto out;
-	if (r.o.import_path && (ret = unpack(&r, err)) < 0)
+	if (r.o.import_path && ((ret = unpack(&r, err)) < 0 || (ret = check_cancelled(ctx, err)) < 0))
 		goto out;
 	if (r.o.import_path)
 		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: archive `%s` %s and unpacked into `%s`", r.o.id,
@@ -328,6 +305,9 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		ret = error_setx(err, EINVAL, "opts.runtime `%s`: expected runc, crun or none", r.runtime);
 		goto out;
 	}
+	/* the record names the runtime before the runtime hears of the container */
+	if ((ret = restore_ctx_save_owner(&r, false, err)) < 0)
+		goto out;
 	if (r.o.bundle) {
 		r.bundle = xstrdup(r.o.bundle);
 		ret = load_bundle_config(&r, err);
@@ -339,11 +319,12 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		if (ret == 0)
 			ret = build_bundle(&r, err);
 	}
-	if (ret < 0)
+	if (ret < 0 || (ret = check_cancelled(ctx, err)) < 0)
 		goto out;
 	if (r.o.import_path && (ret = apply_rootfs_changes(&r, err)) < 0)
 		goto out;
-	if ((ret = restore_mountpoints(r.config, r.rootfs, r.bind_info, r.n_bind_info, err)) < 0)
+	if ((ret = restore_mountpoints(r.config, r.rootfs, r.bind_info, r.n_bind_info, err)) < 0 ||
+	    (ret = check_cancelled(ctx, err)) < 0)
 		goto out;
 	r.work_dir = r.o.work_path ? xstrdup(r.o.work_path) : xstrdup(r.state_dir);
 	if ((ret = mkdir_p(r.work_dir, 0700, err)) < 0)
@@ -354,16 +335,27 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		ret = restore_via_runc(ctx, &r, err);
 	else
 		ret = restore_native(ctx, &r, err);
-	if (ret == 0)
-		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: running as pid %d", r.o.id, (int)r.pid);
-	if (ret == 0 && ret_pid)
+	/* a cancel that came while runc restored (runc is left to finish): undone all the same */
+	if (ret < 0 || (ret = check_cancelled(ctx, err)) < 0 ||
+	    (ret = restore_ctx_save_owner(&r, true, err)) < 0)
+		goto out;
+	ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: running as pid %d", r.o.id, (int)r.pid);
+	{
+		/* an earlier failure's log of this name is stale now */
+		cleanup_free char *old_log = xasprintf(STASIS_FAILED_LOGS "/%s.restore.log", r.o.id);
+		(void)unlink(old_log);
+	}
+	if (ret_pid)
 		*ret_pid = r.pid;
 out:
 	if (ret < 0) {
 		restore_ctx_rollback(&r);
 		if (r.kept_log)
 			error_wrap(err, ret, "restore.log kept as `%s`", r.kept_log);
-		error_wrap(err, ret, "restore `%s`", what);
+		if (what)
+			error_wrap(err, ret, "restore `%s`", what);
+		else
+			error_wrap(err, ret, "restore");
 	}
 	restore_ctx_clear(&r);
 	return ret;

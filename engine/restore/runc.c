@@ -62,7 +62,7 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	push(&argv, &n, "--bundle");
 	push(&argv, &n, r->bundle);
 	cleanup_free char *pid_file =
-		r->o.pid_file ? xstrdup(r->o.pid_file) : xasprintf("%s/pid", r->state_dir);
+		r->o.pid_file ? xstrdup(r->o.pid_file) : xasprintf("%s/" STATE_DIR_PID_FILE, r->state_dir);
 	push(&argv, &n, "--pid-file");
 	push(&argv, &n, pid_file);
 	const struct {
@@ -99,8 +99,11 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		push(&argv, &n, lsm.mount_context);
 	}
 	push(&argv, &n, r->o.id);
-	/* from here on runc may have a record of the container: a failure deletes it */
-	r->runtime_created = true;
+	/* the claim checked this; a container runc got since then is someone else's, never ours to delete */
+	cleanup_free char *runc_dir = NULL;
+	if (runtime_knows("runc", r->o.runtime_root, r->o.id, &runc_dir))
+		return error_setx(err, EEXIST, "runc has a container `%s` (`%s`) that stasis did not make",
+				  r->o.id, runc_dir);
 	if (ctx->log && ctx->log_level >= STASIS_LOG_DEBUG) {
 		cleanup_free char *line = xstrdup(argv[0]);
 		for (size_t i = 1; i < n; i++) {
@@ -112,6 +115,12 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	}
 	struct stasis_error *rerr = NULL;
 	ret = runtime_runv(argv, NULL, &rerr);
+	/*
+	 * runc deletes what a failed restore made itself; a record it still has was made by this call
+	 * (there was none before), unless runc says the id was taken under our feet.
+	 */
+	r->runtime_created = ret == 0 || (runtime_knows("runc", r->o.runtime_root, r->o.id, NULL) &&
+					  !strstr(stasis_error_message(rerr), "already exists"));
 	if (ret < 0) {
 		/* CRIU's log says why better than runc does; runc's words stay as the fallback */
 		cleanup_free char *log = xasprintf("%s/restore.log", r->work_dir);

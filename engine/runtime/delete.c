@@ -2,6 +2,7 @@
 /*
  * Removing a container stasis restored: its process (runtime none) or its runtime's record (runc,
  * crun), then what stasis made for it: mounts under the state dir, the state dir, the record.
+ * Only what stasis' ownership record and state directory marker name is touched (owner.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -44,51 +45,72 @@ static int stop_native(const char *id, const char *record, bool force, struct st
 			return error_setx(err, ETIMEDOUT, "container `%s`: pid %d did not die after SIGKILL",
 					  id, (int)pid);
 	}
-	runtime_remove_cgroups(id);
 	return 0;
 }
 
-/* Unmounts everything at or below dir, deepest first. */
-static int umount_below(const char *dir, struct stasis_error **err)
+/* runtime none, or a restore killed before it chose: what runs in the container's cgroup */
+static int stop_cgroup(const char *id, bool force, struct stasis_error **err)
 {
-	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
-	int r = mnt_table_load(0, &t, err);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	if (runtime_cgroup_pids(id, &pids, &n) > 0 && !force)
+		return error_setx(
+			err, EBUSY,
+			"container `%s` is running (pid %d in cgroup /stasis/%s): stop it first, or set "
+			"opts.force",
+			id, (int)pids[0], id);
+	int r = runtime_cgroup_kill(id, 5000);
 	if (r < 0)
-		return r;
-	size_t dl = strlen(dir);
-	for (;;) {
-		const char *deepest = NULL;
-		for (size_t i = 0; i < t.n; i++) {
-			const char *mp = t.e[i].mountpoint;
-			if (!mp || strncmp(mp, dir, dl) != 0 || (mp[dl] != '/' && mp[dl] != '\0'))
-				continue;
-			if (!deepest || strlen(mp) > strlen(deepest))
-				deepest = mp;
-		}
-		if (!deepest)
-			break;
-		if (umount2(deepest, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
-			r = error_set(err, errno, "unmount `%s`", deepest);
-			break;
-		}
-		/* forget it here; a stacked mount below shows again in a fresh read only */
-		for (size_t i = 0; i < t.n; i++)
-			if (t.e[i].mountpoint == deepest)
-				t.e[i].mountpoint[0] = '\0';
-	}
-	return r;
+		return error_setx(err, ETIMEDOUT, "container `%s`: pid %d did not die after SIGKILL", id, -r);
+	return 0;
 }
 
-/* A state dir stasis made has these; anything else is not ours to remove. */
-static bool looks_like_state_dir(const char *dir)
+/* The container itself: its runtime deletes it, or (none) its process is stopped. */
+static int stop_container(const struct runtime_owner *own, const char *runtime_root, bool force,
+			  struct stasis_error **err)
 {
-	static const char *const marks[] = { "bundle", "archive", "restore.log", "state.json" };
-	for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
-		cleanup_free char *p = xasprintf("%s/%s", dir, marks[i]);
-		if (access(p, F_OK) == 0)
-			return true;
+	const char *root = own->runtime_root ? own->runtime_root : runtime_root;
+	static const char *const runtimes[] = { "runc", "crun" };
+	for (size_t i = 0; i < ARRAY_SIZE(runtimes); i++) {
+		/* a restore killed before it chose a runtime may have left either */
+		if (own->runtime && strcmp(own->runtime, runtimes[i]) != 0)
+			continue;
+		if (!runtime_knows(runtimes[i], root, own->id, NULL))
+			continue;
+		int r = runtime_run(runtimes[i], root, "delete", own->id, force ? "--force" : NULL, NULL,
+				    err);
+		if (r < 0)
+			return r;
 	}
-	return false;
+	cleanup_free char *record = stasis_state_record(own->id);
+	if (access(record, F_OK) == 0) {
+		int r = stop_native(own->id, record, force, err);
+		if (r < 0)
+			return r;
+	}
+	return stop_cgroup(own->id, force, err);
+}
+
+/* STASIS_STATE_ROOT/<id> and the failed restore's log; the ownership record goes last. */
+static int remove_record_dir(const char *id, struct stasis_error **err)
+{
+	cleanup_free char *log = xasprintf(STASIS_FAILED_LOGS "/%s.restore.log", id);
+	cleanup_free char *state = stasis_state_record(id);
+	cleanup_free char *owner = runtime_owner_path(id);
+	(void)unlink(log);
+	if (unlink(state) < 0 && errno != ENOENT)
+		return error_set(err, errno, "remove `%s`", state);
+	if (unlink(owner) < 0 && errno != ENOENT)
+		return error_set(err, errno, "remove `%s`", owner);
+	cleanup_free char *dir = xasprintf(STASIS_STATE_ROOT "/%s", id);
+	return runtime_state_dir_clear(dir, id, err);
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+	cleanup_free char *ra = realpath(a, NULL);
+	cleanup_free char *rb = realpath(b, NULL);
+	return strcmp(ra ? ra : a, rb ? rb : b) == 0;
 }
 
 int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts, struct stasis_error **err)
@@ -97,43 +119,49 @@ int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 	struct stasis_delete_opts o = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "delete: no options given");
-	int rc = opts_copy(&o, sizeof(o), opts, "delete", err);
-	if (rc < 0)
-		return rc;
-	if (!o.id || !o.id[0] || strchr(o.id, '/') || strcmp(o.id, ".") == 0 || strcmp(o.id, "..") == 0)
-		return error_setx(err, EINVAL, "delete: a container id without '/' is needed");
-	cleanup_free char *record = stasis_state_record(o.id);
-	cleanup_free char *record_dir = xasprintf(STASIS_STATE_ROOT "/%s", o.id);
-	cleanup_free char *state_dir = o.state_dir ? xstrdup(o.state_dir) : xstrdup(record_dir);
-	bool found = false;
-	int r = 0;
-	if (access(record, F_OK) == 0) {
-		found = true;
-		r = stop_native(o.id, record, o.force, err);
-	} else {
-		cleanup_with(oci_state_free) struct oci_state *st = NULL;
-		cleanup_free char *rt = NULL;
-		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-		if (runtime_state(o.runtime, o.runtime_root, o.id, &st, &rt, &e) == 0) {
-			found = true;
-			r = runtime_run(rt, o.runtime_root, "delete", o.id, o.force ? "--force" : NULL, NULL,
-					err);
-		}
+	int r = opts_copy(&o, sizeof(o), opts, "delete", err);
+	if (r < 0)
+		return r;
+	if ((r = runtime_id_check(o.id, "opts.id", err)) < 0)
+		return error_wrap(err, r, "delete");
+	cleanup_free char *owner_path = runtime_owner_path(o.id);
+	cleanup_with(runtime_owner_free) struct runtime_owner *own = NULL;
+	r = runtime_owner_load(owner_path, &own, err);
+	if (r == -ENOENT) {
+		/* not restored by stasis: a runtime's container of that name is not ours to touch */
+		static const char *const runtimes[] = { "runc", "crun" };
+		for (size_t i = 0; i < ARRAY_SIZE(runtimes); i++)
+			if (runtime_knows(runtimes[i], o.runtime_root, o.id, NULL))
+				return error_setx(
+					err, EPERM,
+					"delete `%s`: %s has a container `%s` that stasis did not restore "
+					"(no `%s`): left alone",
+					o.id, runtimes[i], o.id, owner_path);
+		/* a state dir marked for this id is a leftover of ours (or the caller names the wrong one) */
+		cleanup_free char *dir =
+			o.state_dir ? xstrdup(o.state_dir) : xasprintf(STASIS_STATE_ROOT "/%s", o.id);
+		struct stat sb;
+		if (stat(dir, &sb) < 0)
+			return error_setx(err, ENOENT, "delete `%s`: no such container restored by stasis",
+					  o.id);
+		if ((r = runtime_state_dir_clear(dir, o.id, err)) < 0 ||
+		    (r = remove_record_dir(o.id, err)) < 0)
+			return error_wrap(err, r, "delete `%s`", o.id);
+		return 0;
 	}
 	if (r < 0)
 		return error_wrap(err, r, "delete `%s`", o.id);
-	struct stat sb;
-	bool have_dir = stat(state_dir, &sb) == 0 && S_ISDIR(sb.st_mode);
-	if (have_dir && !looks_like_state_dir(state_dir))
-		return error_setx(err, EPERM,
-				  "delete `%s`: `%s` does not look like a state directory stasis made: left "
-				  "alone",
-				  o.id, state_dir);
-	if (!found && !have_dir)
-		return error_setx(err, ENOENT, "delete `%s`: no such container restored by stasis", o.id);
-	if (have_dir && ((r = umount_below(state_dir, err)) < 0 || (r = rm_rf(state_dir)) < 0))
-		return error_wrap(err, r < 0 ? r : -EIO, "delete `%s`: remove `%s`", o.id, state_dir);
-	if (strcmp(state_dir, record_dir) != 0 && (r = rm_rf(record_dir)) < 0)
-		return error_set(err, -r, "delete `%s`: remove `%s`", o.id, record_dir);
+	if (o.state_dir && !same_dir(o.state_dir, own->state_dir))
+		return error_setx(
+			err, EINVAL,
+			"delete `%s`: its state directory is `%s` (`%s` says so), not opts.state_dir `%s`",
+			o.id, own->state_dir, owner_path, o.state_dir);
+	if (runtime_owner_restorer_alive(own))
+		return error_setx(err, EBUSY, "delete `%s`: a restore of it is under way (pid %d)", o.id,
+				  (int)own->restorer);
+	if ((r = stop_container(own, o.runtime_root, o.force, err)) < 0 ||
+	    (r = runtime_state_dir_clear(own->state_dir, o.id, err)) < 0 ||
+	    (r = remove_record_dir(o.id, err)) < 0)
+		return error_wrap(err, r, "delete `%s`", o.id);
 	return 0;
 }

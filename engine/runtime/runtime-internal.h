@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * engine/runtime/: the OCI runtimes a container belongs to.  runtime.c runs runc and crun (state,
- * delete, restore) and reads what they print; delete.c is `stasis delete`, which removes a
- * container stasis restored and what stasis made for it.
+ * delete, restore) and reads what they print; owner.c is how stasis knows what it made (the
+ * ownership record a restore writes, the marker in its state directories) and clears it;
+ * delete.c is `stasis delete`, which removes a container stasis restored and what stasis made
+ * for it, and nothing else.
  */
 #ifndef STASIS_ENGINE_RUNTIME_INTERNAL_H
 #define STASIS_ENGINE_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
 
 #include "oci/oci.h"
 
@@ -26,7 +31,11 @@ char *memfd_read_capped(int fd);
 /* The last non-empty line of text (trims text's tail): where runc, crun and hooks put their error. */
 char *text_last_line(char *text);
 
-/* Runs argv (argv[0] looked up in PATH); a failure's message ends with the runtime's last stderr line. */
+/*
+ * Runs argv (argv[0] looked up in PATH) in a process group of its own, so that a terminal's ^C
+ * reaches stasis (which then rolls back) and not a runtime in the middle of its work.  A failure's
+ * message ends with the runtime's last stderr line.
+ */
 int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
 int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
@@ -34,5 +43,87 @@ int runtime_run(const char *runtime, const char *root, const char *verb, const c
 /* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
 int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,
 		  char **ret_runtime, struct stasis_error **err);
+
+/* ---- ownership (owner.c) ---- */
+
+/* The longest container id: "<id>.restore.log" still fits in a file name (NAME_MAX). */
+#define RUNTIME_ID_MAX 240
+/* stasis' ownership record of a restored container: STASIS_STATE_ROOT/<id>/owner.json */
+#define RUNTIME_OWNER_RECORD "owner.json"
+/* The marker in every state directory stasis created or adopted: "<id>\ncreated|adopted\n" */
+#define RUNTIME_STATE_MARKER ".stasis-state-dir"
+/* What a restore makes in its state directory, by name: all a state dir the caller gave gets back. */
+#define STATE_DIR_ARCHIVE "archive"
+#define STATE_DIR_UPPER "upper"
+#define STATE_DIR_OVERLAY_WORK "overlay-work"
+#define STATE_DIR_ROOTFS "rootfs"
+#define STATE_DIR_FILES "files"
+#define STATE_DIR_NETNS "netns"
+#define STATE_DIR_BUNDLE "bundle"
+#define STATE_DIR_PID_FILE "pid"
+#define STATE_DIR_CRIU_ROOT "criu-root"
+
+/*
+ * 0 when id is a container id as runc and crun take it (runc: ^[\w+-\.]+$, a clean path element),
+ * which also keeps it from reading as a flag; else -EINVAL naming the rule and what ("opts.id").
+ */
+int runtime_id_check(const char *id, const char *what, struct stasis_error **err);
+/*
+ * Whether runtime ("runc", "crun") has a record of container id under root (NULL: its default):
+ * its directory there, which it makes when it creates the container.  *ret_dir: that directory.
+ */
+bool runtime_knows(const char *runtime, const char *root, const char *id, char **ret_dir);
+/* The start time of pid (/proc/PID/stat field 22), 0 when it is gone: a pid plus this names one process. */
+unsigned long long runtime_proc_start_time(pid_t pid);
+/* The processes in the cgroups /stasis/<id> (every hierarchy); returns how many (malloc'ed *ret). */
+int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n);
+/*
+ * SIGKILLs every process in the cgroups /stasis/<id>, waits up to timeout_ms for each, and removes
+ * the cgroups: 0, or minus the pid of one that did not die.
+ */
+int runtime_cgroup_kill(const char *id, int timeout_ms);
+
+/*
+ * The ownership record: a restore writes it (create: never over an existing one) before it makes
+ * anything, which claims the name, and keeps it when it succeeds; delete removes it last.
+ */
+struct runtime_owner {
+	char *id;
+	bool restored;			   /* false: a restore is (or was, when killed) under way */
+	pid_t restorer;			   /* the process that restores (or restored) it */
+	unsigned long long restorer_start; /* and its start time */
+	char *runtime;			   /* runc, crun, none; NULL until the restore chose */
+	char *runtime_root;
+	char *state_dir; /* absolute */
+};
+/* STASIS_STATE_ROOT/<id>/owner.json (malloc'ed) */
+char *runtime_owner_path(const char *id);
+/* 0; -ENOENT (no record, no message); -EBADMSG (not one of ours); the errno of reading it. */
+int runtime_owner_load(const char *path, struct runtime_owner **ret, struct stasis_error **err);
+/* Writes it atomically; with create, its directory too and -EEXIST (no message) when one exists. */
+int runtime_owner_save(const char *path, const struct runtime_owner *o, bool create,
+		       struct stasis_error **err);
+struct runtime_owner *runtime_owner_free(struct runtime_owner *o);
+DEFINE_CLEANUP(struct runtime_owner *, runtime_owner_free)
+/* true while the restore that wrote the record still runs (same pid, same start time). */
+bool runtime_owner_restorer_alive(const struct runtime_owner *o);
+/*
+ * What still holds the container: its runtime's record, its process (runtime none), a process in
+ * its cgroup; NULL when nothing does (malloc'ed text, "runc has it (`/run/runc/x`)").
+ */
+char *runtime_owner_container_alive(const struct runtime_owner *o);
+
+/* Creates dir's marker naming id; -EEXIST (no message) when dir has one. */
+int runtime_state_dir_mark(const char *dir, const char *id, bool created, struct stasis_error **err);
+/* The container dir's marker names, and whether stasis created dir: 0, -ENOENT, -EBADMSG. */
+int runtime_state_dir_owner(const char *dir, char **ret_id, bool *ret_created);
+/* Unmounts everything at or below dir, deepest first (MNT_DETACH). */
+int runtime_umount_below(const char *dir, struct stasis_error **err);
+/*
+ * Unmounts everything below the state directory dir of container id and removes it (stasis
+ * created it) or empties it of what stasis put there (the caller's).  0 when dir does not exist;
+ * -EPERM when its marker does not name id (STASIS_STATE_ROOT/<id> is ours without one).
+ */
+int runtime_state_dir_clear(const char *dir, const char *id, struct stasis_error **err);
 
 #endif

@@ -56,8 +56,13 @@ int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
 	pid_t pid;
-	int r = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+	int r = posix_spawn(&pid, bin, &fa, &attr, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
 		return error_set(err, r, "run `%s`", argv[0]);
