@@ -24,7 +24,7 @@ teardown() {
 # restore_import ARCHIVE NAME DATA [args...]: stasis restore --import with a fresh overlay on the image
 restore_import() {
 	restore_as "$@"
-	[ "$status" -eq 0 ] || show_criu_log "$STATE/$2.restore.log"
+	[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/$2.restore.log"
 	assert_success
 }
 

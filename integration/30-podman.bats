@@ -14,6 +14,7 @@ setup() {
 
 teardown() {
 	for n in pm-zst pm-gz; do
+		"$STASIS" delete --force --state-dir "$STATE/$n" "$n" >/dev/null 2>&1 || true
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 	done
@@ -48,7 +49,7 @@ teardown() {
 		[ "$comp" = zst ] && data=$OUT/data-zst
 		run "$STASIS" restore --import "$OUT/pm.tar.$comp" --name "pm-$comp" --runtime runc \
 			--state-dir "$STATE/pm-$comp" --rootfs-base "$base" --mount "/data=$data"
-		[ "$status" -eq 0 ] || show_criu_log "$STATE/pm-$comp.restore.log"
+		[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/pm-$comp.restore.log"
 		assert_success
 		assert_output --partial "no stasis.manifest"
 		# podman's runtime files came fresh from stasis, not from podman's storage
