@@ -101,9 +101,10 @@ int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum a
 {
 	cleanup_free char *label = what ? xstrdup(what) : xasprintf("archive `%s`", path);
 	walk_init(w, label, rules, flags);
-	w->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* an archive is a file: a FIFO would block here forever, a directory is not one */
+	w->fd = open_regular(path, 0, w->what, err);
 	if (w->fd < 0) {
-		int r = error_set(err, errno, "%s", w->what);
+		int r = w->fd;
 		arc_walk_close(w);
 		return r;
 	}
