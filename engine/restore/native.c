@@ -233,6 +233,8 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	cleanup_free char *criu_root = xasprintf("%s/criu-root", r->state_dir);
 	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
 	bool root_mounted = false;
+	/* before the first goto: a jump past a cleanup variable's initialisation frees garbage */
+	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	if ((ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
 	    (ret = cr_open_dir(r->images_dir, false, &images_fd, err)) < 0 ||
 	    (ret = cr_open_dir(r->work_dir, true, &work_fd, err)) < 0)
@@ -286,7 +288,6 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	o.lsm_profile = lsm.lsm_profile;
 	o.lsm_mount_context = lsm.mount_context;
 	o.notify_scripts = true;
-	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	static const struct rpc_notify_handler handlers[] = {
 		{ "setup-namespaces", on_setup_namespaces },
 	};
