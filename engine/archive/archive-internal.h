@@ -132,8 +132,8 @@ int arc_walk_copy(struct arc_walk *w, int fd, struct digest *md, struct copy_pip
 #define ARC_DISK_RESERVE_MAX (64ull << 20)
 
 struct arc_disk_budget {
-	char *where;		 /* the directory written into, for messages */
-	unsigned long long free; /* bytes free to an unprivileged writer when measured */
+	char *where;		  /* the directory written into, for messages */
+	unsigned long long avail; /* bytes free to an unprivileged writer when measured */
 	unsigned long long reserve;
 	unsigned long long charged; /* declared sizes of the members charged so far */
 };

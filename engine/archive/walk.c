@@ -401,7 +401,7 @@ int arc_disk_budget_init(struct arc_disk_budget *b, int dirfd, const char *where
 	*b = (struct arc_disk_budget){
 		.where = xstrdup(where),
 		/* f_bavail: root may dip into ext4's reserved blocks, but the host needs them more */
-		.free = (unsigned long long)sv.f_bavail * sv.f_frsize,
+		.avail = (unsigned long long)sv.f_bavail * sv.f_frsize,
 		.reserve = reserve < ARC_DISK_RESERVE_MAX ? reserve : ARC_DISK_RESERVE_MAX,
 	};
 	return 0;
@@ -410,13 +410,13 @@ int arc_disk_budget_init(struct arc_disk_budget *b, int dirfd, const char *where
 int arc_disk_budget_charge(struct arc_disk_budget *b, uint64_t size, const char *what,
 			   struct stasis_error **err)
 {
-	unsigned long long usable = b->free > b->reserve ? b->free - b->reserve : 0;
+	unsigned long long usable = b->avail > b->reserve ? b->avail - b->reserve : 0;
 	unsigned long long left = usable > b->charged ? usable - b->charged : 0;
 	if (size > left)
 		return error_setx(err, ENOSPC,
 				  "%s: %llu bytes do not fit in `%s`: %llu bytes free, %llu of them kept in "
 				  "reserve and %llu taken by the members before it: refused",
-				  what, (unsigned long long)size, b->where, b->free, b->reserve, b->charged);
+				  what, (unsigned long long)size, b->where, b->avail, b->reserve, b->charged);
 	b->charged += size;
 	return 0;
 }
