@@ -12,11 +12,57 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 
+/* what a file that is not a regular one is, in the words of a message */
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a fifo";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "of an unknown type";
+	}
+}
+
+int open_regular(const char *path, int flags, const char *what, struct stasis_error **err)
+{
+	cleanup_free char *label = what ? NULL : xasprintf("`%s`", path);
+	if (!what)
+		what = label;
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading waits for a writer, forever; with it the open
+	 * returns at once and the type check below refuses it.  O_NOCTTY: a terminal given as a
+	 * file never becomes our controlling terminal.
+	 */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | flags);
+	if (fd < 0)
+		return error_set(err, errno, "open %s", what);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "stat %s", what);
+	if (S_ISDIR(st.st_mode))
+		return error_setx(err, EISDIR, "%s is a directory", what);
+	if (!S_ISREG(st.st_mode))
+		return error_setx(err, EINVAL, "%s is %s, not a regular file", what, file_kind(st.st_mode));
+	/* the caller reads as from any file: blocking, as regular files always are */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return error_set(err, errno, "fcntl %s", what);
+	return TAKE_FD(fd);
+}
+
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct stasis_error **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = open_regular(path, 0, NULL, err);
 	if (fd < 0)
-		return error_set(err, errno, "open `%s`", path);
+		return fd;
 	size_t cap = 4096, len = 0;
 	cleanup_free char *buf = xmalloc(cap + 1);
 	for (;;) {

@@ -7,7 +7,18 @@
 
 struct stasis_error;
 
-/* Reads a whole file of at most max bytes (NUL-terminated).  -EFBIG when larger. */
+/*
+ * Opens path read-only (O_CLOEXEC, plus flags such as O_NOFOLLOW) when it is a regular file: a FIFO
+ * would block open() and every read forever, and a directory or a device is no file's content.
+ * Returns the fd (blocking, as any file's), or -errno with err set: EISDIR for a directory, EINVAL
+ * for any other file that is not a regular one (the message says what it is), open's own errno.
+ * what starts the messages (NULL: "`path`").
+ */
+int open_regular(const char *path, int flags, const char *what, struct stasis_error **err);
+/*
+ * Reads a whole regular file of at most max bytes (NUL-terminated).  -EFBIG when larger; a FIFO,
+ * a device or a directory is refused as open_regular() does.
+ */
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len,
 		     struct stasis_error **err);
 /* mkdir -p with mode for the created directories. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/cleanup.h"
@@ -8,6 +9,36 @@
 #include "oci/oci-internal.h"
 #include "oci/oci.h"
 
+/*
+ * Whether the objects and arrays of a text, counted outside strings, nest deeper than
+ * OCI_JSON_MAX_DEPTH; *ret_at is then the offset of the bracket that goes past it.  One pass, no
+ * allocation, blind to everything else: yajl judges the syntax afterwards.
+ */
+static bool nests_too_deep(const char *json, size_t len, size_t *ret_at)
+{
+	size_t depth = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		if (in_string) {
+			if (c == '\\')
+				i++; /* the escaped character, a quote or a backslash, says nothing */
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > OCI_JSON_MAX_DEPTH) {
+				*ret_at = i;
+				return true;
+			}
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return false;
+}
+
 int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_val *ret)
 {
 	size_t max = jc->max ? jc->max : OCI_MAX_JSON;
@@ -15,6 +46,10 @@ int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_v
 		return error_setx(jc->err, EFBIG, "%s: larger than %zu bytes", jc->name, max);
 	if (strlen(json) != len)
 		return error_setx(jc->err, EINVAL, "%s: contains a NUL byte", jc->name);
+	size_t at;
+	if (nests_too_deep(json, len, &at))
+		return error_setx(jc->err, EINVAL, "%s: nested deeper than %d levels (at byte %zu): refused",
+				  jc->name, OCI_JSON_MAX_DEPTH, at);
 	char msg[256] = "";
 	yajl_val v = yajl_tree_parse(json, msg, sizeof(msg));
 	if (!v) {

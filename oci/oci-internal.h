@@ -8,12 +8,24 @@
 
 struct stasis_error;
 
+/*
+ * The deepest nesting of objects and arrays a JSON text may have.  OCI documents nest about 10
+ * deep (.linux.resources.devices[0].access); yajl's tree parser and yajl_tree_free recurse once a
+ * level (1.9 million levels fit in OCI_MAX_JSON and overflow the stack), the spec rewrite costs
+ * memory quadratic in the depth, and yajl_gen refuses to write past 128 levels (YAJL_MAX_DEPTH).
+ */
+#define OCI_JSON_MAX_DEPTH 64
+
 struct oci_json_ctx {
 	const char *name; /* file name for messages */
 	struct stasis_error **err;
 	size_t max; /* the longest text accepted; 0: OCI_MAX_JSON */
 };
 
+/*
+ * The one way stasis parses JSON: len bytes (no NUL among them), at most jc->max long and
+ * OCI_JSON_MAX_DEPTH deep, into a yajl tree.  EFBIG or EINVAL naming jc->name.
+ */
 int oci_json_parse(struct oci_json_ctx *jc, const char *json, size_t len, yajl_val *ret);
 yajl_val oci_json_child(yajl_val obj, const char *key);
 int oci_json_type_error(struct oci_json_ctx *jc, const char *path, const char *expected);

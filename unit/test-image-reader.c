@@ -193,6 +193,143 @@ static void hostile_sizes_are_refused(void **state)
 	free(f.data);
 }
 
+/* ---- pstree.img: a tree, or refused ---- */
+
+/* a protobuf varint */
+static size_t put_varint(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		p[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+/* the real pstree.img (pid 1, and 6 its child) with pstree_entry {pid, ppid, pgid 1, sid 1} added */
+struct crafted {
+	unsigned char *data;
+	size_t len;
+};
+
+static void add_task(struct crafted *c, unsigned pid, unsigned ppid)
+{
+	unsigned char msg[32];
+	size_t n = 0;
+	msg[n++] = 0x08; /* field 1 (pid), varint */
+	n += put_varint(msg + n, pid);
+	msg[n++] = 0x10; /* field 2 (ppid) */
+	n += put_varint(msg + n, ppid);
+	msg[n++] = 0x18; /* pgid */
+	msg[n++] = 1;
+	msg[n++] = 0x20; /* sid */
+	msg[n++] = 1;
+	c->data = xrealloc(c->data, c->len + 4 + n);
+	uint32_t size = (uint32_t)n;
+	memcpy(c->data + c->len, &size, 4);
+	memcpy(c->data + c->len + 4, msg, n);
+	c->len += 4 + n;
+}
+
+static struct crafted real_pstree(void)
+{
+	struct file f = load("pstree.img");
+	struct crafted c = { .data = (unsigned char *)f.data, .len = f.len };
+	return c;
+}
+
+static int read_crafted(const struct crafted *c, struct stasis_error **err)
+{
+	struct image_blob b = { .name = "pstree.img", .data = c->data, .len = c->len };
+	struct img_task *t = NULL;
+	size_t n = 0;
+	int r = image_read_pstree(&b, &t, &n, err);
+	if (r == 0)
+		img_tasks_free(t, n);
+	return r;
+}
+
+#define expect_pstree(c, want, words)                                                                      \
+	do {                                                                                               \
+		struct stasis_error *e_ = NULL;                                                            \
+		int r_ = read_crafted(c, &e_);                                                             \
+		if (r_ != -(want) || (want && !strstr(stasis_error_message(e_), words)))                   \
+			fail_msg("%d (%s), expected %d and \"%s\"", r_, stasis_error_message(e_), -(want), \
+				 words);                                                                   \
+		stasis_error_free(e_);                                                                     \
+	} while (0)
+
+/* `inspect --ps-tree` on a pstree naming a pid twice recursed until SIGSEGV */
+static void pstree_duplicates_and_cycles_are_refused(void **state)
+{
+	(void)state;
+	struct crafted c = real_pstree();
+	add_task(&c, 1, 6); /* pid 1 again, as 6's child: a loop through the root */
+	expect_pstree(&c, EBADMSG, "image `pstree.img`: pid 1 is there twice");
+	free(c.data);
+
+	c = real_pstree();
+	add_task(&c, 7, 8); /* 7 and 8 are each other's parent, away from the root */
+	add_task(&c, 8, 7);
+	expect_pstree(&c, EBADMSG, "image `pstree.img`: pid 7 is its own ancestor");
+	free(c.data);
+
+	c = real_pstree();
+	add_task(&c, 9, 9);
+	expect_pstree(&c, EBADMSG, "image `pstree.img`: pid 9 is its own ancestor");
+	free(c.data);
+
+	/* an orphan (its parent is not in the image) is a root of its own, as CRIU allows */
+	c = real_pstree();
+	add_task(&c, 12, 11);
+	expect_pstree(&c, 0, "");
+	free(c.data);
+}
+
+/* a chain as deep as the cap reads; one task deeper is refused before any walk recurses down it */
+static void pstree_depth_is_bounded(void **state)
+{
+	(void)state;
+	struct crafted c = real_pstree();
+	/* pid 6 is at depth 2: 1000 + k at depth k + 3 */
+	for (unsigned k = 0; k + 3 <= IMAGE_PSTREE_MAX_DEPTH; k++)
+		add_task(&c, 1000 + k, k ? 1000 + k - 1 : 6);
+	expect_pstree(&c, 0, "");
+	add_task(&c, 1000 + IMAGE_PSTREE_MAX_DEPTH - 2, 1000 + IMAGE_PSTREE_MAX_DEPTH - 3);
+	expect_pstree(&c, EFBIG, "levels deep");
+	free(c.data);
+}
+
+/* stasis inspect reads the pstree first: the crafted one fails naming it */
+static void inspect_refuses_a_pstree_with_a_loop(void **state)
+{
+	(void)state;
+	char *d = xstrdup("/tmp/hx-stasis-pstree-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	static const char *const names[] = { "inventory.img", "core-1.img", "core-6.img" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct file f = load(names[i]);
+		char *p = xasprintf("%s/%s", d, names[i]);
+		assert_int_equal(write_file_atomic(p, f.data, f.len, 0600, 0, NULL), 0);
+		free(p);
+		free(f.data);
+	}
+	struct crafted c = real_pstree();
+	add_task(&c, 1, 6);
+	char *p = xasprintf("%s/pstree.img", d);
+	assert_int_equal(write_file_atomic(p, c.data, c.len, 0600, 0, NULL), 0);
+	struct stasis_inspect_opts io = { .size = sizeof(io), .what = STASIS_INSPECT_PS_TREE };
+	struct stasis_inspect *in = NULL;
+	struct stasis_error *err = NULL;
+	assert_int_equal(stasis_inspect(d, &io, &in, &err), -EBADMSG);
+	assert_non_null(strstr(stasis_error_message(err), "pstree.img"));
+	stasis_error_free(err);
+	free(p);
+	free(c.data);
+	rm_rf(d);
+	free(d);
+}
+
 /* ---- the memory reader, on the real pagemap of pid 1 with a page image written here ---- */
 
 static char dir[] = "/tmp/stasis-unit-images-XXXXXX";
@@ -328,6 +465,9 @@ int main(void)
 		cmocka_unit_test(pagemap_counts_come_from_the_new_field),
 		cmocka_unit_test(truncations_and_bit_flips_are_errors),
 		cmocka_unit_test(hostile_sizes_are_refused),
+		cmocka_unit_test(pstree_duplicates_and_cycles_are_refused),
+		cmocka_unit_test(pstree_depth_is_bounded),
+		cmocka_unit_test(inspect_refuses_a_pstree_with_a_loop),
 		cmocka_unit_test(memory_is_searched_across_chunks_not_across_gaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@ struct applier {
 	struct arc_walk w;
 	const char *tar;
 	int rootfd;
+	struct arc_disk_budget disk; /* the rootfs' filesystem */
 	unsigned long long total;
 	char **paths;
 	size_t n_paths;
@@ -150,8 +151,10 @@ static int apply_entry(struct applier *ap, const struct arc_member *m, struct st
 			return error_set(err, errno, "`%s`: mkdir `%s`", ap->tar, raw);
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	} else {
-		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		cleanup_free char *what = xasprintf("`%s`: entry `%s`", ap->tar, raw);
+		if ((r = arc_disk_budget_charge(&ap->disk, m->size, what, err)) < 0)
+			return r;
+		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 && (r = arc_walk_copy(&ap->w, fd, NULL, NULL, &ap->total, what, err)) < 0)
 			return r;
 		if (fd >= 0 && ftruncate(fd, (off_t)archive_entry_size(e)) < 0)
@@ -181,8 +184,11 @@ int arc_apply_tree(const char *tar_path, const char *rootfs, char ***ret_paths, 
 	if (rootfd < 0)
 		return error_set(err, errno, "open rootfs `%s`", rootfs);
 	ap.rootfd = rootfd;
+	int r = arc_disk_budget_init(&ap.disk, rootfd, rootfs, err);
+	if (r < 0)
+		return r;
 	cleanup_free char *what = xasprintf("`%s`", tar_path);
-	int r = arc_walk_open(&ap.w, tar_path, what, ARC_RULES_TREE, 0, err);
+	r = arc_walk_open(&ap.w, tar_path, what, ARC_RULES_TREE, 0, err);
 	struct arc_member m;
 	while (r == 0 && (r = arc_walk_next(&ap.w, &m, err)) > 0) {
 		r = apply_entry(&ap, &m, err);
@@ -190,6 +196,7 @@ int arc_apply_tree(const char *tar_path, const char *rootfs, char ***ret_paths, 
 			strv_push(&ap.paths, &ap.n_paths, xstrdup(m.name));
 	}
 	arc_walk_close(&ap.w);
+	arc_disk_budget_clear(&ap.disk);
 	if (r == 0 && ret_paths) {
 		*ret_paths = TAKE_PTR(ap.paths);
 		*ret_n = ap.n_paths;

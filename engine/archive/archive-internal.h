@@ -74,6 +74,7 @@ struct arc_walk {
 	struct strmap *files; /* CHECKPOINT: the file members, by name, in order */
 	char *name;
 	char *link;
+	uint64_t size; /* the current member's, as its header declares */
 	int fd;
 	char *buf;
 	off_t dropped;
@@ -104,13 +105,45 @@ void arc_walk_close(struct arc_walk *w);
 DEFINE_CLEANUP_CLEAR(struct arc_walk, arc_walk_close)
 
 /*
+ * Whether a data block of the current member, at off and len bytes long, may follow a block that
+ * ended at end: 0, or EBADMSG when it goes back over what came before or past the declared size.
+ * what ("archive `x`: member `y`") starts the message.
+ */
+int arc_walk_check_block(struct arc_walk *w, int64_t off, size_t len, uint64_t end, const char *what,
+			 struct stasis_error **err);
+/*
  * Copies the current member's data blocks into fd at their offsets (sparse members too), counting
- * them into *total and refusing past ARC_MAX_TOTAL; md (may be NULL) sees every byte.  With a
- * pipe (may be NULL) hashing and writing run on its threads.  what ("archive `x`: member `y`")
- * starts every error message.
+ * its declared size into *total and refusing past ARC_MAX_TOTAL before a byte is read.  md (may be
+ * NULL) sees the file the member makes: its data blocks and zeros for every hole between them and
+ * up to the declared size, as the writer hashed it.  Blocks that go back over each other or past
+ * the declared size are EBADMSG.  With a pipe (may be NULL) hashing and writing run on its threads.
+ * what ("archive `x`: member `y`") starts every error message.
  */
 int arc_walk_copy(struct arc_walk *w, int fd, struct digest *md, struct copy_pipe *pipe,
 		  unsigned long long *total, const char *what, struct stasis_error **err);
+
+/*
+ * What a reader may still write into one filesystem: its free space when the reader starts, less a
+ * reserve kept for everyone else on it (1%, at most 64 MiB: CRIU's logs and the runtime's state
+ * still fit after an import).  Every file member is charged its declared size before a byte of it
+ * is written, so a small compressed archive that expands into terabytes stops at its header.
+ */
+#define ARC_DISK_RESERVE_PERCENT 1
+#define ARC_DISK_RESERVE_MAX (64ull << 20)
+
+struct arc_disk_budget {
+	char *where;		  /* the directory written into, for messages */
+	unsigned long long avail; /* bytes free to an unprivileged writer when measured */
+	unsigned long long reserve;
+	unsigned long long charged; /* declared sizes of the members charged so far */
+};
+
+/* Measures the filesystem of dirfd (where names it): 0 or -errno of fstatvfs. */
+int arc_disk_budget_init(struct arc_disk_budget *b, int dirfd, const char *where, struct stasis_error **err);
+/* Charges size bytes of the member what names: 0, or -ENOSPC naming it, its size and the space free. */
+int arc_disk_budget_charge(struct arc_disk_budget *b, uint64_t size, const char *what,
+			   struct stasis_error **err);
+void arc_disk_budget_clear(struct arc_disk_budget *b);
 
 /* Opens a libarchive writer onto fd through our own zstd stream (zstd.c): ARCHIVE_OK or _FATAL. */
 int arc_write_open_zstd_fd(struct archive *a, int fd);

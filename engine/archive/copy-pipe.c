@@ -21,6 +21,7 @@ struct slot {
 	size_t cap;
 	size_t len;
 	off_t off;
+	uint64_t zeros; /* a hole: this many zero bytes to hash, nothing to write (data unused) */
 	int fd;
 	struct digest *md;
 };
@@ -52,9 +53,11 @@ static void run_worker(struct copy_pipe *p, bool hash)
 		bool skip = !hash && p->werr;
 		pthread_mutex_unlock(&p->lock);
 		int r = 0;
-		if (hash && s->md)
+		if (hash && s->md && s->zeros)
+			digest_update_zeros(s->md, s->zeros);
+		else if (hash && s->md)
 			digest_update(s->md, s->data, s->len);
-		else if (!hash && !skip)
+		else if (!hash && !skip && !s->zeros)
 			r = pwrite_all(s->fd, s->data, s->len, s->off);
 		pthread_mutex_lock(&p->lock);
 		if (r < 0 && !p->werr)
@@ -139,20 +142,41 @@ void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* the next slot, once both workers are done with it; NULL and *werr when a write failed */
+static struct slot *claim_slot(struct copy_pipe *p, int *werr)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->produced - (p->hashed < p->written ? p->hashed : p->written) >= PIPE_SLOTS)
+		pthread_cond_wait(&p->changed, &p->lock);
+	*werr = p->werr;
+	struct slot *s = &p->slots[p->produced % PIPE_SLOTS];
+	pthread_mutex_unlock(&p->lock);
+	if (*werr)
+		return NULL;
+	/* the slot is ours until produced moves past it */
+	s->fd = p->fd;
+	s->md = p->md;
+	s->zeros = 0;
+	return s;
+}
+
+static void publish_slot(struct copy_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->produced++;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
 int copy_pipe_push(struct copy_pipe *p, const void *buf, size_t len, off_t off)
 {
 	const char *src = buf;
 	while (len) {
 		size_t n = len < PIPE_BLOCK_MAX ? len : PIPE_BLOCK_MAX;
-		pthread_mutex_lock(&p->lock);
-		while (p->produced - (p->hashed < p->written ? p->hashed : p->written) >= PIPE_SLOTS)
-			pthread_cond_wait(&p->changed, &p->lock);
-		int werr = p->werr;
-		struct slot *s = &p->slots[p->produced % PIPE_SLOTS];
-		pthread_mutex_unlock(&p->lock);
-		if (werr)
+		int werr;
+		struct slot *s = claim_slot(p, &werr);
+		if (!s)
 			return werr;
-		/* the slot is ours until produced moves past it */
 		if (s->cap < n) {
 			free(s->data);
 			s->data = xmalloc(n);
@@ -161,16 +185,25 @@ int copy_pipe_push(struct copy_pipe *p, const void *buf, size_t len, off_t off)
 		memcpy(s->data, src, n);
 		s->len = n;
 		s->off = off;
-		s->fd = p->fd;
-		s->md = p->md;
-		pthread_mutex_lock(&p->lock);
-		p->produced++;
-		pthread_cond_broadcast(&p->changed);
-		pthread_mutex_unlock(&p->lock);
+		publish_slot(p);
 		src += n;
 		off += (off_t)n;
 		len -= n;
 	}
+	return 0;
+}
+
+int copy_pipe_push_hole(struct copy_pipe *p, uint64_t len)
+{
+	if (!len)
+		return 0;
+	int werr;
+	struct slot *s = claim_slot(p, &werr);
+	if (!s)
+		return werr;
+	s->len = 0;
+	s->zeros = len;
+	publish_slot(p);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #define STASIS_ENGINE_COPY_PIPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct copy_pipe;
@@ -24,6 +25,8 @@ void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md);
  * write that failed since copy_pipe_begin (the block is then dropped).
  */
 int copy_pipe_push(struct copy_pipe *p, const void *buf, size_t len, off_t off);
+/* Queues a hole of len bytes: hashed as zeros, in order with the blocks around it, never written. */
+int copy_pipe_push_hole(struct copy_pipe *p, uint64_t len);
 /* Waits until every queued block is hashed and written; returns 0 or the first write's -errno. */
 int copy_pipe_end(struct copy_pipe *p);
 

@@ -17,6 +17,16 @@ void digest_update(struct digest *d, const void *buf, size_t len)
 	EVP_DigestUpdate((EVP_MD_CTX *)d, buf, len);
 }
 
+void digest_update_zeros(struct digest *d, uint64_t n)
+{
+	static const unsigned char zeros[1u << 16];
+	while (n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		digest_update(d, zeros, k);
+		n -= k;
+	}
+}
+
 void digest_finish(struct digest *d, char hex[65])
 {
 	static const char hx[] = "0123456789abcdef";

@@ -37,7 +37,8 @@ struct reader {
 	size_t n;
 	unsigned long long total;
 	struct copy_pipe *pipe;
-	char *manifest; /* stasis.manifest's text, kept while passing it */
+	struct arc_disk_budget disk; /* dirfd's filesystem, when extracting */
+	char *manifest;		     /* stasis.manifest's text, kept while passing it */
 	size_t manifest_len;
 };
 
@@ -48,6 +49,7 @@ static void reader_clear(struct reader *r)
 		free(r->members[i].name);
 	free(r->members);
 	copy_pipe_free(r->pipe);
+	arc_disk_budget_clear(&r->disk);
 	free(r->manifest);
 }
 
@@ -66,9 +68,12 @@ static int capture_manifest(struct reader *r, struct stasis_error **err)
 static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_t size, struct member *m,
 			struct stasis_error **err)
 {
+	cleanup_free char *what = xasprintf("archive `%s`: member `%s`", r->path, name);
 	if (strcmp(name, ARCHIVE_MANIFEST) == 0) {
 		int ret = capture_manifest(r, err);
 		if (ret < 0 || dirfd < 0)
+			return ret;
+		if ((ret = arc_disk_budget_charge(&r->disk, r->manifest_len, what, err)) < 0)
 			return ret;
 		cleanup_close int fd =
 			openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -78,12 +83,14 @@ static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_
 	}
 	cleanup_close int fd = -1;
 	if (dirfd >= 0) {
+		int ret = arc_disk_budget_charge(&r->disk, (uint64_t)size, what, err);
+		if (ret < 0)
+			return ret;
 		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
 	}
 	struct digest *md = digest_new();
-	cleanup_free char *what = xasprintf("archive `%s`: member `%s`", r->path, name);
 	int ret = arc_walk_copy(&r->w, fd, md, fd >= 0 ? r->pipe : NULL, &r->total, what, err);
 	digest_finish(md, m->hex);
 	if (ret < 0)
@@ -195,7 +202,10 @@ int arc_import(const char *archive_path, const char *dir, struct arc_import *ret
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);
-	int e = copy_pipe_new(&r.pipe);
+	int e = arc_disk_budget_init(&r.disk, dirfd, dir, err);
+	if (e < 0)
+		return e;
+	e = copy_pipe_new(&r.pipe);
 	if (e < 0)
 		return error_set(err, e, "start the threads that hash and write `%s`", archive_path);
 	struct arc_import out = { 0 };

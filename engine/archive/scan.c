@@ -103,6 +103,8 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 		if (which == n)
 			continue;
 		done++;
+		cleanup_free char *what = xasprintf("%s: member `%s`", w.what, m.name);
+		uint64_t end = 0;
 		for (;;) {
 			const void *buf;
 			size_t size;
@@ -116,6 +118,9 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 				r = arc_walk_fail(&w, m.name, err);
 				break;
 			}
+			if ((r = arc_walk_check_block(&w, off, size, end, what, err)) < 0)
+				break;
+			end = (uint64_t)off + size;
 			r = fn(data, which, (uint64_t)off, buf, size, err);
 			if (r != 0)
 				break;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -101,9 +102,10 @@ int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum a
 {
 	cleanup_free char *label = what ? xstrdup(what) : xasprintf("archive `%s`", path);
 	walk_init(w, label, rules, flags);
-	w->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* an archive is a file: a FIFO would block here forever, a directory is not one */
+	w->fd = open_regular(path, 0, w->what, err);
 	if (w->fd < 0) {
-		int r = error_set(err, errno, "%s", w->what);
+		int r = w->fd;
 		arc_walk_close(w);
 		return r;
 	}
@@ -258,6 +260,7 @@ int arc_walk_next(struct arc_walk *w, struct arc_member *ret, struct stasis_erro
 			.size = archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0,
 			.entry = e,
 		};
+		w->size = m.size;
 		/* `tar -C dir -c .` starts with the directory itself */
 		if ((!*m.name || strcmp(m.name, ".") == 0) && m.type == ARC_MEMBER_DIR)
 			continue;
@@ -301,13 +304,52 @@ int arc_walk_read(struct arc_walk *w, size_t max, unsigned char **ret, size_t *r
 	return 0;
 }
 
+int arc_walk_check_block(struct arc_walk *w, int64_t off, size_t len, uint64_t end, const char *what,
+			 struct stasis_error **err)
+{
+	/*
+	 * Sparse members come as blocks at offsets, in the order of a map anyone can write: a block
+	 * over another would make the bytes hashed differ from the bytes written, and one past the
+	 * declared size would write what no check counted.
+	 */
+	if (off < 0 || (uint64_t)off < end)
+		return error_setx(
+			err, EBADMSG,
+			"%s: a sparse block at %lld starts before the end of the one ahead of it (%llu): "
+			"refused",
+			what, (long long)off, (unsigned long long)end);
+	if ((uint64_t)off > w->size || len > w->size - (uint64_t)off)
+		return error_setx(err, EBADMSG,
+				  "%s: data at %lld (%zu bytes) past its size of %llu bytes: refused", what,
+				  (long long)off, len, (unsigned long long)w->size);
+	return 0;
+}
+
+/* a hole of len bytes: hashed as the zeros it reads as; left unwritten (the file is sparse there too) */
+static int copy_hole(struct digest *md, struct copy_pipe *pipe, uint64_t len)
+{
+	if (!md || !len)
+		return 0;
+	if (pipe)
+		return copy_pipe_push_hole(pipe, len);
+	digest_update_zeros(md, len);
+	return 0;
+}
+
 int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pipe *pipe,
 		  unsigned long long *total, const char *what, struct stasis_error **err)
 {
 	struct archive *a = wk->a;
+	uint64_t size = wk->size;
+	/* the member counts whole, holes too (they are hashed), before a byte of it is read */
+	if (size > ARC_MAX_TOTAL - *total)
+		return error_setx(err, EFBIG, "%s: %llu bytes: more than %llu bytes in all", what,
+				  (unsigned long long)size, ARC_MAX_TOTAL);
+	*total += size;
 	if (pipe)
 		copy_pipe_begin(pipe, fd, md);
 	int ret = 0;
+	uint64_t end = 0; /* the end of the last block: what the file holds so far */
 	while (ret == 0) {
 		const void *buf;
 		size_t len;
@@ -321,20 +363,23 @@ int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pi
 			ret = error_setx(err, e > 0 ? e : EIO, "%s: %s", what, s ? s : "error");
 			break;
 		}
-		*total += len;
-		if (*total > ARC_MAX_TOTAL) {
-			ret = error_setx(err, EFBIG, "%s: more than %llu bytes in all", what, ARC_MAX_TOTAL);
+		if ((ret = arc_walk_check_block(wk, off, len, end, what, err)) < 0)
 			break;
-		}
-		/* sparse entries come as blocks at offsets: write them where they belong */
-		int w;
-		if (pipe) {
+		int w = copy_hole(md, pipe, (uint64_t)off - end);
+		end = (uint64_t)off + len;
+		if (w == 0 && pipe) {
 			w = copy_pipe_push(pipe, buf, len, (off_t)off);
-		} else {
+		} else if (w == 0) {
 			if (md)
 				digest_update(md, buf, len);
 			w = fd >= 0 ? pwrite_all(fd, buf, len, (off_t)off) : 0;
 		}
+		if (w < 0)
+			ret = error_set(err, -w, "%s: write", what);
+	}
+	/* a hole at the tail comes as no block at all: the caller sets the file's size */
+	if (ret == 0) {
+		int w = copy_hole(md, pipe, size - end);
 		if (w < 0)
 			ret = error_set(err, -w, "%s: write", what);
 	}
@@ -344,4 +389,40 @@ int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pi
 			ret = error_set(err, -w, "%s: write", what);
 	}
 	return ret;
+}
+
+int arc_disk_budget_init(struct arc_disk_budget *b, int dirfd, const char *where, struct stasis_error **err)
+{
+	struct statvfs sv;
+	if (fstatvfs(dirfd, &sv) < 0)
+		return error_set(err, errno, "statvfs `%s`", where);
+	unsigned long long size = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	unsigned long long reserve = size / 100 * ARC_DISK_RESERVE_PERCENT;
+	*b = (struct arc_disk_budget){
+		.where = xstrdup(where),
+		/* f_bavail: root may dip into ext4's reserved blocks, but the host needs them more */
+		.avail = (unsigned long long)sv.f_bavail * sv.f_frsize,
+		.reserve = reserve < ARC_DISK_RESERVE_MAX ? reserve : ARC_DISK_RESERVE_MAX,
+	};
+	return 0;
+}
+
+int arc_disk_budget_charge(struct arc_disk_budget *b, uint64_t size, const char *what,
+			   struct stasis_error **err)
+{
+	unsigned long long usable = b->avail > b->reserve ? b->avail - b->reserve : 0;
+	unsigned long long left = usable > b->charged ? usable - b->charged : 0;
+	if (size > left)
+		return error_setx(err, ENOSPC,
+				  "%s: %llu bytes do not fit in `%s`: %llu bytes free, %llu of them kept in "
+				  "reserve and %llu taken by the members before it: refused",
+				  what, (unsigned long long)size, b->where, b->avail, b->reserve, b->charged);
+	b->charged += size;
+	return 0;
+}
+
+void arc_disk_budget_clear(struct arc_disk_budget *b)
+{
+	free(b->where);
+	*b = (struct arc_disk_budget){ 0 };
 }

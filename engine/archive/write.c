@@ -14,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
 #include "engine/archive/archive-internal.h"
@@ -158,12 +159,13 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 	int room = room_for_member(w, name, err);
 	if (room < 0)
 		return room;
-	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_free char *what = xasprintf("archive: `%s`", path);
+	cleanup_close int fd = open_regular(path, O_NOFOLLOW, what, err);
 	if (fd < 0)
-		return error_set(err, errno, "archive: open `%s`", path);
+		return fd;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return error_setx(err, EINVAL, "archive: `%s` is not a regular file", path);
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "archive: stat `%s`", path);
 	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, st.st_size);
 	int r = archive_write_header(w->a, e);
 	archive_entry_free(e);
@@ -343,9 +345,11 @@ int arc_write_tree(const char *tar_path, const char *base, char *const *paths, s
 		if (e && archive_write_header(a, e) != ARCHIVE_OK) {
 			r = error_setx(err, EIO, "rootfs diff: `/%s`: %s", paths[i], archive_error_string(a));
 		} else if (e && archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
-			int fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			/* the container may have put a FIFO where the file was a moment ago */
+			cleanup_free char *what = xasprintf("rootfs diff: `/%s`", paths[i]);
+			int fd = open_regular(src, O_NOFOLLOW, what, err);
 			if (fd < 0) {
-				r = error_set(err, errno, "rootfs diff: open `/%s`", paths[i]);
+				r = fd;
 			} else {
 				char buf[65536];
 				ssize_t got;

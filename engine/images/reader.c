@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
@@ -132,6 +133,70 @@ void img_inventory_clear(struct img_inventory *v)
 /* more tasks than this in one checkpoint is not a container */
 #define MAX_TASKS 65536
 
+struct pid_at {
+	unsigned pid;
+	size_t at;
+};
+
+static int pid_at_cmp(const void *a, const void *b)
+{
+	unsigned x = ((const struct pid_at *)a)->pid, y = ((const struct pid_at *)b)->pid;
+	return x < y ? -1 : x > y;
+}
+
+/* the index of pid's task, or n when the image has none (the parent of a root) */
+static size_t task_index(const struct pid_at *by_pid, size_t n, unsigned pid)
+{
+	struct pid_at key = { .pid = pid };
+	const struct pid_at *hit = bsearch(&key, by_pid, n, sizeof(*by_pid), pid_at_cmp);
+	return hit ? hit->at : n;
+}
+
+/*
+ * CRIU writes a tree: every pid once, and every chain of parents ends at a task whose parent is
+ * not in the image (the root's ppid is 0).  Whoever walks it from a root down (stasis inspect
+ * --ps-tree) would go round a pid listed twice or a cycle forever, and recurse as deep as the
+ * tree is.  One pass up from each task, each task climbed once: O(n log n).
+ */
+static int check_tree(const struct image_blob *b, const struct img_task *v, size_t n,
+		      struct stasis_error **err)
+{
+	cleanup_free struct pid_at *by_pid = xreallocarray(NULL, n, sizeof(*by_pid));
+	for (size_t i = 0; i < n; i++)
+		by_pid[i] = (struct pid_at){ v[i].pid, i };
+	qsort(by_pid, n, sizeof(*by_pid), pid_at_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (by_pid[i].pid == by_pid[i - 1].pid)
+			return error_setx(err, EBADMSG, "image `%s`: pid %u is there twice", b->name,
+					  by_pid[i].pid);
+	/* depth[i]: 0 while unknown, 1 for a root; climbed[i]: which climb last passed task i, + 1 */
+	cleanup_free size_t *depth = xzalloc(n * sizeof(*depth));
+	cleanup_free size_t *climbed = xzalloc(n * sizeof(*climbed));
+	cleanup_free size_t *chain = xreallocarray(NULL, n, sizeof(*chain));
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0, j = i;
+		while (j < n && !depth[j]) {
+			if (climbed[j] == i + 1)
+				return error_setx(err, EBADMSG, "image `%s`: pid %u is its own ancestor",
+						  b->name, v[j].pid);
+			climbed[j] = i + 1;
+			chain[len++] = j;
+			j = task_index(by_pid, n, v[j].ppid);
+		}
+		/* j is past the root (its parent is not in the image) or a task already measured */
+		size_t d = j < n ? depth[j] : 0;
+		while (len) {
+			j = chain[--len];
+			depth[j] = ++d;
+			if (d > IMAGE_PSTREE_MAX_DEPTH)
+				return error_setx(err, EFBIG,
+						  "image `%s`: pid %u is %zu levels deep, over the %d cap",
+						  b->name, v[j].pid, d, IMAGE_PSTREE_MAX_DEPTH);
+		}
+	}
+	return 0;
+}
+
 int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n,
 		      struct stasis_error **err)
 {
@@ -162,6 +227,8 @@ int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t 
 	}
 	if (r == 0 && n == 0)
 		r = error_setx(err, EBADMSG, "image `%s`: no task", b->name);
+	if (r == 0)
+		r = check_tree(b, v, n, err);
 	if (r < 0) {
 		img_tasks_free(v, n);
 		return r;

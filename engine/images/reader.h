@@ -18,6 +18,13 @@ struct stasis_error;
 #define IMAGE_ENTRY_MAX (16u << 20)
 #define IMAGE_PAGE_SIZE 4096u
 
+/*
+ * The deepest process tree pstree.img may hold: Linux sets no bound on a chain of parents, but a
+ * reader walking the tree from its root (stasis inspect --ps-tree prints it that way) recurses once
+ * a level, and no container's tree is anywhere near this deep.
+ */
+#define IMAGE_PSTREE_MAX_DEPTH 4096
+
 /* the magics of the images stasis reads (criu-wire.md, section 5) */
 #define IMAGE_MAGIC_COMMON 0x54564319u
 #define IMAGE_MAGIC_SERVICE 0x55105940u
@@ -211,6 +218,11 @@ struct img_stats {
 };
 
 int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, struct stasis_error **err);
+/*
+ * The tasks of pstree.img, in the image's order (parents before children).  The image must hold a
+ * tree: a pid listed twice or a task that is its own ancestor is -EBADMSG, a tree deeper than
+ * IMAGE_PSTREE_MAX_DEPTH or with more than 65536 tasks -EFBIG.
+ */
 int image_read_pstree(const struct image_blob *b, struct img_task **ret, size_t *ret_n,
 		      struct stasis_error **err);
 int image_read_core(const struct image_blob *b, struct img_core *ret, struct stasis_error **err);

@@ -233,9 +233,10 @@ int image_set_meta(struct image_set *s, const char *name, struct image_blob *ret
 
 static int stream_file(const char *p, size_t which, arc_chunk_fn fn, void *ctx, struct stasis_error **err)
 {
-	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
+	/* listed as a regular file, but anyone may have put a FIFO there since */
+	cleanup_close int fd = open_regular(p, O_NOFOLLOW, NULL, err);
 	if (fd < 0)
-		return error_set(err, errno, "open `%s`", p);
+		return fd;
 	cleanup_free unsigned char *buf = xmalloc(STREAM_BLOCK);
 	uint64_t off = 0;
 	for (;;) {
