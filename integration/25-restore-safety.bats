@@ -161,21 +161,26 @@ bundle_with_hook() {
 }
 
 @test "a restore killed with SIGKILL while it reads the archive blocks nothing: the retry cleans up, says so, restores" {
-	archive_of rs2-src
+	# a big archive (gzip: slow to unpack), and the restore stopped as soon as its state dir is
+	# marked: it is killed while it reads the archive (a fifo would be refused at once)
+	CT_WORKLOAD_MIB=256 start_container runc rs2-src
+	run "$STASIS" checkpoint --export "$OUT/rs2-big.tar" --compress gzip rs2-src
+	assert_success
+	stop_container_keep_data rs2-src
 	data=$CT_BASE/rs2-src/data
-	# a fifo as the archive holds the restore in its unpack step, after it made its state dir
-	mkfifo "$OUT/fifo"
-	"$STASIS" restore --import "$OUT/fifo" --name rs2-kill --state-dir "$STATE/rs2-kill" \
+	"$STASIS" restore --import "$OUT/rs2-big.tar" --name rs2-kill --state-dir "$STATE/rs2-kill" \
 		--rootfs-base "$CT_BASE/image" --mount "/data=$data" >"$OUT/killed.out" 2>&1 &
 	spid=$!
 	wait_for 100 test -e "$STATE/rs2-kill/.stasis-state-dir"
+	kill -STOP "$spid"
+	[ -d "$STATE/rs2-kill/archive" ]
 	kill -9 "$spid"
 	st=0
 	wait "$spid" || st=$?
 	assert_equal "$st" 137
 	[ -e /run/stasis/rs2-kill/owner.json ]
 
-	restore_as "$OUT/rs2-src.tar" rs2-kill "$data"
+	restore_as "$OUT/rs2-big.tar" rs2-kill "$data"
 	assert_success
 	assert_output --partial "a restore of \`rs2-kill\` that was killed (pid $spid) left \`$STATE/rs2-kill\`: unmounted and removed"
 	c=$(read_counter "$data")
