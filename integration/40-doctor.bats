@@ -136,13 +136,15 @@ doctor_ids() {
 	restore_as "$OUT/dr5.tar" dr5-r "$data"
 	assert_failure
 	assert_output --partial "hint: \`data/keep\`, open in the container at checkpoint time, is"
-	run "$STASIS" doctor --log "$STATE/dr5-r.restore.log"
+	run "$STASIS" doctor --log /run/stasis/@logs/dr5-r.restore.log
 	assert_failure 1
 	assert_output --partial "BLOCKER"
 	cp -p "$OUT/keep" "$data/keep"
-	rm -f "$STATE/dr5-r.restore.log"
+	[ -e /run/stasis/@logs/dr5-r.restore.log ]
 	restore_as "$OUT/dr5.tar" dr5-r "$data"
 	assert_success
+	# a success takes its name's failed log with it
+	[ ! -e /run/stasis/@logs/dr5-r.restore.log ]
 	run verify_workload "$data" "$(runc state dr5-r | jq -r .pid)"
 	assert_output --regexp '^OK'
 }
