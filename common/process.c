@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 
 int pid_wait_exit(pid_t pid, int timeout_ms)
@@ -48,4 +50,23 @@ bool proc_is_stopped(pid_t pid)
 	buf[n] = '\0';
 	const char *close_paren = strrchr(buf, ')');
 	return close_paren && close_paren[1] == ' ' && (close_paren[2] == 'T' || close_paren[2] == 't');
+}
+
+int cgroup_procs_read(const char *path, pid_t **pids, size_t *n)
+{
+	cleanup_free char *text = NULL;
+	int r = read_file_capped(path, CGROUP_PROCS_MAX, &text, NULL, NULL);
+	if (r < 0)
+		return r;
+	int found = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		pid_t pid;
+		if (parse_pid(line, &pid) < 0)
+			continue;
+		*pids = xgrow(*pids, *n, sizeof(**pids));
+		(*pids)[(*n)++] = pid;
+		found++;
+	}
+	return found;
 }

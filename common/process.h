@@ -24,4 +24,13 @@ int child_wait_exit_code(pid_t pid);
  */
 bool proc_is_stopped(pid_t pid);
 
+/* a cgroup's cgroup.procs: one line a process; more than this is not a container's */
+#define CGROUP_PROCS_MAX (16u << 20)
+
+/*
+ * Appends the pids listed in a cgroup.procs file to *pids (grown with xgrow from *n): the count
+ * appended, or -errno when the file cannot be read (a cgroup that is gone: -ENOENT).
+ */
+int cgroup_procs_read(const char *path, pid_t **pids, size_t *n);
+
 #endif

@@ -30,8 +30,6 @@
 #define FREEZER_TIMEOUT_MS 10000
 /* freezer.state holds one word */
 #define FREEZER_STATE_MAX 64
-/* a container's cgroup.procs: one line a process */
-#define CGROUP_PROCS_MAX (16u << 20)
 
 static int write_state(const char *dir, const char *state, struct stasis_error **err)
 {
@@ -75,43 +73,43 @@ int ckpt_thaw(const char *dir, struct stasis_error **err)
 	return write_state(dir, FREEZER_THAWED, err);
 }
 
-int ckpt_refuse_stopped(const char *dir, struct stasis_error **err)
+/* the processes of the freezer's cgroup */
+static int cgroup_pids(const char *dir, pid_t **ret, size_t *ret_n, struct stasis_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
-	cleanup_free char *text = NULL;
-	int r = read_file_capped(path, CGROUP_PROCS_MAX, &text, NULL, err);
-	if (r < 0)
-		return r;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		pid_t pid;
-		if (parse_pid(line, &pid) == 0 && proc_is_stopped(pid))
-			return error_setx(
+	*ret = NULL;
+	*ret_n = 0;
+	int r = cgroup_procs_read(path, ret, ret_n);
+	return r < 0 ? error_set(err, r, "read `%s`", path) : 0;
+}
+
+int ckpt_refuse_stopped(const char *dir, struct stasis_error **err)
+{
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	int r = cgroup_pids(dir, &pids, &n, err);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (proc_is_stopped(pids[i]))
+			r = error_setx(
 				err, EBUSY,
 				"pid %d is stopped (SIGSTOP or a tracer's stop): CRIU cannot seize a "
 				"stopped task in a frozen cgroup and would wait for it until its timeout; "
 				"send it SIGCONT first",
-				(int)pid);
-	}
-	return 0;
+				(int)pids[i]);
+	return r;
 }
 
 int ckpt_kill_frozen(const char *dir, struct stasis_error **err)
 {
-	cleanup_free char *path = xasprintf("%s/cgroup.procs", dir);
-	cleanup_free char *text = NULL;
-	int r = read_file_capped(path, CGROUP_PROCS_MAX, &text, NULL, err);
-	if (r < 0)
-		return r;
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	int r = cgroup_pids(dir, &pids, &n, err);
 	/*
 	 * SIGKILL is queued while the tasks are frozen and acted on before they run a single
 	 * instruction of their own once thawed: nothing the container does after its dump survives
 	 */
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		pid_t pid;
-		if (parse_pid(line, &pid) == 0 && kill(pid, SIGKILL) < 0 && errno != ESRCH)
-			return error_set(err, errno, "kill pid %d of `%s`", (int)pid, dir);
-	}
-	return ckpt_thaw(dir, err);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH)
+			r = error_set(err, errno, "kill pid %d of `%s`", (int)pids[i], dir);
+	return r < 0 ? r : ckpt_thaw(dir, err);
 }

@@ -71,29 +71,13 @@ unsigned long long runtime_proc_start_time(pid_t pid)
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
-/* pid lines of one cgroup.procs file, appended */
-static void read_procs(const char *path, pid_t **pids, size_t *n)
-{
-	cleanup_free char *text = NULL;
-	if (read_file_capped(path, 1 << 20, &text, NULL, NULL) < 0)
-		return;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		pid_t pid;
-		if (parse_pid(line, &pid) == 0) {
-			*pids = xreallocarray(*pids, *n + 1, sizeof(**pids));
-			(*pids)[(*n)++] = pid;
-		}
-	}
-}
-
 int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;
 	/* restores put the container in /stasis/<id>: of the unified hierarchy, or of every v1 one */
 	cleanup_free char *unified = xasprintf("/sys/fs/cgroup/stasis/%s/cgroup.procs", id);
-	read_procs(unified, ret, ret_n);
+	(void)cgroup_procs_read(unified, ret, ret_n);
 	cleanup_closedir DIR *d = opendir("/sys/fs/cgroup");
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -101,7 +85,7 @@ int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n)
 			continue;
 		cleanup_free char *procs =
 			xasprintf("/sys/fs/cgroup/%s/stasis/%s/cgroup.procs", de->d_name, id);
-		read_procs(procs, ret, ret_n);
+		(void)cgroup_procs_read(procs, ret, ret_n);
 	}
 	return (int)*ret_n;
 }
