@@ -38,9 +38,15 @@ static int list_dir(int dirfd, char ***ret, size_t *ret_n)
 
 static bool same_content(int a_dir, int b_dir, const char *name, off_t size)
 {
-	cleanup_close int a = openat(a_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	cleanup_close int b = openat(b_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (a < 0 || b < 0)
+	/*
+	 * O_NONBLOCK: the container may have swapped the file for a FIFO since it was stat'ed, and
+	 * opening a FIFO for reading would wait for a writer forever; a regular file ignores the flag
+	 */
+	cleanup_close int a = openat(a_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	cleanup_close int b = openat(b_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sa, sb;
+	if (a < 0 || b < 0 || fstat(a, &sa) < 0 || fstat(b, &sb) < 0 || !S_ISREG(sa.st_mode) ||
+	    !S_ISREG(sb.st_mode))
 		return false;
 	char ba[65536], bb[65536];
 	for (off_t done = 0; done < size;) {
