@@ -75,9 +75,6 @@ static void print_process(const struct stasis_inspect *in, const struct stasis_i
 				       s->protocol ? s->protocol : s->type, s->state, s->src, s->src_port,
 				       s->dst, s->dst_port);
 		}
-	for (size_t i = 0; i < in->n_processes; i++)
-		if (in->processes[i].ppid == p->pid && in->processes[i].pid != p->pid)
-			print_process(in, &in->processes[i], depth + 1);
 }
 
 static bool has_parent(const struct stasis_inspect *in, const struct stasis_inspect_process *p)
@@ -86,6 +83,44 @@ static bool has_parent(const struct stasis_inspect *in, const struct stasis_insp
 		if (in->processes[i].pid == p->ppid && p->ppid != p->pid)
 			return true;
 	return false;
+}
+
+/*
+ * The tree, depth first, children in the checkpoint's order.  A loop, not recursion: the tree
+ * comes from the archive, and each process is printed once even if it were not a tree.
+ */
+static void print_tree(const struct stasis_inspect *in)
+{
+	size_t n = in->n_processes;
+	if (!n)
+		return;
+	cleanup_free size_t *stack = calloc(n, sizeof(*stack));
+	cleanup_free int *depth = calloc(n, sizeof(*depth));
+	cleanup_free bool *seen = calloc(n, sizeof(*seen));
+	if (!stack || !depth || !seen)
+		abort();
+	for (size_t root = 0; root < n; root++) {
+		if (has_parent(in, &in->processes[root]))
+			continue;
+		size_t sp = 0;
+		stack[sp] = root;
+		depth[sp++] = 0;
+		while (sp) {
+			size_t i = stack[--sp];
+			int d = depth[sp];
+			if (seen[i])
+				continue;
+			seen[i] = true;
+			const struct stasis_inspect_process *p = &in->processes[i];
+			print_process(in, p, d);
+			for (size_t c = n; c-- > 0 && sp < n;)
+				if (!seen[c] && in->processes[c].ppid == p->pid &&
+				    in->processes[c].pid != p->pid) {
+					stack[sp] = c;
+					depth[sp++] = d + 1;
+				}
+		}
+	}
 }
 
 static void print_human(const struct stasis_inspect *in)
@@ -117,9 +152,7 @@ static void print_human(const struct stasis_inspect *in)
 	}
 	if (in->what & (STASIS_INSPECT_PS_TREE | STASIS_INSPECT_FILES | STASIS_INSPECT_SOCKETS)) {
 		printf("\nprocess tree:\n");
-		for (size_t i = 0; i < in->n_processes; i++)
-			if (!has_parent(in, &in->processes[i]))
-				print_process(in, &in->processes[i], 0);
+		print_tree(in);
 	}
 	if (in->what & STASIS_INSPECT_MOUNTS) {
 		printf("\nmounts:\n");
