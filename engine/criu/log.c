@@ -58,31 +58,37 @@ static bool is_benign(const char *line)
 int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result *res, const char *log_path)
 {
 	char **lines = cr_log_errors(log_path, 20);
-	const char *cause = NULL;
+	/* the explainer reads the error lines and CRIU's own message */
+	cleanup_free char *text = xstrdup(res->cr_errmsg ? res->cr_errmsg : "");
 	for (size_t i = 0; lines && lines[i]; i++) {
-		if (is_benign(lines[i]))
-			continue;
-		/* "(00.01) Error (criu/x.c:12): text" -> "text" */
-		const char *p = strstr(lines[i], "): ");
-		cause = p ? p + 3 : lines[i];
-		break;
+		char *t = xasprintf("%s\n%s", text, lines[i]);
+		free(text);
+		text = t;
 	}
+	/*
+	 * the headline is the line that names the cause: the explainer's primary finding when it
+	 * knows one (CRIU may log a consequence first), else the first error that is not benign
+	 */
+	struct explain_finding *found = NULL;
+	size_t n_found = 0;
+	explain_text(text, &found, &n_found);
+	const struct explain_finding *primary = explain_primary(found, n_found);
+	const char *cause_line = primary && !primary->secondary ? primary->line : NULL;
+	for (size_t i = 0; !cause_line && lines && lines[i]; i++)
+		if (!is_benign(lines[i]))
+			cause_line = lines[i];
+	/* "(00.01) Error (criu/x.c:12): text" -> "text" */
+	const char *cause =
+		cause_line && strstr(cause_line, "): ") ? strstr(cause_line, "): ") + 3 : cause_line;
 	if (!cause && res->cr_errmsg)
 		cause = res->cr_errmsg;
 	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
 	cleanup_free char *where = log_path ? xasprintf(" (log `%s`)", log_path) : xstrdup("");
 	int r = cause ? error_setx(err, errnum, "%s: CRIU: %s%s", what, cause, where)
 		      : error_setx(err, errnum, "%s: CRIU failed%s", what, where);
-	if (err && *err && !(*err)->hint) {
-		/* the explainer reads the error lines and CRIU's own message */
-		cleanup_free char *text = xstrdup(res->cr_errmsg ? res->cr_errmsg : "");
-		for (size_t i = 0; lines && lines[i]; i++) {
-			char *t = xasprintf("%s\n%s", text, lines[i]);
-			free(text);
-			text = t;
-		}
+	if (err && *err && !(*err)->hint)
 		error_set_hint(err, explain_hint(text));
-	}
+	explain_findings_free(found, n_found);
 	if (err && *err && !(*err)->criu_log && !(*err)->criu_lines) {
 		(*err)->criu_errno = res->cr_errno;
 		(*err)->criu_errmsg = res->cr_errmsg ? xstrdup(res->cr_errmsg) : NULL;
