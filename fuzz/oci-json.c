@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target for every JSON reader stasis has: config.json, the runtime's state, the archive's
- * stasis.manifest, config.dump, bind.mounts, deleted.files, CRI-O's metadata annotation, and the
- * spec rewrite of a restore, all on the same input.  Any input must give a value or an error, never
+ * stasis.manifest, config.dump, bind.mounts, deleted.files, CRI-O's metadata annotation, the
+ * spec rewrite of a restore, the restore policy and the device cgroup rules, all on the same input.  Any input must give a value or an error, never
  * a crash, a leak or undefined behaviour; and what the rewrite writes must be JSON again.
  */
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,8 +27,6 @@ static void rewrite(const char *json, size_t len)
 			.root_path = "/run/stasis/x/rootfs",
 			.bind_sources = binds,
 			.n_bind_sources = 2,
-			.netns_path = "/run/stasis/x/netns",
-			.new_pidns = true,
 			.cgroups_path = "/stasis/x",
 			.drop_hooks = true,
 			.add_hook_path = "/usr/bin/stasis",
@@ -52,6 +51,43 @@ static void rewrite(const char *json, size_t len)
 		}
 		stasis_error_free(err);
 	}
+}
+
+/* the restore policy, trusted or not, with what images may say: JSON again, or a refusal */
+static void police(const char *json, size_t len)
+{
+	const struct oci_policy policies[] = {
+		{ .netns_path = "/run/stasis/x/netns" },
+		{ .trust_archive = true,
+		  .netns_path = "/run/stasis/x/netns",
+		  .images_host_namespaces = CLONE_NEWPID,
+		  .images_capabilities = ~UINT64_C(0),
+		  .images_proc_sys_writable = true },
+	};
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		char *text = NULL, *trusted = NULL;
+		size_t text_len = 0;
+		struct stasis_error *err = NULL;
+		if (oci_policy_apply(json, len, "spec.dump", &policies[i], &text, &text_len, &trusted,
+				     &err) == 0) {
+			struct oci_state *st = NULL;
+			struct stasis_error *again = NULL;
+			if (oci_state_parse(text, text_len, "policed", &st, &again) < 0 &&
+			    strstr(stasis_error_message(again), "invalid JSON"))
+				abort();
+			oci_state_free(st);
+			stasis_error_free(again);
+			free(text);
+			free(trusted);
+		}
+		stasis_error_free(err);
+	}
+	struct oci_device_rule *rules = NULL;
+	size_t n = 0;
+	struct stasis_error *err = NULL;
+	if (oci_device_cgroup_rules(json, len, "config.json", &rules, &n, &err) == 0)
+		oci_device_rules_free(rules, n);
+	stasis_error_free(err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -108,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(s);
 
 	rewrite(json, size);
+	police(json, size);
 	free(json);
 	return 0;
 }

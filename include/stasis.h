@@ -238,7 +238,7 @@ struct stasis_restore_opts {
 	const char *runtime_root; /* the runtime's --root */
 	const char *const *mounts; /* "DEST=SRC": bind mount sources (without bundle) */
 	size_t n_mounts;
-	const char *netns_path;		 /* join this network namespace (extRootNetNS) */
+	const char *netns_path;		 /* the network namespace joined when the container owned none */
 	const char *lsm_profile;	 /* "selinux:LABEL" / "apparmor:NAME"; default from config.json */
 	const char *lsm_mount_context;	 /* default: config.json's linux.mountLabel */
 	const char *manage_cgroups_mode; /* "soft" (default), "full", "strict", "ignore" */
@@ -257,6 +257,14 @@ struct stasis_restore_opts {
 	 * hook that sets loopback up before CRIU restores the sockets.
 	 */
 	const char *hook_path;
+	/*
+	 * Without bundle, a restore gives the container at most the capabilities and devices
+	 * container engines grant by default, and refuses an archive (spec.dump or CRIU's images)
+	 * that asks for more, whose processes shared the host's pid or mount namespace, or whose
+	 * /proc/sys was writable.  Set, these come back as the archive has them (a warning names
+	 * them).  New namespaces, and no host namespace an archive names, hold either way.
+	 */
+	bool trust_archive;
 };
 
 /*
@@ -279,7 +287,9 @@ struct stasis_restore_opts {
  * manifest format); CRIU's errno (else -EIO) with its log lines and hint; the runtime's failure
  * (-EIO) with its last line of stderr; -ENOTSUP (a container with a terminal restored without
  * runc); -ETIMEDOUT (an OCI hook ran past its timeout); -EPERM (a network namespace could not be
- * made).
+ * made); -EPERM (without bundle: an archive that asks for more than a restore gives without
+ * trust_archive, naming each capability, device and namespace, or that names a host user
+ * namespace).
  */
 STASIS_EXPORT int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts,
 				 pid_t *ret_pid, struct stasis_error **err);

@@ -99,6 +99,19 @@ const struct mnt_info *mnt_table_find(const struct mnt_table *t, const char *mou
 	return NULL;
 }
 
+bool mnt_option_has(const char *opts, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = opts; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == nl && strncmp(p, name, nl) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 char *mnt_option_value(const char *opts, const char *key)
 {
 	size_t kl = strlen(key);

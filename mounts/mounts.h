@@ -41,6 +41,8 @@ DEFINE_CLEANUP_CLEAR(struct mnt_table, mnt_table_clear)
 const struct mnt_info *mnt_table_find(const struct mnt_table *t, const char *mountpoint);
 /* The value of key=... in a comma-separated option string (malloc'ed), or NULL. */
 char *mnt_option_value(const char *opts, const char *key);
+/* whether the comma-separated opts has the option name (a cgroup v1 hierarchy's "devices") */
+bool mnt_option_has(const char *opts, const char *name);
 
 struct mnt_kv {
 	char *key;

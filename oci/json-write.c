@@ -4,6 +4,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "common/xalloc.h"
+#include "oci/oci-internal.h"
 #include "oci/oci.h"
 
 struct oci_json {
@@ -87,4 +88,56 @@ char *oci_json_finish(struct oci_json *j, size_t *ret_len)
 	if (ret_len)
 		*ret_len = len;
 	return out;
+}
+
+void oci_json_gen_string(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+void oci_json_gen_tree(yajl_gen g, yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			oci_json_gen_string(g, v->u.object.keys[i]);
+			oci_json_gen_tree(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			oci_json_gen_tree(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+	} else if (YAJL_IS_STRING(v)) {
+		oci_json_gen_string(g, YAJL_GET_STRING(v));
+	} else if (YAJL_IS_NUMBER(v)) {
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	} else {
+		yajl_gen_null(g);
+	}
+}
+
+yajl_gen oci_json_gen_new(void)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	if (!g)
+		abort();
+	yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_config(g, yajl_gen_indent_string, "\t");
+	return g;
+}
+
+char *oci_json_gen_finish(yajl_gen g, size_t *ret_len)
+{
+	const unsigned char *buf;
+	size_t n;
+	yajl_gen_get_buf(g, &buf, &n);
+	char *text = xstrndup((const char *)buf, n);
+	if (ret_len)
+		*ret_len = n;
+	yajl_gen_free(g);
+	return text;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 struct stasis_error;
@@ -34,5 +35,13 @@ int oci_json_get_string(struct oci_json_ctx *jc, yajl_val obj, const char *where
 			bool required, char **ret);
 int oci_json_get_bool(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, bool *ret);
 int oci_json_get_strv(struct oci_json_ctx *jc, yajl_val obj, const char *where, const char *key, char ***ret);
+
+void oci_json_gen_string(yajl_gen g, const char *s);
+/* Writes a parsed tree as it is: numbers keep their text, unknown fields pass through. */
+void oci_json_gen_tree(yajl_gen g, yajl_val v);
+/* A generator writing the way stasis writes config.json (tab-indented); aborts on OOM. */
+yajl_gen oci_json_gen_new(void);
+/* The generator's text (malloc'ed, NUL-terminated) and its length; frees g. */
+char *oci_json_gen_finish(yajl_gen g, size_t *ret_len);
 
 #endif

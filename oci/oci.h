@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/cleanup.h"
@@ -85,8 +86,6 @@ struct oci_spec_edit {
 	const char *root_path;		   /* new .root.path, or NULL to keep */
 	const struct oci_kv *bind_sources; /* cleaned destination -> new source of a bind mount */
 	size_t n_bind_sources;
-	const char *netns_path;	  /* the network namespace to join; NULL: a new one (path dropped) */
-	bool new_pidns;		  /* drop the pid namespace's path: restore into its own new one */
 	const char *cgroups_path; /* new .linux.cgroupsPath, or NULL to keep */
 	bool drop_hooks;	  /* remove .hooks: an archive does not choose what runs on the host */
 	/* add this createRuntime hook (argv NULL-terminated); only where .hooks is dropped or absent */
@@ -97,6 +96,58 @@ struct oci_spec_edit {
 /* Rewrites config.json text; unknown fields and number texts pass through unchanged. */
 int oci_spec_edit(const char *json, size_t len, const char *name, const struct oci_spec_edit *e, char **ret,
 		  size_t *ret_len, struct stasis_error **err);
+
+/*
+ * What a container restored from an archive's spec.dump may do on this host (docs/guarantees.md,
+ * section 5).  CRIU restores capabilities and namespaces from its images, not from spec.dump, so
+ * what the images hold comes in too.
+ */
+struct oci_policy {
+	/* capabilities, devices and the host's pid or mount namespace as the archive has them */
+	bool trust_archive;
+	/* joined where spec.dump has no network namespace of its own (none, or one with a path) */
+	const char *netns_path;
+	/* CLONE_NEWPID, CLONE_NEWNS: the images' processes shared the dumping host's namespace */
+	int images_host_namespaces;
+	/* every capability some thread in the images holds, in any set (bit N: capability N) */
+	uint64_t images_capabilities;
+	bool images_capabilities_above_63;
+	/* the images' mount tree has /proc with /proc/sys writable (a privileged container's) */
+	bool images_proc_sys_writable;
+};
+
+/*
+ * Applies the policy to spec.dump's text (name is used in messages).  *ret: the text with new pid,
+ * mount, ipc, uts namespaces (paths dropped, missing ones added), the network namespace joined at
+ * netns_path unless the container owned one, runc's masked and read-only paths where the archive
+ * has none.  Returns 0; -EPERM naming each capability (and its sets), device and device rule
+ * beyond the defaults, each host namespace the images hold and a writable /proc/sys in their mount
+ * tree, unless trust_archive, and a user
+ * namespace with a path whatever the trust; -EINVAL (not a config, a field of the wrong type, no
+ * netns_path where one is needed).  With trust_archive, *ret_trusted (when given) lists what the
+ * refusal would have named, NULL when nothing.
+ */
+int oci_policy_apply(const char *json, size_t len, const char *name, const struct oci_policy *p, char **ret,
+		     size_t *ret_len, char **ret_trusted, struct stasis_error **err);
+/* The capabilities a container gets by default (bit N: capability N). */
+uint64_t oci_policy_default_capabilities(void);
+
+/* One line of a cgroup v1 device controller: rule goes to devices.allow or devices.deny. */
+struct oci_device_rule {
+	bool allow;
+	char *rule; /* "c 1:3 rwm", "a *:* rwm" */
+};
+
+/*
+ * The device cgroup a container gets from its config.json, as runc sets it (a runtime applies it
+ * to the container's cgroup, CRIU does not): all denied, then .linux.resources.devices in order,
+ * each node of .linux.devices allowed, then runc's defaults (mknod of any device; null, zero, full,
+ * random, urandom, tty, console, ptmx, the pts, tun).  Returns 0; -EINVAL (a rule the controller
+ * cannot take, naming it).
+ */
+int oci_device_cgroup_rules(const char *json, size_t len, const char *name, struct oci_device_rule **ret,
+			    size_t *ret_n, struct stasis_error **err);
+void oci_device_rules_free(struct oci_device_rule *v, size_t n);
 
 /* stasis.manifest (docs/archive-format.md) */
 struct oci_manifest {

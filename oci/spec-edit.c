@@ -21,11 +21,6 @@ struct editor {
 	const struct oci_spec_edit *e;
 };
 
-static void gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 static const char *str_child(yajl_val obj, const char *key)
 {
 	yajl_val v = oci_json_child(obj, key);
@@ -79,15 +74,6 @@ static enum action decide(const struct editor *ed, const char *path, yajl_val ob
 		*val = e->cgroups_path;
 		return REPLACE;
 	}
-	if (strcmp(path, ".linux.namespaces[]") == 0 && strcmp(key, "path") == 0) {
-		const char *type = str_child(obj, "type");
-		if (type && strcmp(type, "network") == 0) {
-			*val = e->netns_path;
-			return e->netns_path ? REPLACE : DROP;
-		}
-		if (type && strcmp(type, "pid") == 0 && e->new_pidns)
-			return DROP;
-	}
 	return KEEP;
 }
 
@@ -95,19 +81,19 @@ static void emit(struct editor *ed, yajl_val v, const char *path);
 
 static void emit_added_hook(struct editor *ed)
 {
-	gen_str(ed->g, "hooks");
+	oci_json_gen_string(ed->g, "hooks");
 	yajl_gen_map_open(ed->g);
-	gen_str(ed->g, "createRuntime");
+	oci_json_gen_string(ed->g, "createRuntime");
 	yajl_gen_array_open(ed->g);
 	yajl_gen_map_open(ed->g);
-	gen_str(ed->g, "path");
-	gen_str(ed->g, ed->e->add_hook_path);
-	gen_str(ed->g, "args");
+	oci_json_gen_string(ed->g, "path");
+	oci_json_gen_string(ed->g, ed->e->add_hook_path);
+	oci_json_gen_string(ed->g, "args");
 	yajl_gen_array_open(ed->g);
 	for (const char *const *a = ed->e->add_hook_args; a && *a; a++)
-		gen_str(ed->g, *a);
+		oci_json_gen_string(ed->g, *a);
 	yajl_gen_array_close(ed->g);
-	gen_str(ed->g, "timeout");
+	oci_json_gen_string(ed->g, "timeout");
 	yajl_gen_integer(ed->g, 30);
 	yajl_gen_map_close(ed->g);
 	yajl_gen_array_close(ed->g);
@@ -122,9 +108,9 @@ static void emit_object(struct editor *ed, yajl_val v, const char *path)
 		enum action a = decide(ed, path, v, key, &val);
 		if (a == DROP)
 			continue;
-		gen_str(ed->g, key);
+		oci_json_gen_string(ed->g, key);
 		if (a == REPLACE) {
-			gen_str(ed->g, val);
+			oci_json_gen_string(ed->g, val);
 			continue;
 		}
 		cleanup_free char *sub = xasprintf("%s.%s", path, key);
@@ -134,13 +120,8 @@ static void emit_object(struct editor *ed, yajl_val v, const char *path)
 	const char *val = NULL;
 	if (strcmp(path, ".linux") == 0 && !oci_json_child(v, "cgroupsPath") &&
 	    decide(ed, path, v, "cgroupsPath", &val) == REPLACE) {
-		gen_str(ed->g, "cgroupsPath");
-		gen_str(ed->g, val);
-	}
-	if (strcmp(path, ".linux.namespaces[]") == 0 && !oci_json_child(v, "path") &&
-	    decide(ed, path, v, "path", &val) == REPLACE) {
-		gen_str(ed->g, "path");
-		gen_str(ed->g, val);
+		oci_json_gen_string(ed->g, "cgroupsPath");
+		oci_json_gen_string(ed->g, val);
 	}
 	if (!path[0] && ed->e->add_hook_path && (ed->e->drop_hooks || !oci_json_child(v, "hooks")))
 		emit_added_hook(ed);
@@ -157,14 +138,8 @@ static void emit(struct editor *ed, yajl_val v, const char *path)
 		for (size_t i = 0; i < v->u.array.len; i++)
 			emit(ed, v->u.array.values[i], sub);
 		yajl_gen_array_close(ed->g);
-	} else if (YAJL_IS_STRING(v)) {
-		gen_str(ed->g, YAJL_GET_STRING(v));
-	} else if (YAJL_IS_NUMBER(v)) {
-		yajl_gen_number(ed->g, v->u.number.r, strlen(v->u.number.r));
-	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
-		yajl_gen_bool(ed->g, YAJL_IS_TRUE(v));
 	} else {
-		yajl_gen_null(ed->g);
+		oci_json_gen_tree(ed->g, v);
 	}
 }
 
@@ -180,19 +155,9 @@ int oci_spec_edit(const char *json, size_t len, const char *name, const struct o
 		yajl_tree_free(tree);
 		return oci_json_type_error(&jc, ".", "object");
 	}
-	struct editor ed = { yajl_gen_alloc(NULL), e };
-	if (!ed.g)
-		abort();
-	yajl_gen_config(ed.g, yajl_gen_beautify, 1);
-	yajl_gen_config(ed.g, yajl_gen_indent_string, "\t");
+	struct editor ed = { oci_json_gen_new(), e };
 	emit(&ed, tree, "");
 	yajl_tree_free(tree);
-	const unsigned char *buf;
-	size_t n;
-	yajl_gen_get_buf(ed.g, &buf, &n);
-	*ret = xstrndup((const char *)buf, n);
-	if (ret_len)
-		*ret_len = n;
-	yajl_gen_free(ed.g);
+	*ret = oci_json_gen_finish(ed.g, ret_len);
 	return 0;
 }

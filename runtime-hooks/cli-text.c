@@ -41,6 +41,7 @@ static const struct {
 	{ "tcp_close", "--tcp-close" },
 	{ "tcp_established", "--tcp-established" },
 	{ "timeout_ms", "--timeout" },
+	{ "trust_archive", "--trust-archive" },
 	{ "work_path", "--work-path" },
 };
 

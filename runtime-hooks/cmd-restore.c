@@ -30,8 +30,13 @@ static void usage(FILE *f)
 		"      --rootfs-base DIR      without --bundle: the image of the rootfs (an overlay on it\n"
 		"                             gets the archive's changes)\n"
 		"      --mount DEST=SRC       without --bundle: the host source of bind mount DEST\n"
-		"      --netns PATH           join this network namespace (when the container had one\n"
-		"                             from outside; default: a new one)\n"
+		"      --netns PATH           join this network namespace (when the container had none\n"
+		"                             of its own: the host's or one from outside; default: a\n"
+		"                             new one)\n"
+		"      --trust-archive        without --bundle: give the container the capabilities,\n"
+		"                             devices, host pid/mount namespace and writable /proc/sys\n"
+		"                             its archive asks for (default: refuse more than\n"
+		"                             container engines grant)\n"
 		"      --state-dir DIR        stasis' files for the container (default /run/stasis/NAME)\n"
 		"      --runtime NAME         runc, crun or none (default, or auto: the checkpointed\n"
 		"                             container's when it was runc or crun, else none)\n"
@@ -95,6 +100,7 @@ int cmd_restore(int argc, char **argv)
 		O_NETNS,
 		O_STATE_DIR,
 		O_RUNTIME,
+		O_TRUST_ARCHIVE,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -119,6 +125,7 @@ int cmd_restore(int argc, char **argv)
 		{ "netns", required_argument, NULL, O_NETNS },
 		{ "state-dir", required_argument, NULL, O_STATE_DIR },
 		{ "runtime", required_argument, NULL, O_RUNTIME },
+		{ "trust-archive", no_argument, NULL, O_TRUST_ARCHIVE },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -202,6 +209,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case O_RUNTIME:
 			o.runtime = optarg;
+			break;
+		case O_TRUST_ARCHIVE:
+			o.trust_archive = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -19,6 +19,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/namespaces.h"
 #include "common/xalloc.h"
 #include "rpc.pb-c.h"
 
@@ -85,7 +86,7 @@ static int cmp_int(const void *a, const void *b)
 }
 
 int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
-		   struct rpc_conn *ret, struct stasis_error **err)
+		   const struct child_namespaces *ns, struct rpc_conn *ret, struct stasis_error **err)
 {
 	cleanup_free int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
 	for (size_t i = 0; i < n_keep; i++) {
@@ -106,6 +107,9 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *ke
 	if (pid < 0)
 		return error_set(err, errno, "fork for `%s swrk`", criu_path);
 	if (pid == 0) {
+		/* first: ns->join_net_fd may be any number, 3 included */
+		if (ns && child_namespaces_enter(ns) < 0)
+			_exit(127);
 		/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
 		sigset_t all;
 		sigemptyset(&all);
@@ -513,7 +517,8 @@ int rpc_run(const char *criu_path, unsigned int timeout_ms, const volatile sig_a
 	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
 	for (size_t i = 0; i < n_keep; i++)
 		keep[i] = opts->inherit_fd[i].fd;
-	int r = rpc_conn_spawn(criu_path, timeout_ms, keep, n_keep, &c, err);
+	int r = rpc_conn_spawn(criu_path, timeout_ms, keep, n_keep, opts ? opts->criu_namespaces : NULL, &c,
+			       err);
 	free(keep);
 	if (r < 0)
 		return r;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 struct stasis_error;
+struct child_namespaces;
 
 /* Values are CRIU's criu_req_type. */
 enum rpc_req {
@@ -85,6 +86,8 @@ struct rpc_opts {
 	size_t n_inherit_fd;
 	const struct rpc_join_ns *join_ns;
 	size_t n_join_ns;
+	/* not sent: the namespaces criu swrk runs in (NULL: ours) */
+	const struct child_namespaces *criu_namespaces;
 };
 
 /* Initialises o to CRIU's defaults (no fds, cgroup mode unset). */
@@ -130,9 +133,12 @@ struct rpc_conn {
 	const volatile sig_atomic_t *cancelled;
 };
 
-/* Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair; keep_fds (>= 4) stay open in it. */
+/*
+ * Runs `criu swrk <fd>` on a SOCK_SEQPACKET socketpair, in the namespaces ns (NULL: ours); keep_fds
+ * (>= 4) stay open in it.
+ */
 int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
-		   struct rpc_conn *ret, struct stasis_error **err);
+		   const struct child_namespaces *ns, struct rpc_conn *ret, struct stasis_error **err);
 /* Wraps an already connected socket (tests use it with a fake peer).  Takes sk. */
 void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret);
 /* Closes the socket and reaps the child: waits up to its timeout, then SIGKILL.  Never leaves a zombie. */

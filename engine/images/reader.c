@@ -105,6 +105,18 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+static struct img_ids ids_of(const TaskKobjIdsEntry *e)
+{
+	return (struct img_ids){
+		.files_id = e->files_id,
+		.mnt_ns_id = e->has_mnt_ns_id ? e->mnt_ns_id : 0,
+		.net_ns_id = e->has_net_ns_id ? e->net_ns_id : 0,
+		.pid_ns_id = e->has_pid_ns_id ? e->pid_ns_id : 0,
+		.ipc_ns_id = e->has_ipc_ns_id ? e->ipc_ns_id : 0,
+		.uts_ns_id = e->has_uts_ns_id ? e->uts_ns_id : 0,
+	};
+}
+
 int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, struct stasis_error **err)
 {
 	ProtobufCMessage *m = NULL;
@@ -115,11 +127,12 @@ int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, 
 	*ret = (struct img_inventory){
 		.img_version = e->img_version,
 		.has_root_ids = e->root_ids != NULL,
-		.mnt_ns_id = e->root_ids && e->root_ids->has_mnt_ns_id ? e->root_ids->mnt_ns_id : 0,
 		.lsmtype = e->has_lsmtype ? (unsigned)e->lsmtype : 0,
 		.dump_uptime = e->has_dump_uptime ? e->dump_uptime : 0,
 		.criu_run_id = dup_or_null(e->dump_criu_run_id),
 	};
+	if (e->root_ids)
+		ret->root_ids = ids_of(e->root_ids);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
 }
@@ -268,6 +281,23 @@ int image_read_core(const struct image_blob *b, struct img_core *ret, struct sta
 		ret->euid = c->euid;
 		ret->egid = c->egid;
 		ret->lsm_profile = dup_or_null(c->lsm_profile);
+		const struct {
+			size_t n;
+			const uint32_t *words;
+		} sets[IMG_CAP_SETS] = {
+			[IMG_CAP_INHERITABLE] = { c->n_cap_inh, c->cap_inh },
+			[IMG_CAP_PERMITTED] = { c->n_cap_prm, c->cap_prm },
+			[IMG_CAP_EFFECTIVE] = { c->n_cap_eff, c->cap_eff },
+			[IMG_CAP_BOUNDING] = { c->n_cap_bnd, c->cap_bnd },
+			[IMG_CAP_AMBIENT] = { c->n_cap_amb, c->cap_amb },
+		};
+		for (size_t s = 0; s < IMG_CAP_SETS; s++)
+			for (size_t w = 0; w < sets[s].n; w++) {
+				if (w < 2)
+					ret->caps[s] |= (uint64_t)sets[s].words[w] << (32 * w);
+				else if (sets[s].words[w])
+					ret->caps_above_63 = true;
+			}
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
@@ -286,13 +316,7 @@ int image_read_ids(const struct image_blob *b, struct img_ids *ret, struct stasi
 	int r = img_one(b, IMAGE_MAGIC_IDS, &task_kobj_ids_entry__descriptor, &m, err);
 	if (r < 0)
 		return r;
-	TaskKobjIdsEntry *e = (TaskKobjIdsEntry *)m;
-	*ret = (struct img_ids){
-		.files_id = e->files_id,
-		.mnt_ns_id = e->has_mnt_ns_id ? e->mnt_ns_id : 0,
-		.net_ns_id = e->has_net_ns_id ? e->net_ns_id : 0,
-		.pid_ns_id = e->has_pid_ns_id ? e->pid_ns_id : 0,
-	};
+	*ret = ids_of((TaskKobjIdsEntry *)m);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
 }

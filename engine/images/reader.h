@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cleanup.h"
+
 struct stasis_error;
 
 /* no CRIU entry comes near this; a size field above it is corruption, not a big image */
@@ -124,10 +126,15 @@ struct image_blob {
 	size_t len;
 };
 
+/* a task's namespaces and shared kernel objects, by CRIU's ids (0: not in the image) */
+struct img_ids {
+	unsigned files_id, mnt_ns_id, net_ns_id, pid_ns_id, ipc_ns_id, uts_ns_id;
+};
+
 struct img_inventory {
 	unsigned img_version;
 	bool has_root_ids;
-	unsigned mnt_ns_id;
+	struct img_ids root_ids; /* the dumping CRIU's own: a task with the same id shared it */
 	unsigned lsmtype;
 	uint64_t dump_uptime;
 	char *criu_run_id;
@@ -139,6 +146,16 @@ struct img_task {
 	size_t n_threads;
 };
 
+/* a thread's capability sets, as in its creds */
+enum img_cap_set {
+	IMG_CAP_INHERITABLE,
+	IMG_CAP_PERMITTED,
+	IMG_CAP_EFFECTIVE,
+	IMG_CAP_BOUNDING,
+	IMG_CAP_AMBIENT,
+	IMG_CAP_SETS,
+};
+
 struct img_core {
 	char *comm;
 	unsigned state; /* enum cr_task_state */
@@ -146,10 +163,8 @@ struct img_core {
 	bool has_creds;
 	unsigned uid, gid, euid, egid;
 	char *lsm_profile;
-};
-
-struct img_ids {
-	unsigned files_id, mnt_ns_id, net_ns_id, pid_ns_id;
+	uint64_t caps[IMG_CAP_SETS]; /* bit N: capability N */
+	bool caps_above_63;	     /* a set names a capability 64 or above (no kernel has one) */
 };
 
 struct img_fs {
@@ -241,6 +256,7 @@ int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct s
 void img_inventory_clear(struct img_inventory *v);
 void img_tasks_free(struct img_task *v, size_t n);
 void img_core_clear(struct img_core *v);
+DEFINE_CLEANUP_CLEAR(struct img_core, img_core_clear)
 void img_mm_clear(struct img_mm *v);
 void img_pagemap_clear(struct img_pagemap *v);
 void img_files_free(struct img_file *v, size_t n);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cleanup.h"
 #include "engine/archive/archive.h"
 #include "engine/images/reader.h"
 
@@ -50,6 +51,7 @@ enum {
 
 int image_set_open(const char *path, unsigned flags, struct image_set **ret, struct stasis_error **err);
 struct image_set *image_set_free(struct image_set *s);
+DEFINE_CLEANUP(struct image_set *, image_set_free)
 
 /* whether the checkpoint has the CRIU image `image` ("pages-1.img") */
 bool image_set_has_image(struct image_set *s, const char *image);

@@ -21,6 +21,7 @@
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
+#include "engine/restore/policy.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
 #include "oci/oci.h"
@@ -89,6 +90,28 @@ static int cgroup_mkdir(const char *mountpoint, const char *path, struct stasis_
 }
 
 /*
+ * The container's device rules, as runc sets them: the cgroup we made holds its parent's (every
+ * device, from the root), and CRIU restores no properties into a cgroup it did not make (soft
+ * mode).  Written while no task is in it.
+ */
+static int set_device_rules(struct restore_ctx *r, const char *dir, struct stasis_error **err)
+{
+	struct oci_device_rule *v = NULL;
+	size_t n = 0;
+	cleanup_free char *name = xasprintf("%s/config.json", r->bundle);
+	int ret = oci_device_cgroup_rules(r->config_json, r->config_len, name, &v, &n, err);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		cleanup_free char *file =
+			xasprintf("%s/%s", dir, v[i].allow ? "devices.allow" : "devices.deny");
+		cleanup_close int fd = open(file, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, v[i].rule, strlen(v[i].rule)) < 0)
+			ret = error_set(err, errno, "`%s`: write `%s`", file, v[i].rule);
+	}
+	oci_device_rules_free(v, n);
+	return ret;
+}
+
+/*
  * The external mounts the images may name, mapped to this host: bind mounts to their sources,
  * masked files to /dev/null, cgroup v1 hierarchies to the new container's cgroup in each.
  * Keys the images do not use are ignored by CRIU.
@@ -111,6 +134,7 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 	int ret = mnt_table_load(0, &t, err);
 	if (ret < 0)
 		return ret;
+	bool devices = false;
 	for (size_t i = 0; i < t.n && ret == 0; i++) {
 		if (strcmp(t.e[i].fstype, "cgroup") != 0 ||
 		    strncmp(t.e[i].mountpoint, "/sys/fs/cgroup/", 15) != 0)
@@ -118,7 +142,15 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 		char *dir = xasprintf("%s%s", t.e[i].mountpoint, cg_path);
 		ret = cgroup_mkdir(t.e[i].mountpoint, cg_path, err);
 		ext_add(l, own(l, xstrdup(t.e[i].mountpoint)), own(l, dir));
+		if (ret == 0 && r->native_cgroup && mnt_option_has(t.e[i].super_opts, "devices")) {
+			ret = set_device_rules(r, dir, err);
+			devices = true;
+		}
 	}
+	if (ret == 0 && !devices)
+		restore_warn(r, "the container's device rules are not set: %s",
+			     r->native_cgroup ? "no cgroup v1 devices controller is mounted"
+					      : "its cgroup is not one stasis made");
 	return ret;
 }
 
@@ -222,11 +254,14 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	r->native_cgroup = strcmp(cg_path, own_cg) == 0;
 	cleanup_with(ext_list_clear) struct ext_list ext = { 0 };
 	cleanup_free char *criu_root = xasprintf("%s/" STATE_DIR_CRIU_ROOT, r->state_dir);
-	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1;
+	cleanup_close int images_fd = -1, work_fd = -1, netns_fd = -1, criu_netns_fd = -1;
+	struct child_namespaces criu_ns;
 	bool root_mounted = false;
 	/* before the first goto: a jump past a cleanup variable's initialisation frees garbage */
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
-	if ((ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
+	if ((r->criu_in_new_namespaces &&
+	     (ret = restore_criu_namespaces(r, &criu_ns, &criu_netns_fd, err)) < 0) ||
+	    (ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
 	    (ret = cr_open_dir(r->images_dir, false, &images_fd, err)) < 0 ||
 	    (ret = cr_open_dir(r->work_dir, true, &work_fd, err)) < 0)
 		goto out;
@@ -279,6 +314,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	o.lsm_profile = lsm.lsm_profile;
 	o.lsm_mount_context = lsm.mount_context;
 	o.notify_scripts = true;
+	o.criu_namespaces = r->criu_in_new_namespaces ? &criu_ns : NULL;
 	static const struct rpc_notify_handler handlers[] = {
 		{ "setup-namespaces", on_setup_namespaces },
 	};

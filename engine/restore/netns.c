@@ -7,10 +7,8 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,26 +17,11 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/namespaces.h"
 #include "common/process.h"
 #include "common/xalloc.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
-
-/* The kernel gives lo 127.0.0.1/8 and ::1 as it comes up: setting the flag is all it takes. */
-static int loopback_up(void)
-{
-	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	struct ifreq ifr = { 0 };
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		return -errno;
-	if (ifr.ifr_flags & IFF_UP)
-		return 0;
-	ifr.ifr_flags |= IFF_UP;
-	return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
-}
 
 int restore_new_netns(const char *path, struct stasis_error **err)
 {

@@ -4,8 +4,8 @@
  * archive, rootfs, bundle, mountpoints); context.c owns their state, warnings and rollback, and
  * the claim on the container's name (what an earlier restore of it left is cleaned there);
  * prepare.c makes bind sources and mountpoints; netns.c and hooks.c the network namespace and
- * OCI hooks; labels.c the LSM labels; the CRIU step is runc.c (runc restore) or native.c (our
- * RPC client).
+ * OCI hooks; labels.c the LSM labels; policy.c what the images tell the restore policy and the
+ * namespaces CRIU runs in; the CRIU step is runc.c (runc restore) or native.c (our RPC client).
  */
 #ifndef STASIS_ENGINE_RESTORE_INTERNAL_H
 #define STASIS_ENGINE_RESTORE_INTERNAL_H
@@ -40,6 +40,8 @@ struct restore_ctx {
 	char *runtime;
 	char *netns_path;
 	bool netns_created;
+	/* the bundle came from spec.dump: CRIU runs in new namespaces (restore_criu_namespaces) */
+	bool criu_in_new_namespaces;
 	struct oci_config_dump *cdump;
 	struct oci_bind_mount *bind_info;
 	size_t n_bind_info;

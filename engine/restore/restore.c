@@ -23,6 +23,7 @@
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
 #include "engine/restore/netns.h"
+#include "engine/restore/policy.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/restore/prepare.h"
 #include "engine/runtime/runtime-internal.h"
@@ -158,16 +159,58 @@ static int restore_devshm(struct restore_ctx *r, const char *files, const struct
 	return 0;
 }
 
+/*
+ * The restore policy (docs/guarantees.md, section 5) applied to spec.dump: what CRIU's images hold
+ * goes in with it; *ret is the text the bundle is built from.  The network namespace the container
+ * joins where it had none of its own is named here and made after the policy has agreed.
+ */
+static int apply_policy(struct restore_ctx *r, const char *spec, size_t len, const struct oci_config *old,
+			char **ret, size_t *ret_len, struct stasis_error **err)
+{
+	struct oci_policy policy = { .trust_archive = r->o.trust_archive };
+	int rc = restore_images_facts(r->images_dir, &policy, err);
+	if (rc < 0)
+		return rc;
+	const struct oci_namespace *net = oci_config_namespace(old, "network");
+	/*
+	 * The host's (no entry) or one from outside (a path): the images expect one from outside
+	 * (extRootNetNS), or CRIU's own (the host's) where CRIU runs.  It is ours or the caller's.
+	 */
+	bool join_netns = !net || net->path;
+	if (join_netns)
+		r->netns_path = r->o.netns_path ? xstrdup(r->o.netns_path)
+						: xasprintf("%s/" STATE_DIR_NETNS, r->state_dir);
+	else if (r->o.netns_path)
+		restore_warn(r,
+			     "opts.netns_path `%s` ignored: the container owned its network namespace, which "
+			     "comes back from the images",
+			     r->o.netns_path);
+	policy.netns_path = r->netns_path;
+	cleanup_free char *trusted = NULL;
+	rc = oci_policy_apply(spec, len, ARCHIVE_SPEC_DUMP, &policy, ret, ret_len, &trusted, err);
+	if (rc < 0)
+		return rc;
+	if (trusted)
+		restore_warn(r, "opts.trust_archive: the container gets what its archive asks: %s", trusted);
+	r->criu_in_new_namespaces = true;
+	if (join_netns && !r->o.netns_path) {
+		rc = restore_new_netns(r->netns_path, err);
+		r->netns_created = rc == 0;
+	}
+	return rc;
+}
+
 /* The new container's config.json, from spec.dump, in the state dir's bundle. */
 static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 {
-	cleanup_free char *spec = NULL;
-	size_t len = 0;
+	cleanup_free char *spec = NULL, *policed = NULL;
+	size_t len = 0, policed_len = 0;
 	int ret = read_member(r, ARCHIVE_SPEC_DUMP, true, &spec, &len, err);
 	if (ret < 0)
 		return ret;
 	cleanup_with(oci_config_free) struct oci_config *old = NULL;
-	if ((ret = oci_config_parse(spec, len, ARCHIVE_SPEC_DUMP, &old, err)) < 0)
+	if ((ret = oci_config_parse(spec, len, ARCHIVE_SPEC_DUMP, &old, err)) < 0 ||
+	    (ret = apply_policy(r, spec, len, old, &policed, &policed_len, err)) < 0)
 		return ret;
 	struct oci_kv *binds = NULL;
 	size_t n_binds = 0;
@@ -176,22 +219,6 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	if (ret == 0)
 		ret = restore_devshm(r, files, binds, n_binds, err);
 	const struct oci_namespace *net = oci_config_namespace(old, "network");
-	if (ret == 0 && net && net->path) {
-		/* the images expect the network namespace from outside (extRootNetNS) */
-		if (r->o.netns_path) {
-			r->netns_path = xstrdup(r->o.netns_path);
-		} else {
-			r->netns_path = xasprintf("%s/" STATE_DIR_NETNS, r->state_dir);
-			ret = restore_new_netns(r->netns_path, err);
-			r->netns_created = ret == 0;
-		}
-	} else if (ret == 0 && r->o.netns_path) {
-		restore_warn(r,
-			     "opts.netns_path `%s` ignored: the container owned its network namespace, which "
-			     "comes back "
-			     "from the images",
-			     r->o.netns_path);
-	}
 	/* runc restores an owned network namespace empty (its empty-ns rule): our hook brings lo up */
 	bool lo_hook = ret == 0 && net && !net->path && strcmp(r->runtime, "runc") == 0;
 	if (lo_hook && !r->o.hook_path)
@@ -210,8 +237,6 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 		.root_path = r->rootfs,
 		.bind_sources = binds,
 		.n_bind_sources = n_binds,
-		.netns_path = r->netns_path,
-		.new_pidns = true,
 		.cgroups_path = cg,
 		.drop_hooks = true,
 		.add_hook_path = lo_hook ? r->o.hook_path : NULL,
@@ -220,7 +245,7 @@ static int build_bundle(struct restore_ctx *r, struct stasis_error **err)
 	cleanup_free char *out = NULL;
 	size_t out_len = 0;
 	if (ret == 0)
-		ret = oci_spec_edit(spec, len, ARCHIVE_SPEC_DUMP, &e, &out, &out_len, err);
+		ret = oci_spec_edit(policed, policed_len, ARCHIVE_SPEC_DUMP, &e, &out, &out_len, err);
 	restore_kv_free(binds, n_binds);
 	if (ret < 0)
 		return ret;

@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
+#include "engine/restore/policy.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
 #include "lsm/lsm.h"
@@ -113,8 +114,13 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		}
 		ctx_log(ctx, STASIS_LOG_DEBUG, "run: %s", line);
 	}
+	/* a bundle built from spec.dump: runc (and the CRIU it runs) in the container's namespaces */
+	cleanup_close int netns_fd = -1;
+	struct child_namespaces ns;
+	if (r->criu_in_new_namespaces && (ret = restore_criu_namespaces(r, &ns, &netns_fd, err)) < 0)
+		return ret;
 	struct stasis_error *rerr = NULL;
-	ret = runtime_runv(argv, NULL, &rerr);
+	ret = runtime_runv_in(argv, r->criu_in_new_namespaces ? &ns : NULL, NULL, &rerr);
 	/*
 	 * runc deletes what a failed restore made itself; a record it still has was made by this call
 	 * (there was none before), unless runc says the id was taken under our feet.

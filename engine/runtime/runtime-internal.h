@@ -37,6 +37,10 @@ char *text_last_line(char *text);
  * message ends with the runtime's last stderr line.
  */
 int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err);
+struct child_namespaces;
+/* runtime_runv in the namespaces ns (NULL: ours) */
+int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, char **ret_out,
+		    struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
 int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
 		char **ret_out, struct stasis_error **err);

@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/namespaces.h"
 #include "common/xalloc.h"
 
 extern char **environ;
@@ -41,7 +42,41 @@ char *text_last_line(char *text)
 	return xstrdup(nl ? nl + 1 : text);
 }
 
+/* the namespaces were not entered: said on the runtime's stderr, which the failure message quotes */
+#define NAMESPACES_FAILED "stasis: cannot enter the namespaces the runtime runs in\n"
+
+/* fork and exec, for what posix_spawn cannot do: enter namespaces first */
+static int spawn_in(const char *bin, const char *const *argv, const struct child_namespaces *ns, int out,
+		    int errfd, pid_t *ret_pid)
+{
+	cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
+		return errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		/* between fork and exec only async-signal-safe calls: the caller may have threads */
+		if (setpgid(0, 0) < 0 || child_namespaces_enter(ns) < 0) {
+			(void)!write(errfd, NAMESPACES_FAILED, sizeof(NAMESPACES_FAILED) - 1);
+			_exit(127);
+		}
+		if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+			_exit(127);
+		execve(bin, (char *const *)argv, environ);
+		_exit(127);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
 int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err)
+{
+	return runtime_runv_in(argv, NULL, ret_out, err);
+}
+
+int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, char **ret_out,
+		    struct stasis_error **err)
 {
 	cleanup_free char *bin = find_in_path(argv[0]);
 	if (!bin)
@@ -51,19 +86,24 @@ int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **
 	cleanup_close int errfd = memfd_create("stasis-runtime-err", MFD_CLOEXEC);
 	if (out < 0 || errfd < 0)
 		return error_set(err, errno, "memfd_create");
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	posix_spawnattr_t attr;
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
 	pid_t pid;
-	int r = posix_spawn(&pid, bin, &fa, &attr, (char *const *)argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	int r;
+	if (ns) {
+		r = spawn_in(bin, argv, ns, out, errfd, &pid);
+	} else {
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, out, 1);
+		posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+		posix_spawnattr_t attr;
+		posix_spawnattr_init(&attr);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+		posix_spawnattr_setpgroup(&attr, 0);
+		r = posix_spawn(&pid, bin, &fa, &attr, (char *const *)argv, environ);
+		posix_spawnattr_destroy(&attr);
+		posix_spawn_file_actions_destroy(&fa);
+	}
 	if (r != 0)
 		return error_set(err, r, "run `%s`", argv[0]);
 	int status = 0;

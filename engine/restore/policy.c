@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The restore policy's engine half.  CRIU restores each thread's capabilities and the tasks'
+ * namespaces from its images, not from config.json: so the policy (oci/policy.c) hears what the
+ * images hold, and the CRIU step runs where a host namespace the images name cannot be reached.
+ */
+#include "engine/restore/policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/xalloc.h"
+#include "engine/images/reader.h"
+#include "engine/images/set.h"
+#include "engine/names.h"
+#include "engine/restore/restore-internal.h"
+
+/* image_set_image, with a missing image an error: CRIU needs every one read here */
+static int load(struct image_set *s, const char *name, struct image_blob *ret, struct stasis_error **err)
+{
+	int r = image_set_image(s, name, ret, err);
+	return r == -ENOENT ? error_setx(err, EBADMSG, "`%s`: no %s", s->path, name) : r;
+}
+
+/* one thread's core image: its capability sets into p; *ret_zombie for a task's own (tid == pid) */
+static int thread_capabilities(struct image_set *s, unsigned tid, struct oci_policy *p, bool *ret_zombie,
+			       struct stasis_error **err)
+{
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_CORE), tid);
+	struct image_blob blob;
+	cleanup_with(img_core_clear) struct img_core core = { 0 };
+	int r = load(s, name, &blob, err);
+	if (r < 0 || (r = image_read_core(&blob, &core, err)) < 0)
+		return r;
+	for (size_t i = 0; core.has_creds && i < IMG_CAP_SETS; i++)
+		p->images_capabilities |= core.caps[i];
+	p->images_capabilities_above_63 |= core.caps_above_63;
+	if (ret_zombie)
+		*ret_zombie = cr_task_is_zombie(core.state);
+	return 0;
+}
+
+/* every thread of the task: a zombie has only its core image (CRIU writes no thread list worth reading) */
+static int task_capabilities(struct image_set *s, const struct img_task *t, struct oci_policy *p,
+			     struct stasis_error **err)
+{
+	bool zombie = false;
+	int r = thread_capabilities(s, t->pid, p, &zombie, err);
+	for (size_t i = 0; r == 0 && !zombie && i < t->n_threads; i++)
+		if (t->threads[i] != t->pid)
+			r = thread_capabilities(s, t->threads[i], p, NULL, err);
+	return r;
+}
+
+/*
+ * Whether the container saw the host's kernel settings writable: a proc mount at /proc and none
+ * read-only at /proc/sys over it (runc's readonlyPaths make one).  CRIU restores the mount tree as
+ * the images hold it, whatever config.json says.
+ */
+static int proc_sys_writable(struct image_set *s, unsigned mnt_ns_id, bool *ret, struct stasis_error **err)
+{
+	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), mnt_ns_id);
+	struct image_blob blob;
+	*ret = false;
+	int r = image_set_image(s, name, &blob, err);
+	if (r == -ENOENT)
+		return 0; /* no mount namespace of its own: the host's, which the policy hears of apart */
+	struct img_mount *m = NULL;
+	size_t n = 0;
+	if (r < 0 || (r = image_read_mounts(&blob, &m, &n, err)) < 0)
+		return r;
+	bool proc = false, sys_readonly = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].mountpoint || m[i].fstype != IMG_FS_PROC)
+			continue;
+		proc |= strcmp(m[i].mountpoint, "/proc") == 0;
+		sys_readonly |= strcmp(m[i].mountpoint, "/proc/sys") == 0 && (m[i].flags & MS_RDONLY);
+	}
+	img_mounts_free(m, n);
+	*ret = proc && !sys_readonly;
+	return 0;
+}
+
+int restore_images_facts(const char *images_dir, struct oci_policy *p, struct stasis_error **err)
+{
+	cleanup_with(image_set_free) struct image_set *s = NULL;
+	int r = image_set_open(images_dir, 0, &s, err);
+	if (r < 0)
+		return r;
+	struct image_blob blob;
+	struct img_inventory inv = { 0 };
+	if ((r = load(s, CRIU_IMG_INVENTORY, &blob, err)) < 0 ||
+	    (r = image_read_inventory(&blob, &inv, err)) < 0)
+		return r;
+	struct img_ids host = inv.root_ids;
+	bool has_root_ids = inv.has_root_ids;
+	img_inventory_clear(&inv);
+	/* CRIU refuses such images too ("No kIDs provided, image corruption") */
+	if (!has_root_ids)
+		return error_setx(err, EBADMSG, "`%s`: %s has no root ids", images_dir, CRIU_IMG_INVENTORY);
+	struct img_task *tasks = NULL;
+	size_t n = 0;
+	if ((r = load(s, CRIU_IMG_PSTREE, &blob, err)) < 0 ||
+	    (r = image_read_pstree(&blob, &tasks, &n, err)) < 0)
+		return r;
+	if (n == 0) {
+		img_tasks_free(tasks, n);
+		return error_setx(err, EBADMSG, "`%s`: %s has no task", images_dir, CRIU_IMG_PSTREE);
+	}
+	/* the root task's namespaces against the dumping CRIU's: as CRIU computes what it makes anew */
+	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), tasks[0].pid);
+	struct img_ids ids;
+	r = load(s, ids_name, &blob, err);
+	if (r == 0)
+		r = image_read_ids(&blob, &ids, err);
+	if (r == 0) {
+		if (ids.pid_ns_id && ids.pid_ns_id == host.pid_ns_id)
+			p->images_host_namespaces |= CLONE_NEWPID;
+		if (ids.mnt_ns_id && ids.mnt_ns_id == host.mnt_ns_id)
+			p->images_host_namespaces |= CLONE_NEWNS;
+		else if (ids.mnt_ns_id)
+			r = proc_sys_writable(s, ids.mnt_ns_id, &p->images_proc_sys_writable, err);
+	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = task_capabilities(s, &tasks[i], p, err);
+	img_tasks_free(tasks, n);
+	return r;
+}
+
+int restore_criu_namespaces(const struct restore_ctx *r, struct child_namespaces *ret, int *ret_netns_fd,
+			    struct stasis_error **err)
+{
+	int fd = -1;
+	if (r->netns_path) {
+		fd = open(r->netns_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return error_set(err, errno, "open network namespace `%s`", r->netns_path);
+	}
+	*ret = (struct child_namespaces){
+		.join_net_fd = fd,
+		.unshare_flags = CLONE_NEWIPC | CLONE_NEWUTS | (fd < 0 ? CLONE_NEWNET : 0),
+	};
+	*ret_netns_fd = fd;
+	return 0;
+}

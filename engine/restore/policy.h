@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The restore policy's engine half (its rules are oci/policy.c's): what CRIU's images say about
+ * the processes, and the namespaces the CRIU step runs in.
+ */
+#ifndef STASIS_ENGINE_RESTORE_POLICY_H
+#define STASIS_ENGINE_RESTORE_POLICY_H
+
+#include "common/namespaces.h"
+#include "oci/oci.h"
+
+struct restore_ctx;
+struct stasis_error;
+
+/*
+ * Fills p's images_* fields from the images in images_dir: the capabilities any thread holds in
+ * any set (CRIU gives them back as they were) and the namespaces the root task shared with the
+ * CRIU that dumped it (CRIU restores it in its own then).  Returns 0; -EBADMSG (an image missing or
+ * damaged: CRIU could not restore them either).
+ */
+int restore_images_facts(const char *images_dir, struct oci_policy *p, struct stasis_error **err);
+
+/*
+ * Where the CRIU step (runc restore, or criu swrk) of a restore built from spec.dump runs: the
+ * container's network namespace r->netns_path (else a new one: the container owned its own, which
+ * CRIU makes anyway), and new ipc and uts namespaces.  CRIU leaves processes in its own namespaces
+ * where the images say they shared the dumping host's: they land in these, never in this host's.
+ * *ret_netns_fd is the fd ret refers to (-1 when none), for the caller to close.
+ */
+int restore_criu_namespaces(const struct restore_ctx *r, struct child_namespaces *ret, int *ret_netns_fd,
+			    struct stasis_error **err);
+
+#endif
