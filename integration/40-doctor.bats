@@ -177,7 +177,12 @@ doctor_ids() {
 	run "$STASIS" checkpoint --leave-running --export "$OUT/dr7.tar" dr7
 	assert_success
 	cp -a "$data" "$OUT/data7"
+	# the host's pid namespace is more than a restore gives an archive by default
 	restore_as "$OUT/dr7.tar" dr7-r "$OUT/data7"
+	assert_failure
+	assert_output --partial "the host's pid namespace"
+	assert_output --partial "--trust-archive"
+	restore_as "$OUT/dr7.tar" dr7-r "$OUT/data7" --trust-archive
 	assert_failure
 	assert_output --partial "Can't fork for $pid: File exists"
 	assert_output --partial "hint: pid $pid is already taken"
@@ -185,8 +190,8 @@ doctor_ids() {
 	before=$(read_counter "$data")
 	stop_container_keep_data dr7
 	wait_for 50 pid_gone "$pid"
-	restore_as "$OUT/dr7.tar" dr7-r "$data"
-	[ "$status" -eq 0 ] || show_criu_log "$STATE/dr7-r.restore.log"
+	restore_as "$OUT/dr7.tar" dr7-r "$data" --trust-archive
+	[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/dr7-r.restore.log"
 	assert_success
 	[ "$(container_pid runc dr7-r)" = "$pid" ]
 	wait_for 50 counter_above "$data" $((before + 3))
