@@ -32,13 +32,6 @@
 #define SMALL_FS_SIZE "4m"
 #define BIG_MEMBER (16u << 20)
 
-static char *tmpdir(void)
-{
-	char *d = xstrdup("/tmp/hx-stasis-hostile-XXXXXX");
-	assert_non_null(mkdtemp(d));
-	return d;
-}
-
 static char *slurp(const char *path, size_t *ret_len)
 {
 	char *buf = NULL;
@@ -80,7 +73,7 @@ static bool mount_small_fs(const char *dir)
 static void archive_bigger_than_the_disk_is_refused_before_writing(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("hostile");
 	cleanup_free char *small = xasprintf("%s/small", dir);
 	assert_int_equal(mkdir(small, 0700), 0);
 	if (!mount_small_fs(small)) {
@@ -226,7 +219,7 @@ static void fill(char *p, size_t n, unsigned seed)
 static void shifted_page_image_fails_verification(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("hostile");
 	cleanup_free char *pages = xasprintf("%s/pages", dir);
 	char content[3 * PAGE + PAGE];
 	memset(content, 0, PAGE);
@@ -249,7 +242,7 @@ static void shifted_page_image_fails_verification(void **state)
 static void truly_sparse_member_verifies(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("hostile");
 	cleanup_free char *pages = xasprintf("%s/pages", dir);
 	/* a page, two pages of zeros, a page, and zeros to the end: a hole inside and one at the tail */
 	char content[6 * PAGE];
@@ -376,7 +369,7 @@ static char *sparse_archive(const char *dir, const char *name, unsigned long lon
 static void sparse_map_past_the_size_or_backwards_is_refused(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("hostile");
 	struct stasis_error *e = NULL;
 	/* a well-formed one reads: the map is what GNU tar writes */
 	const struct region good[] = { { 0, TAR_BLOCK }, { 2 * PAGE, TAR_BLOCK } };

@@ -95,13 +95,6 @@ static void tar_checkpoint(struct tar *t)
 	tar_add(t, "config.dump", '0', NULL, "{}");
 }
 
-static char *tmpdir(void)
-{
-	char *d = xstrdup("/tmp/stasis-walk-XXXXXX");
-	assert_non_null(mkdtemp(d));
-	return d;
-}
-
 static int scan_all(void *data, struct arc_scan_member *m, struct stasis_error **err)
 {
 	(void)m;
@@ -113,7 +106,7 @@ static int scan_all(void *data, struct arc_scan_member *m, struct stasis_error *
 /* the errno every checkpoint reader (import, verify, scan) gives the same archive */
 static void expect_checkpoint_readers(const char *archive, int want, const char *words)
 {
-	cleanup_free char *out = tmpdir();
+	cleanup_free char *out = unit_tmpdir("walk");
 	struct arc_import imp = { 0 };
 	struct stasis_error *e = NULL;
 	assert_int_equal(arc_import(archive, out, &imp, &e), -want);
@@ -135,7 +128,7 @@ static void expect_checkpoint_readers(const char *archive, int want, const char 
 static void one_rule_for_every_reader(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("walk");
 	struct tar t = { 0 };
 
 	tar_checkpoint(&t);
@@ -169,7 +162,7 @@ static void one_rule_for_every_reader(void **state)
 	tar_add(&t, "./artifacts/", '5', NULL, NULL);
 	tar_add(&t, "./artifacts/x", '0', NULL, "skipped");
 	cleanup_free char *good = tar_write(&t, dir, "good.tar");
-	cleanup_free char *out = tmpdir();
+	cleanup_free char *out = unit_tmpdir("walk");
 	struct arc_import imp = { 0 };
 	assert_int_equal(arc_import(good, out, &imp, NULL), 0);
 	assert_false(imp.has_manifest);
@@ -185,7 +178,7 @@ static void one_rule_for_every_reader(void **state)
 static void tree_rules(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("walk");
 	cleanup_free char *root = xasprintf("%s/root", dir);
 	assert_int_equal(mkdir(root, 0755), 0);
 	struct tar t = { 0 };
@@ -261,7 +254,7 @@ static double seconds_since(const struct timespec *t0)
 static void verify_fifty_thousand_members(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("walk");
 	cleanup_free char *path = xasprintf("%s/many.tar", dir);
 	struct arc_writer *w = NULL;
 	assert_int_equal(arc_writer_open(path, "none", &w, NULL), 0);

@@ -26,13 +26,6 @@
 /* a reader that blocks is killed by SIGALRM: the test fails instead of hanging */
 #define BLOCKED_SECONDS 5
 
-static char *tmpdir(void)
-{
-	char *d = xstrdup("/tmp/hx-stasis-fs-XXXXXX");
-	assert_non_null(mkdtemp(d));
-	return d;
-}
-
 static char *fifo_in(const char *dir, const char *name)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -55,7 +48,7 @@ static char *fifo_in(const char *dir, const char *name)
 static void fifo_is_refused_by_every_file_reader(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("fs");
 	cleanup_free char *fifo = fifo_in(dir, "config.json");
 	cleanup_free char *buf = NULL;
 	size_t len = 0;
@@ -80,7 +73,7 @@ static void fifo_is_refused_by_every_file_reader(void **state)
 static void fifo_is_refused_as_an_archive(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("fs");
 	cleanup_free char *fifo = fifo_in(dir, "checkpoint.tar.zst");
 	cleanup_free char *out = xasprintf("%s/out", dir);
 	assert_int_equal(mkdir(out, 0700), 0);
@@ -110,7 +103,7 @@ static void fifo_is_refused_as_an_archive(void **state)
 static void directory_is_refused_as_an_archive(void **state)
 {
 	(void)state;
-	cleanup_free char *dir = tmpdir();
+	cleanup_free char *dir = unit_tmpdir("fs");
 	cleanup_free char *not_archive = xasprintf("%s/checkpoint.tar", dir);
 	assert_int_equal(mkdir(not_archive, 0700), 0);
 	cleanup_free char *out = xasprintf("%s/out", dir);

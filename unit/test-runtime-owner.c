@@ -21,13 +21,6 @@
 #include "engine/runtime/runtime-internal.h"
 #include "include/stasis.h"
 
-static char *tmpdir(void)
-{
-	char t[] = "/tmp/stasis-unit-owner-XXXXXX";
-	assert_non_null(mkdtemp(t));
-	return xstrdup(t);
-}
-
 static void put(const char *dir, const char *name, const char *text)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -70,7 +63,7 @@ static void ids_as_runtimes_take_them(void **state)
 static void ownership_record(void **state)
 {
 	(void)state;
-	char *dir = tmpdir();
+	char *dir = unit_tmpdir("owner");
 	char *path = xasprintf("%s/rs-a/%s", dir, RUNTIME_OWNER_RECORD);
 	struct runtime_owner o = {
 		.id = (char *)"rs-a",
@@ -135,7 +128,7 @@ static void ownership_record(void **state)
 static void state_dir_marker(void **state)
 {
 	(void)state;
-	char *dir = tmpdir();
+	char *dir = unit_tmpdir("owner");
 	char *id = NULL;
 	bool created = false;
 	assert_int_equal(runtime_state_dir_owner(dir, &id, &created), -ENOENT);
@@ -187,7 +180,7 @@ static char *state_dir_of(const char *top, const char *name, const char *id, boo
 static void clearing_touches_only_what_is_marked(void **state)
 {
 	(void)state;
-	char *top = tmpdir();
+	char *top = unit_tmpdir("owner");
 	/* created by stasis: gone, whatever is in it */
 	char *d = state_dir_of(top, "created", "rs-a", true);
 	assert_int_equal(runtime_state_dir_clear(d, "rs-a", NULL), 0);
@@ -231,7 +224,7 @@ static void clearing_touches_only_what_is_marked(void **state)
 static void public_calls_refuse_first(void **state)
 {
 	(void)state;
-	char *top = tmpdir();
+	char *top = unit_tmpdir("owner");
 	struct stasis_error *e = NULL;
 	struct stasis_delete_opts d = { .size = sizeof(d), .id = "--help", .force = true };
 	assert_int_equal(stasis_delete(NULL, &d, &e), -EINVAL);

@@ -10,4 +10,19 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A fresh directory /tmp/stasis-unit-<topic>-XXXXXX for one test (malloc'ed); the test removes it. */
+static inline char *unit_tmpdir(const char *topic)
+{
+	size_t len = strlen("/tmp/stasis-unit--XXXXXX") + strlen(topic) + 1;
+	char *d = malloc(len);
+	assert_non_null(d);
+	snprintf(d, len, "/tmp/stasis-unit-%s-XXXXXX", topic);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
 #endif
