@@ -3,7 +3,7 @@
  * engine/runtime/: the OCI runtimes a container belongs to.  runtime.c runs runc and crun (state,
  * delete, restore) and reads what they print; owner.c is how stasis knows what it made (the
  * ownership record a restore writes, the marker in its state directories) and clears it;
- * delete.c is `stasis delete`, which removes a container stasis restored and what stasis made
+ * cgroups.c removes the cgroups a native restore made; delete.c is `stasis delete`, which removes a container stasis restored and what stasis made
  * for it, and nothing else.
  */
 #ifndef STASIS_ENGINE_RUNTIME_INTERNAL_H
