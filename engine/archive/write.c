@@ -191,6 +191,8 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 			digest_finish(md, (char[65]){ 0 });
 			return ar_error(w, err, name);
 		}
+		/* read once: its pages are of no more use in the page cache */
+		(void)posix_fadvise(fd, st.st_size - left, n, POSIX_FADV_DONTNEED);
 		left -= n;
 	}
 	record_digest(w, name, md);

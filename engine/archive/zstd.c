@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,12 +15,38 @@
 #define ZSTD_JOB_SIZE (2u << 20)
 #define ZSTD_LEVEL 3
 
+/*
+ * The archive is written once and never read back by us: its pages are sent to disk as it grows
+ * and given back once written, a window behind, so that the page cache does not hold the archive
+ * while the frozen container and its images hold their memory too (the final fsync has less left)
+ */
+#define ZSTD_WRITEBACK_WINDOW (64 << 20)
+
 struct zsink {
 	int fd;
 	ZSTD_CCtx *cctx;
 	void *out;
 	size_t out_cap;
+	off_t written;	/* bytes written to fd */
+	off_t flushing; /* start of the window whose writeback has been started */
+	off_t flushed;	/* everything before this is on disk and out of the page cache */
 };
+
+static void write_behind(struct zsink *z)
+{
+	if (z->written - z->flushing < ZSTD_WRITEBACK_WINDOW)
+		return;
+	/* start writing this window; wait for the previous one and drop it */
+	(void)sync_file_range(z->fd, z->flushing, z->written - z->flushing, SYNC_FILE_RANGE_WRITE);
+	if (z->flushing > z->flushed) {
+		(void)sync_file_range(z->fd, z->flushed, z->flushing - z->flushed,
+				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					      SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(z->fd, z->flushed, z->flushing - z->flushed, POSIX_FADV_DONTNEED);
+		z->flushed = z->flushing;
+	}
+	z->flushing = z->written;
+}
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -48,6 +75,8 @@ static int pump(struct archive *a, struct zsink *z, ZSTD_inBuffer *in, ZSTD_EndD
 			archive_set_error(a, errno, "write");
 			return -1;
 		}
+		z->written += (off_t)out.pos;
+		write_behind(z);
 		bool done = mode == ZSTD_e_end ? left == 0 : in->pos == in->size;
 		if (done)
 			return 0;
