@@ -18,6 +18,7 @@ source "$top/integration/common.bash"
 source "$top/integration/containers.bash"
 out=$(mktemp -d /var/tmp/stasis-bench-XXXXXX)
 cleanup() {
+	"$STASIS" delete --force bench-stasis-r >/dev/null 2>&1 || true
 	for n in bench-runc bench-stasis bench-stasis-r; do stop_container "$n"; done
 	rm -rf "$out"
 }
@@ -79,6 +80,8 @@ restore_stasis() {
 }
 remove_restored() {
 	runc delete -f bench-runc >/dev/null 2>&1 || true
+	# stasis' own delete: the restore's record, overlay and state dir go with the container
+	"$STASIS" delete --force bench-stasis-r >/dev/null 2>&1 || true
 	runc delete -f bench-stasis-r >/dev/null 2>&1 || true
 	umount "$CT_BASE/bench-stasis-r/rootfs" 2>/dev/null || true
 	rm -rf "$CT_BASE/bench-stasis-r" "$STASIS_STATE_ROOT/bench-stasis-r"
