@@ -5,8 +5,9 @@
  *    container is refused at once, naming the first;
  *  - a record of what the run has done to the host that it must undo if it never finishes
  *    (CKPT_OPS_DIR/<id>.record: the freezer it froze, the temporary files it made);
- *  - a guard process that holds the lock with us and undoes the record when we die (kill -9,
- *    a signal, a crash) before we say we are done: the container is thawed and runs on;
+ *  - a guard process that holds the lock with us and, when our pipe to it ends, undoes the
+ *    record if it is still there (we remove it when the run ends; kill -9, a signal or a crash
+ *    leave it): the container is thawed and runs on;
  *  - when the guard died too, the next checkpoint of that container or stasis_gc finds the record
  *    with nobody holding its lock, and undoes it the same way, saying what it did.
  */
@@ -36,8 +37,6 @@
 #define TAG_FREEZER "freezer"
 #define TAG_TEMP "temp"
 #define RECORD_MAX (1u << 20)
-/* the guard's commands: one NUL-terminated line each, read until "done" or the end of the pipe */
-#define CMD_DONE "done"
 
 static char *ops_path(const char *key, const char *suffix)
 {
@@ -70,8 +69,11 @@ static void undo_record(const char *text, size_t len, void (*say)(const char *ms
 	}
 }
 
-/* A record nobody holds the lock of: the run that wrote it died; undo what it did. */
-static int collect(const char *key, void (*say)(const char *msg, void *data), void *data)
+/*
+ * The run of container key died before it finished (its guard saw the pipe end, or nobody holds
+ * its lock): undo what its record says, then drop the record.  1 when there was one, else 0.
+ */
+static int undo_run(const char *key, void (*say)(const char *msg, void *data), void *data)
 {
 	cleanup_free char *record = ops_path(key, RECORD_SUFFIX);
 	cleanup_free char *text = NULL;
@@ -92,12 +94,11 @@ static int rewrite_record(struct ckpt_guard *g, struct stasis_error **err)
 	size_t len = 0;
 	cleanup_free char *text = NULL;
 	for (size_t i = 0; i < g->n_entries; i++) {
-		size_t add = strlen(g->entries[i].tag) + 1 + strlen(g->entries[i].path) + 1;
-		text = xrealloc(text, len + add);
-		memcpy(text + len, g->entries[i].tag, strlen(g->entries[i].tag) + 1);
-		memcpy(text + len + strlen(g->entries[i].tag) + 1, g->entries[i].path,
-		       strlen(g->entries[i].path) + 1);
-		len += add;
+		size_t tl = strlen(g->entries[i].tag) + 1, pl = strlen(g->entries[i].path) + 1;
+		text = xrealloc(text, len + tl + pl);
+		memcpy(text + len, g->entries[i].tag, tl);
+		memcpy(text + len + tl, g->entries[i].path, pl);
+		len += tl + pl;
 	}
 	cleanup_free char *record = ops_path(g->key, RECORD_SUFFIX);
 	return write_file_atomic(record, text ? text : "", len, 0600, 0, err);
@@ -128,13 +129,13 @@ int ckpt_guard_lock(struct ckpt_guard *g, const char *key, void (*say)(const cha
 	if (ftruncate(fd, 0) < 0 || pwrite_all(fd, pid, strlen(pid), 0) < 0)
 		return error_set(err, errno, "write `%s`", lock);
 	/* we hold the lock: a record left here is a dead run's */
-	collect(key, say, data);
+	undo_run(key, say, data);
 	g->key = xstrdup(key);
 	g->lock_fd = TAKE_FD(fd);
 	return 0;
 }
 
-static void guard_main(int in, int lock_fd, const char *record)
+static void guard_main(int in, int lock_fd, const char *key)
 {
 	/* its own session: a ^C or a hangup meant for stasis does not end the guard */
 	setsid();
@@ -153,34 +154,15 @@ static void guard_main(int in, int lock_fd, const char *record)
 	syscall(SYS_close_range, 3u, (unsigned)keep_lo - 1, 0u);
 	syscall(SYS_close_range, (unsigned)keep_lo + 1, (unsigned)keep_hi - 1, 0u);
 	syscall(SYS_close_range, (unsigned)keep_hi + 1, ~0u, 0u);
-	char buf[256];
-	size_t have = 0, cap = 0;
-	char *cmds = NULL;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (have + (size_t)n > cap) {
-			cap = (have + (size_t)n) * 2;
-			cmds = realloc(cmds, cap);
-			if (!cmds)
-				_exit(1);
-		}
-		memcpy(cmds + have, buf, (size_t)n);
-		have += (size_t)n;
-		if (have >= sizeof(CMD_DONE) &&
-		    memcmp(cmds + have - sizeof(CMD_DONE), CMD_DONE, sizeof(CMD_DONE)) == 0)
-			_exit(0);
-	}
-	/* the end of the pipe without "done": the run died; the record says what to undo */
-	cleanup_free char *text = NULL;
-	size_t len = 0;
-	if (read_file_capped(record, RECORD_MAX, &text, &len, NULL) == 0) {
-		undo_record(text, len, NULL, NULL);
-		unlink(record);
-	}
+	/*
+	 * The pipe ends when the run does, however it ends.  A run that finished removed its record
+	 * first, so there is nothing to undo; one that died left it, and it is undone here.
+	 */
+	char buf[64];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+	undo_run(key, NULL, NULL);
 	_exit(0);
 }
 
@@ -197,7 +179,6 @@ int ckpt_guard_start(struct ckpt_guard *g, struct stasis_error **err)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return error_set(err, errno, "pipe");
-	cleanup_free char *record = ops_path(g->key, RECORD_SUFFIX);
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -206,7 +187,7 @@ int ckpt_guard_start(struct ckpt_guard *g, struct stasis_error **err)
 	}
 	if (pid == 0) {
 		close(p[1]);
-		guard_main(p[0], g->lock_fd, record);
+		guard_main(p[0], g->lock_fd, g->key);
 	}
 	close(p[0]);
 	g->pid = pid;
@@ -228,18 +209,16 @@ int ckpt_guard_note(struct ckpt_guard *g, bool freezer, const char *path, struct
 
 void ckpt_guard_release(struct ckpt_guard *g)
 {
-	if (g->pipe_fd >= 0) {
-		/* the run ends here, however it went: the caller undid or kept what it made */
+	/* the run ends here, however it went: the caller undid or kept what it made */
+	if (g->key) {
 		cleanup_free char *record = ops_path(g->key, RECORD_SUFFIX);
 		unlink(record);
-		(void)!write(g->pipe_fd, CMD_DONE, sizeof(CMD_DONE));
+	}
+	/* then the guard sees the pipe end and finds no record: nothing to undo */
+	if (g->pipe_fd >= 0) {
 		close(g->pipe_fd);
-		g->pipe_fd = -1;
 		while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
 			;
-	} else if (g->key) {
-		cleanup_free char *record = ops_path(g->key, RECORD_SUFFIX);
-		unlink(record);
 	}
 	if (g->lock_fd >= 0)
 		close(g->lock_fd);
@@ -273,7 +252,7 @@ int stasis_gc(struct stasis_ctx *ctx, const struct stasis_gc_opts *opts, struct 
 		/* a held lock is a run (or its guard) still at work: not ours to touch */
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;
-		found += collect(key, o.report, o.report_data);
+		found += undo_run(key, o.report, o.report_data);
 	}
 	return found;
 }
