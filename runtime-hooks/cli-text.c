@@ -54,52 +54,35 @@ char *cli_text(const char *text)
 {
 	if (!text)
 		return NULL;
-	size_t cap = strlen(text) * 2 + sizeof(MAKE_DEPS_ADVICE) + 64, len = 0;
-	char *out = malloc(cap);
-	if (!out)
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
 		abort();
 	bool criu_advice = false;
 	for (const char *p = text; *p;) {
 		const char *flag = NULL;
 		size_t skip = 0;
 		if (strncmp(p, OPTS_PREFIX, strlen(OPTS_PREFIX)) == 0) {
-			const char *f = p + strlen(OPTS_PREFIX);
-			size_t n = strspn(f, "abcdefghijklmnopqrstuvwxyz_");
+			const char *field = p + strlen(OPTS_PREFIX);
+			size_t n = strspn(field, "abcdefghijklmnopqrstuvwxyz_");
 			for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && !flag; i++)
-				if (strlen(flags[i].field) == n && strncmp(f, flags[i].field, n) == 0)
+				if (strlen(flags[i].field) == n && strncmp(field, flags[i].field, n) == 0)
 					flag = flags[i].flag;
 			skip = strlen(OPTS_PREFIX) + n;
 		}
 		if (flag) {
 			criu_advice |= strcmp(flag, "--criu PATH") == 0;
-			size_t l = strlen(flag);
-			if (len + l + 1 > cap) {
-				cap = (len + l + 1) * 2;
-				out = realloc(out, cap);
-				if (!out)
-					abort();
-			}
-			memcpy(out + len, flag, l);
-			len += l;
+			fputs(flag, f);
 			p += skip;
-			continue;
+		} else {
+			fputc(*p++, f);
 		}
-		if (len + 2 > cap) {
-			cap *= 2;
-			out = realloc(out, cap);
-			if (!out)
-				abort();
-		}
-		out[len++] = *p++;
 	}
-	if (criu_advice) {
-		out = realloc(out, len + sizeof(MAKE_DEPS_ADVICE));
-		if (!out)
-			abort();
-		memcpy(out + len, MAKE_DEPS_ADVICE, sizeof(MAKE_DEPS_ADVICE) - 1);
-		len += sizeof(MAKE_DEPS_ADVICE) - 1;
-	}
-	out[len] = '\0';
+	if (criu_advice)
+		fputs(MAKE_DEPS_ADVICE, f);
+	if (fclose(f) != 0)
+		abort();
 	return out;
 }
 
