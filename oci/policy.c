@@ -252,6 +252,25 @@ static char *device_number(bool has, long long v)
 	return has ? xasprintf("%lld", v) : xstrdup("*");
 }
 
+/* what an OCI device node (.linux.devices) or rule (.linux.resources.devices) names */
+struct device_fields {
+	const char *type, *access, *path; /* NULL when absent */
+	bool has_major, has_minor;	  /* false: any (absent, or a rule's negative number) */
+	long long major, minor;
+};
+
+static struct device_fields device_fields_of(yajl_val d, bool rule)
+{
+	struct device_fields f = {
+		.type = YAJL_GET_STRING(oci_json_child(d, "type")),
+		.access = YAJL_GET_STRING(oci_json_child(d, "access")),
+		.path = YAJL_GET_STRING(oci_json_child(d, "path")),
+	};
+	f.has_major = get_integer(d, "major", &f.major) && (!rule || f.major >= 0);
+	f.has_minor = get_integer(d, "minor", &f.minor) && (!rule || f.minor >= 0);
+	return f;
+}
+
 static int check_devices(struct oci_json_ctx *jc, yajl_val spec, struct excess *x)
 {
 	yajl_val linux_ = oci_json_child(spec, "linux");
@@ -259,19 +278,15 @@ static int check_devices(struct oci_json_ctx *jc, yajl_val spec, struct excess *
 	if (devs && !YAJL_IS_ARRAY(devs))
 		return oci_json_type_error(jc, ".linux.devices", "array");
 	for (size_t i = 0; devs && i < devs->u.array.len; i++) {
-		yajl_val d = devs->u.array.values[i];
-		const char *type = YAJL_GET_STRING(oci_json_child(d, "type"));
-		const char *path = YAJL_GET_STRING(oci_json_child(d, "path"));
-		long long major = 0, minor = 0;
-		bool has_major = get_integer(d, "major", &major), has_minor = get_integer(d, "minor", &minor);
+		struct device_fields f = device_fields_of(devs->u.array.values[i], false);
 		/* a fifo is no device; runc lets the container use every node it makes */
-		if ((type && strcmp(type, "p") == 0) ||
-		    is_default_device(type, has_major, major, has_minor, minor))
+		if ((f.type && strcmp(f.type, "p") == 0) ||
+		    is_default_device(f.type, f.has_major, f.major, f.has_minor, f.minor))
 			continue;
-		cleanup_free char *ma = device_number(has_major, major),
-				  *mi = device_number(has_minor, minor);
-		add_item(x, xasprintf("device `%s` (%s %s:%s, .linux.devices[%zu])", path ? path : "?",
-				      type ? type : "?", ma, mi, i));
+		cleanup_free char *ma = device_number(f.has_major, f.major),
+				  *mi = device_number(f.has_minor, f.minor);
+		add_item(x, xasprintf("device `%s` (%s %s:%s, .linux.devices[%zu])", f.path ? f.path : "?",
+				      f.type ? f.type : "?", ma, mi, i));
 	}
 	yajl_val rules = oci_json_child(oci_json_child(linux_, "resources"), "devices");
 	if (rules && !YAJL_IS_ARRAY(rules))
@@ -281,21 +296,16 @@ static int check_devices(struct oci_json_ctx *jc, yajl_val spec, struct excess *
 		if (!YAJL_IS_TRUE(oci_json_child(r, "allow")))
 			continue;
 		/* the spec's defaults: all types, all numbers, "rwm" */
-		const char *type = YAJL_GET_STRING(oci_json_child(r, "type"));
-		const char *access = YAJL_GET_STRING(oci_json_child(r, "access"));
-		long long major = 0, minor = 0;
-		bool has_major = get_integer(r, "major", &major) && major >= 0;
-		bool has_minor = get_integer(r, "minor", &minor) && minor >= 0;
-		if (!access)
-			access = "rwm";
+		struct device_fields f = device_fields_of(r, true);
+		const char *access = f.access ? f.access : "rwm";
 		if (access[0] && strspn(access, "m") == strlen(access))
 			continue;
-		if (is_default_device(type, has_major, major, has_minor, minor))
+		if (is_default_device(f.type, f.has_major, f.major, f.has_minor, f.minor))
 			continue;
-		cleanup_free char *ma = device_number(has_major, major),
-				  *mi = device_number(has_minor, minor);
+		cleanup_free char *ma = device_number(f.has_major, f.major),
+				  *mi = device_number(f.has_minor, f.minor);
 		add_item(x, xasprintf("device rule `%s %s:%s %s` (.linux.resources.devices[%zu])",
-				      type ? type : "a", ma, mi, access, i));
+				      f.type ? f.type : "a", ma, mi, access, i));
 	}
 	return 0;
 }
@@ -525,11 +535,8 @@ static void push_rule(struct oci_device_rule **v, size_t *n, bool allow, char *r
 static int device_rule(struct oci_json_ctx *jc, yajl_val d, const char *where, const char *default_access,
 		       char **ret)
 {
-	const char *type = YAJL_GET_STRING(oci_json_child(d, "type"));
-	const char *access = YAJL_GET_STRING(oci_json_child(d, "access"));
-	long long major = 0, minor = 0;
-	bool has_major = get_integer(d, "major", &major) && major >= 0;
-	bool has_minor = get_integer(d, "minor", &minor) && minor >= 0;
+	struct device_fields f = device_fields_of(d, true);
+	const char *type = f.type, *access = f.access;
 	if (!type)
 		type = "a";
 	else if (strcmp(type, "u") == 0)
@@ -540,7 +547,8 @@ static int device_rule(struct oci_json_ctx *jc, yajl_val d, const char *where, c
 	    strspn(access, "rwm") != strlen(access))
 		return error_setx(jc->err, EINVAL, "%s: %s: type `%s`, access `%s`: not a device rule",
 				  jc->name, where, type, access);
-	cleanup_free char *ma = device_number(has_major, major), *mi = device_number(has_minor, minor);
+	cleanup_free char *ma = device_number(f.has_major, f.major),
+			  *mi = device_number(f.has_minor, f.minor);
 	*ret = xasprintf("%s %s:%s %s", type, ma, mi, access);
 	return 0;
 }
