@@ -71,41 +71,6 @@ unsigned long long runtime_proc_start_time(pid_t pid)
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
-int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n)
-{
-	*ret = NULL;
-	*ret_n = 0;
-	/* restores put the container in /stasis/<id>: of the unified hierarchy, or of every v1 one */
-	cleanup_free char *unified = xasprintf("/sys/fs/cgroup/stasis/%s/cgroup.procs", id);
-	(void)cgroup_procs_read(unified, ret, ret_n);
-	cleanup_closedir DIR *d = opendir("/sys/fs/cgroup");
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		cleanup_free char *procs =
-			xasprintf("/sys/fs/cgroup/%s/stasis/%s/cgroup.procs", de->d_name, id);
-		(void)cgroup_procs_read(procs, ret, ret_n);
-	}
-	return (int)*ret_n;
-}
-
-int runtime_cgroup_kill(const char *id, int timeout_ms)
-{
-	cleanup_free pid_t *pids = NULL;
-	size_t n = 0;
-	runtime_cgroup_pids(id, &pids, &n);
-	for (size_t i = 0; i < n; i++)
-		kill(pids[i], SIGKILL);
-	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++)
-		if (pid_wait_exit(pids[i], timeout_ms) < 0)
-			r = -(int)pids[i];
-	/* empty now: the directories go, in every hierarchy */
-	runtime_remove_cgroups(id);
-	return r;
-}
-
 char *runtime_owner_path(const char *id)
 {
 	return xasprintf(STASIS_STATE_ROOT "/%s/" RUNTIME_OWNER_RECORD, id);
