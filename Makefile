@@ -73,7 +73,10 @@ SOAK_CYCLES ?= 100
 # no .SECONDARY: every file is named as a target or prerequisite (so none is an intermediate that
 # make deletes), and a deleted generated header or object is remade
 
-all: $(BUILD)/stasis $(LIB_FILES) $(BUILD)/stasis.pc $(INTEG_TOOLS)
+# stasis run under these names is an engine's OCI runtime delegating to runc or crun (docs/podman.md)
+SHIM_LINKS := $(BUILD)/stasis-runc $(BUILD)/stasis-crun
+
+all: $(BUILD)/stasis $(SHIM_LINKS) $(LIB_FILES) $(BUILD)/stasis.pc $(INTEG_TOOLS)
 
 help:
 	@echo "make all            (or just make) build $(BUILD)/stasis, libstasis.so/.a, stasis.pc, test tools"
@@ -153,10 +156,16 @@ FORCE:
 $(BUILD)/stasis: $(CLI_OBJ) $(INTERNAL_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(INTERNAL_A) $(PKG_LIBS)
 
+$(SHIM_LINKS): $(BUILD)/stasis
+	ln -sf stasis $@
+
+# the runtime shim's argument reader is the CLI's, not the library's
+$(BUILD)/unit/test-shim-args: $(BUILD)/obj/runtime-hooks/shim-args.o
+
 $(BUILD)/unit/%: unit/%.c $(INTERNAL_A) | $(PROTO_H)
 	@mkdir -p $(@D) $(BUILD)/obj/unit
 	$(CC) $(ALL_CFLAGS) $(WARN) -Wno-missing-prototypes -DUNIT_DATA='"$(CURDIR)/unit/data"' \
-		$(call DEPFLAGS,$(BUILD)/obj/unit/$*.d) $(ALL_LDFLAGS) -o $@ $< $(INTERNAL_A) $(PKG_LIBS) -lcmocka
+		$(call DEPFLAGS,$(BUILD)/obj/unit/$*.d) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) $(INTERNAL_A) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/integration/workload: integration/workload.c
 	@mkdir -p $(@D)
@@ -242,6 +251,8 @@ mandir = $(DESTDIR)$(PREFIX)/share/man
 install: all
 	install -d $(bindir) $(libdir) $(libdir)/pkgconfig $(includedir)
 	install -m 0755 $(BUILD)/stasis $(bindir)/stasis
+	ln -sf stasis $(bindir)/stasis-runc
+	ln -sf stasis $(bindir)/stasis-crun
 	install -m 0644 $(BUILD)/$(SO_REAL) $(libdir)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(libdir)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(libdir)/libstasis.so
@@ -252,7 +263,7 @@ install: all
 	$(if $(MAN3),install -d $(mandir)/man3 && install -m 0644 $(MAN3) $(mandir)/man3/)
 
 uninstall:
-	rm -f $(bindir)/stasis $(libdir)/$(SO_REAL) $(libdir)/$(SO_NAME) $(libdir)/libstasis.so \
+	rm -f $(bindir)/stasis $(bindir)/stasis-runc $(bindir)/stasis-crun $(libdir)/$(SO_REAL) $(libdir)/$(SO_NAME) $(libdir)/libstasis.so \
 		$(libdir)/libstasis.a $(includedir)/stasis.h $(libdir)/pkgconfig/stasis.pc \
 		$(addprefix $(mandir)/man1/,$(notdir $(MAN1))) $(addprefix $(mandir)/man3/,$(notdir $(MAN3)))
 

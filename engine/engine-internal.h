@@ -41,6 +41,8 @@ struct stasis_ctx {
 	void (*log)(enum stasis_log_level level, const char *msg, void *data);
 	void *log_data;
 	enum stasis_log_level log_level;
+	char *runc_path, *crun_path; /* NULL: found in PATH by name */
+	char **runtime_args;	     /* NULL-terminated, never NULL */
 	bool have_info;
 	struct stasis_criu_info info;
 	/* set by stasis_ctx_cancel(), from a signal handler too: once set, it stays set */

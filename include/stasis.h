@@ -76,6 +76,19 @@ struct stasis_ctx_opts {
 	void (*log)(enum stasis_log_level level, const char *msg, void *data);
 	void *log_data;
 	enum stasis_log_level log_level;
+	/*
+	 * The runc and crun binaries every runtime command runs (state, delete, runc restore); NULL:
+	 * `runc` and `crun` in $PATH.  An engine that runs stasis as its OCI runtime names the
+	 * runtime it delegates to here.
+	 */
+	const char *runc_path;
+	const char *crun_path;
+	/*
+	 * Global flags given to every runtime command before its verb, as the engine gave them to
+	 * stasis (`--systemd-cgroup`, `--cgroup-manager`, `--rootless`), NULL-terminated; NULL: none.
+	 * The runtime's --root is not one of them (each call's opts.runtime_root).
+	 */
+	const char *const *runtime_args;
 };
 
 /*
@@ -193,6 +206,12 @@ struct stasis_checkpoint_opts {
 	/* warnings (rootfs diff skipped, runtime cleanup failed, ...) go here; may be NULL */
 	void (*warn)(const char *msg, void *data);
 	void *warn_data;
+	/*
+	 * Before anything is frozen, the doctor's container checks (stasis_doctor_container): a
+	 * finding CRIU would fail on (a blocker, or one whose flag is not set) stops the checkpoint
+	 * with -EPERM and the doctor's cause and fix, and the container is never frozen.
+	 */
+	bool preflight;
 };
 
 /*
@@ -265,6 +284,19 @@ struct stasis_restore_opts {
 	 * them).  New namespaces, and no host namespace an archive names, hold either way.
 	 */
 	bool trust_archive;
+	/*
+	 * The container's stdin, stdout and stderr that were pipes when it was checkpointed (the
+	 * images' descriptors.json) become the caller's fds 0, 1 and 2, as runc and crun restore them
+	 * for conmon and containerd's shim, which read the container's output from those pipes.
+	 * Unset: the restored process gets pipes of its own that nobody reads.
+	 */
+	bool inherit_stdio;
+	/*
+	 * With bundle and runtime runc or crun: once restored, the container is the runtime's alone,
+	 * as if the runtime had restored it.  stasis keeps no ownership record or state directory (an
+	 * engine running stasis as its OCI runtime deletes the container through the runtime).
+	 */
+	bool runtime_owns;
 };
 
 /*

@@ -14,6 +14,15 @@ struct cli_globals {
 	const char *log_path; /* --log: where the library's log goes (runc's flag); NULL: stderr */
 	bool log_json;	      /* --log-format json: one JSON object a line, as runc writes */
 	bool debug;	      /* --debug: debug messages too */
+	/*
+	 * Run as an engine's OCI runtime (stasis-runc, stasis-crun): the delegate's name ("runc",
+	 * "crun"), else NULL.  Then the delegate owns what is restored, a checkpoint is preflighted,
+	 * a restore prints nothing when it works (its stdio is the container's) and a failure is
+	 * also one JSON error object in --log, where the engine reads it.
+	 */
+	const char *shim_flavour;
+	const char *runc_path, *crun_path;
+	const char *const *runtime_args;
 };
 
 extern struct cli_globals cli_globals;
@@ -22,6 +31,8 @@ extern struct cli_globals cli_globals;
 int cli_fail(const char *command, struct stasis_error *err);
 /* Prints "stasis: <command>: <message>" for usage mistakes; returns 2. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A flag that takes a value came without one; returns 2. */
+int cli_missing_value(const char *command, const char *flag);
 int cli_ctx(const char *command, struct stasis_ctx **ret);
 /* A library warning on stderr; command is the (const char *) subcommand name. */
 void cli_warn(const char *msg, void *command);
@@ -30,6 +41,9 @@ void cli_warn(const char *msg, void *command);
 char *cli_text(const char *text);
 /* s as a JSON string (NULL: "") */
 void cli_json_string(FILE *f, const char *s);
+
+/* stasis run as stasis-runc or stasis-crun (argv[0]): an OCI runtime for engines (shim.c) */
+int shim_main(const char *flavour, int argc, char **argv);
 
 int cmd_version(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -65,6 +65,8 @@ int cmd_checkpoint(int argc, char **argv)
 		O_BUNDLE,
 		O_IGNORED,
 		O_IGNORED_ARG,
+		O_UNSUPPORTED,
+		O_UNSUPPORTED_ARG,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -89,6 +91,10 @@ int cmd_checkpoint(int argc, char **argv)
 		/* runc flags podman may pass that need nothing from us */
 		{ "auto-dedup", no_argument, NULL, O_IGNORED },
 		{ "empty-ns", required_argument, NULL, O_IGNORED_ARG },
+		/* runc's, for migration: not what stasis does (yet) */
+		{ "lazy-pages", no_argument, NULL, O_UNSUPPORTED },
+		{ "page-server", required_argument, NULL, O_UNSUPPORTED_ARG },
+		{ "status-fd", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,7 +103,9 @@ int cmd_checkpoint(int argc, char **argv)
 					    .warn_data = (void *)"checkpoint" };
 	o.runtime_root = cli_globals.root;
 	int c;
-	while ((c = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {
+	/* ':' first: a missing value is told apart from an unknown flag */
+	int idx = 0;
+	while ((c = getopt_long(argc, argv, ":e:c:h", opts, &idx)) != -1) {
 		switch (c) {
 		case 'e':
 			o.export_path = optarg;
@@ -165,13 +173,27 @@ int cmd_checkpoint(int argc, char **argv)
 		case O_IGNORED:
 		case O_IGNORED_ARG:
 			break;
+		case O_UNSUPPORTED:
+		case O_UNSUPPORTED_ARG:
+			return cli_usage_error("checkpoint",
+					       "--%s is not supported: stasis writes the images itself (no "
+					       "page server or lazy pages yet, no status fd)",
+					       opts[idx].name);
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return cli_missing_value("checkpoint", argv[optind - 1]);
 		default:
+			cli_usage_error("checkpoint", "unknown flag `%s`", argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (cli_globals.shim_flavour) {
+		/* the engine's runtime: the container is its delegate's; refuse before freezing */
+		o.runtime = cli_globals.shim_flavour;
+		o.preflight = true;
 	}
 	if (optind < argc)
 		o.id = argv[optind++];

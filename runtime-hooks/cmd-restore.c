@@ -143,7 +143,8 @@ int cmd_restore(int argc, char **argv)
 	const char *mounts[MAX_MOUNTS];
 	const char *name = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "i:n:b:dh", opts, NULL)) != -1) {
+	/* ':' first: a missing value is told apart from an unknown flag */
+	while ((c = getopt_long(argc, argv, ":i:n:b:dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o.import_path = optarg;
@@ -216,12 +217,22 @@ int cmd_restore(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return cli_missing_value("restore", argv[optind - 1]);
 		default:
+			cli_usage_error("restore", "unknown flag `%s`", argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}
 	}
 	o.mounts = mounts;
+	if (cli_globals.shim_flavour) {
+		/* the engine's runtime: its delegate gets the container, stdio is the engine's pipes */
+		o.runtime = cli_globals.shim_flavour;
+		o.inherit_stdio = true;
+		o.runtime_owns = o.bundle || o.image_path;
+		o.hook_path = NULL;
+	}
 	const char *id = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc)
 		return cli_usage_error("restore", "unexpected argument `%s`", argv[optind]);
@@ -255,6 +266,8 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (r)
 		return r;
-	printf("%s\n", o.id);
+	/* as the engine's runtime, stdout is the container's: runc and crun print nothing either */
+	if (!cli_globals.shim_flavour)
+		printf("%s\n", o.id);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 #include "runtime-hooks/cli.h"
 
 struct cli_globals cli_globals;
@@ -56,6 +57,12 @@ static void usage(FILE *f)
 		STASIS_CRIU_MIN_VERSION_STR);
 }
 
+int cli_missing_value(const char *command, const char *flag)
+{
+	/* both phrasings: podman probes a runtime's restore flags by these words (go's and cobra's) */
+	return cli_usage_error(command, "flag needs an argument: %s (it requires an argument)", flag);
+}
+
 int cli_usage_error(const char *command, const char *fmt, ...)
 {
 	va_list ap;
@@ -67,19 +74,51 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 	return 2;
 }
 
+/* One log entry as runc and crun write them with --log-format json: level, msg, RFC 3339 time. */
+static void log_json_line(FILE *f, const char *level, const char *msg)
+{
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	fprintf(f, "{\"level\":\"%s\",\"msg\":", level);
+	cli_json_string(f, msg);
+	fprintf(f, ",\"time\":\"%s\"}\n", when);
+}
+
 int cli_fail(const char *command, struct stasis_error *err)
 {
+	/* the whole text once, in one write: conmon passes on one read of a failed runtime's stderr */
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		abort();
 	cleanup_free char *msg = cli_text(stasis_error_message(err));
-	fprintf(stderr, "stasis: %s: %s\n", command, msg);
+	fprintf(f, "%s", msg);
 	const char *const *lines = stasis_error_criu_lines(err);
 	if (lines[0]) {
-		fprintf(stderr, "CRIU log lines that matter:\n");
+		fprintf(f, "\nCRIU log lines that matter:");
 		for (size_t i = 0; lines[i]; i++)
-			fprintf(stderr, "  %s\n", lines[i]);
+			fprintf(f, "\n  %s", lines[i]);
 	}
 	if (stasis_error_hint(err)) {
 		cleanup_free char *hint = cli_text(stasis_error_hint(err));
-		fprintf(stderr, "hint: %s\n", hint);
+		fprintf(f, "\nhint: %s", hint);
+	}
+	if (fclose(f) != 0)
+		abort();
+	fprintf(stderr, "stasis: %s: %s\n", command, text);
+	fflush(stderr);
+	/* an engine reads its runtime's failure from --log: podman one object, containerd the last error */
+	FILE *log = cli_globals.shim_flavour && cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : NULL;
+	if (log) {
+		cleanup_free char *entry = xasprintf("%s: %s", command, text);
+		if (cli_globals.log_json)
+			log_json_line(log, "error", entry);
+		else
+			fprintf(log, "stasis: %s\n", entry);
+		fclose(log);
 	}
 	stasis_error_free(err);
 	return 1;
@@ -88,6 +127,19 @@ int cli_fail(const char *command, struct stasis_error *err)
 void cli_warn(const char *msg, void *command)
 {
 	cleanup_free char *text = cli_text(msg);
+	if (cli_globals.shim_flavour && strcmp(command, "restore") == 0) {
+		/* a restore's stdio is the container's (conmon's, the shim's): its log, when there is one */
+		FILE *log = cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : NULL;
+		if (!log)
+			return;
+		cleanup_free char *entry = xasprintf("restore: %s", text);
+		if (cli_globals.log_json)
+			log_json_line(log, "warning", entry);
+		else
+			fprintf(log, "stasis: %s: warning: %s\n", (const char *)command, text);
+		fclose(log);
+		return;
+	}
 	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, text);
 }
 
@@ -106,13 +158,7 @@ static void cli_log(enum stasis_log_level level, const char *msg, void *data)
 		return;
 	cleanup_free char *text = cli_text(msg);
 	if (cli_globals.log_json) {
-		char when[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-		fprintf(f, "{\"level\":\"%s\",\"msg\":", name);
-		cli_json_string(f, text);
-		fprintf(f, ",\"time\":\"%s\"}\n", when);
+		log_json_line(f, name, text);
 	} else {
 		fprintf(f, "stasis: %s: %s: %s\n", (const char *)data, name, text);
 	}
@@ -123,7 +169,11 @@ static void cli_log(enum stasis_log_level level, const char *msg, void *data)
 int cli_ctx(const char *command, struct stasis_ctx **ret)
 {
 	struct stasis_error *err = NULL;
-	bool logging = cli_globals.log_path || cli_globals.debug;
+	/*
+	 * As an engine's runtime, --log is the engine's: only the failure goes there (podman reads a
+	 * failed restore's log as one JSON object), the library's log only with --debug
+	 */
+	bool logging = cli_globals.shim_flavour ? cli_globals.debug : cli_globals.log_path || cli_globals.debug;
 	struct stasis_ctx_opts o = {
 		.size = sizeof(o),
 		.criu_path = cli_globals.criu_path,
@@ -131,14 +181,32 @@ int cli_ctx(const char *command, struct stasis_ctx **ret)
 		.log = logging ? cli_log : NULL,
 		.log_data = (void *)command,
 		.log_level = cli_globals.debug ? STASIS_LOG_DEBUG : STASIS_LOG_INFO,
+		.runc_path = cli_globals.runc_path,
+		.crun_path = cli_globals.crun_path,
+		.runtime_args = cli_globals.runtime_args,
 	};
 	if (stasis_ctx_new(&o, ret, &err) < 0)
 		return cli_fail(command, err);
 	return 0;
 }
 
+/* the delegate of a runtime named stasis-<delegate> */
+static const char *shim_flavour_of(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+	if (strcmp(base, "stasis-runc") == 0)
+		return "runc";
+	if (strcmp(base, "stasis-crun") == 0)
+		return "crun";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const char *flavour = argc > 0 ? shim_flavour_of(argv[0]) : NULL;
+	if (flavour)
+		return shim_main(flavour, argc, argv);
+
 	static const struct option opts[] = {
 		{ "criu", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },

@@ -6,6 +6,7 @@
 #  - docs/man/*.1 and *.3 land in share/man/man1 and man3;
 #  - a program built with `pkg-config --static --cflags --libs stasis` links the installed archive
 #    (and one built with `pkg-config --cflags --libs stasis` the shared library) and runs stasis_version();
+#  - bin/stasis-runc and stasis-crun (the engines' runtime) are links to stasis;
 #  - make uninstall leaves no file behind.
 # STASIS_BUILD is the build directory (default build/); it must have been built (make all).
 set -euo pipefail
@@ -43,6 +44,10 @@ done
 	fail "/usr/lib/libstasis.so.$major is not a link to libstasis.so.$version"
 [ "$(readlink "$lib/libstasis.so" || true)" = "libstasis.so.$major" ] ||
 	fail "/usr/lib/libstasis.so is not a link to libstasis.so.$major"
+for shim in stasis-runc stasis-crun; do
+	[ "$(readlink "$root/usr/bin/$shim" || true)" = stasis ] ||
+		fail "/usr/bin/$shim (the engines' runtime) is not a link to stasis"
+done
 soname=$(readelf -d "$lib/libstasis.so.$version" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [ "$soname" = "libstasis.so.$major" ] || fail "soname is '$soname', not libstasis.so.$major"
 

@@ -33,6 +33,7 @@ struct ckpt_guard {
 
 struct ckpt {
 	struct stasis_checkpoint_opts o;
+	const struct stasis_ctx *ctx;
 	struct ckpt_guard guard;
 	bool held; /* frozen by us: thawed or killed by us, never by CRIU */
 	struct oci_state *state;

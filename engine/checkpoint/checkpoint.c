@@ -97,10 +97,56 @@ static int finish_held(struct ckpt *c, struct stasis_error **err)
 	return ckpt_kill_frozen(c->freezer, err);
 }
 
+DEFINE_CLEANUP(struct stasis_report *, stasis_report_free)
+
+/* Whether a NEEDS_FLAG finding of the doctor is answered by a flag this checkpoint has. */
+static bool flag_given(const struct stasis_checkpoint_opts *o, const char *finding)
+{
+	const struct {
+		const char *id;
+		bool given;
+	} flags[] = {
+		{ "tcp-established", o->tcp_established },
+		{ "file-locks", o->file_locks },
+		{ "shared-tty", o->shell_job },
+		/* a restore matter (pid collisions next to the original): the dump itself works */
+		{ "host-pidns", true },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (strcmp(flags[i].id, finding) == 0)
+			return flags[i].given;
+	return false;
+}
+
+/* opts.preflight: what the doctor finds that CRIU would fail on stops the checkpoint, unfrozen */
+static int preflight(struct stasis_ctx *ctx, const struct ckpt *c, struct stasis_error **err)
+{
+	const struct stasis_doctor_opts d = {
+		.size = sizeof(d),
+		.id = c->state->id,
+		.runtime = c->runtime,
+		.runtime_root = c->o.runtime_root,
+	};
+	cleanup_with(stasis_report_free) struct stasis_report *rep = NULL;
+	int r = stasis_doctor_container(ctx, &d, &rep, err);
+	if (r < 0)
+		return error_wrap(err, r, "preflight");
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct stasis_finding *f = &rep->findings[i];
+		if (f->severity == STASIS_SEVERITY_INFO ||
+		    (f->severity == STASIS_SEVERITY_NEEDS_FLAG && flag_given(&c->o, f->id)))
+			continue;
+		return error_setx(err, EPERM,
+				  "preflight (nothing was frozen): %s: %s (%s); fix: %s", f->subject,
+				  f->cause, f->id, f->fix ? f->fix : "none known");
+	}
+	return 0;
+}
+
 int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opts *opts,
 		      struct stasis_error **err)
 {
-	struct ckpt c = { .guard = { .lock_fd = -1, .pipe_fd = -1 } };
+	struct ckpt c = { .ctx = ctx, .guard = { .lock_fd = -1, .pipe_fd = -1 } };
 	if (!opts)
 		return error_setx(err, EINVAL, "checkpoint: no options given");
 	int rc = opts_copy(&c.o, sizeof(c.o), opts, "checkpoint", err);
@@ -152,6 +198,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	/* CRIU waits for a stopped task in a frozen cgroup until its timeout: say so at once */
 	if (c.freezer && (r = ckpt_refuse_stopped(c.freezer, err)) < 0)
 		goto out;
+	if (c.o.preflight && c.runtime && (r = preflight(ctx, &c, err)) < 0)
+		goto out;
 	const char *not_held = why_not_held(&c);
 	if (not_held && !c.o.leave_running)
 		ckpt_warn(&c, "CRIU ends the container when its dump is done, before the %s is written: %s",
@@ -195,7 +243,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (c.runtime && !c.o.leave_running && !c.o.pre_dump) {
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */
 		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-		if (runtime_run(c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL, &e) < 0)
+		if (runtime_run(ctx, c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL, &e) < 0)
 			ckpt_warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
 				  stasis_error_message(e));
 	}

@@ -48,7 +48,7 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 					  c->o.id, (int)c->state->pid);
 		return 0;
 	}
-	r = runtime_state(c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
+	r = runtime_state(c->ctx, c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
 	if (r < 0)
 		return r;
 	if (strcmp(c->state->status, "running") != 0 || c->state->pid <= 0)

@@ -54,6 +54,12 @@ int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_c
 	ctx->log = o.log;
 	ctx->log_data = o.log_data;
 	ctx->log_level = o.log_level ? o.log_level : STASIS_LOG_INFO;
+	ctx->runc_path = o.runc_path ? xstrdup(o.runc_path) : NULL;
+	ctx->crun_path = o.crun_path ? xstrdup(o.crun_path) : NULL;
+	size_t n_args = 0;
+	ctx->runtime_args = xzalloc(sizeof(*ctx->runtime_args));
+	for (size_t i = 0; o.runtime_args && o.runtime_args[i]; i++)
+		strv_push(&ctx->runtime_args, &n_args, xstrdup(o.runtime_args[i]));
 	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU: `%s`", ctx->criu_path);
 	*ret_ctx = ctx;
 	return 0;
@@ -64,6 +70,9 @@ struct stasis_ctx *stasis_ctx_free(struct stasis_ctx *ctx)
 	if (!ctx)
 		return NULL;
 	free(ctx->criu_path);
+	free(ctx->runc_path);
+	free(ctx->crun_path);
+	strv_freep(&ctx->runtime_args);
 	free(ctx);
 	return NULL;
 }

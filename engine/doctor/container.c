@@ -402,7 +402,7 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 		return error_setx(err, EINVAL, "doctor: a container id is needed");
 	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	cleanup_free char *rt = NULL;
-	int r = runtime_state(o.runtime, o.runtime_root, o.id, &st, &rt, err);
+	int r = runtime_state(ctx, o.runtime, o.runtime_root, o.id, &st, &rt, err);
 	if (r < 0)
 		return error_wrap(err, r, "doctor");
 	if (!st->status || strcmp(st->status, "running") != 0 || st->pid <= 0)

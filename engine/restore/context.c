@@ -317,7 +317,7 @@ void restore_ctx_rollback(struct restore_ctx *r)
 {
 	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
 	if (r->runtime_created) {
-		runtime_run(r->runtime, r->o.runtime_root, "delete", r->o.id, "--force", NULL, &e);
+		runtime_run(r->ctx, r->runtime, r->o.runtime_root, "delete", r->o.id, "--force", NULL, &e);
 		/* crun's record we wrote ourselves: gone even when crun could not read a half-written one */
 		if (r->crun_dir)
 			rm_rf(r->crun_dir);
@@ -342,4 +342,16 @@ void restore_ctx_rollback(struct restore_ctx *r)
 		rmdir(r->state_dir);
 	if (r->owner_saved)
 		remove_records(r->o.id, NULL);
+}
+
+void restore_ctx_hand_over(struct restore_ctx *r)
+{
+	/* nothing of stasis' is left in it once CRIU is done: the runtime's record is the container's */
+	if (r->state_marked)
+		runtime_state_dir_clear(r->state_dir, r->o.id, NULL);
+	else if (r->state_created)
+		rmdir(r->state_dir);
+	if (r->owner_saved)
+		remove_records(r->o.id, NULL);
+	r->state_marked = r->state_created = r->owner_saved = false;
 }

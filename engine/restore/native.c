@@ -5,6 +5,7 @@
  * (crun) or stasis' own state record (none) so that the container can be managed afterwards.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,57 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 	return ret;
 }
 
+/* stdin, stdout, stderr: the fds runc's descriptors.json describes */
+#define STDIO_FDS 3
+/* CRIU's name of a pipe in descriptors.json and in its inherit-fd keys */
+#define PIPE_KEY_PREFIX "pipe:["
+
+/*
+ * opts.inherit_stdio: each of the container's fds 0-2 that was a pipe at checkpoint is restored as
+ * a dup of ours (CRIU's inherit-fd, keyed by the pipe's name), at fd >= 10 as criu swrk needs.
+ */
+static int stdio_inherit(struct restore_ctx *r, struct rpc_inherit_fd *inherit, size_t *n_inherit,
+			 int *fds, char ***keys, struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/descriptors.json", r->images_dir);
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int ret = read_file_capped(path, 64 * 1024, &text, &len, err);
+	if (ret == -ENOENT) {
+		restore_warn(r, "no descriptors.json in the images: the container's stdio is not the caller's");
+		return 0;
+	}
+	size_t n = 0;
+	if (ret < 0 || (ret = oci_string_array_parse(text, len, "descriptors.json", keys, &n, err)) < 0)
+		return ret;
+	for (size_t i = 0; i < n && i < STDIO_FDS; i++) {
+		if (strncmp((*keys)[i], PIPE_KEY_PREFIX, strlen(PIPE_KEY_PREFIX)) != 0)
+			continue;
+		fds[i] = fcntl((int)i, F_DUPFD_CLOEXEC, 10);
+		if (fds[i] < 0)
+			return error_set(err, errno, "restore: the container's fd %zu (`%s`) is our fd %zu",
+					 i, (*keys)[i], i);
+		inherit[(*n_inherit)++] = (struct rpc_inherit_fd){ (*keys)[i], fds[i] };
+	}
+	return 0;
+}
+
+/* what the restored init's fds 0-2 are now, as crun records them (external_descriptors) */
+static char *stdio_descriptors(pid_t pid)
+{
+	struct oci_json *j = oci_json_new(false);
+	oci_json_array_open(j);
+	for (int i = 0; i < STDIO_FDS; i++) {
+		char link[64], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, i);
+		ssize_t l = readlink(link, target, sizeof(target) - 1);
+		target[l > 0 ? l : 0] = '\0';
+		oci_json_string(j, l > 0 ? target : "/dev/null");
+	}
+	oci_json_array_close(j);
+	return oci_json_finish(j, NULL);
+}
+
 /* crun's own status file, so that `crun state/kill/delete` know the restored container */
 static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct stasis_error **err)
 {
@@ -187,7 +239,8 @@ static int write_crun_status(struct restore_ctx *r, const char *cg_path, struct 
 	oci_json_kstr(j, "owner", "root");
 	oci_json_key(j, "detached");
 	oci_json_bool(j, true);
-	oci_json_kstr(j, "external_descriptors", "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]");
+	cleanup_free char *descriptors = stdio_descriptors(r->pid);
+	oci_json_kstr(j, "external_descriptors", descriptors);
 	oci_json_map_close(j);
 	cleanup_free char *status = oci_json_finish(j, NULL);
 	cleanup_free char *cfg = xasprintf("%s/config.json", dir);
@@ -259,6 +312,8 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	bool root_mounted = false;
 	/* before the first goto: a jump past a cleanup variable's initialisation frees garbage */
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
+	cleanup_strv char **stdio_keys = NULL;
+	int stdio_fds[STDIO_FDS] = { -1, -1, -1 };
 	if ((r->criu_in_new_namespaces &&
 	     (ret = restore_criu_namespaces(r, &criu_ns, &criu_netns_fd, err)) < 0) ||
 	    (ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
@@ -275,8 +330,11 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		goto out;
 	}
 	root_mounted = true;
-	struct rpc_inherit_fd inherit[1];
+	struct rpc_inherit_fd inherit[1 + STDIO_FDS];
 	size_t n_inherit = 0;
+	if (r->o.inherit_stdio &&
+	    (ret = stdio_inherit(r, inherit, &n_inherit, stdio_fds, &stdio_keys, err)) < 0)
+		goto out;
 	const struct oci_namespace *net = oci_config_namespace(r->config, "network");
 	if (net && net->path) {
 		/* CRIU gets this fd as it is (rpc_run keeps it open in criu swrk), above stdio and its socket */
@@ -339,6 +397,9 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	ret = strcmp(r->runtime, "crun") == 0 ? write_crun_status(r, cg_path, err)
 					      : write_stasis_state(r, err);
 out:
+	for (int i = 0; i < STDIO_FDS; i++)
+		if (stdio_fds[i] >= 0)
+			close(stdio_fds[i]);
 	if (root_mounted) {
 		umount2(criu_root, MNT_DETACH);
 		rmdir(criu_root);

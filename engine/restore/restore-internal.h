@@ -21,6 +21,7 @@ struct runtime_owner;
 
 struct restore_ctx {
 	struct stasis_restore_opts o;
+	const struct stasis_ctx *ctx;
 	char *owner_path;	     /* stasis' ownership record of the name: the claim */
 	struct runtime_owner *owner; /* what it says */
 	bool owner_saved;	     /* this call wrote it */
@@ -73,6 +74,11 @@ int restore_ctx_save_owner(struct restore_ctx *r, bool restored, struct stasis_e
  * (removed, or the caller's emptied), the ownership record; CRIU's restore.log is kept (kept_log).
  */
 void restore_ctx_rollback(struct restore_ctx *r);
+/*
+ * opts.runtime_owns, after success: the container is the runtime's alone, so stasis' state dir
+ * and ownership record of it go (a failed restore's log of the name went already).
+ */
+void restore_ctx_hand_over(struct restore_ctx *r);
 void restore_ctx_clear(struct restore_ctx *r);
 
 struct lsm_decision;

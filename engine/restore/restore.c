@@ -306,7 +306,7 @@ static int check_opts(const struct restore_ctx *r, struct stasis_error **err)
 int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts, pid_t *ret_pid,
 		   struct stasis_error **err)
 {
-	struct restore_ctx r = { 0 };
+	struct restore_ctx r = { .ctx = ctx };
 	if (!opts)
 		return error_setx(err, EINVAL, "restore: no options given");
 	int rc = opts_copy(&r.o, sizeof(r.o), opts, "restore", err);
@@ -328,6 +328,12 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	r.runtime = xstrdup(default_runtime(&r));
 	if (strcmp(r.runtime, "runc") && strcmp(r.runtime, "crun") && strcmp(r.runtime, "none")) {
 		ret = error_setx(err, EINVAL, "opts.runtime `%s`: expected runc, crun or none", r.runtime);
+		goto out;
+	}
+	if (r.o.runtime_owns && (!r.o.bundle || strcmp(r.runtime, "none") == 0)) {
+		ret = error_setx(err, EINVAL,
+				 "opts.runtime_owns needs opts.bundle and opts.runtime runc or crun: the "
+				 "runtime must be able to manage the container on its own");
 		goto out;
 	}
 	/* the record names the runtime before the runtime hears of the container */
@@ -370,6 +376,8 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		cleanup_free char *old_log = xasprintf(STASIS_FAILED_LOGS "/%s.restore.log", r.o.id);
 		(void)unlink(old_log);
 	}
+	if (r.o.runtime_owns)
+		restore_ctx_hand_over(&r);
 	if (ret_pid)
 		*ret_pid = r.pid;
 out:

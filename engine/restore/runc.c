@@ -41,7 +41,7 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		return ret;
 	cleanup_free const char **argv = NULL;
 	size_t n = 0;
-	push(&argv, &n, "runc");
+	push(&argv, &n, "runc"); /* runtime_runv_in runs the context's runc binary */
 	if (r->o.runtime_root) {
 		push(&argv, &n, "--root");
 		push(&argv, &n, r->o.runtime_root);
@@ -120,7 +120,8 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	if (r->criu_in_new_namespaces && (ret = restore_criu_namespaces(r, &ns, &netns_fd, err)) < 0)
 		return ret;
 	struct stasis_error *rerr = NULL;
-	ret = runtime_runv_in(argv, r->criu_in_new_namespaces ? &ns : NULL, NULL, &rerr);
+	ret = runtime_runv_in(ctx, argv, r->criu_in_new_namespaces ? &ns : NULL,
+			      r->o.inherit_stdio ? RUNTIME_CALLER_STDIO : 0, NULL, &rerr);
 	/*
 	 * runc deletes what a failed restore made itself; a record it still has was made by this call
 	 * (there was none before), unless runc says the id was taken under our feet.

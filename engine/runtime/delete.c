@@ -66,7 +66,7 @@ static int stop_cgroup(const char *id, bool force, struct stasis_error **err)
 }
 
 /* The container itself: its runtime deletes it, or (none) its process is stopped. */
-static int stop_container(const struct runtime_owner *own, const char *runtime_root, bool force,
+static int stop_container(const struct stasis_ctx *ctx, const struct runtime_owner *own, const char *runtime_root, bool force,
 			  struct stasis_error **err)
 {
 	const char *root = own->runtime_root ? own->runtime_root : runtime_root;
@@ -77,7 +77,7 @@ static int stop_container(const struct runtime_owner *own, const char *runtime_r
 			continue;
 		if (!runtime_knows(runtimes[i], root, own->id, NULL))
 			continue;
-		int r = runtime_run(runtimes[i], root, "delete", own->id, force ? "--force" : NULL, NULL,
+		int r = runtime_run(ctx, runtimes[i], root, "delete", own->id, force ? "--force" : NULL, NULL,
 				    err);
 		if (r < 0)
 			return r;
@@ -115,7 +115,6 @@ static bool same_dir(const char *a, const char *b)
 
 int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts, struct stasis_error **err)
 {
-	(void)ctx;
 	struct stasis_delete_opts o = { 0 };
 	if (!opts)
 		return error_setx(err, EINVAL, "delete: no options given");
@@ -159,7 +158,7 @@ int stasis_delete(struct stasis_ctx *ctx, const struct stasis_delete_opts *opts,
 	if (runtime_owner_restorer_alive(own))
 		return error_setx(err, EBUSY, "delete `%s`: a restore of it is under way (pid %d)", o.id,
 				  (int)own->restorer);
-	if ((r = stop_container(own, o.runtime_root, o.force, err)) < 0 ||
+	if ((r = stop_container(ctx, own, o.runtime_root, o.force, err)) < 0 ||
 	    (r = runtime_state_dir_clear(own->state_dir, o.id, err)) < 0 ||
 	    (r = remove_record_dir(o.id, err)) < 0)
 		return error_wrap(err, r, "delete `%s`", o.id);

@@ -31,22 +31,32 @@ char *memfd_read_capped(int fd);
 /* The last non-empty line of text (trims text's tail): where runc, crun and hooks put their error. */
 char *text_last_line(char *text);
 
+struct stasis_ctx;
+/* The binary runtime ("runc", "crun") runs as: the context's runc_path/crun_path, else its name. */
+const char *runtime_binary(const struct stasis_ctx *ctx, const char *runtime);
 /*
- * Runs argv (argv[0] looked up in PATH) in a process group of its own, so that a terminal's ^C
- * reaches stasis (which then rolls back) and not a runtime in the middle of its work.  A failure's
- * message ends with the runtime's last stderr line.
+ * Runs argv, whose argv[0] is a runtime's name (its binary: runtime_binary; a name is looked up
+ * in PATH), with the context's runtime_args after argv[0], in a process group of its own, so that
+ * a terminal's ^C reaches stasis (which then rolls back) and not a runtime in the middle of its
+ * work.  A failure's message ends with the runtime's last stderr line.
  */
-int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err);
+int runtime_runv(const struct stasis_ctx *ctx, const char *const *argv, char **ret_out,
+		 struct stasis_error **err);
 struct child_namespaces;
-/* runtime_runv in the namespaces ns (NULL: ours) */
-int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, char **ret_out,
-		    struct stasis_error **err);
+/*
+ * The runtime gets the caller's fds 0-2 (a restore's pipes that must reach the container, as
+ * conmon and containerd's shim hand them over); its stderr is then the caller's, not quoted.
+ */
+#define RUNTIME_CALLER_STDIO 1u
+/* runtime_runv in the namespaces ns (NULL: ours), with RUNTIME_* flags */
+int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *argv, const struct child_namespaces *ns,
+		    unsigned flags, char **ret_out, struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
-int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
-		char **ret_out, struct stasis_error **err);
+int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb,
+		const char *id, const char *extra, char **ret_out, struct stasis_error **err);
 /* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
-int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,
-		  char **ret_runtime, struct stasis_error **err);
+int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
+		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err);
 
 /* ---- ownership (owner.c) ---- */
 

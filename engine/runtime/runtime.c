@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/namespaces.h"
 #include "common/xalloc.h"
+#include "engine/engine-internal.h"
 
 extern char **environ;
 
@@ -47,7 +48,7 @@ char *text_last_line(char *text)
 
 /* fork and exec, for what posix_spawn cannot do: enter namespaces first */
 static int spawn_in(const char *bin, const char *const *argv, const struct child_namespaces *ns, int out,
-		    int errfd, pid_t *ret_pid)
+		    int errfd, bool caller_stdio, pid_t *ret_pid)
 {
 	cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
@@ -61,7 +62,7 @@ static int spawn_in(const char *bin, const char *const *argv, const struct child
 			(void)!write(errfd, NAMESPACES_FAILED, sizeof(NAMESPACES_FAILED) - 1);
 			_exit(127);
 		}
-		if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+		if (!caller_stdio && (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0))
 			_exit(127);
 		execve(bin, (char *const *)argv, environ);
 		_exit(127);
@@ -70,17 +71,39 @@ static int spawn_in(const char *bin, const char *const *argv, const struct child
 	return 0;
 }
 
-int runtime_runv(const char *const *argv, char **ret_out, struct stasis_error **err)
+const char *runtime_binary(const struct stasis_ctx *ctx, const char *runtime)
 {
-	return runtime_runv_in(argv, NULL, ret_out, err);
+	if (strcmp(runtime, "runc") == 0 && ctx->runc_path)
+		return ctx->runc_path;
+	if (strcmp(runtime, "crun") == 0 && ctx->crun_path)
+		return ctx->crun_path;
+	return runtime;
 }
 
-int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, char **ret_out,
-		    struct stasis_error **err)
+int runtime_runv(const struct stasis_ctx *ctx, const char *const *argv, char **ret_out,
+		 struct stasis_error **err)
 {
-	cleanup_free char *bin = find_in_path(argv[0]);
+	return runtime_runv_in(ctx, argv, NULL, 0, ret_out, err);
+}
+
+int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, const struct child_namespaces *ns,
+		    unsigned flags, char **ret_out, struct stasis_error **err)
+{
+	const char *runtime = runtime_binary(ctx, given[0]);
+	cleanup_free char *bin = strchr(runtime, '/') ? xstrdup(runtime) : find_in_path(runtime);
 	if (!bin)
-		return error_setx(err, ENOENT, "runtime `%s` not found in PATH", argv[0]);
+		return error_setx(err, ENOENT, "runtime `%s` not found in PATH", runtime);
+	/* the engine's global flags (--systemd-cgroup, ...) go with every command, before the verb */
+	size_t n_given = 0, n_extra = 0;
+	while (given[n_given])
+		n_given++;
+	while (ctx->runtime_args[n_extra])
+		n_extra++;
+	cleanup_free const char **argv = xreallocarray(NULL, n_given + n_extra + 1, sizeof(*argv));
+	argv[0] = given[0];
+	memcpy(argv + 1, ctx->runtime_args, n_extra * sizeof(*argv));
+	memcpy(argv + 1 + n_extra, given + 1, n_given * sizeof(*argv));
+	bool caller_stdio = flags & RUNTIME_CALLER_STDIO;
 	/* files, not pipes: a detached container that keeps a copy must not keep us waiting */
 	cleanup_close int out = memfd_create("stasis-runtime-out", MFD_CLOEXEC);
 	cleanup_close int errfd = memfd_create("stasis-runtime-err", MFD_CLOEXEC);
@@ -89,13 +112,15 @@ int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, 
 	pid_t pid;
 	int r;
 	if (ns) {
-		r = spawn_in(bin, argv, ns, out, errfd, &pid);
+		r = spawn_in(bin, argv, ns, out, errfd, caller_stdio, &pid);
 	} else {
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-		posix_spawn_file_actions_adddup2(&fa, out, 1);
-		posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+		if (!caller_stdio) {
+			posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+			posix_spawn_file_actions_adddup2(&fa, out, 1);
+			posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+		}
 		posix_spawnattr_t attr;
 		posix_spawnattr_init(&attr);
 		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
@@ -127,7 +152,7 @@ int runtime_runv_in(const char *const *argv, const struct child_namespaces *ns, 
 	return 0;
 }
 
-int runtime_run(const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
+int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
 		char **ret_out, struct stasis_error **err)
 {
 	const char *argv[8];
@@ -142,10 +167,10 @@ int runtime_run(const char *runtime, const char *root, const char *verb, const c
 		argv[n++] = extra;
 	argv[n++] = id;
 	argv[n] = NULL;
-	return runtime_runv(argv, ret_out, err);
+	return runtime_runv(ctx, argv, ret_out, err);
 }
 
-int runtime_state(const char *runtime, const char *root, const char *id, struct oci_state **ret,
+int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id, struct oci_state **ret,
 		  char **ret_runtime, struct stasis_error **err)
 {
 	static const char *const candidates[] = { "runc", "crun" };
@@ -154,7 +179,7 @@ int runtime_state(const char *runtime, const char *root, const char *id, struct 
 		const char *rt = any ? candidates[i] : runtime;
 		cleanup_free char *out = NULL;
 		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-		int r = runtime_run(rt, root, "state", id, NULL, &out, &e);
+		int r = runtime_run(ctx, rt, root, "state", id, NULL, &out, &e);
 		if (r == 0) {
 			cleanup_free char *name = xasprintf("`%s state %s`", rt, id);
 			r = oci_state_parse(out, strlen(out), name, ret, err);
