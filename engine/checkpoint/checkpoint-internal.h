@@ -36,6 +36,11 @@ struct ckpt {
 	const struct stasis_ctx *ctx;
 	struct ckpt_guard guard;
 	bool held; /* frozen by us: thawed or killed by us, never by CRIU */
+	/*
+	 * paused by its runtime before we came (containerd pauses a task to checkpoint it, and
+	 * resumes it afterwards): held all the same, but never thawed by us, even on failure
+	 */
+	bool paused;
 	struct oci_state *state;
 	char *runtime;
 	struct oci_config *config;

@@ -93,7 +93,7 @@ static bool id_is_valid(const char *id)
 static int finish_held(struct ckpt *c, struct stasis_error **err)
 {
 	if (c->o.leave_running)
-		return ckpt_thaw(c->freezer, err);
+		return c->paused ? 0 : ckpt_thaw(c->freezer, err);
 	return ckpt_kill_frozen(c->freezer, err);
 }
 
@@ -204,7 +204,17 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (not_held && !c.o.leave_running)
 		ckpt_warn(&c, "CRIU ends the container when its dump is done, before the %s is written: %s",
 			  c.o.export_path ? "archive" : "images' sync", not_held);
-	if (!not_held && !c.o.pre_dump) {
+	if (c.paused && !c.freezer) {
+		r = error_setx(err, EINVAL,
+			       "container `%s` is paused, and stasis finds no freezer cgroup of its own to "
+			       "dump it in: resume it first",
+			       c.state->id);
+		goto out;
+	}
+	if (c.paused && !not_held) {
+		/* already frozen by its runtime: held as it is, and nothing for a guard to thaw */
+		c.held = true;
+	} else if (!not_held && !c.o.pre_dump) {
 		if ((r = ckpt_guard_start(&c.guard, err)) < 0 ||
 		    (r = ckpt_guard_note(&c.guard, true, c.freezer, err)) < 0 ||
 		    (r = ckpt_freeze(c.freezer, err)) < 0)
@@ -252,7 +262,9 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		rm_rf(c.work_dir);
 	}
 out:
-	if (r < 0 && c.held) {
+	if (r < 0 && c.held && c.paused) {
+		error_wrap(err, r, "the container stays paused, as it was (nothing was lost)");
+	} else if (r < 0 && c.held) {
 		/* whatever failed, the container was only frozen: it runs on, nothing is lost */
 		if (ckpt_thaw(c.freezer, NULL) == 0)
 			error_wrap(err, r, "the container runs again (nothing was lost)");

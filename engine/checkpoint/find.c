@@ -51,7 +51,9 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 	r = runtime_state(c->ctx, c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
 	if (r < 0)
 		return r;
-	if (strcmp(c->state->status, "running") != 0 || c->state->pid <= 0)
+	/* a paused container is frozen, not gone: what the runtime paused stays paused */
+	c->paused = strcmp(c->state->status, "paused") == 0;
+	if ((!c->paused && strcmp(c->state->status, "running") != 0) || c->state->pid <= 0)
 		return error_setx(err, EINVAL, "container `%s` is %s, not running", c->o.id,
 				  c->state->status);
 	return 0;

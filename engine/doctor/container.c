@@ -405,7 +405,9 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	int r = runtime_state(ctx, o.runtime, o.runtime_root, o.id, &st, &rt, err);
 	if (r < 0)
 		return error_wrap(err, r, "doctor");
-	if (!st->status || strcmp(st->status, "running") != 0 || st->pid <= 0)
+	/* paused: frozen, and /proc tells all the same (containerd pauses a task to checkpoint it) */
+	if (!st->status || (strcmp(st->status, "running") != 0 && strcmp(st->status, "paused") != 0) ||
+	    st->pid <= 0)
 		return error_setx(err, EINVAL, "doctor: container `%s` is %s, not running", o.id,
 				  st->status ? st->status : "in an unknown state");
 	cleanup_with(oci_config_free) struct oci_config *config = NULL;
