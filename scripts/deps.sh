@@ -17,8 +17,8 @@ packages=(
 	build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libyajl-dev
 	libselinux1-dev libapparmor-dev libnl-3-dev libnl-route-3-dev libcap-dev libarchive-dev
 	libzstd-dev libssl-dev libcmocka-dev bats bats-support bats-assert runc crun busybox-static
-	jq clang libclang-rt-14-dev cppcheck clang-format criu podman iproute2 zstd gzip tar python3
-	man-db groff-base binutils
+	jq clang libclang-rt-14-dev cppcheck clang-format criu podman containerd iproute2 zstd gzip tar
+	python3 man-db groff-base binutils
 )
 # criu (3.17) is installed for crit, which reads 4.x images, and for /usr/include/criu/rpc.proto,
 # which the unit tests compare our field numbers with; the 3.17 binary itself is never run.
@@ -32,6 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The containerd package enables and, under systemd, starts containerd.service.  The tests
+	# run their own daemon (integration/containerd.bash); one installed only for them is stopped.
+	if [[ " ${missing[*]} " == *" containerd "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now containerd.service >/dev/null 2>&1 || true
+	fi
 fi
 
 mirror_uri() {
