@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # containerd 1.6 (Debian 12) with its runc shim (io.containerd.runc.v2) running CTD_RUNTIME as
-# the shim's BinaryName: stasis-runc once it is built, plain runc (with CRIU 4.2) until then.
-# Every call the shim makes goes through a tracer that logs its argv into CTD_DIR/runtime.log.
+# the shim's BinaryName: stasis-runc (CTD_RUNTIME=runc runs the same tests with plain runc and
+# CRIU 4.2, to tell containerd's flow from stasis').  Every call the shim makes goes through a
+# tracer that logs its argv into CTD_DIR/runtime.log.
 
 load helpers
 load containers
@@ -14,7 +15,8 @@ setup() {
 	command -v containerd >/dev/null && command -v /usr/bin/ctr >/dev/null ||
 		skip_or_fail "containerd is not installed (run make deps)"
 	command -v runc >/dev/null || skip_or_fail "runc is not installed"
-	[ -x "$CTD_RUNTIME" ] || CTD_RUNTIME=$(command -v runc)
+	[ "$CTD_RUNTIME" = runc ] && CTD_RUNTIME=$(command -v runc)
+	[ -x "$CTD_RUNTIME" ] || fail "no runtime \`$CTD_RUNTIME\` (make all builds stasis-runc)"
 	echo "# runtime: $CTD_RUNTIME" >&3
 	start_containerd "$(mktemp -d /tmp/stasis-ctd-XXXXXX)" "$CTD_RUNTIME"
 	build_ctd_image
