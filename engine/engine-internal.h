@@ -8,7 +8,7 @@
  *   runtime/     runc/crun calls and state, stasis delete
  *   checkpoint/  stasis_checkpoint
  *   restore/     stasis_restore: its context and rollback, bundle, netns, hooks, runc and native
- *   doctor/      stasis doctor: host, container, log
+ *   doctor/      stasis doctor: host, engines configured to run stasis, container, log
  *   inspect/     stasis inspect and verify
  * This header and names.h are what every sub-folder shares: the context and the member names.
  */

@@ -402,6 +402,28 @@ struct stasis_doctor_opts {
 STASIS_EXPORT int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_opts *opts,
 					  struct stasis_report **ret, struct stasis_error **err);
 
+struct stasis_doctor_engines_opts {
+	size_t size;
+	/* the directory the engines' configuration files are read under, as if it were `/` (an
+	 * image of a host, a test); NULL: `/` */
+	const char *config_root;
+	/* podman's containers.conf, read alone as podman reads $CONTAINERS_CONF (not under
+	 * config_root); NULL: $CONTAINERS_CONF, then podman's own list of files */
+	const char *containers_conf;
+};
+
+/*
+ * Whether podman, containerd and CRI-O are configured to run stasis as their OCI runtime
+ * (stasis-crun, stasis-runc), read from their configuration files as each engine reads them:
+ * containers.conf (/usr/share/containers, /etc/containers, /etc/containers/containers.conf.d),
+ * /etc/containerd/config.toml, /etc/crio/crio.conf and /etc/crio/crio.conf.d.  Findings are of
+ * severity info (ids engine-podman, engine-podman-json, engine-containerd, engine-crio,
+ * engine-crio-criu); a file that is missing or unreadable is one too.  opts may be NULL.
+ * Returns 0; -EINVAL or -E2BIG for bad opts.
+ */
+STASIS_EXPORT int stasis_doctor_engines(const struct stasis_doctor_engines_opts *opts,
+					struct stasis_report **ret, struct stasis_error **err);
+
 /* ---- inspect and verify ----------------------------------------------------------------------- */
 
 /* What stasis_inspect reads beyond the container's metadata. */

@@ -7,6 +7,8 @@
 #   archive-walk  fuzz/seeds/archive-walk: archives our writer wrote (plain, zstd, a sparse page image)
 #   oci-json      fuzz/seeds/oci-json: config.json, runc's state, the archive's JSON members
 #   mountinfo     fuzz/seeds/mountinfo: a real /proc/PID/mountinfo
+#   toml          fuzz/seeds/toml: Debian's containers.conf, `containerd config default`, a crio.conf
+#                 with a stasis handler, TOML's string and table forms
 # fuzz/seeds is written by fuzz/make-seeds.c (its header says how) from unit/data.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * engine/doctor/: `stasis doctor`, what can and cannot be checkpointed, before CRIU is asked:
- * the host (host.c), a running container (container.c, unix-peers.c) and a CRIU log (report.c,
- * with criu/explain.c's catalog).  Reports are built with these helpers.
+ * the host (host.c), the container engines configured to run stasis (engines.c), a running
+ * container (container.c, unix-peers.c) and a CRIU log (report.c, with criu/explain.c's catalog).
+ * Reports are built with these helpers.
  */
 #ifndef STASIS_ENGINE_DOCTOR_H
 #define STASIS_ENGINE_DOCTOR_H
