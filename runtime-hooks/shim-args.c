@@ -105,6 +105,8 @@ void shim_args_clear(struct shim_args *a)
 {
 	strv_freep(&a->runtime_args);
 	strv_freep(&a->delegate_argv);
+	/* cleared twice (a failed parse, then the caller's cleanup) is cleared once */
+	a->runtime_args = a->delegate_argv = NULL;
 	a->n_runtime_args = a->n_delegate_argv = 0;
 }
 
