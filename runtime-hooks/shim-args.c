@@ -5,8 +5,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "common/cleanup.h"
-#include "common/xalloc.h"
+
+/* The CLI has no allocator of the library's: out of memory, a runtime has nothing to say. */
+static void *must(void *p)
+{
+	if (!p)
+		abort();
+	return p;
+}
+
+/* Appends s to the NULL-terminated vector *v of *n entries. */
+static void push(void *vector, size_t *n, const void *s)
+{
+	const void ***v = vector;
+	*v = must(reallocarray(*v, *n + 2, sizeof(**v)));
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+static char *joined_flag(const char *name, const char *value)
+{
+	char *s = NULL;
+	if ((value ? asprintf(&s, "--%s=%s", name, value) : asprintf(&s, "--%s", name)) < 0)
+		abort();
+	return s;
+}
+
+void shim_strv_free(char ***v)
+{
+	for (size_t i = 0; *v && (*v)[i]; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+}
 
 enum global_use {
 	GLOBAL_READ,	    /* stasis reads it; the delegate gets it as written */
@@ -41,13 +75,13 @@ static const struct global_flag *global_flag_find(const char *name, size_t len)
 
 static void remember(struct shim_args *a, const char *name, const char *value)
 {
-	const char **slot = strcmp(name, "root") == 0		  ? &a->root
-			    : strcmp(name, "log") == 0		  ? &a->log
-			    : strcmp(name, "log-format") == 0	  ? &a->log_format
-			    : strcmp(name, "criu") == 0		  ? &a->criu
-			    : strcmp(name, "stasis-criu") == 0	  ? &a->criu
+	const char **slot = strcmp(name, "root") == 0		   ? &a->root
+			    : strcmp(name, "log") == 0		   ? &a->log
+			    : strcmp(name, "log-format") == 0	   ? &a->log_format
+			    : strcmp(name, "criu") == 0		   ? &a->criu
+			    : strcmp(name, "stasis-criu") == 0	   ? &a->criu
 			    : strcmp(name, "stasis-delegate") == 0 ? &a->delegate
-								  : NULL;
+								   : NULL;
 	if (slot)
 		*slot = value;
 	if (strcmp(name, "debug") == 0)
@@ -57,7 +91,7 @@ static void remember(struct shim_args *a, const char *name, const char *value)
 int shim_args_parse(int argc, char **argv, struct shim_args *a, const char **ret_bad)
 {
 	*a = (struct shim_args){ .verb = argc };
-	strv_push(&a->delegate_argv, &a->n_delegate_argv, xstrdup(argv[0]));
+	push(&a->delegate_argv, &a->n_delegate_argv, argv[0]);
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *w = argv[i];
@@ -68,7 +102,7 @@ int shim_args_parse(int argc, char **argv, struct shim_args *a, const char **ret
 		const struct global_flag *f = global_flag_find(name, eq ? (size_t)(eq - name) : strlen(name));
 		if (!f) {
 			/* --version, --help, a flag stasis does not know: the delegate's business */
-			strv_push(&a->delegate_argv, &a->n_delegate_argv, xstrdup(w));
+			push(&a->delegate_argv, &a->n_delegate_argv, w);
 			continue;
 		}
 		const char *value = NULL;
@@ -86,27 +120,26 @@ int shim_args_parse(int argc, char **argv, struct shim_args *a, const char **ret
 		}
 		remember(a, f->name, value);
 		if (f->use == GLOBAL_FORWARD)
-			strv_push(&a->runtime_args, &a->n_runtime_args,
-				  value ? xasprintf("--%s=%s", f->name, value) : xasprintf("--%s", f->name));
+			push(&a->runtime_args, &a->n_runtime_args, joined_flag(f->name, value));
 		if (f->use != GLOBAL_STASIS_ONLY)
 			for (int k = 0; k < words; k++)
-				strv_push(&a->delegate_argv, &a->n_delegate_argv, xstrdup(argv[i + k]));
+				push(&a->delegate_argv, &a->n_delegate_argv, argv[i + k]);
 		i += words - 1;
 	}
 	a->verb = i;
 	for (; i < argc; i++)
-		strv_push(&a->delegate_argv, &a->n_delegate_argv, xstrdup(argv[i]));
+		push(&a->delegate_argv, &a->n_delegate_argv, argv[i]);
 	if (!a->runtime_args)
-		a->runtime_args = xzalloc(sizeof(*a->runtime_args));
+		a->runtime_args = must(calloc(1, sizeof(*a->runtime_args)));
 	return 0;
 }
 
 void shim_args_clear(struct shim_args *a)
 {
-	strv_freep(&a->runtime_args);
-	strv_freep(&a->delegate_argv);
 	/* cleared twice (a failed parse, then the caller's cleanup) is cleared once */
-	a->runtime_args = a->delegate_argv = NULL;
+	shim_strv_free(&a->runtime_args);
+	free(a->delegate_argv);
+	a->delegate_argv = NULL;
 	a->n_runtime_args = a->n_delegate_argv = 0;
 }
 
@@ -117,8 +150,10 @@ void shim_args_long_dashes(int argc, char **argv, char ***owned, size_t *n_owned
 		/* `-x`, `-xVALUE`: a short option; `--x`: already long */
 		if (w[0] != '-' || w[1] == '-' || w[1] < 'a' || w[1] > 'z' || w[2] < 'a' || w[2] > 'z')
 			continue;
-		char *longer = xasprintf("-%s", w);
-		strv_push(owned, n_owned, longer);
+		char *longer = NULL;
+		if (asprintf(&longer, "-%s", w) < 0)
+			abort();
+		push(owned, n_owned, longer);
 		argv[i] = longer;
 	}
 }
@@ -137,7 +172,7 @@ char *shim_conf_value(const char *text, const char *key)
 				const char *e = end;
 				while (e > q && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 					e--;
-				return xstrndup(q, (size_t)(e - q));
+				return must(strndup(q, (size_t)(e - q)));
 			}
 		}
 		line = *end ? end + 1 : NULL;

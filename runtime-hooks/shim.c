@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/fs.h"
-#include "common/xalloc.h"
 #include "runtime-hooks/cli.h"
 #include "runtime-hooks/shim-args.h"
 
@@ -25,17 +23,52 @@
 #define SHIM_CONF "/etc/stasis/runtime.conf"
 #define SHIM_CONF_MAX (64u * 1024)
 
+/* runtime.conf's text (NULL: none), at most SHIM_CONF_MAX bytes */
+static char *read_conf(void)
+{
+	FILE *f = fopen(SHIM_CONF, "re");
+	if (!f)
+		return NULL;
+	char *text = calloc(1, SHIM_CONF_MAX + 1);
+	if (!text)
+		abort();
+	(void)!fread(text, 1, SHIM_CONF_MAX, f);
+	fclose(f);
+	return text;
+}
+
+/* name in $PATH, as execvp would find it (malloc'ed), or NULL */
+static char *path_lookup(const char *name)
+{
+	const char *path = getenv("PATH");
+	for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+		size_t len = strcspn(p, ":");
+		char *candidate = NULL;
+		if (asprintf(&candidate, "%.*s/%s", (int)len, p, name) < 0)
+			abort();
+		if (len && access(candidate, X_OK) == 0)
+			return candidate;
+		free(candidate);
+		p += len + (p[len] == ':');
+	}
+	return NULL;
+}
+
 /* the delegate: --stasis-delegate, $STASIS_DELEGATE, runtime.conf, then flavour in PATH */
 static char *find_delegate(const char *flavour, const struct shim_args *a, const char *conf)
 {
 	const char *given = a->delegate ? a->delegate : getenv("STASIS_DELEGATE");
-	if (given && given[0])
-		return xstrdup(given);
+	if (given && given[0]) {
+		char *copy = strdup(given);
+		if (!copy)
+			abort();
+		return copy;
+	}
 	char *from_conf = conf ? shim_conf_value(conf, "delegate") : NULL;
 	if (from_conf && from_conf[0])
 		return from_conf;
 	free(from_conf);
-	return find_in_path(flavour);
+	return path_lookup(flavour);
 }
 
 /* A delegate that is stasis itself would exec itself forever: e.g. stasis-runc installed as runc. */
@@ -55,8 +88,7 @@ int shim_main(const char *flavour, int argc, char **argv)
 		fprintf(stderr, "%s: flag needs an argument: %s\n", me, bad);
 		return 2;
 	}
-	cleanup_free char *conf = NULL;
-	(void)read_file_capped(SHIM_CONF, SHIM_CONF_MAX, &conf, NULL, NULL);
+	cleanup_free char *conf = read_conf();
 	cleanup_free char *delegate = find_delegate(flavour, &a, conf);
 	if (!delegate) {
 		fprintf(stderr,
@@ -74,9 +106,8 @@ int shim_main(const char *flavour, int argc, char **argv)
 	bool ours = verb && (strcmp(verb, "checkpoint") == 0 || strcmp(verb, "restore") == 0);
 	if (!ours) {
 		/* the delegate in this very process: same pid, stdio, exit status and signals */
-		free(a.delegate_argv[0]);
-		a.delegate_argv[0] = xstrdup(delegate);
-		execv(delegate, a.delegate_argv);
+		a.delegate_argv[0] = delegate;
+		execv(delegate, (char *const *)a.delegate_argv);
 		fprintf(stderr, "%s: run `%s`: %s\n", me, delegate, strerror(errno));
 		return errno == ENOENT ? 127 : 126;
 	}

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "common/cleanup.h"
-#include "common/xalloc.h"
 #include "runtime-hooks/cli.h"
 
 struct cli_globals cli_globals;
@@ -74,9 +73,15 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 	return 2;
 }
 
-/* One log entry as runc and crun write them with --log-format json: level, msg, RFC 3339 time. */
-static void log_json_line(FILE *f, const char *level, const char *msg)
+/*
+ * One log entry as runc and crun write them with --log-format json: level, msg, RFC 3339 time;
+ * msg is "<command>: <text>" when command is given.
+ */
+static void log_json_line(FILE *f, const char *level, const char *command, const char *text)
 {
+	cleanup_free char *msg = NULL;
+	if (asprintf(&msg, "%s%s%s", command ? command : "", command ? ": " : "", text) < 0)
+		abort();
 	char when[64];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -111,13 +116,13 @@ int cli_fail(const char *command, struct stasis_error *err)
 	fprintf(stderr, "stasis: %s: %s\n", command, text);
 	fflush(stderr);
 	/* an engine reads its runtime's failure from --log: podman one object, containerd the last error */
-	FILE *log = cli_globals.shim_flavour && cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : NULL;
+	FILE *log =
+		cli_globals.shim_flavour && cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : NULL;
 	if (log) {
-		cleanup_free char *entry = xasprintf("%s: %s", command, text);
 		if (cli_globals.log_json)
-			log_json_line(log, "error", entry);
+			log_json_line(log, "error", command, text);
 		else
-			fprintf(log, "stasis: %s\n", entry);
+			fprintf(log, "stasis: %s: %s\n", command, text);
 		fclose(log);
 	}
 	stasis_error_free(err);
@@ -132,9 +137,8 @@ void cli_warn(const char *msg, void *command)
 		FILE *log = cli_globals.log_path ? fopen(cli_globals.log_path, "ae") : NULL;
 		if (!log)
 			return;
-		cleanup_free char *entry = xasprintf("restore: %s", text);
 		if (cli_globals.log_json)
-			log_json_line(log, "warning", entry);
+			log_json_line(log, "warning", command, text);
 		else
 			fprintf(log, "stasis: %s: warning: %s\n", (const char *)command, text);
 		fclose(log);
@@ -158,7 +162,7 @@ static void cli_log(enum stasis_log_level level, const char *msg, void *data)
 		return;
 	cleanup_free char *text = cli_text(msg);
 	if (cli_globals.log_json) {
-		log_json_line(f, name, text);
+		log_json_line(f, name, NULL, text);
 	} else {
 		fprintf(f, "stasis: %s: %s: %s\n", (const char *)data, name, text);
 	}
@@ -173,7 +177,8 @@ int cli_ctx(const char *command, struct stasis_ctx **ret)
 	 * As an engine's runtime, --log is the engine's: only the failure goes there (podman reads a
 	 * failed restore's log as one JSON object), the library's log only with --debug
 	 */
-	bool logging = cli_globals.shim_flavour ? cli_globals.debug : cli_globals.log_path || cli_globals.debug;
+	bool logging =
+		cli_globals.shim_flavour ? cli_globals.debug : cli_globals.log_path || cli_globals.debug;
 	struct stasis_ctx_opts o = {
 		.size = sizeof(o),
 		.criu_path = cli_globals.criu_path,

@@ -12,7 +12,7 @@
 #include "runtime-hooks/shim-args.h"
 
 /* the delegate's argv, joined with spaces */
-static char *joined(char *const *v)
+static char *joined(const char *const *v)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -28,9 +28,12 @@ static void containerd_restore(void **state)
 {
 	(void)state;
 	/* containerd 1.6.20's shim, captured on this host */
-	char *argv[] = { "stasis-runc", "--root", "/run/containerd/runc/k8s", "--log", "/b/log.json",
-			 "--log-format", "json", "restore", "--image-path", "/i", "--detach",
-			 "-no-subreaper", "--bundle", "/b", "ctd-dst", NULL };
+	char *argv[] = { "stasis-runc", "--root",      "/run/containerd/runc/k8s",
+			 "--log",	"/b/log.json", "--log-format",
+			 "json",	"restore",     "--image-path",
+			 "/i",		"--detach",    "-no-subreaper",
+			 "--bundle",	"/b",	       "ctd-dst",
+			 NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	cleanup_with(shim_args_clear) struct shim_args a;
 	const char *bad = NULL;
@@ -42,8 +45,9 @@ static void containerd_restore(void **state)
 	assert_int_equal(a.verb, 7);
 	assert_null(a.runtime_args[0]);
 	cleanup_free char *d = joined(a.delegate_argv);
-	assert_string_equal(d, "stasis-runc --root /run/containerd/runc/k8s --log /b/log.json --log-format json "
-			       "restore --image-path /i --detach -no-subreaper --bundle /b ctd-dst");
+	assert_string_equal(d,
+			    "stasis-runc --root /run/containerd/runc/k8s --log /b/log.json --log-format json "
+			    "restore --image-path /i --detach -no-subreaper --bundle /b ctd-dst");
 	char **owned = NULL;
 	size_t n_owned = 0;
 	shim_args_long_dashes(argc - a.verb, argv + a.verb, &owned, &n_owned);
@@ -59,10 +63,24 @@ static void conmon_forms_and_own_flags(void **state)
 {
 	(void)state;
 	/* conmon: --log-format=json and --log PATH as separate words; podman's runtime flags first */
-	char *argv[] = { "/usr/local/bin/stasis-crun", "--stasis-criu=/opt/criu", "--systemd-cgroup",
-			 "--cgroup-manager", "systemd", "--rootless=false", "--log-format=json", "--log",
-			 "/run/x/oci-log", "--debug", "--stasis-delegate", "/usr/bin/crun", "--unknown",
-			 "restore", "--bundle", "/b", "ID", NULL };
+	char *argv[] = { "/usr/local/bin/stasis-crun",
+			 "--stasis-criu=/opt/criu",
+			 "--systemd-cgroup",
+			 "--cgroup-manager",
+			 "systemd",
+			 "--rootless=false",
+			 "--log-format=json",
+			 "--log",
+			 "/run/x/oci-log",
+			 "--debug",
+			 "--stasis-delegate",
+			 "/usr/bin/crun",
+			 "--unknown",
+			 "restore",
+			 "--bundle",
+			 "/b",
+			 "ID",
+			 NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	cleanup_with(shim_args_clear) struct shim_args a;
 	const char *bad = NULL;
@@ -74,7 +92,7 @@ static void conmon_forms_and_own_flags(void **state)
 	assert_true(a.debug);
 	assert_string_equal(argv[a.verb], "restore");
 	/* what changes how the runtime reads a container goes with every command stasis runs */
-	cleanup_free char *fwd = joined(a.runtime_args);
+	cleanup_free char *fwd = joined((const char *const *)a.runtime_args);
 	assert_string_equal(fwd, "--systemd-cgroup --cgroup-manager=systemd --rootless=false");
 	/* stasis' own flags never reach crun, which refuses what it does not know */
 	cleanup_free char *d = joined(a.delegate_argv);

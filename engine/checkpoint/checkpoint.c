@@ -136,9 +136,8 @@ static int preflight(struct stasis_ctx *ctx, const struct ckpt *c, struct stasis
 		if (f->severity == STASIS_SEVERITY_INFO ||
 		    (f->severity == STASIS_SEVERITY_NEEDS_FLAG && flag_given(&c->o, f->id)))
 			continue;
-		return error_setx(err, EPERM,
-				  "preflight (nothing was frozen): %s: %s (%s); fix: %s", f->subject,
-				  f->cause, f->id, f->fix ? f->fix : "none known");
+		return error_setx(err, EPERM, "preflight (nothing was frozen): %s: %s (%s); fix: %s",
+				  f->subject, f->cause, f->id, f->fix ? f->fix : "none known");
 	}
 	return 0;
 }
@@ -253,7 +252,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (c.runtime && !c.o.leave_running && !c.o.pre_dump) {
 		/* as `runc checkpoint` does: the dumped container is gone, so is its runtime state */
 		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-		if (runtime_run(ctx, c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL, &e) < 0)
+		if (runtime_run(ctx, c.runtime, c.o.runtime_root, "delete", c.state->id, "--force", NULL,
+				&e) < 0)
 			ckpt_warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
 				  stasis_error_message(e));
 	}

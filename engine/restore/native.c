@@ -164,15 +164,16 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
  * opts.inherit_stdio: each of the container's fds 0-2 that was a pipe at checkpoint is restored as
  * a dup of ours (CRIU's inherit-fd, keyed by the pipe's name), at fd >= 10 as criu swrk needs.
  */
-static int stdio_inherit(struct restore_ctx *r, struct rpc_inherit_fd *inherit, size_t *n_inherit,
-			 int *fds, char ***keys, struct stasis_error **err)
+static int stdio_inherit(struct restore_ctx *r, struct rpc_inherit_fd *inherit, size_t *n_inherit, int *fds,
+			 char ***keys, struct stasis_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/descriptors.json", r->images_dir);
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	int ret = read_file_capped(path, 64 * 1024, &text, &len, err);
 	if (ret == -ENOENT) {
-		restore_warn(r, "no descriptors.json in the images: the container's stdio is not the caller's");
+		restore_warn(r,
+			     "no descriptors.json in the images: the container's stdio is not the caller's");
 		return 0;
 	}
 	size_t n = 0;

@@ -66,8 +66,8 @@ static int stop_cgroup(const char *id, bool force, struct stasis_error **err)
 }
 
 /* The container itself: its runtime deletes it, or (none) its process is stopped. */
-static int stop_container(const struct stasis_ctx *ctx, const struct runtime_owner *own, const char *runtime_root, bool force,
-			  struct stasis_error **err)
+static int stop_container(const struct stasis_ctx *ctx, const struct runtime_owner *own,
+			  const char *runtime_root, bool force, struct stasis_error **err)
 {
 	const char *root = own->runtime_root ? own->runtime_root : runtime_root;
 	static const char *const runtimes[] = { "runc", "crun" };

@@ -152,8 +152,8 @@ int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, cons
 	return 0;
 }
 
-int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb, const char *id, const char *extra,
-		char **ret_out, struct stasis_error **err)
+int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb,
+		const char *id, const char *extra, char **ret_out, struct stasis_error **err)
 {
 	const char *argv[8];
 	size_t n = 0;
@@ -170,8 +170,8 @@ int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *r
 	return runtime_runv(ctx, argv, ret_out, err);
 }
 
-int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id, struct oci_state **ret,
-		  char **ret_runtime, struct stasis_error **err)
+int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
+		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err)
 {
 	static const char *const candidates[] = { "runc", "crun" };
 	bool any = !runtime || strcmp(runtime, "auto") == 0;
