@@ -519,6 +519,8 @@ static void file_from_entry(const FileEntry *e, struct img_file *f)
 		f->size = e->reg->size;
 		if (e->reg->has_mnt_id)
 			f->mnt_id = e->reg->mnt_id;
+		if (e->reg->has_mode)
+			f->mode = e->reg->mode;
 	} else if (e->isk) {
 		const InetSkEntry *s = e->isk;
 		f->ino = s->ino;

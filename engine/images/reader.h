@@ -209,6 +209,7 @@ struct img_file {
 	bool has_size;
 	unsigned flags;
 	int mnt_id;
+	unsigned mode; /* st_mode at checkpoint (CRIU checks it at restore); 0: not recorded */
 	/* sockets */
 	unsigned ino, family, sock_type, proto, state, backlog, peer;
 	unsigned src_port, dst_port;

@@ -112,10 +112,90 @@ static int set_device_rules(struct restore_ctx *r, const char *dir, struct stasi
 	return ret;
 }
 
+static bool ext_has(const struct ext_list *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->kv[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* where a hierarchy's mounts are, in the container and on a host (runc's and crun's cgroup keys) */
+#define CGROUP_MOUNT_PREFIX STASIS_CGROUP_ROOT "/"
+
+/*
+ * An empty directory of the restore's own: the source of a masked directory (crun keys each one
+ * by its path) and of a cgroup hierarchy this host does not have.
+ */
+static int empty_dir(struct restore_ctx *r, struct ext_list *l, const char **ret, struct stasis_error **err)
+{
+	char *dir = xasprintf("%s/" STATE_DIR_EMPTY, r->state_dir);
+	*ret = own(l, dir);
+	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
+		return error_set(err, errno, "create `%s`", dir);
+	return 0;
+}
+
+static bool is_masked(const struct oci_config *c, const char *path)
+{
+	for (size_t i = 0; c->masked_paths && c->masked_paths[i]; i++)
+		if (strcmp(c->masked_paths[i], path) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Each external mount key in the images (what the dumping runtime called it: runc and crun key a
+ * bind mount by its destination, runc a masked file by /dev/null and crun by its path, both a
+ * cgroup v1 hierarchy by its mountpoint) gets its source on this host, before CRIU is asked: a key
+ * nobody maps fails here, naming it, instead of as CRIU's "No mapping for" deep in its log.
+ */
+static int ext_image_keys(struct restore_ctx *r, struct ext_list *l, struct stasis_error **err)
+{
+	for (size_t i = 0; i < r->facts.n_mounts; i++) {
+		const struct img_mount *m = &r->facts.mounts[i];
+		const char *key = m->ext_key;
+		if (!key || !key[0] || ext_has(l, key))
+			continue;
+		const char *source = "/dev/null";
+		int ret = 0;
+		if (is_masked(r->config, key)) {
+			/* crun's key for a masked path: /dev/null over a file, an empty dir over a dir */
+			cleanup_free char *target = mnt_resolve_in_root(r->rootfs, key);
+			struct stat st;
+			if (target && stat(target, &st) == 0 && S_ISDIR(st.st_mode))
+				ret = empty_dir(r, l, &source, err);
+		} else if (strncmp(key, CGROUP_MOUNT_PREFIX, strlen(CGROUP_MOUNT_PREFIX)) == 0 &&
+			   !strchr(key + strlen(CGROUP_MOUNT_PREFIX), '/')) {
+			/* a hierarchy the host has was mapped above: this one it lacks (hugetlb in v2 ...) */
+			restore_warn(r,
+				     "the images' cgroup hierarchy `%s` is not mounted on this host: the "
+				     "container sees an empty directory there",
+				     key);
+			ret = empty_dir(r, l, &source, err);
+		} else {
+			return error_setx(
+				err, EINVAL,
+				"the images name the external mount `%s` (mounted at `%s`), which stasis "
+				"cannot "
+				"map to this host: it is neither a bind mount nor a masked path of the "
+				"bundle's "
+				"config.json nor a cgroup hierarchy; give its source (opts.mounts `%s=SRC` "
+				"without opts.bundle, or a bind mount in config.json)",
+				key, m->mountpoint ? m->mountpoint : "?", key);
+		}
+		if (ret < 0)
+			return ret;
+		ext_add(l, own(l, xstrdup(key)), source);
+	}
+	return 0;
+}
+
 /*
  * The external mounts the images may name, mapped to this host: bind mounts to their sources,
- * masked files to /dev/null, cgroup v1 hierarchies to the new container's cgroup in each.
- * Keys the images do not use are ignored by CRIU.
+ * masked files to /dev/null, cgroup v1 hierarchies to the new container's cgroup in each; then
+ * whatever else the images' keys name (ext_image_keys).  Keys the images do not use are ignored by
+ * CRIU.
  */
 static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_list *l,
 		      struct stasis_error **err)
@@ -152,7 +232,7 @@ static int ext_mounts(struct restore_ctx *r, const char *cg_path, struct ext_lis
 		restore_warn(r, "the container's device rules are not set: %s",
 			     r->native_cgroup ? "no cgroup v1 devices controller is mounted"
 					      : "its cgroup is not one stasis made");
-	return ret;
+	return ret < 0 ? ret : ext_image_keys(r, l, err);
 }
 
 /* stdin, stdout, stderr: the fds runc's descriptors.json describes */

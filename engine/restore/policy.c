@@ -134,6 +134,64 @@ int restore_images_facts(const char *images_dir, struct oci_policy *p, struct st
 	return r;
 }
 
+void images_root_facts_clear(struct images_root_facts *f)
+{
+	img_mounts_free(f->mounts, f->n_mounts);
+	*f = (struct images_root_facts){ 0 };
+}
+
+/* the mode files.img records for file id (0: none) */
+static int file_mode(struct image_set *s, unsigned id, unsigned *ret, struct stasis_error **err)
+{
+	struct image_blob blob;
+	struct img_file *files = NULL;
+	size_t n = 0;
+	int r = load(s, CRIU_IMG_FILES, &blob, err);
+	if (r < 0 || (r = image_read_files(&blob, &files, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (files[i].id == id)
+			*ret = files[i].mode;
+	img_files_free(files, n);
+	return 0;
+}
+
+int restore_images_root_facts(const char *images_dir, struct images_root_facts *ret,
+			      struct stasis_error **err)
+{
+	*ret = (struct images_root_facts){ 0 };
+	cleanup_with(image_set_free) struct image_set *s = NULL;
+	int r = image_set_open(images_dir, 0, &s, err);
+	if (r < 0)
+		return r;
+	struct image_blob blob;
+	struct img_task *tasks = NULL;
+	size_t n = 0;
+	if ((r = load(s, CRIU_IMG_PSTREE, &blob, err)) < 0 ||
+	    (r = image_read_pstree(&blob, &tasks, &n, err)) < 0)
+		return r;
+	unsigned root_pid = n ? tasks[0].pid : 0;
+	img_tasks_free(tasks, n);
+	if (!root_pid)
+		return error_setx(err, EBADMSG, "`%s`: %s has no task", images_dir, CRIU_IMG_PSTREE);
+	cleanup_free char *fs_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_FS), root_pid);
+	struct img_fs fs;
+	if ((r = load(s, fs_name, &blob, err)) < 0 || (r = image_read_fs(&blob, &fs, err)) < 0 ||
+	    (r = file_mode(s, fs.root_id, &ret->root_mode, err)) < 0)
+		return r;
+	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), root_pid);
+	struct img_ids ids;
+	if ((r = load(s, ids_name, &blob, err)) < 0 || (r = image_read_ids(&blob, &ids, err)) < 0)
+		return r;
+	cleanup_free char *mnt_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), ids.mnt_ns_id);
+	r = image_set_image(s, mnt_name, &blob, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = image_read_mounts(&blob, &ret->mounts, &ret->n_mounts, err);
+	return r;
+}
+
 int restore_criu_namespaces(const struct restore_ctx *r, struct child_namespaces *ret, int *ret_netns_fd,
 			    struct stasis_error **err)
 {

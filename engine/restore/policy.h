@@ -6,7 +6,9 @@
 #ifndef STASIS_ENGINE_RESTORE_POLICY_H
 #define STASIS_ENGINE_RESTORE_POLICY_H
 
+#include "common/cleanup.h"
 #include "common/namespaces.h"
+#include "engine/images/reader.h"
 #include "oci/oci.h"
 
 struct restore_ctx;
@@ -19,6 +21,24 @@ struct stasis_error;
  * damaged: CRIU could not restore them either).
  */
 int restore_images_facts(const char *images_dir, struct oci_policy *p, struct stasis_error **err);
+
+/* What CRIU checks of this host at restore, as the images record it. */
+struct images_root_facts {
+	/* the root task's root directory's st_mode (CRIU refuses another mode); 0: not recorded */
+	unsigned root_mode;
+	/* the root task's mount namespace (mountpoints-N.img): the external mounts' keys are here */
+	struct img_mount *mounts;
+	size_t n_mounts;
+};
+void images_root_facts_clear(struct images_root_facts *f);
+DEFINE_CLEANUP_CLEAR(struct images_root_facts, images_root_facts_clear)
+
+/*
+ * Reads the root task's root directory (fs-N.img's root_id in files.img) and mount namespace from
+ * the images in images_dir.  0; -EBADMSG (an image missing or damaged).
+ */
+int restore_images_root_facts(const char *images_dir, struct images_root_facts *ret,
+			      struct stasis_error **err);
 
 /*
  * Where the CRIU step (runc restore, or criu swrk) of a restore built from spec.dump runs: the

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "engine/archive/archive.h"
+#include "engine/restore/policy.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
 
@@ -31,6 +32,8 @@ struct restore_ctx {
 	char *archive_dir;
 	struct arc_import import;
 	char *images_dir;
+	/* what CRIU will check of this host: the root's mode, the external mounts' keys */
+	struct images_root_facts facts;
 	char *work_dir;
 	char *bundle;
 	char *config_json;

@@ -108,9 +108,21 @@ static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 	r->rootfs = xasprintf("%s/" STATE_DIR_ROOTFS, r->state_dir);
 	if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(r->rootfs, 0755) < 0)
 		return error_set(err, errno, "create the rootfs in `%s`", r->state_dir);
-	/* the overlay's root takes the upper dir's mode and owner: give it the image's (CRIU checks them) */
-	if (chmod(upper, st.st_mode & 07777) < 0 || chown(upper, st.st_uid, st.st_gid) < 0)
+	/*
+	 * The overlay's root takes the upper dir's mode and owner.  CRIU checks the mode against the
+	 * one the images recorded (podman's image mounts have a 0555 root, an unpacked image usually
+	 * 0755): the images' mode, else the base's; the owner is the base's (the images have none).
+	 */
+	mode_t mode = (r->facts.root_mode ? r->facts.root_mode : st.st_mode) & 07777;
+	if (r->facts.root_mode && !S_ISDIR(r->facts.root_mode))
+		return error_setx(err, EBADMSG, "the images record a root that is no directory (mode 0%o)",
+				  r->facts.root_mode);
+	if (chmod(upper, mode) < 0 || chown(upper, st.st_uid, st.st_gid) < 0)
 		return error_set(err, errno, "set up `%s`", upper);
+	if (r->facts.root_mode && (st.st_mode & 07777) != mode)
+		ctx_log(r->ctx, STASIS_LOG_INFO,
+			"restore `%s`: the rootfs' root gets mode 0%o as at checkpoint (the base's is 0%o)",
+			r->o.id, (unsigned)mode, (unsigned)(st.st_mode & 07777));
 	cleanup_free char *real_base = realpath(r->o.rootfs_base, NULL);
 	cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 					    real_base ? real_base : r->o.rootfs_base, upper, work);
@@ -119,6 +131,20 @@ static int mount_fresh_rootfs(struct restore_ctx *r, struct stasis_error **err)
 	/* what the rollback unmounts, kept apart from r->rootfs, which the bundle's config decides */
 	r->rootfs_mount = xstrdup(r->rootfs);
 	return 0;
+}
+
+/* CRIU opens the tasks' root and refuses it in another mode than at checkpoint ("has bad mode") */
+static int check_root_mode(const struct restore_ctx *r, struct stasis_error **err)
+{
+	struct stat st;
+	if (!r->facts.root_mode || stat(r->rootfs, &st) < 0 || st.st_mode == r->facts.root_mode)
+		return 0;
+	return error_setx(err, EINVAL,
+			  "the rootfs `%s` has mode 0%o, its root had 0%o at checkpoint, and CRIU refuses "
+			  "another: %s",
+			  r->rootfs, (unsigned)st.st_mode, r->facts.root_mode,
+			  r->o.bundle ? "chmod the bundle's rootfs (stasis changes no rootfs it did not make)"
+				      : "the archive's rootfs diff changed it");
 }
 
 static int apply_rootfs_changes(struct restore_ctx *r, struct stasis_error **err)
@@ -325,6 +351,8 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 			r.o.import_path, r.import.has_manifest ? "verified" : "checked", r.archive_dir);
 	if (r.o.image_path)
 		r.images_dir = xstrdup(r.o.image_path);
+	if ((ret = restore_images_root_facts(r.images_dir, &r.facts, err)) < 0)
+		goto out;
 	r.runtime = xstrdup(default_runtime(&r));
 	if (strcmp(r.runtime, "runc") && strcmp(r.runtime, "crun") && strcmp(r.runtime, "none")) {
 		ret = error_setx(err, EINVAL, "opts.runtime `%s`: expected runc, crun or none", r.runtime);
@@ -356,6 +384,8 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		goto out;
 	if ((ret = restore_mountpoints(r.config, r.rootfs, r.bind_info, r.n_bind_info, err)) < 0 ||
 	    (ret = check_cancelled(ctx, err)) < 0)
+		goto out;
+	if ((ret = check_root_mode(&r, err)) < 0)
 		goto out;
 	r.work_dir = r.o.work_path ? xstrdup(r.o.work_path) : xstrdup(r.state_dir);
 	if ((ret = mkdir_p(r.work_dir, 0700, err)) < 0)

@@ -19,6 +19,7 @@
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
 #include "lsm/lsm.h"
+#include "mounts/mounts.h"
 
 static void push(const char ***argv, size_t *n, const char *a)
 {
@@ -33,8 +34,48 @@ static int read_pid(char *text, pid_t *ret)
 	return parse_pid(text, ret);
 }
 
+/* a cgroup v1 hierarchy mounted on this host at mountpoint (runc maps those keys, and only those) */
+static bool host_has_mount(const struct mnt_table *t, const char *mountpoint)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->e[i].mountpoint, mountpoint) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * runc maps the keys runc writes: each bind mount's destination, /dev/null for masked paths, the
+ * host's cgroup hierarchies.  Images of another runtime (crun keys masked paths by their path) or
+ * of another host's hierarchies would fail deep in CRIU's log: refused here, naming the key.
+ */
+static int check_runc_keys(const struct restore_ctx *r, struct stasis_error **err)
+{
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	int ret = mnt_table_load(0, &t, err);
+	for (size_t i = 0; ret == 0 && i < r->facts.n_mounts; i++) {
+		const char *key = r->facts.mounts[i].ext_key;
+		bool mapped = !key || !key[0] || strcmp(key, "/dev/null") == 0 || host_has_mount(&t, key);
+		for (size_t k = 0; !mapped && k < r->config->n_mounts; k++) {
+			cleanup_free char *d = path_clean(r->config->mounts[k].destination);
+			mapped = oci_mount_is_bind(&r->config->mounts[k]) && strcmp(d, key) == 0;
+		}
+		if (!mapped)
+			ret = error_setx(
+				err, EINVAL,
+				"the images name the external mount `%s` (mounted at `%s`), which runc "
+				"cannot map (it is not a key runc writes: another runtime made these "
+				"images, or another host's cgroups); restore with opts.runtime crun or "
+				"none, which map it",
+				key, r->facts.mounts[i].mountpoint ? r->facts.mounts[i].mountpoint : "?");
+	}
+	return ret;
+}
+
 int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
 {
+	int key_check = check_runc_keys(r, err);
+	if (key_check < 0)
+		return key_check;
 	cleanup_with(lsm_decision_clear) struct lsm_decision lsm = { 0 };
 	int ret = restore_decide_labels(r, &lsm, err);
 	if (ret < 0)

@@ -32,7 +32,10 @@ char *memfd_read_capped(int fd);
 char *text_last_line(char *text);
 
 struct stasis_ctx;
-/* The binary runtime ("runc", "crun") runs as: the context's runc_path/crun_path, else its name. */
+/*
+ * The binary runtime ("runc", "crun") runs as: the context's runc_path/crun_path, else its name.
+ * ctx may be NULL (stasis_delete has none) here and in the calls below: the runtimes in PATH.
+ */
 const char *runtime_binary(const struct stasis_ctx *ctx, const char *runtime);
 /*
  * Runs argv, whose argv[0] is a runtime's name (its binary: runtime_binary; a name is looked up
@@ -76,6 +79,7 @@ int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char 
 #define STATE_DIR_BUNDLE "bundle"
 #define STATE_DIR_PID_FILE "pid"
 #define STATE_DIR_CRIU_ROOT "criu-root"
+#define STATE_DIR_EMPTY "empty" /* what masked directories and absent cgroup hierarchies show */
 
 /*
  * 0 when id is a container id as runc and crun take it (runc: ^[\w+-\.]+$, a clean path element),

@@ -73,9 +73,10 @@ static int spawn_in(const char *bin, const char *const *argv, const struct child
 
 const char *runtime_binary(const struct stasis_ctx *ctx, const char *runtime)
 {
-	if (strcmp(runtime, "runc") == 0 && ctx->runc_path)
+	/* stasis_delete runs without a context (it needs no CRIU): the runtimes in PATH */
+	if (ctx && strcmp(runtime, "runc") == 0 && ctx->runc_path)
 		return ctx->runc_path;
-	if (strcmp(runtime, "crun") == 0 && ctx->crun_path)
+	if (ctx && strcmp(runtime, "crun") == 0 && ctx->crun_path)
 		return ctx->crun_path;
 	return runtime;
 }
@@ -97,11 +98,13 @@ int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, cons
 	size_t n_given = 0, n_extra = 0;
 	while (given[n_given])
 		n_given++;
-	while (ctx->runtime_args[n_extra])
+	const char *const *extra = ctx ? (const char *const *)ctx->runtime_args : NULL;
+	while (extra && extra[n_extra])
 		n_extra++;
 	cleanup_free const char **argv = xreallocarray(NULL, n_given + n_extra + 1, sizeof(*argv));
 	argv[0] = given[0];
-	memcpy(argv + 1, ctx->runtime_args, n_extra * sizeof(*argv));
+	if (n_extra)
+		memcpy(argv + 1, extra, n_extra * sizeof(*argv));
 	memcpy(argv + 1 + n_extra, given + 1, n_given * sizeof(*argv));
 	bool caller_stdio = flags & RUNTIME_CALLER_STDIO;
 	/* files, not pipes: a detached container that keeps a copy must not keep us waiting */
