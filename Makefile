@@ -59,9 +59,9 @@ LIB_FILES := $(BUILD)/$(SO_REAL) $(BUILD)/$(SO_NAME) $(BUILD)/libstasis.so $(BUI
 MAN1 := $(wildcard docs/man/*.1)
 MAN3 := $(wildcard docs/man/*.3)
 
-# scripts/deps.sh writes this once it has installed the packages and fetched the private CRIU:
-# `make demo` and `make check` run the dependency step themselves when it is missing
-DEPS_STAMP := .deps/criu/.complete
+# scripts/deps.sh writes these once it has installed the packages and fetched the private CRIU and
+# crun: `make demo` and `make check` run the dependency step themselves when one is missing
+DEPS_STAMP := .deps/criu/.complete .deps/crun/.complete
 STASIS_CRIU ?= $(CURDIR)/.deps/criu/bin/criu
 TEST_ENV = STASIS_BUILD=$(ABS_BUILD) STASIS_CRIU=$(STASIS_CRIU)
 # make soak: how many checkpoint/restore cycles
@@ -82,7 +82,7 @@ help:
 	@echo "make all            (or just make) build $(BUILD)/stasis, libstasis.so/.a, stasis.pc, test tools"
 	@echo "make demo           checkpoint and restore a live workload, step by step (root)"
 	@echo "make check          build, check-install, unit + integration tests (root, real CRIU)"
-	@echo "make deps           install every Debian package and the private CRIU (.deps/criu, root);"
+	@echo "make deps           install every Debian package, the private CRIU and crun (.deps, root);"
 	@echo "                    demo and check run it first when it has not run yet"
 	@echo "make unit           cmocka unit tests (no root)"
 	@echo "make integration    bats integration tests (root)"
@@ -102,7 +102,8 @@ help:
 deps:
 	@scripts/deps.sh
 
-$(DEPS_STAMP):
+# grouped: one run of deps.sh makes both
+$(DEPS_STAMP) &:
 	@scripts/deps.sh
 
 # one protoc-c run writes both (a pattern rule with two targets)

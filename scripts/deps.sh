@@ -5,12 +5,16 @@
 # sockets on kernels >= 6.16.  Installing unstable's criu would upgrade the system libc, so its .debs
 # (libc included) are fetched with a private apt state and unpacked into .deps/criu, and a wrapper
 # runs the binary through that prefix's own dynamic loader.  checkpointctl (absent from Debian 12)
-# comes the same way.  The mirror is taken from the system's apt sources at run time.
+# comes the same way.  Debian 12's crun (1.8.1) is built without CRIU: the tests' second producer,
+# crun with CRIU, comes from the same release into .deps/crun, with its own closure (libcriu
+# included), and its wrapper puts .deps/criu/bin first in PATH: crun dlopen()s libcriu.so.2, which
+# runs `criu swrk` found in PATH.  The mirror is taken from the system's apt sources at run time.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 prefix=$top/.deps/criu
 stamp=$prefix/.complete
+crun_prefix=$top/.deps/crun
 suite=${STASIS_CRIU_SUITE:-unstable}
 
 packages=(
@@ -53,10 +57,14 @@ mirror_uri() {
 	echo "$uri"
 }
 
+# fetch_private PREFIX PACKAGES...: PACKAGES and their closure (libc included) from $suite,
+# unpacked into PREFIX/root with a private apt state in PREFIX/apt; PREFIX is removed first
 fetch_private() {
-	local state=$prefix/apt
-	rm -rf "$prefix"
-	mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs" "$prefix/root"
+	local pfx=$1
+	shift
+	local state=$pfx/apt
+	rm -rf "$pfx"
+	mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$state/debs" "$pfx/root"
 	: >"$state/status"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror_uri) $suite main" \
 		>"$state/sources.list"
@@ -66,29 +74,59 @@ fetch_private() {
 		-o "Dir::State::status=$state/status" -o Debug::NoLocking=1
 		-o APT::Sandbox::User=root -o "APT::Architecture=$(dpkg --print-architecture)"
 	)
-	echo "deps: fetching criu and checkpointctl from Debian $suite into $prefix"
+	echo "deps: fetching $* from Debian $suite into $pfx"
 	apt-get "${apt_opts[@]}" -qq update
 	local closure
 	closure=$(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests \
-		--no-conflicts --no-breaks --no-replaces --no-enhances criu checkpointctl |
+		--no-conflicts --no-breaks --no-replaces --no-enhances "$@" |
 		grep -v '^ ' | grep -v '^<' | sort -u)
 	(cd "$state/debs" && apt-get "${apt_opts[@]}" -qq download $closure)
 	for deb in "$state/debs"/*.deb; do
-		dpkg-deb -x "$deb" "$prefix/root"
+		dpkg-deb -x "$deb" "$pfx/root"
 	done
-	local libdir
-	libdir=$(dirname "$(find "$prefix/root" -name 'ld-linux-*.so.*' | head -n1)")
+	rm -rf "$state/debs" "$state/cache"
+}
+
+# the prefix's dynamic loader, relative to PREFIX/root
+loader_of() {
+	(cd "$1/root" && find . -name 'ld-linux-*.so.*' | head -n1 | sed 's|^\./||')
+}
+
+fetch_criu() {
+	fetch_private "$prefix" criu checkpointctl
+	local ld libdir
+	ld=$(loader_of "$prefix")
+	libdir=$(dirname "$ld")
 	mkdir -p "$prefix/bin"
 	for tool in usr/sbin/criu usr/bin/checkpointctl; do
 		cat >"$prefix/bin/$(basename "$tool")" <<WRAP
 #!/bin/sh
 # runs $tool from $suite through that release's own loader and libraries (see scripts/deps.sh)
-exec "$libdir/$(basename "$(find "$prefix/root" -name 'ld-linux-*.so.*' | head -n1)")" --library-path "$libdir" "$prefix/root/$tool" "\$@"
+exec "$prefix/root/$ld" --library-path "$prefix/root/$libdir" "$prefix/root/$tool" "\$@"
 WRAP
 		chmod 0755 "$prefix/bin/$(basename "$tool")"
 	done
-	rm -rf "$state/debs" "$state/cache"
 	touch "$stamp"
+}
+
+# crun and libcriu2 from $suite.  The wrapper finds its prefix from its own path (.deps may be a
+# symlink shared by work trees) and the CRIU beside it, ../../criu/bin, first in PATH; --library-path
+# (not LD_LIBRARY_PATH) reaches crun's dlopen() of libcriu.so.2 and not the programs crun runs.
+fetch_crun() {
+	fetch_private "$crun_prefix" crun libcriu2
+	local ld libdir
+	ld=$(loader_of "$crun_prefix")
+	libdir=$(dirname "$ld")
+	mkdir -p "$crun_prefix/bin"
+	cat >"$crun_prefix/bin/crun" <<WRAP
+#!/bin/sh
+# runs usr/bin/crun from $suite through that release's own loader and libraries, with libcriu
+# from the same release running the CRIU in .deps/criu (see scripts/deps.sh)
+p=\$(dirname "\$(dirname "\$(readlink -f "\$0")")")
+PATH=\$(dirname "\$p")/criu/bin:\$PATH exec "\$p/root/$ld" --library-path "\$p/root/$libdir" "\$p/root/usr/bin/crun" "\$@"
+WRAP
+	chmod 0755 "$crun_prefix/bin/crun"
+	touch "$crun_prefix/.complete"
 }
 
 system_criu_ok() {
@@ -101,7 +139,10 @@ system_criu_ok() {
 }
 
 if [ ! -e "$stamp" ]; then
-	fetch_private
+	fetch_criu
+fi
+if [ ! -e "$crun_prefix/.complete" ]; then
+	fetch_crun
 fi
 
 if system_criu_ok; then
@@ -112,4 +153,5 @@ fi
 echo "deps: CRIU: $criu ($("$criu" --version | awk '/^Version:/ { print $2 }'))"
 printf 'deps: criu check: %s\n' "$("$criu" check 2>&1 | grep -v 'kdat cache' | tail -n1)"
 echo "deps: checkpointctl: $prefix/bin/checkpointctl"
+echo "deps: crun with CRIU: $crun_prefix/bin/crun ($("$crun_prefix/bin/crun" --version | awk '/^crun version/ { print $3 }'))"
 echo "deps: use it with: export STASIS_CRIU=$criu"
