@@ -65,6 +65,11 @@ struct mnt_plan_input {
 	 */
 	char *(*resolve)(const char *dest, void *data);
 	void *resolve_data;
+	/*
+	 * crun's keys for masked paths (its path, file or directory: what `crun restore` maps) instead
+	 * of runc's (/dev/null for a masked file; runc masks directories with a tmpfs, no key)
+	 */
+	bool masked_keys_by_path;
 };
 
 struct mnt_plan {

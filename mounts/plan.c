@@ -3,7 +3,8 @@
  * The dump plan: which of the container's mounts CRIU must treat as external, keyed as runc and
  * crun key them so that `runc restore` accepts our images:
  *  - a bind mount: key = its destination, stored key = the destination;
- *  - a masked file (a bind of /dev/null): key = the path, stored key = "/dev/null";
+ *  - a masked file (a bind of /dev/null): key = the path, stored key = "/dev/null" (runc) or the
+ *    path (crun, whose masked directories are binds of an empty directory, stored the same way);
  *  - every cgroup/cgroup2 mount: key = stored key = the mountpoint.
  * Masked directories are read-only tmpfs mounts that CRIU dumps itself.
  */
@@ -131,9 +132,12 @@ int mnt_plan_dump(const struct mnt_plan_input *in, struct mnt_plan *ret, struct 
 
 	for (char **mp = c->masked_paths; mp && *mp; mp++) {
 		const struct mnt_info *m = mnt_table_find(mi, *mp);
-		/* a masked file is /dev/null bound over it; a masked directory is a tmpfs */
+		/*
+		 * a masked file is /dev/null bound over it; a masked directory a tmpfs (runc, no key) or
+		 * a bind of crun's empty directory
+		 */
 		if (m && strcmp(m->root, "/") != 0 && !is_cgroup(m->fstype))
-			push_kv(&p, *mp, "/dev/null");
+			push_kv(&p, *mp, in->masked_keys_by_path ? *mp : "/dev/null");
 	}
 
 	for (size_t i = 0; i < mi->n; i++) {

@@ -79,6 +79,8 @@ int ckpt_plan(struct ckpt *c, struct stasis_error **err)
 		.pidns_ino = ns_inode(pid, "pid"),
 		.resolve = resolve_dest,
 		.resolve_data = c->state->rootfs,
+		/* so that the container's own runtime can restore the images too */
+		.masked_keys_by_path = c->runtime && strcmp(c->runtime, "crun") == 0,
 	};
 	r = mnt_plan_dump(&in, &c->plan, err);
 	if (r < 0)

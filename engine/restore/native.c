@@ -146,9 +146,11 @@ static bool is_masked(const struct oci_config *c, const char *path)
 
 /*
  * Each external mount key in the images (what the dumping runtime called it: runc and crun key a
- * bind mount by its destination, runc a masked file by /dev/null and crun by its path, both a
- * cgroup v1 hierarchy by its mountpoint) gets its source on this host, before CRIU is asked: a key
- * nobody maps fails here, naming it, instead of as CRIU's "No mapping for" deep in its log.
+ * bind mount by its destination and a cgroup v1 hierarchy by its mountpoint; runc keys a masked
+ * file /dev/null, crun by its path, and a masked directory by its own empty directory
+ * `/run/crun/.empty-directory`) gets its source on this host, before CRIU is asked: a key nobody
+ * maps fails here, naming it, instead of as CRIU's "No mapping for" deep in its log.  What the
+ * mount masks is known by where it is mounted, whatever its key.
  */
 static int ext_image_keys(struct restore_ctx *r, struct ext_list *l, struct stasis_error **err)
 {
@@ -159,9 +161,9 @@ static int ext_image_keys(struct restore_ctx *r, struct ext_list *l, struct stas
 			continue;
 		const char *source = "/dev/null";
 		int ret = 0;
-		if (is_masked(r->config, key)) {
-			/* crun's key for a masked path: /dev/null over a file, an empty dir over a dir */
-			cleanup_free char *target = mnt_resolve_in_root(r->rootfs, key);
+		if (m->mountpoint && is_masked(r->config, m->mountpoint)) {
+			/* /dev/null over a masked file, an empty directory over a masked directory */
+			cleanup_free char *target = mnt_resolve_in_root(r->rootfs, m->mountpoint);
 			struct stat st;
 			if (target && stat(target, &st) == 0 && S_ISDIR(st.st_mode))
 				ret = empty_dir(r, l, &source, err);
