@@ -9,7 +9,9 @@ setup() {
 }
 
 teardown() {
-	for n in rs1 rs2 rs3 rs4 rs5 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none; do
+	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
+	ensure_crun_cgroups
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -17,7 +19,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4 rs5; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5 rs6; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -266,4 +268,27 @@ lines_in() {
 	run "$STASIS" delete rs5-none
 	assert_failure
 	assert_output --partial "no such container restored by stasis"
+}
+
+@test "a cgroup hierarchy the images name but this host lacks: the restore maps it to an empty directory and says so" {
+	ensure_crun_cgroups
+	start_container runc rs6
+	data=$CT_BASE/rs6/data
+	run "$STASIS" checkpoint --image-path "$OUT/rs6.img" rs6
+	assert_success
+	before=$(read_counter "$data")
+	# the host as another one would be: no v1 hugetlb hierarchy (it sits in cgroup v2 there)
+	umount /sys/fs/cgroup/hugetlb
+	run "$STASIS" restore --image-path "$OUT/rs6.img" --bundle "$CT_BASE/rs6/bundle" --runtime none \
+		--state-dir "$STATE/rs6" rs6
+	mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb
+	[ "$status" -eq 0 ] || show_criu_log /run/stasis/@logs/rs6.restore.log
+	assert_success
+	assert_output --partial "the images' cgroup hierarchy \`/sys/fs/cgroup/hugetlb\` is not mounted on this host"
+	pid=$(jq -r .pid /run/stasis/rs6/state.json)
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$pid"
+	assert_output --regexp '^OK'
+	run "$STASIS" delete --force --state-dir "$STATE/rs6" rs6
+	assert_success
 }

@@ -8,7 +8,7 @@ load helpers
 export STASIS_CT_BASE=/tmp/stasis-ct-cc
 load containers
 
-NAMES=(cc-base cc-nat cc-rev cc-pm-mnt cc-pm-dir cc-pmr-dir)
+NAMES=(cc-base cc-nat cc-rev cc-pm-mnt cc-pm-dir cc-pmr-dir cc-key)
 
 setup() {
 	require_criu
@@ -99,6 +99,33 @@ assert_restored() {
 	assert_success
 	run "$CRUN" state cc-nat
 	assert_failure
+}
+
+@test "images naming an external mount stasis cannot map are refused before CRIU starts, naming the key" {
+	start_container "$CRUN" cc-key
+	crun_checkpoint cc-key
+	# a bundle without the /data bind the images hold
+	mkdir -p "$OUT/nodata"
+	jq 'del(.mounts[] | select(.destination == "/data"))' "$CT_BASE/cc-key/bundle/config.json" \
+		>"$OUT/nodata/config.json"
+	run "$STASIS" restore --image-path "$OUT/cc-key.img" --bundle "$OUT/nodata" --runtime crun \
+		--work-path "$OUT/cc-key.work" --state-dir "$STATE/cc-key" cc-key
+	assert_failure
+	assert_output --partial "the images name the external mount \`/data\` (mounted at \`/data\`), which stasis cannot map"
+	# CRIU never ran: no restore.log, no container
+	[ ! -e "$OUT/cc-key.work/restore.log" ]
+	run "$CRUN" state cc-key
+	assert_failure
+	# runc maps only runc's keys: crun's own masked-path keys are named before runc runs
+	run "$STASIS" restore --image-path "$OUT/cc-key.img" --bundle "$CT_BASE/cc-key/bundle" \
+		--runtime runc --work-path "$OUT/cc-key.work" --state-dir "$STATE/cc-key" cc-key
+	assert_failure
+	assert_output --regexp "external mount \`(/proc/[a-z_]+|/run/crun/.empty-directory)\`.*which runc cannot map"
+	[ ! -e "$OUT/cc-key.work/restore.log" ]
+	# the right bundle, natively: it restores
+	run "$STASIS" restore --image-path "$OUT/cc-key.img" --bundle "$CT_BASE/cc-key/bundle" \
+		--runtime crun --state-dir "$STATE/cc-key" cc-key
+	assert_success
 }
 
 @test "stasis checkpoint images of a crun container restore with crun restore: counter goes on, memory verifies" {
