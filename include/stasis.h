@@ -376,8 +376,11 @@ STASIS_EXPORT struct stasis_report *stasis_report_free(struct stasis_report *r);
 STASIS_EXPORT int stasis_report_worst(const struct stasis_report *r);
 
 /*
- * Why a CRIU log (dump.log, restore.log) failed: the explainer's catalog applied to it.  Returns
- * 0, or the errno of reading the log (-ENOENT, -EACCES, -EFBIG over 256 MiB).
+ * Why a CRIU log (dump.log, restore.log) failed: the explainer's catalog applied to it.  A log
+ * that failed (a `... FAILED.` verdict, or an error line and no verdict) has a blocker: the
+ * catalog's cause, else `criu-error` on its first error line that is neither benign nor a
+ * consequence; in a log that succeeded every finding is info.  Returns 0, or the errno of reading
+ * the log (-ENOENT, -EACCES, -EFBIG over 256 MiB).
  */
 STASIS_EXPORT int stasis_doctor_log(const char *log_path, struct stasis_report **ret,
 				    struct stasis_error **err);

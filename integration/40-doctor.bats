@@ -14,7 +14,7 @@ teardown() {
 	[ -n "${TRACER:-}" ] && kill "$TRACER" 2>/dev/null
 	[ -f "$OUT/host/pid" ] && kill -9 "$(cat "$OUT/host/pid")" 2>/dev/null
 	[ -n "${HOSTMNT:-}" ] && umount "$HOSTMNT" 2>/dev/null
-	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr7 dr8 dr9 dr1-r dr3-r dr4-r dr5-r dr7-r; do
+	for n in dr1 dr2 dr3 dr4 dr5 dr6 dr7 dr8 dr9 dr10 dr1-r dr3-r dr4-r dr5-r dr7-r dr10-r; do
 		"$STASIS" delete --force --state-dir "$STATE/$n" "$n" >/dev/null 2>&1 || true
 		stop_container "$n"
 	done
@@ -146,6 +146,37 @@ doctor_ids() {
 	# a success takes its name's failed log with it
 	[ ! -e /run/stasis/@logs/dr5-r.restore.log ]
 	run verify_workload "$data" "$(runc state dr5-r | jq -r .pid)"
+	assert_output --regexp '^OK'
+}
+
+@test "a rootfs base whose root dir has another mode: the failed restore names it; doctor --log exits 1; chmod back, the restore verifies" {
+	start_container runc dr10
+	data=$CT_BASE/dr10/data
+	run "$STASIS" checkpoint --export "$OUT/dr10.tar" dr10
+	assert_success
+	stop_container_keep_data dr10
+	# a copy of the image: the shared one stays as other tests need it
+	cp -a "$CT_BASE/image" "$OUT/base"
+	chmod 0700 "$OUT/base"
+	run "$STASIS" restore --import "$OUT/dr10.tar" --name dr10-r --state-dir "$STATE/dr10-r" \
+		--rootfs-base "$OUT/base" --mount "/data=$data"
+	assert_failure
+	assert_output --partial "CRIU: File . has bad mode 040700 (expect 040755)"
+	assert_output --partial "hint: the container's root directory is mode 0700 now but was 0755"
+	# the benign line is never one that matters
+	refute_output --partial "RLIMIT_NOFILE"
+	run "$STASIS" doctor --log /run/stasis/@logs/dr10-r.restore.log
+	assert_failure 1
+	assert_output --partial "BLOCKER"
+	assert_output --partial "give the rootfs' root directory mode 0755 again"
+	refute_output --partial "RLIMIT_NOFILE"
+	run doctor_ids --log /run/stasis/@logs/dr10-r.restore.log
+	assert_output "rootfs-bad-mode blocker"
+	chmod 0755 "$OUT/base"
+	run "$STASIS" restore --import "$OUT/dr10.tar" --name dr10-r --state-dir "$STATE/dr10-r" \
+		--rootfs-base "$OUT/base" --mount "/data=$data"
+	assert_success
+	run verify_workload "$data" "$(runc state dr10-r | jq -r .pid)"
 	assert_output --regexp '^OK'
 }
 

@@ -97,7 +97,7 @@ static const char usage[] =
 	"locks, terminals, mounts, host files), without freezing it.\n"
 	"With --log FILE: why a CRIU dump.log/restore.log failed.\n"
 	"Each finding is a blocker, needs a flag, or info; exit status 1 when a blocker was\n"
-	"found.\n"
+	"found (with --log: whenever the log's run failed).\n"
 	"\n"
 	"      --format text|json     text (default) or JSON\n"
 	"      --runtime NAME         with ID: runc or crun (default: whichever knows ID)\n"

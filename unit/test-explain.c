@@ -57,6 +57,15 @@ static const struct {
 	/* real */
 	{ "file-missing", "(00.067413)      1: Error (criu/files-reg.c:2353): Can't open file data/keep on "
 			  "restore: No such file or directory" },
+	/* real: runc restore after `chmod 0700 rootfs` (unit/data/criu-bad-mode-root-restore.log) */
+	{ "rootfs-bad-mode", "(00.107912)      1: Error (criu/files-reg.c:2294): File . has bad mode "
+			     "040700 (expect 040755)" },
+	/* real: the open data/keep chmod'ed 0600 (unit/data/criu-bad-mode-file-restore.log) */
+	{ "file-bad-mode", "(00.093052)      1: Error (criu/files-reg.c:2294): File data/keep has bad "
+			   "mode 0100600 (expect 0100644)" },
+	/* real: restored with a config.json lacking the /data bind (criu-no-mapping-restore.log) */
+	{ "ext-mount-unmapped",
+	  "(00.043697) Error (criu/mount.c:3141): mnt: No mapping for 148:(null) mountpoint" },
 	{ "file-locks", "(00.087742) Error (criu/file-lock.c:110): Some file locks are hold by dumping "
 			"tasks! You can try --file-locks to dump them." },
 	/* real: strace attached to the container's init */
@@ -160,6 +169,88 @@ static void clean_logs_match_nothing(void **state)
 	}
 }
 
+static char *read_fixture(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", UNIT_DATA, name);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file_capped(path, 1 << 24, &text, &len, NULL), 0);
+	return text;
+}
+
+static void details_of_the_new_signatures(void **state)
+{
+	(void)state;
+	char *hint = explain_hint("(00.1) Error (criu/files-reg.c:2294): File . has bad mode 040700 "
+				  "(expect 040755)");
+	assert_non_null(strstr(hint, "root directory is mode 0700 now but was 0755"));
+	assert_non_null(strstr(hint, "`chmod 0755 DIR`"));
+	free(hint);
+	/* a file other than the root is named, even one whose name starts with a dot */
+	hint = explain_hint("(00.1) Error (criu/files-reg.c:2294): File .cache/x has bad mode 0100600 "
+			    "(expect 0100644)");
+	assert_non_null(strstr(hint, "`.cache/x`, open in the container at checkpoint time, is mode "
+				     "0600 now but was 0644"));
+	free(hint);
+	hint = explain_hint("(00.1) Error (criu/mount.c:3141): mnt: No mapping for 148:(null) "
+			    "mountpoint");
+	assert_non_null(strstr(hint, "mount 148 of the images is an external (bind) mount"));
+	free(hint);
+}
+
+/* the verdict of real logs: their last `... FAILED.` or `... finished successfully` line */
+static void verdicts_of_real_logs(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *log;
+		enum explain_verdict v;
+	} cases[] = {
+		{ "criu-clean-dump.log", EXPLAIN_VERDICT_SUCCEEDED },
+		{ "criu-clean-restore.log", EXPLAIN_VERDICT_SUCCEEDED },
+		{ "criu-bad-mode-root-restore.log", EXPLAIN_VERDICT_FAILED },
+		{ "criu-bad-mode-file-restore.log", EXPLAIN_VERDICT_FAILED },
+		{ "criu-no-pages-restore.log", EXPLAIN_VERDICT_FAILED },
+		/* CRIU failed before restore_root_task, which prints the verdict */
+		{ "criu-no-mapping-restore.log", EXPLAIN_VERDICT_NONE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = read_fixture(cases[i].log);
+		if (explain_log_verdict(text) != cases[i].v)
+			fail_msg("%s: verdict %d, expected %d", cases[i].log, explain_log_verdict(text),
+				 cases[i].v);
+		free(text);
+	}
+	/* a verdict is CRIU's own line, not a message that quotes one */
+	assert_int_equal(explain_log_verdict("stasis: Restoring FAILED.\n"), EXPLAIN_VERDICT_NONE);
+	assert_int_equal(explain_log_verdict("(00.1) Dumping finished successfully\n(00.2) Error "
+					     "(criu/cr-dump.c:2128): Dumping FAILED.\n"),
+			 EXPLAIN_VERDICT_FAILED);
+}
+
+/* the decisive line: not the RLIMIT one, not the verdict, not a consequence logged after it */
+static void the_decisive_line(void **state)
+{
+	(void)state;
+	const char *no_pages[] = {
+		"(00.024844) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: "
+		"Operation not permitted",
+		"(00.072311) pie: 1: Error (criu/pie/restorer.c:1907): Can't read pages data (-9)",
+		"(00.072330) pie: 1: Error (criu/pie/restorer.c:2332): Restorer fail 1",
+		"(00.072901) Error (criu/cr-restore.c:2331): Restoring FAILED.",
+		"(00.074015) Error (criu/cgroup.c:2055): cg: cgroupd: recv req error: No such file or "
+		"directory",
+	};
+	assert_ptr_equal(explain_decisive_line(no_pages, 5), no_pages[1]);
+	/* when only consequences are left, the first of them that is not the verdict */
+	assert_ptr_equal(explain_decisive_line(no_pages + 2, 3), no_pages[2]);
+	assert_null(explain_decisive_line(no_pages + 3, 1));
+	assert_null(explain_decisive_line(no_pages, 1));
+	assert_true(explain_line_benign(no_pages[0]));
+	assert_false(explain_line_benign(no_pages[1]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +258,9 @@ int main(void)
 		cmocka_unit_test(the_catalog_is_covered_and_big_enough),
 		cmocka_unit_test(details_are_filled_in),
 		cmocka_unit_test(clean_logs_match_nothing),
+		cmocka_unit_test(details_of_the_new_signatures),
+		cmocka_unit_test(verdicts_of_real_logs),
+		cmocka_unit_test(the_decisive_line),
 	};
 	return cmocka_run_group_tests_name("explain", tests, NULL, NULL);
 }

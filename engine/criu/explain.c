@@ -58,6 +58,15 @@ static const struct signature catalog[] = {
 	  "a mount made inside the running container that config.json does not list cannot be "
 	  "checkpointed",
 	  false },
+	{ "ext-mount-unmapped", "No mapping for ([0-9]+):.* mountpoint",
+	  "mount $1 of the images is an external (bind) mount whose key this restore does not map to a "
+	  "host source: config.json lacks a bind mount the checkpointed container had, or the images "
+	  "were made by a runtime whose keys stasis does not know (stasis, runc and crun key a bind "
+	  "mount by its destination in the container; CRIU's log does not name the key)",
+	  "give every bind mount again at its destination: in config.json with opts.bundle, or "
+	  "opts.mounts `DEST=SRC` with an archive; `stasis inspect --mounts` on the images names the "
+	  "external mounts and their keys",
+	  false },
 	{ "unix-half-stream", "(Can't|Cannot) dump half of (a )?stream unix connection",
 	  "a stream unix socket is connected to a peer outside the checkpointed tasks; CRIU cannot "
 	  "save one end of a stream connection",
@@ -105,6 +114,20 @@ static const struct signature catalog[] = {
 	{ "file-missing", "Can't open file (.*) on restore: No such file or directory",
 	  "`$1` was open in the container at checkpoint time and is missing now",
 	  "make it exist again at restore: the bind mount source (opts.mounts) or the rootfs must hold it",
+	  false },
+	{ "rootfs-bad-mode", "File \\. has bad mode 04([0-7]{4}) \\(expect 04([0-7]{4})\\)",
+	  "the container's root directory is mode $1 now but was $2 at checkpoint: CRIU restores the "
+	  "tasks' root (and working) directory only with the mode it had",
+	  "give the rootfs' root directory mode $2 again: with opts.rootfs_base, the base directory "
+	  "(stasis gives its fresh overlay's root the base's mode and owner); with opts.bundle, the "
+	  "bundle's rootfs, which is the caller's (`chmod $2 DIR`)",
+	  false },
+	{ "file-bad-mode",
+	  "File ([^.].*|\\..+) has bad mode 0[0-7]*([0-7]{4}) \\(expect 0[0-7]*([0-7]{4})\\)",
+	  "`$1`, open in the container at checkpoint time, is mode $2 now but was $3: CRIU restores "
+	  "open files only with the mode they had",
+	  "give `$1` mode $3 again (a path in the container: a bind mount's files are the host's), or "
+	  "close it in the application before checkpointing",
 	  false },
 	{ "file-locks", "Some file locks are hold by dumping tasks",
 	  "tasks of the container hold file locks (flock/fcntl)",
@@ -268,4 +291,95 @@ char *explain_hint(const char *text)
 	char *hint = p ? xasprintf("%s. Fix: %s.", p->cause, p->fix) : NULL;
 	explain_findings_free(f, n);
 	return hint;
+}
+
+/*
+ * CRIU's verdict lines (criu/cr-dump.c cr_dump_finish and cr_pre_dump_finish, criu/cr-restore.c
+ * restore_root_task, CRIU 4.2).  A restore that fails before restore_root_task (reading the
+ * images, the mount tree: `No mapping for ...`) returns without printing one.
+ */
+static const char *const verdict_failed[] = {
+	"Restoring FAILED.",
+	"Dumping FAILED.",
+	"Pre-dumping FAILED.",
+	"Lazy pages transfer FAILED.",
+};
+static const char *const verdict_succeeded[] = {
+	"Restore finished successfully.",
+	"Dumping finished successfully",
+	"Pre-dumping finished successfully",
+	"Lazy pages transfer finished successfully",
+};
+
+/* Error lines CRIU prints on runs that go on to succeed. */
+static const char *const benign[] = {
+	/* criu/util.c: raising the fd limit fails without CAP_SYS_RESOURCE; CRIU goes on */
+	"Can't setup RLIMIT_NOFILE for self",
+};
+
+/*
+ * Error lines that follow the error naming the cause (seen in real restore.logs, unit/data):
+ * the caller of the failed step, or another process seeing the restore end.
+ */
+static const char *const consequence[] = {
+	"Killing processes because of failure on restore", /* cr-restore.c, after the cause */
+	" exited, status=",				   /* a restored task exited; it logged why */
+	"Restorer fail ",				   /* pie/restorer.c, after its own error */
+	"Can't open root",				   /* files.c restore_fs, after open_reg_fd */
+	"Can't open cwd",
+	"Unable to open fd=",	   /* files.c, after the file's own open error */
+	"cgroupd: recv req error", /* cgroup.c: the cgroup daemon sees the restore end */
+	"Unable to detach from",   /* the injection failed before (detach-after-infection) */
+};
+
+static bool line_has_any(const char *line, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(line, v[i]))
+			return true;
+	return false;
+}
+
+enum explain_verdict explain_log_verdict(const char *text)
+{
+	enum explain_verdict v = EXPLAIN_VERDICT_NONE;
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		/* only CRIU's own log lines ("(00.012) ..."); the last verdict is the run's */
+		if (p[0] == '(') {
+			cleanup_free char *line = xstrndup(p, len);
+			if (line_has_any(line, verdict_failed, ARRAY_SIZE(verdict_failed)))
+				v = EXPLAIN_VERDICT_FAILED;
+			else if (line_has_any(line, verdict_succeeded, ARRAY_SIZE(verdict_succeeded)))
+				v = EXPLAIN_VERDICT_SUCCEEDED;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return v;
+}
+
+bool explain_line_benign(const char *line)
+{
+	return line_has_any(line, benign, ARRAY_SIZE(benign));
+}
+
+bool explain_line_consequence(const char *line)
+{
+	return line_has_any(line, verdict_failed, ARRAY_SIZE(verdict_failed)) ||
+	       line_has_any(line, consequence, ARRAY_SIZE(consequence));
+}
+
+const char *explain_decisive_line(const char *const *lines, size_t n)
+{
+	const char *fallback = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (explain_line_benign(lines[i]))
+			continue;
+		if (!explain_line_consequence(lines[i]))
+			return lines[i];
+		if (!fallback && !line_has_any(lines[i], verdict_failed, ARRAY_SIZE(verdict_failed)))
+			fallback = lines[i];
+	}
+	return fallback;
 }

@@ -31,4 +31,22 @@ const struct explain_finding *explain_primary(const struct explain_finding *f, s
 /* "cause Fix: fix" of the primary finding of text, or NULL (malloc'ed). */
 char *explain_hint(const char *text);
 
+/* What a CRIU log says of its run, from its last verdict line. */
+enum explain_verdict {
+	EXPLAIN_VERDICT_NONE,	   /* no verdict: cut short, still running, or an early abort */
+	EXPLAIN_VERDICT_FAILED,	   /* "Restoring FAILED.", "Dumping FAILED.", ... */
+	EXPLAIN_VERDICT_SUCCEEDED, /* "Restore finished successfully", "Dumping finished ..." */
+};
+enum explain_verdict explain_log_verdict(const char *text);
+
+/* An error line CRIU prints on runs that succeed (a failed RLIMIT_NOFILE raise): never shown. */
+bool explain_line_benign(const char *line);
+/* An error line that never names a cause: CRIU's verdict, or a consequence of an earlier error. */
+bool explain_line_consequence(const char *line);
+/*
+ * The decisive line of CRIU's error lines (in log order): the first that is neither benign nor a
+ * consequence; else the first consequence that is not a verdict; else NULL.
+ */
+const char *explain_decisive_line(const char *const *lines, size_t n);
+
 #endif

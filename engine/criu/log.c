@@ -29,6 +29,9 @@ char **cr_log_errors(const char *log_path, size_t max)
 			continue;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
+		/* printed on runs that succeed too: never a line that matters */
+		if (explain_line_benign(line))
+			continue;
 		if (n == max) {
 			/* keep the last ones: the first error is usually the cause, the last the summary */
 			free(lines[max - 1]);
@@ -38,21 +41,6 @@ char **cr_log_errors(const char *log_path, size_t max)
 		strv_push(&lines, &n, xstrdup(line));
 	}
 	return lines;
-}
-
-/* Error lines CRIU prints on runs that go on to succeed: never the cause of a failure. */
-static const char *const benign[] = {
-	"Can't setup RLIMIT_NOFILE for self",
-	"Restoring FAILED",
-	"Dumping FAILED",
-};
-
-static bool is_benign(const char *line)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(benign); i++)
-		if (strstr(line, benign[i]))
-			return true;
-	return false;
 }
 
 int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result *res, const char *log_path)
@@ -67,20 +55,21 @@ int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result
 	}
 	/*
 	 * the headline is the line that names the cause: the explainer's primary finding when it
-	 * knows one (CRIU may log a consequence first), else the first error that is not benign
+	 * knows one (CRIU may log a consequence first), else the decisive error line (the first
+	 * that is neither benign nor a consequence of an earlier one)
 	 */
 	struct explain_finding *found = NULL;
 	size_t n_found = 0;
 	explain_text(text, &found, &n_found);
 	const struct explain_finding *primary = explain_primary(found, n_found);
 	const char *cause_line = primary && !primary->secondary ? primary->line : NULL;
-	for (size_t i = 0; !cause_line && lines && lines[i]; i++)
-		if (!is_benign(lines[i]))
-			cause_line = lines[i];
+	if (!cause_line && lines)
+		cause_line = explain_decisive_line((const char *const *)lines, strv_length(lines));
 	/* "(00.01) Error (criu/x.c:12): text" -> "text" */
 	const char *cause =
 		cause_line && strstr(cause_line, "): ") ? strstr(cause_line, "): ") + 3 : cause_line;
-	if (!cause && res->cr_errmsg)
+	/* cr_errmsg is CRIU's first error: the benign RLIMIT_NOFILE one on most hosts */
+	if (!cause && res->cr_errmsg && !explain_line_benign(res->cr_errmsg))
 		cause = res->cr_errmsg;
 	int errnum = res->cr_errno > 0 ? res->cr_errno : EIO;
 	cleanup_free char *where = log_path ? xasprintf(" (log `%s`)", log_path) : xstrdup("");
