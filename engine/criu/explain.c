@@ -118,9 +118,9 @@ static const struct signature catalog[] = {
 	{ "rootfs-bad-mode", "File \\. has bad mode 04([0-7]{4}) \\(expect 04([0-7]{4})\\)",
 	  "the container's root directory is mode $1 now but was $2 at checkpoint: CRIU restores the "
 	  "tasks' root (and working) directory only with the mode it had",
-	  "give the rootfs' root directory mode $2 again: with opts.rootfs_base, the base directory "
-	  "(stasis gives its fresh overlay's root the base's mode and owner); with opts.bundle, the "
-	  "bundle's rootfs, which is the caller's (`chmod $2 DIR`)",
+	  "give the rootfs' root directory mode $2 again (`chmod $2 DIR`): with opts.bundle the "
+	  "bundle's rootfs is the caller's; stasis' own overlay (opts.rootfs_base) gets the mode the "
+	  "images recorded, and a restore by stasis checks a bundle's before CRIU starts",
 	  false },
 	{ "file-bad-mode",
 	  "File ([^.].*|\\..+) has bad mode 0[0-7]*([0-7]{4}) \\(expect 0[0-7]*([0-7]{4})\\)",
