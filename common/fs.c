@@ -227,3 +227,16 @@ int fsync_dir_files(const char *dir, struct stasis_error **err)
 		return error_set(err, errno, "fsync `%s`", dir);
 	return 0;
 }
+
+uint64_t dir_files_bytes(const char *dir)
+{
+	cleanup_closedir DIR *d = opendir(dir);
+	uint64_t total = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	return total;
+}

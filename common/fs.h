@@ -3,6 +3,7 @@
 #define STASIS_COMMON_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct stasis_error;
@@ -43,6 +44,8 @@ enum {
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
 		      struct stasis_error **err);
 /* fsyncs every regular file in dir, then dir itself: what CRIU wrote there is on disk. */
+/* The bytes of the regular files directly in dir (0 when it cannot be read). */
+uint64_t dir_files_bytes(const char *dir);
 int fsync_dir_files(const char *dir, struct stasis_error **err);
 /* Writes all of len bytes at off, retrying short writes and EINTR; 0 or -errno. */
 int pwrite_all(int fd, const void *data, size_t len, off_t off);

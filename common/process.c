@@ -2,6 +2,7 @@
 #include "common/process.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,4 +70,11 @@ int cgroup_procs_read(const char *path, pid_t **pids, size_t *n)
 		found++;
 	}
 	return found;
+}
+
+uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -4,7 +4,11 @@
 #define STASIS_COMMON_PROCESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+/* CLOCK_MONOTONIC in microseconds: for durations, never for dates */
+uint64_t monotonic_us(void);
 
 /*
  * Waits up to timeout_ms for pid to exit (a pidfd polls readable then, reaped or not): 0, also

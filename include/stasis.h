@@ -180,6 +180,35 @@ STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct st
 
 /* ---- containers ------------------------------------------------------------------------------- */
 
+/*
+ * What a checkpoint took and wrote, for opts.stats (the caller allocates it and sets size to
+ * sizeof the struct it was compiled with; filled on success).  Times are in microseconds.
+ */
+struct stasis_checkpoint_stats {
+	size_t size;
+	uint64_t total_us;	/* the whole call */
+	uint64_t frozen_us;	/* stasis held the container frozen: from the freeze to the thaw or the end */
+	uint64_t dump_us;	/* CRIU's dump */
+	uint64_t write_us;	/* writing the archive (or syncing the images) until durable */
+	uint64_t images_bytes;	/* CRIU's images */
+	uint64_t archive_bytes; /* the archive (0: none written) */
+	bool has_criu_stats;	/* CRIU's stats-dump was read: */
+	unsigned freezing_time, frozen_time, memdump_time, memwrite_time;
+	uint64_t pages_scanned, pages_written;
+};
+
+/* What a restore took, for opts.stats (as stasis_checkpoint_stats).  Times in microseconds. */
+struct stasis_restore_stats {
+	size_t size;
+	uint64_t total_us;	/* the whole call */
+	uint64_t unpack_us;	/* the archive unpacked and verified (0 with image_path) */
+	uint64_t criu_us;	/* CRIU's restore (or runc's) until the container runs */
+	uint64_t archive_bytes; /* the archive read (0 with image_path) */
+	bool has_criu_stats;	/* CRIU's stats-restore was read: */
+	unsigned forking_time, restore_time;
+	uint64_t pages_restored;
+};
+
 struct stasis_checkpoint_opts {
 	size_t size;
 	const char *id;		  /* container id (needed unless pid and bundle are given) */
@@ -212,6 +241,14 @@ struct stasis_checkpoint_opts {
 	 * with -EPERM and the doctor's cause and fix, and the container is never frozen.
 	 */
 	bool preflight;
+	/* filled on success when set (with its size set by the caller); may be NULL */
+	struct stasis_checkpoint_stats *stats;
+	/*
+	 * Whose keys the images' external mounts get, so that that runtime can restore them: "runc"
+	 * (a masked file is /dev/null) or "crun" (a masked path is its own path); NULL: the
+	 * container's runtime's (runc's when it has none).  stasis restores either.
+	 */
+	const char *ext_mount_keys;
 };
 
 /*
@@ -297,6 +334,8 @@ struct stasis_restore_opts {
 	 * engine running stasis as its OCI runtime deletes the container through the runtime).
 	 */
 	bool runtime_owns;
+	/* filled on success when set (with its size set by the caller); may be NULL */
+	struct stasis_restore_stats *stats;
 };
 
 /*

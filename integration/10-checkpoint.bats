@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # stasis checkpoint of real runc and crun containers.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 load containers
 
@@ -10,6 +12,7 @@ setup() {
 }
 
 teardown() {
+	"$STASIS" delete --force --state-dir "$OUT/state" ck2-r >/dev/null 2>&1 || true
 	stop_container ck1
 	stop_container ck2
 	rm -rf "$OUT"
@@ -118,12 +121,12 @@ tmp/"
 	assert_output --regexp '^OK [0-9]+$'
 }
 
-@test "crun container: stasis checkpoints it (crun has no C/R here) and runc restores the images" {
+@test "crun container: stasis checkpoints it (crun has no C/R here) with runc's keys, and runc restores the images" {
 	command -v crun >/dev/null || skip_or_fail "crun is not installed"
 	start_container crun ck2
 	dir=$CT_BASE/ck2
-	run "$STASIS" checkpoint --runtime crun --image-path "$OUT/images" --work-path "$OUT/work" \
-		--export "$OUT/ck2.tar" --compress none ck2
+	run "$STASIS" checkpoint --runtime crun --ext-mount-keys runc --image-path "$OUT/images" \
+		--work-path "$OUT/work" --export "$OUT/ck2.tar" --compress none ck2
 	[ "$status" -eq 0 ] || show_criu_log "$OUT/work/dump.log"
 	assert_success
 	run crun state ck2
@@ -147,6 +150,33 @@ tmp/"
 	assert_counting ck1 3
 	run verify_workload "$dir/data" "$(container_pid runc ck1)"
 	assert_output --regexp '^OK'
+}
+
+@test "--print-stats: checkpoint and restore print podman's JSON shape with CRIU's figures and stasis' phases and sizes" {
+	start_container runc ck2
+	data=$CT_BASE/ck2/data
+	run --separate-stderr "$STASIS" checkpoint --export "$OUT/ck2.tar.zst" --print-stats ck2
+	assert_success
+	echo "$output" | jq -e '.container_statistics[0].criu_statistics.pages_written > 8000'
+	echo "$output" | jq -e '.container_statistics[0].Id == "ck2"'
+	echo "$output" | jq -e --argjson size "$(stat -c %s "$OUT/ck2.tar.zst")" \
+		'.container_statistics[0].stasis_statistics.archive_bytes == $size'
+	# the images hold the 32 MiB of pages; the hold lasts at least as long as CRIU's dump
+	echo "$output" | jq -e '.container_statistics[0].stasis_statistics.images_bytes > 32 * 1048576'
+	echo "$output" | jq -e '.container_statistics[0] | .stasis_statistics.frozen_duration >= .runtime_checkpoint_duration'
+	echo "$output" | jq -e '.stasis_checkpoint_duration >= .container_statistics[0].runtime_checkpoint_duration'
+	stop_container_keep_data ck2
+	run --separate-stderr "$STASIS" restore --import "$OUT/ck2.tar.zst" --name ck2-r --state-dir "$OUT/state" \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" --print-stats
+	assert_success
+	echo "$output" | jq -e '.container_statistics[0].criu_statistics.pages_restored > 8000'
+	echo "$output" | jq -e '.container_statistics[0].stasis_statistics.unpack_duration > 0'
+	echo "$output" | jq -e --argjson size "$(stat -c %s "$OUT/ck2.tar.zst")" \
+		'.container_statistics[0].stasis_statistics.archive_bytes == $size'
+	run verify_workload "$data" "$(container_pid runc ck2-r)"
+	assert_output --regexp '^OK'
+	run "$STASIS" delete --force --state-dir "$OUT/state" ck2-r
+	assert_success
 }
 
 @test "a mount config.json does not explain is named before CRIU runs; the container keeps counting, no archive" {

@@ -17,6 +17,7 @@ static const struct {
 	{ "criu_path", "--criu PATH" },
 	{ "dump_path", "--dump-memory" },
 	{ "export_path", "--export" },
+	{ "ext_mount_keys", "--ext-mount-keys" },
 	{ "ext_unix_sk", "--ext-unix-sk" },
 	{ "file_locks", "--file-locks" },
 	{ "force", "--force" },

@@ -33,7 +33,12 @@ static void usage(FILE *f)
 		   "      --pre-dump             pre-dump memory only (needs kernel memory tracking)\n"
 		   "      --parent-path DIR      pre-dump parent images, relative to --image-path\n"
 		   "      --ignore-rootfs        leave the rootfs diff out of the archive\n"
+		   "      --print-stats          print what it took, as JSON (podman's shape, CRIU's\n"
+		   "                             figures and stasis' own phases and sizes)\n"
 		   "      --rootfs-base DIR      unchanged image of a plain-directory rootfs\n"
+		   "      --ext-mount-keys runc|crun  key external mounts as that runtime does, so\n"
+		   "                             that it can restore the images (default: the\n"
+		   "                             container's runtime's)\n"
 		   "      --runtime NAME         runc, crun, none (a container stasis restored with\n"
 		   "                             --runtime none: its record) or auto (default: such\n"
 		   "                             a record, else runc, then crun)\n"
@@ -41,6 +46,28 @@ static void usage(FILE *f)
 		   "  -h, --help                 this text\n"
 		   "accepted for runc compatibility, no effect:\n"
 		   "      --auto-dedup, --empty-ns NS\n");
+}
+
+/* podman's --print-stats shape, with stasis' own phases and sizes beside CRIU's figures */
+static void print_stats(const char *id, const struct stasis_checkpoint_stats *s)
+{
+	printf("{\n  \"stasis_checkpoint_duration\": %llu,\n  \"container_statistics\": [\n    {\n"
+	       "      \"Id\": ",
+	       (unsigned long long)s->total_us);
+	cli_json_string(stdout, id ? id : "");
+	printf(",\n      \"runtime_checkpoint_duration\": %llu,\n", (unsigned long long)s->dump_us);
+	if (s->has_criu_stats)
+		printf("      \"criu_statistics\": {\n        \"freezing_time\": %u,\n"
+		       "        \"frozen_time\": %u,\n        \"memdump_time\": %u,\n"
+		       "        \"memwrite_time\": %u,\n        \"pages_scanned\": %llu,\n"
+		       "        \"pages_written\": %llu\n      },\n",
+		       s->freezing_time, s->frozen_time, s->memdump_time, s->memwrite_time,
+		       (unsigned long long)s->pages_scanned, (unsigned long long)s->pages_written);
+	printf("      \"stasis_statistics\": {\n        \"frozen_duration\": %llu,\n"
+	       "        \"write_duration\": %llu,\n        \"images_bytes\": %llu,\n"
+	       "        \"archive_bytes\": %llu\n      }\n    }\n  ]\n}\n",
+	       (unsigned long long)s->frozen_us, (unsigned long long)s->write_us,
+	       (unsigned long long)s->images_bytes, (unsigned long long)s->archive_bytes);
 }
 
 int cmd_checkpoint(int argc, char **argv)
@@ -67,6 +94,8 @@ int cmd_checkpoint(int argc, char **argv)
 		O_IGNORED_ARG,
 		O_UNSUPPORTED,
 		O_UNSUPPORTED_ARG,
+		O_PRINT_STATS,
+		O_EXT_MOUNT_KEYS,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -84,6 +113,8 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "pre-dump", no_argument, NULL, O_PRE_DUMP },
 		{ "parent-path", required_argument, NULL, O_PARENT },
 		{ "ignore-rootfs", no_argument, NULL, O_IGNORE_ROOTFS },
+		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
+		{ "ext-mount-keys", required_argument, NULL, O_EXT_MOUNT_KEYS },
 		{ "rootfs-base", required_argument, NULL, O_ROOTFS_BASE },
 		{ "runtime", required_argument, NULL, O_RUNTIME },
 		{ "pid", required_argument, NULL, O_PID },
@@ -102,6 +133,7 @@ int cmd_checkpoint(int argc, char **argv)
 					    .warn = cli_warn,
 					    .warn_data = (void *)"checkpoint" };
 	o.runtime_root = cli_globals.root;
+	struct stasis_checkpoint_stats stats = { .size = sizeof(stats) };
 	int c;
 	/* ':' first: a missing value is told apart from an unknown flag */
 	int idx = 0;
@@ -151,6 +183,12 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case O_IGNORE_ROOTFS:
 			o.ignore_rootfs = true;
+			break;
+		case O_PRINT_STATS:
+			o.stats = &stats;
+			break;
+		case O_EXT_MOUNT_KEYS:
+			o.ext_mount_keys = optarg;
 			break;
 		case O_ROOTFS_BASE:
 			o.rootfs_base = optarg;
@@ -213,5 +251,7 @@ int cmd_checkpoint(int argc, char **argv)
 	stasis_ctx_free(ctx);
 	if (r < 0)
 		return cli_fail("checkpoint", err);
+	if (o.stats)
+		print_stats(o.id, &stats);
 	return 0;
 }

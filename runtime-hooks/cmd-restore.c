@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"      --manage-cgroups-mode MODE  soft (default), full, strict or ignore\n"
 		"      --lsm-profile TYPE:NAME     selinux:LABEL or apparmor:PROFILE (default: config.json)\n"
 		"      --lsm-mount-context CTX     SELinux mount context (default: linux.mountLabel)\n"
+		"      --print-stats          print what it took, as JSON (podman's shape, CRIU's\n"
+		"                             figures and stasis' own phases), instead of the id\n"
 		"  -h, --help                 this text\n"
 		"accepted for runc compatibility, no effect:\n"
 		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
@@ -80,6 +82,23 @@ static void catch_stop_signals(struct stasis_ctx *ctx)
 	sigaction(SIGINT, &sa, NULL);
 }
 
+/* podman's --print-stats shape, with stasis' own phases beside CRIU's figures */
+static void print_stats(const char *id, const struct stasis_restore_stats *s)
+{
+	printf("{\n  \"stasis_restore_duration\": %llu,\n  \"container_statistics\": [\n    {\n"
+	       "      \"Id\": ",
+	       (unsigned long long)s->total_us);
+	cli_json_string(stdout, id);
+	printf(",\n      \"runtime_restore_duration\": %llu,\n", (unsigned long long)s->criu_us);
+	if (s->has_criu_stats)
+		printf("      \"criu_statistics\": {\n        \"forking_time\": %u,\n"
+		       "        \"restore_time\": %u,\n        \"pages_restored\": %llu\n      },\n",
+		       s->forking_time, s->restore_time, (unsigned long long)s->pages_restored);
+	printf("      \"stasis_statistics\": {\n        \"unpack_duration\": %llu,\n"
+	       "        \"archive_bytes\": %llu\n      }\n    }\n  ]\n}\n",
+	       (unsigned long long)s->unpack_us, (unsigned long long)s->archive_bytes);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	enum {
@@ -101,6 +120,7 @@ int cmd_restore(int argc, char **argv)
 		O_STATE_DIR,
 		O_RUNTIME,
 		O_TRUST_ARCHIVE,
+		O_PRINT_STATS,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -126,6 +146,7 @@ int cmd_restore(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, O_STATE_DIR },
 		{ "runtime", required_argument, NULL, O_RUNTIME },
 		{ "trust-archive", no_argument, NULL, O_TRUST_ARCHIVE },
+		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -141,6 +162,7 @@ int cmd_restore(int argc, char **argv)
 	cleanup_free char *self = realpath("/proc/self/exe", NULL);
 	o.hook_path = self;
 	const char *mounts[MAX_MOUNTS];
+	struct stasis_restore_stats stats = { .size = sizeof(stats) };
 	const char *name = NULL;
 	int c;
 	/* ':' first: a missing value is told apart from an unknown flag */
@@ -214,6 +236,9 @@ int cmd_restore(int argc, char **argv)
 		case O_TRUST_ARCHIVE:
 			o.trust_archive = true;
 			break;
+		case O_PRINT_STATS:
+			o.stats = &stats;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -267,7 +292,9 @@ int cmd_restore(int argc, char **argv)
 	if (r)
 		return r;
 	/* as the engine's runtime, stdout is the container's: runc and crun print nothing either */
-	if (!cli_globals.shim_flavour)
+	if (o.stats)
+		print_stats(o.id, &stats);
+	else if (!cli_globals.shim_flavour)
 		printf("%s\n", o.id);
 	return 0;
 }

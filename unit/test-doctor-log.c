@@ -28,6 +28,10 @@ static const struct {
 	{ "criu-no-mapping-restore.log", "ext-mount-unmapped", "No mapping for 148:" },
 	/* a failure the catalog does not know: the first error line that is not a consequence */
 	{ "criu-no-pages-restore.log", "criu-error", "Can't read pages data (-9)" },
+	/* crun 1.28's and podman+crun's, captured with the crun of .deps/crun */
+	{ "criu-no-mapping-crun-mask-restore.log", "ext-mount-unmapped", "No mapping for 50:" },
+	{ "criu-no-mapping-dev-null-key-crun-restore.log", "ext-mount-unmapped", "No mapping for 116:" },
+	{ "criu-bad-root-mode-restore.log", "rootfs-bad-mode", "File . has bad mode 040755 (expect 040555)" },
 	{ "criu-clean-restore.log", NULL, NULL },
 	{ "criu-clean-dump.log", NULL, NULL },
 };

@@ -23,6 +23,8 @@
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/criu/criu-internal.h"
+#include "engine/images/reader.h"
+#include "engine/names.h"
 #include "engine/runtime/runtime-internal.h"
 
 static void ckpt_clear(struct ckpt *c)
@@ -99,6 +101,25 @@ static int finish_held(struct ckpt *c, struct stasis_error **err)
 
 DEFINE_CLEANUP(struct stasis_report *, stasis_report_free)
 
+/* sizes and CRIU's own figures, for opts.stats (before the work dir with stats-dump goes) */
+static void ckpt_fill_stats(const struct ckpt *c, struct stasis_checkpoint_stats *st)
+{
+	struct stat sb;
+	if (c->o.export_path && stat(c->o.export_path, &sb) == 0)
+		st->archive_bytes = (uint64_t)sb.st_size;
+	struct img_stats s;
+	cleanup_free char *path = xasprintf("%s/%s", c->work_dir, CRIU_IMG_STATS_DUMP);
+	if (image_read_stats_file(path, &s, NULL) < 0 || !s.has_dump)
+		return;
+	st->has_criu_stats = true;
+	st->freezing_time = s.freezing_time;
+	st->frozen_time = s.frozen_time;
+	st->memdump_time = s.memdump_time;
+	st->memwrite_time = s.memwrite_time;
+	st->pages_scanned = s.pages_scanned;
+	st->pages_written = s.pages_written;
+}
+
 /* Whether a NEEDS_FLAG finding of the doctor is answered by a flag this checkpoint has. */
 static bool flag_given(const struct stasis_checkpoint_opts *o, const char *finding)
 {
@@ -152,6 +173,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (rc < 0)
 		return rc;
 	const char *what = c.o.id ? c.o.id : "container";
+	struct stasis_checkpoint_stats st = { .size = sizeof(st) };
+	uint64_t t_start = monotonic_us(), t_frozen = 0, t;
 	int r;
 	bool dumped = false;
 	cleanup_free char *key = c.o.id ? xstrdup(c.o.id) : xasprintf("pid-%d", (int)c.o.pid);
@@ -210,6 +233,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 			       c.state->id);
 		goto out;
 	}
+	t_frozen = monotonic_us();
 	if (c.paused && !not_held) {
 		/* already frozen by its runtime: held as it is, and nothing for a guard to thaw */
 		c.held = true;
@@ -223,10 +247,15 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: pid %d (%s), images in `%s`%s", c.state->id,
 		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir,
 		c.held ? ", held frozen until they are durable" : "");
+	t = monotonic_us();
 	r = ckpt_dump(ctx, &c, err);
 	if (r < 0)
 		goto out;
+	st.dump_us = monotonic_us() - t;
+	if (c.o.stats)
+		st.images_bytes = dir_files_bytes(c.images_dir);
 	dumped = true;
+	t = monotonic_us();
 	if (c.o.export_path) {
 		r = ckpt_export(ctx, &c, err);
 		if (r < 0)
@@ -236,8 +265,11 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	} else if (c.held && (r = fsync_dir_files(c.images_dir, err)) < 0) {
 		goto out;
 	}
+	st.write_us = monotonic_us() - t;
 	if (c.held && (r = finish_held(&c, err)) < 0)
 		goto out;
+	if (c.held)
+		st.frozen_us = monotonic_us() - t_frozen;
 	c.held = false;
 	if (!c.runtime && !c.o.pid && !c.o.leave_running && !c.o.pre_dump) {
 		/* a stasis-restored container without runtime: it is gone, so are its record and cgroups */
@@ -256,6 +288,11 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 				&e) < 0)
 			ckpt_warn(&c, "checkpointed, but `%s delete` failed: %s", c.runtime,
 				  stasis_error_message(e));
+	}
+	if (c.o.stats) {
+		st.total_us = monotonic_us() - t_start;
+		ckpt_fill_stats(&c, &st);
+		result_fill(c.o.stats, &st, sizeof(st));
 	}
 	if (c.o.export_path && !c.o.work_path) {
 		/* dump.log is in the archive: the run's work dir goes */

@@ -69,6 +69,9 @@ static char *resolve_dest(const char *dest, void *data)
 int ckpt_plan(struct ckpt *c, struct stasis_error **err)
 {
 	pid_t pid = c->state->pid;
+	const char *keys = c->o.ext_mount_keys ? c->o.ext_mount_keys : c->runtime ? c->runtime : "runc";
+	if (strcmp(keys, "runc") != 0 && strcmp(keys, "crun") != 0)
+		return error_setx(err, EINVAL, "opts.ext_mount_keys `%s`: expected runc or crun", keys);
 	int r = mnt_table_load(pid, &c->mountinfo, err);
 	if (r < 0)
 		return r;
@@ -79,8 +82,8 @@ int ckpt_plan(struct ckpt *c, struct stasis_error **err)
 		.pidns_ino = ns_inode(pid, "pid"),
 		.resolve = resolve_dest,
 		.resolve_data = c->state->rootfs,
-		/* so that the container's own runtime can restore the images too */
-		.masked_keys_by_path = c->runtime && strcmp(c->runtime, "crun") == 0,
+		/* so that the container's own runtime (or the one asked for) can restore the images */
+		.masked_keys_by_path = strcmp(keys, "crun") == 0,
 	};
 	r = mnt_plan_dump(&in, &c->plan, err);
 	if (r < 0)

@@ -19,6 +19,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "common/namespaces.h"
 #include "common/xalloc.h"
 #include "rpc.pb-c.h"
@@ -176,9 +177,7 @@ void rpc_conn_close(struct rpc_conn *c)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(monotonic_us() / 1000u);
 }
 
 static int send_req(struct rpc_conn *c, const StasisWire__CriuReq *req, struct stasis_error **err)

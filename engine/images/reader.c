@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
 #include "images.pb-c.h"
@@ -777,4 +778,18 @@ const char *image_fstype_name(unsigned fstype)
 	};
 	const char *s = fstype < sizeof(names) / sizeof(names[0]) ? names[fstype] : NULL;
 	return s ? s : "unknown";
+}
+
+/* a stats file holds one small entry: anything near this is not CRIU's */
+#define STATS_FILE_MAX (64u * 1024)
+
+int image_read_stats_file(const char *path, struct img_stats *ret, struct stasis_error **err)
+{
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	int r = read_file_capped(path, STATS_FILE_MAX, &data, &len, err);
+	if (r < 0)
+		return r;
+	const struct image_blob b = { path, (const unsigned char *)data, len };
+	return image_read_stats(&b, ret, err);
 }

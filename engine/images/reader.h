@@ -253,6 +253,8 @@ int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *
 int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
 		      struct stasis_error **err);
 int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct stasis_error **err);
+/* CRIU's stats-dump or stats-restore file at path: 0, -ENOENT, or a read or parse error. */
+int image_read_stats_file(const char *path, struct img_stats *ret, struct stasis_error **err);
 
 void img_inventory_clear(struct img_inventory *v);
 void img_tasks_free(struct img_task *v, size_t n);

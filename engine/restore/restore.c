@@ -17,10 +17,12 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/names.h"
 #include "engine/archive/archive.h"
 #include "engine/engine-internal.h"
+#include "engine/images/reader.h"
 #include "engine/restore/hooks.h"
 #include "engine/restore/netns.h"
 #include "engine/restore/policy.h"
@@ -329,10 +331,28 @@ static int check_opts(const struct restore_ctx *r, struct stasis_error **err)
 	return 0;
 }
 
+/* sizes and CRIU's own figures, for opts.stats (before a hand-over clears the work dir) */
+static void restore_fill_stats(const struct restore_ctx *r, struct stasis_restore_stats *st)
+{
+	struct stat sb;
+	if (r->o.import_path && stat(r->o.import_path, &sb) == 0)
+		st->archive_bytes = (uint64_t)sb.st_size;
+	struct img_stats s;
+	cleanup_free char *path = xasprintf("%s/%s", r->work_dir, CRIU_IMG_STATS_RESTORE);
+	if (image_read_stats_file(path, &s, NULL) < 0 || !s.has_restore)
+		return;
+	st->has_criu_stats = true;
+	st->forking_time = s.forking_time;
+	st->restore_time = s.restore_time;
+	st->pages_restored = s.pages_restored;
+}
+
 int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opts, pid_t *ret_pid,
 		   struct stasis_error **err)
 {
 	struct restore_ctx r = { .ctx = ctx };
+	struct stasis_restore_stats st = { .size = sizeof(st) };
+	uint64_t t_start = monotonic_us(), t;
 	if (!opts)
 		return error_setx(err, EINVAL, "restore: no options given");
 	int rc = opts_copy(&r.o, sizeof(r.o), opts, "restore", err);
@@ -344,8 +364,11 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	if ((ret = check_opts(&r, err)) < 0 || (ret = check_cancelled(ctx, err)) < 0 ||
 	    (ret = stasis_criu_require(ctx, err)) < 0 || (ret = restore_ctx_claim(&r, err)) < 0)
 		goto out;
+	t = monotonic_us();
 	if (r.o.import_path && ((ret = unpack(&r, err)) < 0 || (ret = check_cancelled(ctx, err)) < 0))
 		goto out;
+	if (r.o.import_path)
+		st.unpack_us = monotonic_us() - t;
 	if (r.o.import_path)
 		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: archive `%s` %s and unpacked into `%s`", r.o.id,
 			r.o.import_path, r.import.has_manifest ? "verified" : "checked", r.archive_dir);
@@ -392,10 +415,12 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		goto out;
 	ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: rootfs `%s`, bundle `%s`, CRIU step by %s", r.o.id,
 		r.rootfs, r.bundle, strcmp(r.runtime, "runc") == 0 ? "runc restore" : "stasis");
+	t = monotonic_us();
 	if (strcmp(r.runtime, "runc") == 0)
 		ret = restore_via_runc(ctx, &r, err);
 	else
 		ret = restore_native(ctx, &r, err);
+	st.criu_us = monotonic_us() - t;
 	/* a cancel that came while runc restored (runc is left to finish): undone all the same */
 	if (ret < 0 || (ret = check_cancelled(ctx, err)) < 0 ||
 	    (ret = restore_ctx_save_owner(&r, true, err)) < 0)
@@ -405,6 +430,11 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		/* an earlier failure's log of this name is stale now */
 		cleanup_free char *old_log = xasprintf(STASIS_FAILED_LOGS "/%s.restore.log", r.o.id);
 		(void)unlink(old_log);
+	}
+	if (r.o.stats) {
+		st.total_us = monotonic_us() - t_start;
+		restore_fill_stats(&r, &st);
+		result_fill(r.o.stats, &st, sizeof(st));
 	}
 	if (r.o.runtime_owns)
 		restore_ctx_hand_over(&r);
