@@ -68,6 +68,17 @@ int result_fill(void *dst, const void *src, size_t src_size);
 void ctx_log(const struct stasis_ctx *ctx, enum stasis_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A caller's progress callback (opts.progress) and what it is told of (NULL fn: nothing). */
+struct progress_sink {
+	void (*fn)(const struct stasis_progress *p, void *data);
+	void *data;
+	enum stasis_phase phase;
+};
+/* Tells the sink that its phase is at done of total bytes. */
+void progress_tell(const struct progress_sink *s, uint64_t done, uint64_t total);
+/* The same, as an archive reader's or writer's struct arc_progress fn (data: the sink). */
+void progress_tell_arc(uint64_t done, uint64_t total, void *sink);
+
 /* Formats a warning and hands it to the caller's callback (when there is one). */
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));

@@ -72,6 +72,19 @@ void ctx_log(const struct stasis_ctx *ctx, enum stasis_log_level level, const ch
 	ctx->log(level, msg, ctx->log_data);
 }
 
+void progress_tell(const struct progress_sink *s, uint64_t done, uint64_t total)
+{
+	if (!s->fn)
+		return;
+	const struct stasis_progress p = { .phase = s->phase, .done = done, .total = total };
+	s->fn(&p, s->data);
+}
+
+void progress_tell_arc(uint64_t done, uint64_t total, void *sink)
+{
+	progress_tell(sink, done, total);
+}
+
 void warn_to(void (*fn)(const char *msg, void *data), void *data, const char *fmt, va_list ap)
 {
 	if (!fn)

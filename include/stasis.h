@@ -180,6 +180,20 @@ STASIS_EXPORT int stasis_process_restore(struct stasis_ctx *ctx, const struct st
 
 /* ---- containers ------------------------------------------------------------------------------- */
 
+/* The phases of a checkpoint and a restore, as opts.progress hears of them. */
+enum stasis_phase {
+	STASIS_PHASE_DUMP = 1,	  /* CRIU dumps the container (no byte count) */
+	STASIS_PHASE_WRITE = 2,	  /* the archive is written: bytes of the images and files put in */
+	STASIS_PHASE_UNPACK = 3,  /* the archive is read and verified: bytes of it read */
+	STASIS_PHASE_RESTORE = 4, /* CRIU (or runc) restores the container (no byte count) */
+};
+
+struct stasis_progress {
+	enum stasis_phase phase;
+	uint64_t done;	/* bytes so far (0 for phases without a count) */
+	uint64_t total; /* bytes in all, when known; 0: unknown */
+};
+
 /*
  * What a checkpoint took and wrote, for opts.stats (the caller allocates it and sets size to
  * sizeof the struct it was compiled with; filled on success).  Times are in microseconds.
@@ -249,6 +263,12 @@ struct stasis_checkpoint_opts {
 	 * container's runtime's (runc's when it has none).  stasis restores either.
 	 */
 	const char *ext_mount_keys;
+	/*
+	 * Called when a phase starts (done 0) and as bytes go by (every MiB or so), in the calling
+	 * thread; p is valid during the call.  NULL: no progress.
+	 */
+	void (*progress)(const struct stasis_progress *p, void *data);
+	void *progress_data;
 };
 
 /*
@@ -336,6 +356,9 @@ struct stasis_restore_opts {
 	bool runtime_owns;
 	/* filled on success when set (with its size set by the caller); may be NULL */
 	struct stasis_restore_stats *stats;
+	/* as stasis_checkpoint_opts' */
+	void (*progress)(const struct stasis_progress *p, void *data);
+	void *progress_data;
 };
 
 /*

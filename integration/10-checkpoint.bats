@@ -179,6 +179,28 @@ tmp/"
 	assert_success
 }
 
+@test "on a terminal, checkpoint and restore show one progress line (phase, MiB, rate); piped, none" {
+	start_container runc ck2
+	data=$CT_BASE/ck2/data
+	# script(1) gives stasis a terminal; its output is what the terminal got
+	run script -qec "$STASIS checkpoint --leave-running --export $OUT/ck2.tar.zst ck2" /dev/null
+	assert_success
+	assert_output --partial "stasis: checkpoint: CRIU dumps the container"
+	assert_output --regexp "stasis: checkpoint: writing the archive  [0-9]+ / [0-9]+ MiB"
+	# the line is erased when the command ends
+	[[ "$output" == *$'\r\e[K' ]]
+	run "$STASIS" checkpoint --export "$OUT/ck2b.tar.zst" ck2
+	assert_success
+	refute_output --partial "writing the archive"
+	stop_container_keep_data ck2
+	run script -qec "$STASIS restore --import $OUT/ck2b.tar.zst --name ck2-r --state-dir $OUT/state --rootfs-base $CT_BASE/image --mount /data=$data" /dev/null
+	assert_success
+	assert_output --regexp "stasis: restore: reading and verifying the archive  [0-9]+ / [0-9]+ MiB"
+	assert_output --partial "stasis: restore: CRIU restores the container"
+	run verify_workload "$data" "$(container_pid runc ck2-r)"
+	assert_output --regexp '^OK'
+}
+
 @test "a mount config.json does not explain is named before CRIU runs; the container keeps counting, no archive" {
 	start_container runc ck1
 	dir=$CT_BASE/ck1

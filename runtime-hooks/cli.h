@@ -37,6 +37,14 @@ int cli_ctx(const char *command, struct stasis_ctx **ret);
 /* A library warning on stderr; command is the (const char *) subcommand name. */
 void cli_warn(const char *msg, void *command);
 
+/*
+ * One progress line on a terminal (stderr), overwritten as the phases go by; nothing when stderr
+ * is no terminal or stasis runs as an engine's runtime.  command: the (const char *) subcommand.
+ */
+void cli_progress(const struct stasis_progress *p, void *command);
+/* Clears the progress line, if one was shown. */
+void cli_progress_end(void);
+
 /* text with the library's option names (`opts.tcp_established`) as the flags users type (malloc'ed) */
 char *cli_text(const char *text);
 /* s as a JSON string (NULL: "") */

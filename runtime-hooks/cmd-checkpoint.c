@@ -131,7 +131,9 @@ int cmd_checkpoint(int argc, char **argv)
 	};
 	struct stasis_checkpoint_opts o = { .size = sizeof(o),
 					    .warn = cli_warn,
-					    .warn_data = (void *)"checkpoint" };
+					    .warn_data = (void *)"checkpoint",
+					    .progress = cli_progress,
+					    .progress_data = (void *)"checkpoint" };
 	o.runtime_root = cli_globals.root;
 	struct stasis_checkpoint_stats stats = { .size = sizeof(stats) };
 	int c;
@@ -248,6 +250,7 @@ int cmd_checkpoint(int argc, char **argv)
 		return r;
 	struct stasis_error *err = NULL;
 	r = stasis_checkpoint(ctx, &o, &err);
+	cli_progress_end();
 	stasis_ctx_free(ctx);
 	if (r < 0)
 		return cli_fail("checkpoint", err);

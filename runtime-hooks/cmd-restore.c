@@ -156,7 +156,9 @@ int cmd_restore(int argc, char **argv)
 	};
 	struct stasis_restore_opts o = { .size = sizeof(o),
 					 .warn = cli_warn,
-					 .warn_data = (void *)"restore" };
+					 .warn_data = (void *)"restore",
+					 .progress = cli_progress,
+					 .progress_data = (void *)"restore" };
 	o.runtime_root = cli_globals.root;
 	/* runc runs this very program as the loopback hook of bundles we build */
 	cleanup_free char *self = realpath("/proc/self/exe", NULL);
@@ -278,6 +280,7 @@ int cmd_restore(int argc, char **argv)
 	pid_t pid = 0;
 	catch_stop_signals(ctx);
 	r = stasis_restore(ctx, &o, &pid, &err);
+	cli_progress_end();
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	cancel_ctx = NULL;

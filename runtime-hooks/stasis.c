@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "runtime-hooks/cli.h"
@@ -54,6 +55,65 @@ static void usage(FILE *f)
 		"\n"
 		"stasis needs CRIU >= %s.  COMMAND --help describes a command.\n",
 		STASIS_CRIU_MIN_VERSION_STR);
+}
+
+/* a progress line is redrawn at most this often: a terminal is read by a person */
+#define PROGRESS_REDRAW_US 200000u
+
+static struct {
+	bool shown;
+	enum stasis_phase phase;
+	uint64_t phase_start_us, drawn_us;
+} progress;
+
+static uint64_t cli_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void cli_progress(const struct stasis_progress *p, void *command)
+{
+	static const char *const what[] = {
+		[STASIS_PHASE_DUMP] = "CRIU dumps the container",
+		[STASIS_PHASE_WRITE] = "writing the archive",
+		[STASIS_PHASE_UNPACK] = "reading and verifying the archive",
+		[STASIS_PHASE_RESTORE] = "CRIU restores the container",
+	};
+	if (cli_globals.shim_flavour || !isatty(STDERR_FILENO) || p->phase < STASIS_PHASE_DUMP ||
+	    p->phase > STASIS_PHASE_RESTORE)
+		return;
+	uint64_t now = cli_now_us();
+	bool new_phase = !progress.shown || p->phase != progress.phase;
+	if (new_phase) {
+		progress.phase = p->phase;
+		progress.phase_start_us = now;
+	} else if (now - progress.drawn_us < PROGRESS_REDRAW_US) {
+		return;
+	}
+	progress.shown = true;
+	progress.drawn_us = now;
+	/* \r and erase-line: the line is redrawn in place */
+	fprintf(stderr, "\r\033[Kstasis: %s: %s", (const char *)command, what[p->phase]);
+	if (p->done || p->total) {
+		fprintf(stderr, "  %llu", (unsigned long long)(p->done >> 20));
+		if (p->total)
+			fprintf(stderr, " / %llu", (unsigned long long)(p->total >> 20));
+		fprintf(stderr, " MiB");
+		uint64_t us = now - progress.phase_start_us;
+		if (us > PROGRESS_REDRAW_US)
+			fprintf(stderr, "  %llu MiB/s",
+				(unsigned long long)((p->done >> 20) * 1000000u / us));
+	}
+	fflush(stderr);
+}
+
+void cli_progress_end(void)
+{
+	if (progress.shown)
+		fprintf(stderr, "\r\033[K");
+	progress.shown = false;
 }
 
 int cli_missing_value(const char *command, const char *flag)
@@ -113,6 +173,7 @@ int cli_fail(const char *command, struct stasis_error *err)
 	}
 	if (fclose(f) != 0)
 		abort();
+	cli_progress_end();
 	fprintf(stderr, "stasis: %s: %s\n", command, text);
 	fflush(stderr);
 	/* an engine reads its runtime's failure from --log: podman one object, containerd the last error */
@@ -144,6 +205,7 @@ void cli_warn(const char *msg, void *command)
 		fclose(log);
 		return;
 	}
+	cli_progress_end();
 	fprintf(stderr, "stasis: %s: warning: %s\n", (const char *)command, text);
 }
 

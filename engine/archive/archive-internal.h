@@ -79,6 +79,9 @@ struct arc_walk {
 	char *buf;
 	off_t dropped;
 	struct archive *outer; /* a nested walk reads the outer walk's current member */
+	/* told the archive's bytes read so far (of progress_total) as members are copied */
+	struct arc_progress progress;
+	uint64_t progress_total;
 };
 
 /*

@@ -14,6 +14,12 @@ struct stasis_error;
 /* members of one checkpoint archive: a container with more files than this is not dumpable */
 #define ARC_MAX_MEMBERS 100000
 
+/* bytes done of total (0: unknown), for a caller's progress line */
+struct arc_progress {
+	void (*fn)(uint64_t done, uint64_t total, void *data);
+	void *data;
+};
+
 struct arc_import {
 	bool has_manifest; /* stasis.manifest was present and every digest matched */
 	char *criu_version;
@@ -28,9 +34,10 @@ bool arc_name_is_safe(const char *name);
  * directly under checkpoint/), a regular file or the checkpoint/ directory, size caps.  With a
  * stasis.manifest every member's sha256 must match and none may be missing or extra; without
  * (podman, CRI-O) the archive must have their structure.  On error dir is emptied again and the
- * message names the member.
+ * message names the member.  progress (may be NULL) hears the archive's bytes read of its size.
  */
-int arc_import(const char *archive_path, const char *dir, struct arc_import *ret, struct stasis_error **err);
+int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
+	       struct arc_import *ret, struct stasis_error **err);
 void arc_import_clear(struct arc_import *a);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
@@ -102,6 +109,8 @@ int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct sta
 const char *arc_writer_tmp_path(const struct arc_writer *w);
 /* Removes the temporary file and frees w; accepts NULL; returns NULL. */
 struct arc_writer *arc_writer_abort(struct arc_writer *w);
+/* From now on, each chunk written is counted towards total and told to p (copied). */
+void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total);
 /* Writes an uncompressed tar of the given relative paths under base (metadata, xattrs, hardlinks kept). */
 int arc_write_tree(const char *tar_path, const char *base, char *const *paths, size_t n,
 		   struct stasis_error **err);

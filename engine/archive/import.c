@@ -40,6 +40,7 @@ struct reader {
 	struct arc_disk_budget disk; /* dirfd's filesystem, when extracting */
 	char *manifest;		     /* stasis.manifest's text, kept while passing it */
 	size_t manifest_len;
+	const struct arc_progress *progress;
 };
 
 static void reader_clear(struct reader *r)
@@ -189,6 +190,11 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct stasis_error **err)
 {
 	int rc = arc_walk_open(&r->w, r->path, NULL, ARC_RULES_CHECKPOINT, ARC_WALK_DROP_BEHIND, err);
+	struct stat st;
+	if (rc == 0 && r->progress && r->progress->fn) {
+		r->w.progress = *r->progress;
+		r->w.progress_total = stat(r->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
 	if (rc == 0)
 		rc = extract_all(r, dirfd, err);
 	if (rc == 0)
@@ -196,9 +202,10 @@ static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct 
 	return rc;
 }
 
-int arc_import(const char *archive_path, const char *dir, struct arc_import *ret, struct stasis_error **err)
+int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
+	       struct arc_import *ret, struct stasis_error **err)
 {
-	struct reader r = { .path = archive_path };
+	struct reader r = { .path = archive_path, .progress = progress };
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);

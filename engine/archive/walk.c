@@ -376,6 +376,9 @@ int arc_walk_copy(struct arc_walk *wk, int fd, struct digest *md, struct copy_pi
 		}
 		if (w < 0)
 			ret = error_set(err, -w, "%s: write", what);
+		if (wk->progress.fn)
+			wk->progress.fn((uint64_t)archive_filter_bytes(a, -1), wk->progress_total,
+					wk->progress.data);
 	}
 	/* a hole at the tail comes as no block at all: the caller sets the file's size */
 	if (ret == 0) {

@@ -38,7 +38,22 @@ struct arc_writer {
 	struct member_digest *digests;
 	size_t n_digests;
 	time_t now;
+	struct arc_progress progress;
+	uint64_t progress_done, progress_total;
 };
+
+void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total)
+{
+	w->progress = *p;
+	w->progress_total = total;
+}
+
+static void count_written(struct arc_writer *w, size_t n)
+{
+	w->progress_done += n;
+	if (w->progress.fn)
+		w->progress.fn(w->progress_done, w->progress_total, w->progress.data);
+}
 
 static int ar_error(struct arc_writer *w, struct stasis_error **err, const char *what)
 {
@@ -194,6 +209,7 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 		/* read once: its pages are of no more use in the page cache */
 		(void)posix_fadvise(fd, st.st_size - left, n, POSIX_FADV_DONTNEED);
 		left -= n;
+		count_written(w, (size_t)n);
 	}
 	record_digest(w, name, md);
 	return 0;

@@ -248,6 +248,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir,
 		c.held ? ", held frozen until they are durable" : "");
 	t = monotonic_us();
+	progress_tell(&(struct progress_sink){ c.o.progress, c.o.progress_data, STASIS_PHASE_DUMP }, 0, 0);
 	r = ckpt_dump(ctx, &c, err);
 	if (r < 0)
 		goto out;

@@ -154,6 +154,13 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	r = arc_writer_open(c->o.export_path, c->o.compress, &w, err);
 	if (r == 0)
 		r = ckpt_guard_note(&c->guard, false, arc_writer_tmp_path(w), err);
+	struct progress_sink sink = { c->o.progress, c->o.progress_data, STASIS_PHASE_WRITE };
+	if (r == 0 && sink.fn) {
+		/* the images are nearly all of it: the rootfs diff and the small files come on top */
+		uint64_t total = dir_files_bytes(c->images_dir);
+		arc_writer_progress(w, &(struct arc_progress){ progress_tell_arc, &sink }, total);
+		progress_tell(&sink, 0, total);
+	}
 	if (r < 0) {
 		arc_writer_abort(w);
 		unlink(diff_tar);

@@ -48,7 +48,11 @@ static int unpack(struct restore_ctx *r, struct stasis_error **err)
 	r->archive_dir = xasprintf("%s/" STATE_DIR_ARCHIVE, r->state_dir);
 	if (mkdir(r->archive_dir, 0700) < 0)
 		return error_set(err, errno, "create `%s`", r->archive_dir);
-	int ret = arc_import(r->o.import_path, r->archive_dir, &r->import, err);
+	struct progress_sink sink = { r->o.progress, r->o.progress_data, STASIS_PHASE_UNPACK };
+	const struct arc_progress p = { progress_tell_arc, &sink };
+	struct stat st;
+	progress_tell(&sink, 0, stat(r->o.import_path, &st) == 0 ? (uint64_t)st.st_size : 0);
+	int ret = arc_import(r->o.import_path, r->archive_dir, &p, &r->import, err);
 	if (ret < 0)
 		return ret;
 	if (!r->import.has_manifest)
@@ -416,6 +420,7 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: rootfs `%s`, bundle `%s`, CRIU step by %s", r.o.id,
 		r.rootfs, r.bundle, strcmp(r.runtime, "runc") == 0 ? "runc restore" : "stasis");
 	t = monotonic_us();
+	progress_tell(&(struct progress_sink){ r.o.progress, r.o.progress_data, STASIS_PHASE_RESTORE }, 0, 0);
 	if (strcmp(r.runtime, "runc") == 0)
 		ret = restore_via_runc(ctx, &r, err);
 	else
