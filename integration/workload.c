@@ -2,9 +2,10 @@
 /*
  * Self-verifying workload for checkpoint/restore tests, in the manner of CRIU's zdtm tests.
  *
- *   workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] [-z] [-s]
+ *   workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] [-z] [-s] [-c]
  *
- * Fills MIB MiB with a pattern derived from each page's index, keeps DIR/keep open (known content),
+ * Fills MIB MiB with a pattern derived from each page's index (incompressible; with -c
+ * compressible, about 4:1 with zstd: half of each page holds 4 random bits a byte, half zeros), keeps DIR/keep open (known content),
  * and every 100 ms writes its counter into DIR/counter through an fd it keeps open (fixed-width
  * records, so the file's size never changes: CRIU checks open files' sizes on restore).  On SIGUSR1
  * it checks memory, the kept fd and the counter's continuity and writes "OK <count>" or
@@ -35,6 +36,9 @@
 
 volatile char marker[64] = "STASIS-WORKLOAD-MARKER-7f3a9c";
 static volatile sig_atomic_t verify_requested;
+/* -c: the pattern's words keep 4 bits of each byte, and a page's second half is zero */
+static uint64_t word_mask = ~0ull;
+static size_t random_words = PAGE / sizeof(uint64_t);
 
 static void on_usr1(int sig)
 {
@@ -51,18 +55,24 @@ static uint64_t next(uint64_t *s)
 	return *s = x;
 }
 
+static uint64_t expected(uint64_t *s, size_t i)
+{
+	uint64_t v = next(s);
+	return i < random_words ? v & word_mask : 0;
+}
+
 static void fill_page(uint64_t *p, size_t page)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ull ^ (page + 1) * 0xbf58476d1ce4e5b9ull;
 	for (size_t i = 0; i < PAGE / sizeof(uint64_t); i++)
-		p[i] = next(&s);
+		p[i] = expected(&s, i);
 }
 
 static int check_page(const uint64_t *p, size_t page)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ull ^ (page + 1) * 0xbf58476d1ce4e5b9ull;
 	for (size_t i = 0; i < PAGE / sizeof(uint64_t); i++)
-		if (p[i] != next(&s))
+		if (p[i] != expected(&s, i))
 			return -1;
 	return 0;
 }
@@ -134,7 +144,7 @@ int main(int argc, char **argv)
 	const char *connect_to = NULL, *listen_on = NULL;
 	bool zombie = false, stopped = false;
 	int c;
-	while ((c = getopt(argc, argv, "m:d:p:lu:U:zs")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:p:lu:U:zsc")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoul(optarg, NULL, 10);
@@ -160,9 +170,13 @@ int main(int argc, char **argv)
 		case 's':
 			stopped = true; /* a child that stops itself with SIGSTOP */
 			break;
+		case 'c':
+			word_mask = 0x0f0f0f0f0f0f0f0full; /* compressible memory, for the benchmarks */
+			random_words = PAGE / sizeof(uint64_t) / 2;
+			break;
 		default:
 			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] "
-					"[-z] [-s]\n");
+					"[-z] [-s] [-c]\n");
 			return 2;
 		}
 	}
