@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -239,4 +241,15 @@ uint64_t dir_files_bytes(const char *dir)
 			total += (uint64_t)st.st_size;
 	}
 	return total;
+}
+
+void random_suffix(char *buf, size_t len)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	unsigned char rnd[64];
+	if (len == 0 || len > sizeof(rnd) || getrandom(rnd, len - 1, 0) != (ssize_t)(len - 1))
+		abort();
+	for (size_t i = 0; i + 1 < len; i++)
+		buf[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+	buf[len - 1] = '\0';
 }

@@ -44,6 +44,11 @@ enum {
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
 		      struct stasis_error **err);
 /* fsyncs every regular file in dir, then dir itself: what CRIU wrote there is on disk. */
+/*
+ * len - 1 random letters and digits and a NUL: a name no other run picks (mkstemp's suffix, for
+ * names that must be known before the file is made).
+ */
+void random_suffix(char *buf, size_t len);
 /* The bytes of the regular files directly in dir (0 when it cannot be read). */
 uint64_t dir_files_bytes(const char *dir);
 int fsync_dir_files(const char *dir, struct stasis_error **err);

@@ -113,7 +113,8 @@ static void write_checkpoint(const char *path, const char *compress, const char 
 {
 	struct stasis_error *err = NULL;
 	struct arc_writer *w = NULL;
-	if (arc_writer_open(path, compress, &w, &err) < 0 || arc_writer_add_dir(w, "checkpoint", &err) < 0)
+	if (arc_writer_open(path, compress, NULL, &w, &err) < 0 ||
+	    arc_writer_add_dir(w, "checkpoint", &err) < 0)
 		die(path, err);
 	static const char *const images[] = {
 		"inventory.img", "pstree.img",	       "core-1.img",   "core-6.img",   "ids-1.img",
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
 	if (mkdir(out, 0700) < 0)
 		die(out, NULL);
 	struct arc_import imp = { 0 };
-	if (arc_import(sparse, out, &imp, &err) < 0 || !imp.has_manifest)
+	if (arc_import(sparse, out, NULL, &imp, &err) < 0 || !imp.has_manifest)
 		die(sparse, err);
 	arc_import_clear(&imp);
 	static const char *const members[] = { "stasis.manifest", "config.dump", "bind.mounts",

@@ -43,7 +43,7 @@ static char *slurp(const char *path, size_t *ret_len)
 static void write_checkpoint(const char *path, const char *compress, const char *pages)
 {
 	struct arc_writer *w = NULL;
-	assert_int_equal(arc_writer_open(path, compress, &w, NULL), 0);
+	assert_int_equal(arc_writer_open(path, compress, NULL, &w, NULL), 0);
 	assert_int_equal(arc_writer_add_dir(w, "checkpoint", NULL), 0);
 	static const char *const images[] = { "inventory.img", "pstree.img", "core-1.img", "core-6.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(images); i++) {
@@ -98,7 +98,7 @@ static void archive_bigger_than_the_disk_is_refused_before_writing(void **state)
 	assert_int_equal(mkdir(out, 0700), 0);
 	struct arc_import imp = { 0 };
 	struct stasis_error *e = NULL;
-	assert_int_equal(arc_import(bomb, out, &imp, &e), -ENOSPC);
+	assert_int_equal(arc_import(bomb, out, NULL, &imp, &e), -ENOSPC);
 	const char *msg = stasis_error_message(e);
 	print_message("%s\n", msg);
 	assert_non_null(strstr(msg, "member `checkpoint/pages-1.img`"));
@@ -116,7 +116,7 @@ static void archive_bigger_than_the_disk_is_refused_before_writing(void **state)
 	cleanup_free char *fits = xasprintf("%s/fits.tar.zst", dir);
 	write_checkpoint(fits, "zstd", pages);
 	assert_int_equal(mkdir(out, 0700), 0);
-	assert_int_equal(arc_import(fits, out, &imp, &e), 0);
+	assert_int_equal(arc_import(fits, out, NULL, &imp, &e), 0);
 	assert_true(imp.has_manifest);
 	arc_import_clear(&imp);
 	rm_rf(out);
@@ -199,7 +199,7 @@ static int verify_and_import(const char *archive, const char *dir, struct stasis
 	cleanup_free char *out = xasprintf("%s/out", dir);
 	assert_int_equal(mkdir(out, 0700), 0);
 	struct stasis_error *e2 = NULL;
-	int r2 = arc_import(archive, out, &imp, &e2);
+	int r2 = arc_import(archive, out, NULL, &imp, &e2);
 	if (r2 != r)
 		fail_msg("verify %d, import %d (%s)", r, r2, stasis_error_message(e2));
 	stasis_error_free(e2);

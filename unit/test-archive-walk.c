@@ -109,7 +109,7 @@ static void expect_checkpoint_readers(const char *archive, int want, const char 
 	cleanup_free char *out = unit_tmpdir("walk");
 	struct arc_import imp = { 0 };
 	struct stasis_error *e = NULL;
-	assert_int_equal(arc_import(archive, out, &imp, &e), -want);
+	assert_int_equal(arc_import(archive, out, NULL, &imp, &e), -want);
 	assert_non_null(strstr(stasis_error_message(e), words));
 	e = stasis_error_free(e);
 	size_t members = 0;
@@ -164,7 +164,7 @@ static void one_rule_for_every_reader(void **state)
 	cleanup_free char *good = tar_write(&t, dir, "good.tar");
 	cleanup_free char *out = unit_tmpdir("walk");
 	struct arc_import imp = { 0 };
-	assert_int_equal(arc_import(good, out, &imp, NULL), 0);
+	assert_int_equal(arc_import(good, out, NULL, &imp, NULL), 0);
 	assert_false(imp.has_manifest);
 	cleanup_free char *spec = xasprintf("%s/spec.dump", out);
 	assert_int_equal(access(spec, F_OK), 0);
@@ -257,7 +257,7 @@ static void verify_fifty_thousand_members(void **state)
 	cleanup_free char *dir = unit_tmpdir("walk");
 	cleanup_free char *path = xasprintf("%s/many.tar", dir);
 	struct arc_writer *w = NULL;
-	assert_int_equal(arc_writer_open(path, "none", &w, NULL), 0);
+	assert_int_equal(arc_writer_open(path, "none", NULL, &w, NULL), 0);
 	assert_int_equal(arc_writer_add_dir(w, "checkpoint", NULL), 0);
 	static const char *const images[] = { "inventory.img", "pstree.img", "core-1.img", "core-6.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(images); i++) {

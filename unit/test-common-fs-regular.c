@@ -78,7 +78,7 @@ static void fifo_is_refused_as_an_archive(void **state)
 	cleanup_free char *out = xasprintf("%s/out", dir);
 	assert_int_equal(mkdir(out, 0700), 0);
 	struct arc_import imp = { 0 };
-	expect_error(arc_import(fifo, out, &imp, &e_), EINVAL,
+	expect_error(arc_import(fifo, out, NULL, &imp, &e_), EINVAL,
 		     "checkpoint.tar.zst` is a fifo, not a regular file");
 	size_t members = 0;
 	unsigned long long bytes = 0;
@@ -109,7 +109,7 @@ static void directory_is_refused_as_an_archive(void **state)
 	cleanup_free char *out = xasprintf("%s/out", dir);
 	assert_int_equal(mkdir(out, 0700), 0);
 	struct arc_import imp = { 0 };
-	expect_error(arc_import(not_archive, out, &imp, &e_), EISDIR, "checkpoint.tar` is a directory");
+	expect_error(arc_import(not_archive, out, NULL, &imp, &e_), EISDIR, "checkpoint.tar` is a directory");
 	size_t members = 0;
 	unsigned long long bytes = 0;
 	expect_error(arc_verify(not_archive, &imp, &members, &bytes, &e_), EISDIR, "is a directory");

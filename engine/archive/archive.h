@@ -94,11 +94,15 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 /*
  * Writing.  A tar archive (compress: "zstd", "gzip" or "none") streams to a temporary file beside
  * final_path; arc_writer_commit() adds the manifest, fsyncs and renames it into place (mode 0600),
- * so a crash or ENOSPC never leaves a partial archive under the final name.
+ * so a crash or ENOSPC never leaves a partial archive under the final name.  tmp_path (NULL: a
+ * fresh arc_writer_tmp_name()) is created, never opened if it exists: a caller that must undo
+ * it after a kill records its name first (the checkpoint's guard).
  */
 struct arc_writer;
-int arc_writer_open(const char *final_path, const char *compress, struct arc_writer **ret,
-		    struct stasis_error **err);
+/* "DIR/.NAME.stasis-RANDOM" beside final_path (malloc'ed); nothing is created */
+char *arc_writer_tmp_name(const char *final_path);
+int arc_writer_open(const char *final_path, const char *compress, const char *tmp_path,
+		    struct arc_writer **ret, struct stasis_error **err);
 int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err);
 int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
 			  struct stasis_error **err);
@@ -106,7 +110,6 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 /* Adds the manifest, fsyncs, links the archive under its final name; frees w either way. */
 int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err);
 /* The temporary file the archive is written to until the commit (for whoever must remove it). */
-const char *arc_writer_tmp_path(const struct arc_writer *w);
 /* Removes the temporary file and frees w; accepts NULL; returns NULL. */
 struct arc_writer *arc_writer_abort(struct arc_writer *w);
 /* From now on, each chunk written is counted towards total and told to p (copied). */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -65,21 +66,29 @@ static int ar_error(struct arc_writer *w, struct stasis_error **err, const char 
 			  archive_error_string(w->a) ? archive_error_string(w->a) : "error");
 }
 
-int arc_writer_open(const char *final_path, const char *compress, struct arc_writer **ret,
-		    struct stasis_error **err)
+char *arc_writer_tmp_name(const char *final_path)
+{
+	char suffix[9];
+	random_suffix(suffix, sizeof(suffix));
+	cleanup_free char *copy = xstrdup(final_path);
+	cleanup_free char *copy2 = xstrdup(final_path);
+	return xasprintf("%s/.%s.stasis-%s", dirname(copy), basename(copy2), suffix);
+}
+
+int arc_writer_open(const char *final_path, const char *compress, const char *tmp_path,
+		    struct arc_writer **ret, struct stasis_error **err)
 {
 	if (!compress)
 		compress = "zstd";
 	if (strcmp(compress, "zstd") && strcmp(compress, "gzip") && strcmp(compress, "none"))
 		return error_setx(err, EINVAL, "compression `%s`: expected zstd, gzip or none", compress);
 	cleanup_free char *copy = xstrdup(final_path);
-	cleanup_free char *copy2 = xstrdup(final_path);
 	struct arc_writer *w = xzalloc(sizeof(*w));
 	w->final_path = xstrdup(final_path);
 	w->dir = xstrdup(dirname(copy));
-	w->tmp_path = xasprintf("%s/.%s.stasis-XXXXXX", w->dir, basename(copy2));
+	w->tmp_path = tmp_path ? xstrdup(tmp_path) : arc_writer_tmp_name(final_path);
 	w->now = time(NULL);
-	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		int r = error_set(err, errno, "create archive in `%s`", w->dir);
 		free(w->tmp_path);
@@ -274,11 +283,6 @@ int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct sta
 	/* committed or not, the temporary name goes (committed, the archive lives on under its own) */
 	arc_writer_abort(w);
 	return r;
-}
-
-const char *arc_writer_tmp_path(const struct arc_writer *w)
-{
-	return w->tmp_path;
 }
 
 struct arc_writer *arc_writer_abort(struct arc_writer *w)

@@ -215,8 +215,6 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if ((r = ckpt_find_container(&c, err)) < 0 || (r = ckpt_load_config(&c, err)) < 0 ||
 	    (r = ckpt_plan(&c, err)) < 0 || (r = ckpt_prepare_dirs(&c, err)) < 0)
 		goto out;
-	if (c.images_tmp && (r = ckpt_guard_note(&c.guard, false, c.images_dir, err)) < 0)
-		goto out;
 	/* CRIU waits for a stopped task in a frozen cgroup until its timeout: say so at once */
 	if (c.freezer && (r = ckpt_refuse_stopped(c.freezer, err)) < 0)
 		goto out;

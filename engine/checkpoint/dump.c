@@ -126,8 +126,14 @@ int ckpt_prepare_dirs(struct ckpt *c, struct stasis_error **err)
 	} else {
 		/* beside the archive: same file system, no copy across devices */
 		cleanup_free char *copy = xstrdup(c->o.export_path);
-		c->images_dir = xasprintf("%s/.stasis-images-XXXXXX", dirname(copy));
-		if (!mkdtemp(c->images_dir))
+		char suffix[9];
+		random_suffix(suffix, sizeof(suffix));
+		c->images_dir = xasprintf("%s/.stasis-images-%s", dirname(copy), suffix);
+		/* the guard's record names it before it exists: a kill in between leaves nothing unknown */
+		int r = ckpt_guard_note(&c->guard, false, c->images_dir, err);
+		if (r < 0)
+			return r;
+		if (mkdir(c->images_dir, 0700) < 0)
 			return error_set(err, errno, "create a work directory beside `%s`", c->o.export_path);
 		c->images_tmp = true;
 	}

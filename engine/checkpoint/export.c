@@ -151,9 +151,11 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	}
 
 	struct arc_writer *w = NULL;
-	r = arc_writer_open(c->o.export_path, c->o.compress, &w, err);
+	/* the guard knows the name before the file exists: a kill in between leaves nothing unknown */
+	cleanup_free char *tmp = arc_writer_tmp_name(c->o.export_path);
+	r = ckpt_guard_note(&c->guard, false, tmp, err);
 	if (r == 0)
-		r = ckpt_guard_note(&c->guard, false, arc_writer_tmp_path(w), err);
+		r = arc_writer_open(c->o.export_path, c->o.compress, tmp, &w, err);
 	struct progress_sink sink = { c->o.progress, c->o.progress_data, STASIS_PHASE_WRITE };
 	if (r == 0 && sink.fn) {
 		/* the images are nearly all of it: the rootfs diff and the small files come on top */
