@@ -305,6 +305,19 @@ static int take_key(struct scan *s, char ***parts, size_t *n)
 	}
 }
 
+/* A key, then `=` and the blanks after it: s->p at the value. */
+static int take_key_eq(struct scan *s, char ***parts, size_t *n)
+{
+	int r = take_key(s, parts, n);
+	if (r < 0)
+		return r;
+	if (*s->p != '=')
+		return fail(s, "expected `=` after the key `%s`", (*parts)[*n - 1]);
+	s->p++;
+	skip_space(s);
+	return 0;
+}
+
 static int take_value(struct scan *s, unsigned int depth, struct value *v);
 
 /* an array, s->p at its `[`: its string members kept */
@@ -349,13 +362,9 @@ static int take_inline_table(struct scan *s, unsigned int depth, struct value *v
 		for (;;) {
 			cleanup_strv char **parts = NULL;
 			size_t n = 0;
-			int r = take_key(s, &parts, &n);
+			int r = take_key_eq(s, &parts, &n);
 			if (r < 0)
 				return r;
-			if (*s->p != '=')
-				return fail(s, "expected `=` after a key in an inline table");
-			s->p++;
-			skip_space(s);
 			struct value member = { 0 };
 			r = take_value(s, depth + 1, &member);
 			value_clear(&member);
@@ -445,13 +454,9 @@ static int take_pair(struct scan *s, char *const *table, struct toml_doc *d)
 	unsigned int line = s->line;
 	cleanup_strv char **parts = NULL;
 	size_t n = 0;
-	int r = take_key(s, &parts, &n);
+	int r = take_key_eq(s, &parts, &n);
 	if (r < 0)
 		return r;
-	if (*s->p != '=')
-		return fail(s, "expected `=` after the key `%s`", parts[n - 1]);
-	s->p++;
-	skip_space(s);
 	struct value v = { 0 };
 	if ((r = take_value(s, 0, &v)) < 0 || (r = end_of_line(s)) < 0) {
 		value_clear(&v);

@@ -92,12 +92,18 @@ loader_of() {
 	(cd "$1/root" && find . -name 'ld-linux-*.so.*' | head -n1 | sed 's|^\./||')
 }
 
-fetch_criu() {
-	fetch_private "$prefix" criu checkpointctl
-	local ld libdir
-	ld=$(loader_of "$prefix")
+# fetch_unpacked PREFIX PACKAGES...: fetch_private, then the prefix's loader in ld and its library
+# directory in libdir (relative to PREFIX/root) for the wrappers, and PREFIX/bin for them
+fetch_unpacked() {
+	fetch_private "$@"
+	ld=$(loader_of "$1")
 	libdir=$(dirname "$ld")
-	mkdir -p "$prefix/bin"
+	mkdir -p "$1/bin"
+}
+
+fetch_criu() {
+	local ld libdir
+	fetch_unpacked "$prefix" criu checkpointctl
 	for tool in usr/sbin/criu usr/bin/checkpointctl; do
 		cat >"$prefix/bin/$(basename "$tool")" <<WRAP
 #!/bin/sh
@@ -113,11 +119,8 @@ WRAP
 # symlink shared by work trees) and the CRIU beside it, ../../criu/bin, first in PATH; --library-path
 # (not LD_LIBRARY_PATH) reaches crun's dlopen() of libcriu.so.2 and not the programs crun runs.
 fetch_crun() {
-	fetch_private "$crun_prefix" crun libcriu2
 	local ld libdir
-	ld=$(loader_of "$crun_prefix")
-	libdir=$(dirname "$ld")
-	mkdir -p "$crun_prefix/bin"
+	fetch_unpacked "$crun_prefix" crun libcriu2
 	cat >"$crun_prefix/bin/crun" <<WRAP
 #!/bin/sh
 # runs usr/bin/crun from $suite through that release's own loader and libraries, with libcriu

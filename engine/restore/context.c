@@ -313,6 +313,18 @@ static void keep_log(struct restore_ctx *r)
 		r->kept_log = TAKE_PTR(kept);
 }
 
+/* What this call made of stasis' own: the state dir (emptied when the caller's) and the records. */
+static void drop_state_dir_and_records(struct restore_ctx *r)
+{
+	if (r->state_marked)
+		runtime_state_dir_clear(r->state_dir, r->o.id, NULL);
+	else if (r->state_created)
+		rmdir(r->state_dir);
+	if (r->owner_saved)
+		remove_records(r->o.id, NULL);
+	r->state_marked = r->state_created = r->owner_saved = false;
+}
+
 /* Undo, newest first: no process, no mount, no half-built bundle, no record of ours. */
 void restore_ctx_rollback(struct restore_ctx *r)
 {
@@ -337,22 +349,11 @@ void restore_ctx_rollback(struct restore_ctx *r)
 	if (r->rootfs_mount)
 		umount2(r->rootfs_mount, MNT_DETACH);
 	keep_log(r);
-	if (r->state_marked)
-		runtime_state_dir_clear(r->state_dir, r->o.id, NULL);
-	else if (r->state_created)
-		rmdir(r->state_dir);
-	if (r->owner_saved)
-		remove_records(r->o.id, NULL);
+	drop_state_dir_and_records(r);
 }
 
 void restore_ctx_hand_over(struct restore_ctx *r)
 {
 	/* nothing of stasis' is left in it once CRIU is done: the runtime's record is the container's */
-	if (r->state_marked)
-		runtime_state_dir_clear(r->state_dir, r->o.id, NULL);
-	else if (r->state_created)
-		rmdir(r->state_dir);
-	if (r->owner_saved)
-		remove_records(r->o.id, NULL);
-	r->state_marked = r->state_created = r->owner_saved = false;
+	drop_state_dir_and_records(r);
 }
