@@ -5,11 +5,7 @@ load helpers
 load containers
 
 setup() {
-	require_criu
-	command -v podman >/dev/null || skip_or_fail "podman is not installed"
-	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
-	STATE=$OUT/state
-	use_podman "$OUT"
+	require_podman
 }
 
 teardown() {

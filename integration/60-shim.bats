@@ -8,10 +8,7 @@ load helpers
 load containers
 
 setup() {
-	require_criu
-	command -v podman >/dev/null || skip_or_fail "podman is not installed"
-	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
-	use_podman "$OUT"
+	require_podman
 	# our own image tag: other tests remove theirs
 	IMAGE=localhost/stasis-shim:test
 	ensure_crun_cgroups

@@ -98,6 +98,16 @@ restore_as() {
 		--rootfs-base "$CT_BASE/image" --mount "/data=$data" "$@"
 }
 
+# require_podman: root, CRIU and podman; OUT a fresh scratch dir, STATE the restores' state dirs,
+# podman set up there (use_podman)
+require_podman() {
+	require_criu
+	command -v podman >/dev/null || skip_or_fail "podman is not installed"
+	OUT=$(mktemp -d /tmp/stasis-out-XXXXXX)
+	STATE=$OUT/state
+	use_podman "$OUT"
+}
+
 # use_podman DIR: podman as this host runs it (cgroupfs, file events, runc, modest ulimits: root
 # lacks CAP_SYS_RESOURCE), its runc finding the CRIU that can dump on this kernel; IMAGE is the
 # busybox image imported into podman
