@@ -259,8 +259,8 @@ struct stasis_checkpoint_opts {
 	struct stasis_checkpoint_stats *stats;
 	/*
 	 * Whose keys the images' external mounts get, so that that runtime can restore them: "runc"
-	 * (a masked file is /dev/null) or "crun" (a masked path is its own path); NULL: the
-	 * container's runtime's (runc's when it has none).  stasis restores either.
+	 * (a masked file is /dev/null) or "crun" (a masked path is its own path); NULL: crun's for a
+	 * crun container whose crun has C/R, else runc's.  stasis restores either.
 	 */
 	const char *ext_mount_keys;
 	/*

@@ -18,6 +18,7 @@
 #include "common/xalloc.h"
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
+#include "engine/runtime/runtime-internal.h"
 #include "mounts/mounts.h"
 
 static unsigned long ns_inode(pid_t pid, const char *ns)
@@ -69,7 +70,15 @@ static char *resolve_dest(const char *dest, void *data)
 int ckpt_plan(struct ckpt *c, struct stasis_error **err)
 {
 	pid_t pid = c->state->pid;
-	const char *keys = c->o.ext_mount_keys ? c->o.ext_mount_keys : c->runtime ? c->runtime : "runc";
+	/*
+	 * The keys of the runtime that can restore the images: a crun container's own crun when it
+	 * has C/R (Debian 12's has none), else runc's, which runc, podman with runc and CRI-O take
+	 */
+	const char *keys =
+		c->o.ext_mount_keys ? c->o.ext_mount_keys
+		: c->runtime && strcmp(c->runtime, "crun") == 0 && runtime_can_checkpoint(c->ctx, "crun")
+			? "crun"
+			: "runc";
 	if (strcmp(keys, "runc") != 0 && strcmp(keys, "crun") != 0)
 		return error_setx(err, EINVAL, "opts.ext_mount_keys `%s`: expected runc or crun", keys);
 	int r = mnt_table_load(pid, &c->mountinfo, err);

@@ -57,6 +57,8 @@ int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *argv, const
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
 int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb,
 		const char *id, const char *extra, char **ret_out, struct stasis_error **err);
+/* Whether runtime has checkpoint/restore at all: `<runtime> checkpoint --help` succeeds (podman's probe). */
+bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime);
 /* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
 int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
 		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err);

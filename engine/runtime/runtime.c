@@ -173,6 +173,14 @@ int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *r
 	return runtime_runv(ctx, argv, ret_out, err);
 }
 
+bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime)
+{
+	const char *argv[] = { runtime, "checkpoint", "--help", NULL };
+	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
+	cleanup_free char *out = NULL;
+	return runtime_runv(ctx, argv, &out, &e) == 0;
+}
+
 int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
 		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err)
 {
