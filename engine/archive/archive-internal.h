@@ -151,4 +151,20 @@ void arc_disk_budget_clear(struct arc_disk_budget *b);
 /* Opens a libarchive writer onto fd through our own zstd stream (zstd.c): ARCHIVE_OK or _FATAL. */
 int arc_write_open_zstd_fd(struct archive *a, int fd);
 
+/*
+ * zstd.c's output: zstd frames (or, without compress, the bytes as they are) written to fd, the
+ * file given back to the disk a window behind.  -errno returns (-EIO: zstd failed).
+ */
+struct zsink;
+struct zsink *zsink_new(int fd, bool compress);
+int zsink_put(struct zsink *z, const void *buf, size_t len);
+/* Ends the current zstd frame (nothing uncompressed): what follows starts a new one. */
+int zsink_end_frame(struct zsink *z);
+/* Bytes as they are, between frames (after zsink_end_frame): a frame made by the caller. */
+int zsink_put_raw(struct zsink *z, const void *buf, size_t len);
+/* Bytes written to fd so far: where the next one lands. */
+off_t zsink_offset(const struct zsink *z);
+bool zsink_compresses(const struct zsink *z);
+struct zsink *zsink_free(struct zsink *z);
+
 #endif

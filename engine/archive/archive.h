@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include "common/cleanup.h"
 
 struct stasis_error;
 
@@ -112,6 +115,35 @@ int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct sta
 /* The temporary file the archive is written to until the commit (for whoever must remove it). */
 /* Removes the temporary file and frees w; accepts NULL; returns NULL. */
 struct arc_writer *arc_writer_abort(struct arc_writer *w);
+/*
+ * A tar stream written as it comes, for members whose size is known only at their end (the pages
+ * CRIU is dumping): sink.c.  fd must be a file it can seek back in (the placeholder of such a
+ * member's header is rewritten at its end); zstd: as zstd frames, else uncompressed.  mtime stamps
+ * every member.  Members are written in the order given; arc_sink_finish ends the archive (the
+ * caller fsyncs and renames).
+ */
+struct arc_sink;
+int arc_sink_open(int fd, bool zstd, time_t mtime, struct arc_sink **ret, struct stasis_error **err);
+/* A member whose bytes are all here. */
+int arc_sink_add(struct arc_sink *s, const char *name, const void *data, size_t len,
+		 struct stasis_error **err);
+/* A directory member (checkpoint/). */
+int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error **err);
+/* A member whose size is not known yet: then arc_sink_append, and arc_sink_end. */
+int arc_sink_begin(struct arc_sink *s, const char *name, struct stasis_error **err);
+int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err);
+int arc_sink_end(struct arc_sink *s, struct stasis_error **err);
+int arc_sink_finish(struct arc_sink *s, struct stasis_error **err);
+struct arc_sink *arc_sink_free(struct arc_sink *s);
+DEFINE_CLEANUP(struct arc_sink *, arc_sink_free)
+/*
+ * The ustar header of a regular file (mode 0600, root) of size bytes, or of a directory (0700):
+ * 0, -EINVAL (no name),
+ * -ENAMETOOLONG (no split into a 155-byte prefix and a 100-byte name).  Sizes of 8 GiB and more
+ * are written in base 256, as GNU tar does.
+ */
+int arc_ustar_header(unsigned char h[512], const char *name, uint64_t size, time_t mtime, bool dir);
+
 /* From now on, each chunk written is counted towards total and told to p (copied). */
 void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total);
 /* Writes an uncompressed tar of the given relative paths under base (metadata, xattrs, hardlinks kept). */

@@ -24,7 +24,7 @@
 
 struct zsink {
 	int fd;
-	ZSTD_CCtx *cctx;
+	ZSTD_CCtx *cctx; /* NULL: bytes go out as they come (an uncompressed archive) */
 	void *out;
 	size_t out_cap;
 	off_t written;	/* bytes written to fd */
@@ -48,68 +48,45 @@ static void write_behind(struct zsink *z)
 	z->flushing = z->written;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+static int write_out(struct zsink *z, const void *p, size_t len)
 {
+	const char *c = p;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = write(z->fd, c, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
-		p += n;
+			return -errno;
+		c += n;
 		len -= (size_t)n;
+		z->written += n;
 	}
+	write_behind(z);
 	return 0;
 }
 
-static int pump(struct archive *a, struct zsink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
+static int pump(struct zsink *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode)
 {
 	for (;;) {
 		ZSTD_outBuffer out = { z->out, z->out_cap, 0 };
 		size_t left = ZSTD_compressStream2(z->cctx, &out, in, mode);
-		if (ZSTD_isError(left)) {
-			archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(left));
-			return -1;
-		}
-		if (write_all(z->fd, z->out, out.pos) < 0) {
-			archive_set_error(a, errno, "write");
-			return -1;
-		}
-		z->written += (off_t)out.pos;
-		write_behind(z);
+		if (ZSTD_isError(left))
+			return -EIO;
+		int r = write_out(z, z->out, out.pos);
+		if (r < 0)
+			return r;
 		bool done = mode == ZSTD_e_end ? left == 0 : in->pos == in->size;
 		if (done)
 			return 0;
 	}
 }
 
-static la_ssize_t zsink_write(struct archive *a, void *data, const void *buf, size_t len)
-{
-	ZSTD_inBuffer in = { buf, len, 0 };
-	return pump(a, data, &in, ZSTD_e_continue) < 0 ? -1 : (la_ssize_t)len;
-}
-
-static int zsink_close(struct archive *a, void *data)
-{
-	struct zsink *z = data;
-	ZSTD_inBuffer in = { NULL, 0, 0 };
-	return pump(a, z, &in, ZSTD_e_end) < 0 ? ARCHIVE_FATAL : ARCHIVE_OK;
-}
-
-static int zsink_free(struct archive *a, void *data)
-{
-	(void)a;
-	struct zsink *z = data;
-	ZSTD_freeCCtx(z->cctx);
-	free(z->out);
-	free(z);
-	return ARCHIVE_OK;
-}
-
-int arc_write_open_zstd_fd(struct archive *a, int fd)
+struct zsink *zsink_new(int fd, bool compress)
 {
 	struct zsink *z = xzalloc(sizeof(*z));
 	z->fd = fd;
+	if (!compress)
+		return z;
 	z->cctx = ZSTD_createCCtx();
 	z->out_cap = ZSTD_CStreamOutSize();
 	z->out = xmalloc(z->out_cap);
@@ -119,8 +96,84 @@ int arc_write_open_zstd_fd(struct archive *a, int fd)
 	/* fails harmlessly (single-threaded) when libzstd was built without threads */
 	if (cpus > 1 && !ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, (int)cpus)))
 		ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
+	return z;
+}
+
+int zsink_put(struct zsink *z, const void *buf, size_t len)
+{
+	if (!z->cctx)
+		return write_out(z, buf, len);
+	ZSTD_inBuffer in = { buf, len, 0 };
+	return pump(z, &in, ZSTD_e_continue);
+}
+
+int zsink_end_frame(struct zsink *z)
+{
+	if (!z->cctx)
+		return 0;
+	ZSTD_inBuffer in = { NULL, 0, 0 };
+	return pump(z, &in, ZSTD_e_end);
+}
+
+int zsink_put_raw(struct zsink *z, const void *buf, size_t len)
+{
+	return write_out(z, buf, len);
+}
+
+off_t zsink_offset(const struct zsink *z)
+{
+	return z->written;
+}
+
+bool zsink_compresses(const struct zsink *z)
+{
+	return z->cctx != NULL;
+}
+
+struct zsink *zsink_free(struct zsink *z)
+{
+	if (!z)
+		return NULL;
+	ZSTD_freeCCtx(z->cctx);
+	free(z->out);
+	free(z);
+	return NULL;
+}
+
+/* ---- libarchive's writer onto a zsink ---- */
+
+static la_ssize_t la_zsink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	int r = zsink_put(data, buf, len);
+	if (r < 0) {
+		archive_set_error(a, -r, r == -EIO ? "zstd: compression failed" : "write");
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int la_zsink_close(struct archive *a, void *data)
+{
+	int r = zsink_end_frame(data);
+	if (r < 0) {
+		archive_set_error(a, -r, r == -EIO ? "zstd: compression failed" : "write");
+		return ARCHIVE_FATAL;
+	}
+	return ARCHIVE_OK;
+}
+
+static int la_zsink_free(struct archive *a, void *data)
+{
+	(void)a;
+	zsink_free(data);
+	return ARCHIVE_OK;
+}
+
+int arc_write_open_zstd_fd(struct archive *a, int fd)
+{
+	struct zsink *z = zsink_new(fd, true);
 	/* tar output is many small writes: let libarchive gather them into 1 MiB blocks */
 	archive_write_set_bytes_per_block(a, 1 << 20);
 	archive_write_set_bytes_in_last_block(a, 1);
-	return archive_write_open2(a, z, NULL, zsink_write, zsink_close, zsink_free);
+	return archive_write_open2(a, z, NULL, la_zsink_write, la_zsink_close, la_zsink_free);
 }

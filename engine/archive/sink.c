@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A tar stream whose members may start before their size is known (a page image CRIU is still
+ * writing), on a seekable file, uncompressed or as zstd frames.  Such a member's header goes out
+ * first as a placeholder of a fixed encoded size: its own raw-block zstd frame (or the bare header
+ * uncompressed), rewritten in place with the real size once the member ends.  A .tar.zst made of
+ * several frames is one valid zstd stream, so every tar and zstd reader takes the result.
+ * docs/design/streaming.md section 3 has the byte layout.
+ */
+#include "engine/archive/archive.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive/archive-internal.h"
+
+/* a tar block, and the fields of a ustar header (POSIX.1-1988, as GNU tar and libarchive read it) */
+#define TAR_BLOCK 512
+#define USTAR_NAME_MAX 100
+#define USTAR_PREFIX_MAX 155
+/* 11 octal digits: a size from 8 GiB on is written in base 256 (GNU), which libarchive reads */
+#define USTAR_OCTAL_SIZE_MAX 077777777777ull
+
+/*
+ * A zstd frame holding one raw (stored) block of TAR_BLOCK bytes: magic, frame header descriptor
+ * 0x60 (single segment, a 2-byte content size stored minus 256, no checksum), the size, then the
+ * block header (last block, raw, TAR_BLOCK bytes).  522 bytes whatever the header says.
+ */
+static const unsigned char ZSTD_RAW_FRAME_PREFIX[] = {
+	0x28, 0xb5, 0x2f, 0xfd,						    /* ZSTD_MAGICNUMBER */
+	0x60,								    /* descriptor */
+	(TAR_BLOCK - 256) & 0xff, (TAR_BLOCK - 256) >> 8,		    /* content size */
+	(TAR_BLOCK << 3 | 1) & 0xff, (TAR_BLOCK << 3 | 1) >> 8 & 0xff, 0x00, /* block header */
+};
+
+struct arc_sink {
+	int fd;
+	struct zsink *z;
+	time_t mtime;
+	/* the member whose size is not known yet */
+	bool open;
+	char *name;
+	off_t header_at; /* where its placeholder is in the file */
+	uint64_t size;
+};
+
+/* width - 1 octal digits and a NUL, as ustar wants (v fits: the callers see to it) */
+static void octal(char *field, size_t width, uint64_t v)
+{
+	field[width - 1] = '\0';
+	for (size_t i = width - 1; i-- > 0; v >>= 3)
+		field[i] = (char)('0' + (v & 7));
+}
+
+int arc_ustar_header(unsigned char h[TAR_BLOCK], const char *name, uint64_t size, time_t mtime, bool dir)
+{
+	memset(h, 0, TAR_BLOCK);
+	size_t len = strlen(name);
+	if (len == 0)
+		return -EINVAL;
+	if (len <= USTAR_NAME_MAX) {
+		memcpy(h, name, len);
+	} else {
+		/* prefix/name, split at a slash, as ustar allows */
+		const char *cut = NULL;
+		for (const char *p = name; (p = strchr(p, '/')); p++)
+			if ((size_t)(p - name) <= USTAR_PREFIX_MAX && strlen(p + 1) <= USTAR_NAME_MAX &&
+			    p[1])
+				cut = p;
+		if (!cut)
+			return -ENAMETOOLONG;
+		memcpy(h + 345, name, (size_t)(cut - name));
+		memcpy(h, cut + 1, strlen(cut + 1));
+	}
+	octal((char *)h + 100, 8, dir ? 0700 : 0600);
+	octal((char *)h + 108, 8, 0);
+	octal((char *)h + 116, 8, 0);
+	if (size <= USTAR_OCTAL_SIZE_MAX) {
+		octal((char *)h + 124, 12, size);
+	} else {
+		/* base 256: the high bit of the first byte marks it, the rest big-endian */
+		h[124] = 0x80;
+		for (int i = 11; i >= 1; i--, size >>= 8)
+			h[124 + i] = size & 0xff;
+	}
+	octal((char *)h + 136, 12, (uint64_t)(mtime > 0 ? mtime : 0));
+	h[156] = dir ? '5' : '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memcpy(h + 265, "root", 4);
+	memcpy(h + 297, "root", 4);
+	/* the checksum is the sum of the bytes with its own field as spaces */
+	memset(h + 148, ' ', 8);
+	unsigned sum = 0;
+	for (size_t i = 0; i < TAR_BLOCK; i++)
+		sum += h[i];
+	octal((char *)h + 148, 7, sum);
+	h[155] = ' ';
+	return 0;
+}
+
+int arc_sink_open(int fd, bool zstd, time_t mtime, struct arc_sink **ret, struct stasis_error **err)
+{
+	if (lseek(fd, 0, SEEK_CUR) < 0)
+		return error_set(err, errno, "a streamed archive needs a file it can seek back in");
+	struct arc_sink *s = xzalloc(sizeof(*s));
+	s->fd = fd;
+	s->z = zsink_new(fd, zstd);
+	s->mtime = mtime;
+	*ret = s;
+	return 0;
+}
+
+static int sink_fail(int r, const char *what, struct stasis_error **err)
+{
+	if (r == -EIO)
+		return error_setx(err, EIO, "archive: zstd failed writing %s", what);
+	return error_set(err, -r, "archive: write %s", what);
+}
+
+/* zeros up to the end of the member's last tar block */
+static int pad(struct arc_sink *s, uint64_t size)
+{
+	static const unsigned char zeros[TAR_BLOCK];
+	size_t rest = size % TAR_BLOCK;
+	return rest ? zsink_put(s->z, zeros, TAR_BLOCK - rest) : 0;
+}
+
+int arc_sink_add(struct arc_sink *s, const char *name, const void *data, size_t len,
+		 struct stasis_error **err)
+{
+	if (s->open)
+		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, s->name);
+	unsigned char h[TAR_BLOCK];
+	int r = arc_ustar_header(h, name, len, s->mtime, false);
+	if (r < 0)
+		return error_setx(err, -r, "archive: member name `%s`", name);
+	if ((r = zsink_put(s->z, h, sizeof(h))) < 0 || (r = zsink_put(s->z, data, len)) < 0 ||
+	    (r = pad(s, len)) < 0)
+		return sink_fail(r, name, err);
+	return 0;
+}
+
+int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error **err)
+{
+	unsigned char h[TAR_BLOCK];
+	int r = arc_ustar_header(h, name, 0, s->mtime, true);
+	if (r < 0)
+		return error_setx(err, -r, "archive: member name `%s`", name);
+	return (r = zsink_put(s->z, h, sizeof(h))) < 0 ? sink_fail(r, name, err) : 0;
+}
+
+int arc_sink_begin(struct arc_sink *s, const char *name, struct stasis_error **err)
+{
+	if (s->open)
+		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, s->name);
+	unsigned char h[TAR_BLOCK];
+	int r = arc_ustar_header(h, name, 0, s->mtime, false);
+	if (r < 0)
+		return error_setx(err, -r, "archive: member name `%s`", name);
+	/* the placeholder is a frame of its own: the compressed data around it end and start anew */
+	if ((r = zsink_end_frame(s->z)) < 0)
+		return sink_fail(r, name, err);
+	s->header_at = zsink_offset(s->z);
+	if (zsink_compresses(s->z))
+		r = zsink_put_raw(s->z, ZSTD_RAW_FRAME_PREFIX, sizeof(ZSTD_RAW_FRAME_PREFIX));
+	if (r < 0 || (r = zsink_put_raw(s->z, h, sizeof(h))) < 0)
+		return sink_fail(r, name, err);
+	s->open = true;
+	s->name = xstrdup(name);
+	s->size = 0;
+	return 0;
+}
+
+int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err)
+{
+	int r = zsink_put(s->z, data, len);
+	if (r < 0)
+		return sink_fail(r, s->name, err);
+	s->size += len;
+	return 0;
+}
+
+int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
+{
+	unsigned char h[TAR_BLOCK];
+	int r = arc_ustar_header(h, s->name, s->size, s->mtime, false);
+	if (r < 0)
+		return error_setx(err, -r, "archive: member name `%s`", s->name);
+	if ((r = pad(s, s->size)) < 0 || (r = zsink_end_frame(s->z)) < 0)
+		return sink_fail(r, s->name, err);
+	/* the header in its placeholder, now that the size is known: same length, same place */
+	off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
+	if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
+		return sink_fail(r, s->name, err);
+	s->open = false;
+	free(s->name);
+	s->name = NULL;
+	return 0;
+}
+
+int arc_sink_finish(struct arc_sink *s, struct stasis_error **err)
+{
+	static const unsigned char end[2 * TAR_BLOCK];
+	if (s->open)
+		return error_setx(err, EBUSY, "archive: finished while `%s` had not ended", s->name);
+	int r = zsink_put(s->z, end, sizeof(end));
+	if (r == 0)
+		r = zsink_end_frame(s->z);
+	return r < 0 ? sink_fail(r, "the end of the archive", err) : 0;
+}
+
+struct arc_sink *arc_sink_free(struct arc_sink *s)
+{
+	if (!s)
+		return NULL;
+	zsink_free(s->z);
+	free(s->name);
+	free(s);
+	return NULL;
+}

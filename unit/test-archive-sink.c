@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The streamed tar writer (engine/archive/sink.c): a member whose size is known only at its end
+ * gets a placeholder header rewritten in place; the archive, zstd or plain, reads back through the
+ * walker import uses, with every member's name, size and bytes as written.
+ */
+#include "unit/unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive/archive-internal.h"
+#include "engine/archive/archive.h"
+#include "include/stasis.h"
+
+#define PAGES_BYTES ((3u << 20) + 1234u) /* not a multiple of a tar block: the padding counts */
+#define CHUNK 65536u
+
+static unsigned char pattern(size_t i)
+{
+	return (unsigned char)((i * 2654435761u) >> 13);
+}
+
+static void write_archive(const char *path, bool zstd)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	cleanup_with(arc_sink_free) struct arc_sink *s = NULL;
+	assert_int_equal(arc_sink_open(fd, zstd, 1700000000, &s, NULL), 0);
+	assert_int_equal(arc_sink_add(s, "config.dump", "{}", 2, NULL), 0);
+	assert_int_equal(arc_sink_add_dir(s, "checkpoint", NULL), 0);
+	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-1.img", NULL), 0);
+	/* a second open member before the first ended is refused */
+	struct stasis_error *e = NULL;
+	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-2.img", &e), -EBUSY);
+	stasis_error_free(e);
+	unsigned char *buf = xmalloc(CHUNK);
+	for (size_t off = 0; off < PAGES_BYTES; off += CHUNK) {
+		size_t n = PAGES_BYTES - off < CHUNK ? PAGES_BYTES - off : CHUNK;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(off + i);
+		assert_int_equal(arc_sink_append(s, buf, n, NULL), 0);
+	}
+	free(buf);
+	assert_int_equal(arc_sink_end(s, NULL), 0);
+	assert_int_equal(arc_sink_begin(s, "checkpoint/empty.img", NULL), 0);
+	assert_int_equal(arc_sink_end(s, NULL), 0);
+	assert_int_equal(arc_sink_add(s, "checkpoint/pagemap-1.img", "pm", 2, NULL), 0);
+	assert_int_equal(arc_sink_finish(s, NULL), 0);
+}
+
+static void read_back(const char *path)
+{
+	cleanup_with(arc_walk_close) struct arc_walk w = { 0 };
+	assert_int_equal(arc_walk_open(&w, path, NULL, ARC_RULES_CHECKPOINT, 0, NULL), 0);
+	static const struct {
+		const char *name;
+		uint64_t size;
+	} want[] = {
+		{ "config.dump", 2 },
+		{ "checkpoint/pages-1.img", PAGES_BYTES },
+		{ "checkpoint/empty.img", 0 },
+		{ "checkpoint/pagemap-1.img", 2 },
+	};
+	size_t seen = 0;
+	struct arc_member m;
+	int r;
+	while ((r = arc_walk_next(&w, &m, NULL)) > 0) {
+		if (m.type == ARC_MEMBER_DIR)
+			continue;
+		assert_true(seen < sizeof(want) / sizeof(want[0]));
+		assert_string_equal(m.name, want[seen].name);
+		assert_int_equal(m.size, want[seen].size);
+		unsigned char *data = NULL;
+		size_t len = 0;
+		assert_int_equal(arc_walk_read(&w, 8u << 20, &data, &len, NULL), 0);
+		assert_int_equal(len, want[seen].size);
+		if (seen == 1)
+			for (size_t i = 0; i < len; i++)
+				if (data[i] != pattern(i))
+					fail_msg("pages byte %zu differs", i);
+		if (seen == 0)
+			assert_memory_equal(data, "{}", 2);
+		free(data);
+		seen++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(seen, sizeof(want) / sizeof(want[0]));
+}
+
+static void zstd_and_plain_read_back(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir("sink");
+	for (int zstd = 0; zstd <= 1; zstd++) {
+		char *path = xasprintf("%s/a.tar%s", dir, zstd ? ".zst" : "");
+		write_archive(path, zstd);
+		read_back(path);
+		if (zstd) {
+			/* the placeholder frame: 522 bytes, zstd's magic, one raw block of 512 */
+			unsigned char head[16];
+			cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+			off_t at = -1;
+			/* the first frame holds config.dump and the directory; find the second magic */
+			unsigned char *all = NULL;
+			size_t len = 0;
+			assert_int_equal(read_file_capped(path, 16u << 20, (char **)&all, &len, NULL), 0);
+			for (size_t i = 4; i + 4 <= len && at < 0; i++)
+				if (all[i] == 0x28 && all[i + 1] == 0xb5 && all[i + 2] == 0x2f && all[i + 3] == 0xfd)
+					at = (off_t)i;
+			free(all);
+			assert_true(at > 0);
+			assert_int_equal(pread(fd, head, sizeof(head), at), sizeof(head));
+			static const unsigned char prefix[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00,
+								0x01, 0x01, 0x10, 0x00 };
+			assert_memory_equal(head, prefix, sizeof(prefix));
+			/* the patched header names the pages member */
+			assert_memory_equal(head + sizeof(prefix), "checkpoint", 6);
+		}
+		unlink(path);
+		free(path);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+static void header_fields(void **state)
+{
+	(void)state;
+	unsigned char h[512];
+	assert_int_equal(arc_ustar_header(h, "checkpoint/pages-1.img", 1234, 0, false), 0);
+	assert_string_equal((char *)h + 124, "00000002322");
+	assert_memory_equal(h + 257, "ustar\0" "00", 8);
+	/* the checksum: the bytes summed with the field as spaces */
+	unsigned sum = 0;
+	for (size_t i = 0; i < 512; i++)
+		sum += i >= 148 && i < 156 ? ' ' : h[i];
+	assert_int_equal(strtoul((char *)h + 148, NULL, 8), sum);
+	/* 9 GiB: base 256 */
+	uint64_t big = 9ull << 30;
+	assert_int_equal(arc_ustar_header(h, "checkpoint/pages-1.img", big, 0, false), 0);
+	assert_int_equal(h[124], 0x80);
+	uint64_t v = 0;
+	for (int i = 1; i < 12; i++)
+		v = v << 8 | h[124 + i];
+	assert_int_equal(v, big);
+	/* a long name is split at a slash; one with no split is refused */
+	char name[200];
+	memset(name, 'a', sizeof(name));
+	memcpy(name + 120, "/", 1);
+	name[199] = '\0';
+	assert_int_equal(arc_ustar_header(h, name, 1, 0, false), 0);
+	assert_memory_equal(h + 345, name, 120);
+	name[120] = 'a';
+	assert_int_equal(arc_ustar_header(h, name, 1, 0, false), -ENAMETOOLONG);
+	assert_int_equal(arc_ustar_header(h, "", 1, 0, false), -EINVAL);
+}
+
+static void a_pipe_is_refused(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct arc_sink *s = NULL;
+	struct stasis_error *e = NULL;
+	assert_int_equal(arc_sink_open(p[1], true, 0, &s, &e), -ESPIPE);
+	stasis_error_free(e);
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(zstd_and_plain_read_back),
+		cmocka_unit_test(header_fields),
+		cmocka_unit_test(a_pipe_is_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
