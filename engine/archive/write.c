@@ -100,14 +100,13 @@ int arc_writer_open(const char *final_path, const char *compress, const char *tm
 	w->a = archive_write_new();
 	archive_write_set_format_pax_restricted(w->a);
 	int r = ARCHIVE_OK;
-	if (strcmp(compress, "zstd") == 0) {
-		/* zstd worker threads keep pace with the disk, in a bounded amount of memory */
-		r = arc_write_open_zstd_fd(w->a, w->fd);
-	} else {
-		if (strcmp(compress, "gzip") == 0)
-			r = archive_write_add_filter_gzip(w->a);
+	if (strcmp(compress, "gzip") == 0) {
+		r = archive_write_add_filter_gzip(w->a);
 		if (r == ARCHIVE_OK)
 			r = archive_write_open_fd(w->a, w->fd);
+	} else {
+		/* zstd worker threads keep pace with the disk; uncompressed, 1 MiB writes kept behind */
+		r = arc_write_open_zsink_fd(w->a, w->fd, strcmp(compress, "zstd") == 0);
 	}
 	if (r != ARCHIVE_OK) {
 		r = ar_error(w, err, "open");

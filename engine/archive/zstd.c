@@ -169,9 +169,9 @@ static int la_zsink_free(struct archive *a, void *data)
 	return ARCHIVE_OK;
 }
 
-int arc_write_open_zstd_fd(struct archive *a, int fd)
+int arc_write_open_zsink_fd(struct archive *a, int fd, bool compress)
 {
-	struct zsink *z = zsink_new(fd, true);
+	struct zsink *z = zsink_new(fd, compress);
 	/* tar output is many small writes: let libarchive gather them into 1 MiB blocks */
 	archive_write_set_bytes_per_block(a, 1 << 20);
 	archive_write_set_bytes_in_last_block(a, 1);
