@@ -110,13 +110,14 @@ static void zstd_and_plain_read_back(void **state)
 			size_t len = 0;
 			assert_int_equal(read_file_capped(path, 16u << 20, (char **)&all, &len, NULL), 0);
 			for (size_t i = 4; i + 4 <= len && at < 0; i++)
-				if (all[i] == 0x28 && all[i + 1] == 0xb5 && all[i + 2] == 0x2f && all[i + 3] == 0xfd)
+				if (all[i] == 0x28 && all[i + 1] == 0xb5 && all[i + 2] == 0x2f &&
+				    all[i + 3] == 0xfd)
 					at = (off_t)i;
 			free(all);
 			assert_true(at > 0);
 			assert_int_equal(pread(fd, head, sizeof(head), at), sizeof(head));
-			static const unsigned char prefix[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x00,
-								0x01, 0x01, 0x10, 0x00 };
+			static const unsigned char prefix[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x60,
+								0x00, 0x01, 0x01, 0x10, 0x00 };
 			assert_memory_equal(head, prefix, sizeof(prefix));
 			/* the patched header names the pages member */
 			assert_memory_equal(head + sizeof(prefix), "checkpoint", 6);
@@ -134,7 +135,10 @@ static void header_fields(void **state)
 	unsigned char h[512];
 	assert_int_equal(arc_ustar_header(h, "checkpoint/pages-1.img", 1234, 0, false), 0);
 	assert_string_equal((char *)h + 124, "00000002322");
-	assert_memory_equal(h + 257, "ustar\0" "00", 8);
+	assert_memory_equal(h + 257,
+			    "ustar\0"
+			    "00",
+			    8);
 	/* the checksum: the bytes summed with the field as spaces */
 	unsigned sum = 0;
 	for (size_t i = 0; i < 512; i++)

@@ -124,6 +124,9 @@ static void peer_dump_with_notify(int sk)
 	    strcmp(req->opts->external[0], "mnt[/data]:/data") || req->opts->n_ext_mnt != 1 ||
 	    strcmp(req->opts->ext_mnt[0]->key, "/data"))
 		_exit(7);
+	/* the page server socket goes as criu_opts.ps.fd (field 11, 4) */
+	if (!req->opts->ps || !req->opts->ps->has_fd || req->opts->ps->fd != 9)
+		_exit(10);
 	const char *scripts[] = { "orphan-pts-master", "post-dump" };
 	for (int i = 0; i < 2; i++) {
 		StasisWire__CriuNotify n = STASIS_WIRE__CRIU_NOTIFY__INIT;
@@ -189,6 +192,7 @@ static void notify_and_fd(void **state)
 	rpc_opts_init(&o);
 	o.images_dir_fd = 7;
 	o.pid = 1234;
+	o.ps_fd = 9;
 	const char *ext[] = { "mnt[/data]:/data" };
 	o.external = ext;
 	o.n_external = 1;

@@ -34,10 +34,16 @@
  * block header (last block, raw, TAR_BLOCK bytes).  522 bytes whatever the header says.
  */
 static const unsigned char ZSTD_RAW_FRAME_PREFIX[] = {
-	0x28, 0xb5, 0x2f, 0xfd,						    /* ZSTD_MAGICNUMBER */
-	0x60,								    /* descriptor */
-	(TAR_BLOCK - 256) & 0xff, (TAR_BLOCK - 256) >> 8,		    /* content size */
-	(TAR_BLOCK << 3 | 1) & 0xff, (TAR_BLOCK << 3 | 1) >> 8 & 0xff, 0x00, /* block header */
+	0x28,
+	0xb5,
+	0x2f,
+	0xfd, /* ZSTD_MAGICNUMBER */
+	0x60, /* descriptor */
+	(TAR_BLOCK - 256) & 0xff,
+	(TAR_BLOCK - 256) >> 8, /* content size */
+	(TAR_BLOCK << 3 | 1) & 0xff,
+	(TAR_BLOCK << 3 | 1) >> 8 & 0xff,
+	0x00, /* block header */
 };
 
 struct arc_sink {
@@ -71,8 +77,7 @@ int arc_ustar_header(unsigned char h[TAR_BLOCK], const char *name, uint64_t size
 		/* prefix/name, split at a slash, as ustar allows */
 		const char *cut = NULL;
 		for (const char *p = name; (p = strchr(p, '/')); p++)
-			if ((size_t)(p - name) <= USTAR_PREFIX_MAX && strlen(p + 1) <= USTAR_NAME_MAX &&
-			    p[1])
+			if ((size_t)(p - name) <= USTAR_PREFIX_MAX && strlen(p + 1) <= USTAR_NAME_MAX && p[1])
 				cut = p;
 		if (!cut)
 			return -ENAMETOOLONG;

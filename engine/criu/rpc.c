@@ -35,6 +35,7 @@ void rpc_opts_init(struct rpc_opts *o)
 		.images_dir_fd = -1,
 		.work_dir_fd = -1,
 		.manage_cgroups_mode = RPC_CG_UNSET,
+		.ps_fd = -1,
 	};
 }
 
@@ -452,11 +453,17 @@ int rpc_call(struct rpc_conn *c, enum rpc_req type, const struct rpc_opts *opts,
 	cleanup_free StasisWire__JoinNamespace *jn_store = xreallocarray(NULL, n_jn, sizeof(*jn_store));
 
 	StasisWire__CriuOpts o = STASIS_WIRE__CRIU_OPTS__INIT;
+	StasisWire__CriuPageServerInfo ps = STASIS_WIRE__CRIU_PAGE_SERVER_INFO__INIT;
 	StasisWire__CriuFeatures features = STASIS_WIRE__CRIU_FEATURES__INIT;
 	StasisWire__CriuReq req = STASIS_WIRE__CRIU_REQ__INIT;
 	req.type = (StasisWire__CriuReqType)type;
 	if (opts) {
 		fill_opts(&o, opts, ext, ext_store, cg, cg_store, ifd, ifd_store, jn, jn_store);
+		if (opts->ps_fd >= 0) {
+			ps.has_fd = true;
+			ps.fd = opts->ps_fd;
+			o.ps = &ps;
+		}
 		req.opts = &o;
 	}
 	if (type == RPC_FEATURE_CHECK) {
@@ -513,9 +520,12 @@ int rpc_run(const char *criu_path, unsigned int timeout_ms, const volatile sig_a
 	struct rpc_conn c;
 	/* CRIU takes inherit_fd numbers in its own fd table: those fds go to it as they are */
 	size_t n_keep = opts ? opts->n_inherit_fd : 0;
-	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	int *keep = xreallocarray(NULL, n_keep + 2, sizeof(int));
 	for (size_t i = 0; i < n_keep; i++)
 		keep[i] = opts->inherit_fd[i].fd;
+	/* the page server socket is CRIU's at the number the request names */
+	if (opts && opts->ps_fd >= 0)
+		keep[n_keep++] = opts->ps_fd;
 	int r = rpc_conn_spawn(criu_path, timeout_ms, keep, n_keep, opts ? opts->criu_namespaces : NULL, &c,
 			       err);
 	free(keep);

@@ -86,6 +86,11 @@ struct rpc_opts {
 	size_t n_inherit_fd;
 	const struct rpc_join_ns *join_ns;
 	size_t n_join_ns;
+	/*
+	 * dump: a socket (stream) CRIU sends the pages to, in the page server protocol, instead of
+	 * writing pages-N.img and pagemap-N.img; swrk inherits it at the same number.  -1: none.
+	 */
+	int ps_fd;
 	/* not sent: the namespaces criu swrk runs in (NULL: ours) */
 	const struct child_namespaces *criu_namespaces;
 };
