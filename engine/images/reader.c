@@ -793,3 +793,50 @@ int image_read_stats_file(const char *path, struct img_stats *ret, struct stasis
 	const struct image_blob b = { path, (const unsigned char *)data, len };
 	return image_read_stats(&b, ret, err);
 }
+
+/* appends a u32 in host order (CRIU's images are host-endian) */
+static void put_u32(unsigned char **buf, size_t *len, size_t *cap, uint32_t v)
+{
+	if (*cap - *len < sizeof(v)) {
+		*cap = (*cap + sizeof(v)) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, &v, sizeof(v));
+	*len += sizeof(v);
+}
+
+static void put_entry(unsigned char **buf, size_t *len, size_t *cap, const ProtobufCMessage *m)
+{
+	size_t size = protobuf_c_message_get_packed_size(m);
+	put_u32(buf, len, cap, (uint32_t)size);
+	if (*cap - *len < size) {
+		*cap = (*cap + size) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	protobuf_c_message_pack(m, *buf + *len);
+	*len += size;
+}
+
+void image_pagemap_encode(unsigned pages_id, const struct img_page_run *runs, size_t n, unsigned char **ret,
+			  size_t *ret_len)
+{
+	size_t len = 0, cap = 64 + n * 32;
+	unsigned char *buf = xmalloc(cap);
+	put_u32(&buf, &len, &cap, IMAGE_MAGIC_COMMON);
+	put_u32(&buf, &len, &cap, IMAGE_MAGIC_PAGEMAP);
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	head.pages_id = pages_id;
+	put_entry(&buf, &len, &cap, &head.base);
+	for (size_t i = 0; i < n; i++) {
+		PagemapEntry e = PAGEMAP_ENTRY__INIT;
+		e.vaddr = runs[i].vaddr;
+		e.compat_nr_pages = runs[i].nr_pages <= UINT32_MAX ? (uint32_t)runs[i].nr_pages : 0;
+		e.has_nr_pages = true;
+		e.nr_pages = runs[i].nr_pages;
+		e.has_flags = true;
+		e.flags = runs[i].flags;
+		put_entry(&buf, &len, &cap, &e.base);
+	}
+	*ret = buf;
+	*ret_len = len;
+}

@@ -253,6 +253,13 @@ int image_read_files(const struct image_blob *b, struct img_file **ret, size_t *
 int image_read_mounts(const struct image_blob *b, struct img_mount **ret, size_t *ret_n,
 		      struct stasis_error **err);
 int image_read_stats(const struct image_blob *b, struct img_stats *ret, struct stasis_error **err);
+/*
+ * pagemap-N.img as CRIU 4.2 writes it (the magics, the head naming pages-<pages_id>.img, one entry
+ * a run, each a u32 length and the packed message; nr_pages in field 5 and, when it fits, field 2):
+ * for the pagemaps stasis writes itself when CRIU sends the pages to its page server.  malloc'ed.
+ */
+void image_pagemap_encode(unsigned pages_id, const struct img_page_run *runs, size_t n, unsigned char **ret,
+			  size_t *ret_len);
 /* CRIU's stats-dump or stats-restore file at path: 0, -ENOENT, or a read or parse error. */
 int image_read_stats_file(const char *path, struct img_stats *ret, struct stasis_error **err);
 
