@@ -99,7 +99,8 @@ static int on_close(void *data, struct stasis_error **err)
 	return 0;
 }
 
-static pid_t start_fake(int *ret_fd)
+/* the fake CRIU in a child, at the other end of *ret_fd */
+static pid_t start_fake(void (*fake)(int fd), int *ret_fd)
 {
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -107,7 +108,7 @@ static pid_t start_fake(int *ret_fd)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(sv[0]);
-		fake_criu(sv[1]);
+		fake(sv[1]);
 	}
 	close(sv[1]);
 	*ret_fd = sv[0];
@@ -118,7 +119,7 @@ static void a_dump_is_heard_whole(void **state)
 {
 	(void)state;
 	int fd;
-	pid_t pid = start_fake(&fd);
+	pid_t pid = start_fake(fake_criu, &fd);
 	struct heard *h = xzalloc(sizeof(*h));
 	const struct ps_handlers handlers = { on_open, on_run, on_pages, on_close, h };
 	assert_int_equal(ps_serve(fd, &handlers, NULL), 0);
@@ -171,23 +172,16 @@ static void fake_criu_dies(int fd)
 static void a_cut_session_is_an_error(void **state)
 {
 	(void)state;
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(sv[0]);
-		fake_criu_dies(sv[1]);
-	}
-	close(sv[1]);
+	int fd;
+	pid_t pid = start_fake(fake_criu_dies, &fd);
 	struct heard *h = xzalloc(sizeof(*h));
 	const struct ps_handlers handlers = { on_open, on_run, on_pages, on_close, h };
 	struct stasis_error *e = NULL;
-	assert_int_equal(ps_serve(sv[0], &handlers, &e), -EBADMSG);
+	assert_int_equal(ps_serve(fd, &handlers, &e), -EBADMSG);
 	assert_non_null(strstr(stasis_error_message(e), "pages ended early"));
 	stasis_error_free(e);
 	assert_int_equal(h->closes, 0);
-	close(sv[0]);
+	close(fd);
 	waitpid(pid, NULL, 0);
 	free(h);
 }

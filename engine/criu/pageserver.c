@@ -107,10 +107,10 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 			else if (cmd == PS_IOV_HOLE)
 				flags = IMG_PE_PARENT;
 			if (!opened || iov.nr_pages == 0 || iov.nr_pages > PS_MAX_RUN_PAGES)
-				return error_setx(err, EBADMSG,
-						  "CRIU's page server: a run of %llu pages at 0x%llx%s",
-						  (unsigned long long)iov.nr_pages, (unsigned long long)iov.vaddr,
-						  opened ? "" : " before any OPEN2");
+				return error_setx(
+					err, EBADMSG, "CRIU's page server: a run of %llu pages at 0x%llx%s",
+					(unsigned long long)iov.nr_pages, (unsigned long long)iov.vaddr,
+					opened ? "" : " before any OPEN2");
 			if ((r = h->run(iov.vaddr, iov.nr_pages, flags, h->data, err)) < 0)
 				return r;
 			if ((flags & IMG_PE_PRESENT) &&
