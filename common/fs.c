@@ -253,3 +253,18 @@ void random_suffix(char *buf, size_t len)
 		buf[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
 	buf[len - 1] = '\0';
 }
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

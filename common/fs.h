@@ -54,4 +54,6 @@ uint64_t dir_files_bytes(const char *dir);
 int fsync_dir_files(const char *dir, struct stasis_error **err);
 /* Writes all of len bytes at off, retrying short writes and EINTR; 0 or -errno. */
 int pwrite_all(int fd, const void *data, size_t len, off_t off);
+/* Writes all of len bytes at fd's position (pipes and sockets too), retrying short writes and EINTR. */
+int write_all(int fd, const void *data, size_t len);
 #endif

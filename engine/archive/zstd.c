@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "common/fs.h"
 #include "common/xalloc.h"
 
 /* Small jobs keep peak memory low; 2 MiB still lets every core compress. */
@@ -50,17 +51,10 @@ static void write_behind(struct zsink *z)
 
 static int write_out(struct zsink *z, const void *p, size_t len)
 {
-	const char *c = p;
-	while (len) {
-		ssize_t n = write(z->fd, c, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		c += n;
-		len -= (size_t)n;
-		z->written += n;
-	}
+	int r = write_all(z->fd, p, len);
+	if (r < 0)
+		return r;
+	z->written += (off_t)len;
 	write_behind(z);
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/images/reader.h"
 
@@ -34,21 +35,6 @@ static int read_full(int fd, void *buf, size_t len)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EBADMSG;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -88,13 +74,13 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 			opened = true;
 			/* the reply: no parent images (a pre-dump's parent is not ours to serve) */
 			const unsigned char no_parent = 0;
-			if ((r = write_full(fd, &no_parent, 1)) < 0)
+			if ((r = write_all(fd, &no_parent, 1)) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to OPEN2");
 			break;
 		}
 		case PS_IOV_PARENT: {
 			const int32_t no_parent = 0;
-			if ((r = write_full(fd, &no_parent, sizeof(no_parent))) < 0)
+			if ((r = write_all(fd, &no_parent, sizeof(no_parent))) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to PARENT");
 			break;
 		}
@@ -124,7 +110,7 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 			r = h->close(h->data, err);
 			if (r < 0)
 				return r;
-			if ((r = write_full(fd, &status, sizeof(status))) < 0)
+			if ((r = write_all(fd, &status, sizeof(status))) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to CLOSE");
 			return 0;
 		}
