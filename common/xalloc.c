@@ -107,6 +107,14 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+bool strv_has(char *const *strv, const char *s)
+{
+	for (; strv && *strv; strv++)
+		if (strcmp(*strv, s) == 0)
+			return true;
+	return false;
+}
+
 void strv_sort(char **strv, size_t n)
 {
 	if (n > 1)

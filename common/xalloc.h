@@ -3,6 +3,7 @@
 #define STASIS_COMMON_XALLOC_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Out of memory aborts: there is no sane recovery in a checkpoint engine half way through a dump. */
@@ -25,6 +26,8 @@ void *xgrow(void *v, size_t n, size_t size);
 /* Append to a NULL-terminated string vector, taking ownership of s. */
 void strv_push(char ***strv, size_t *len, char *s);
 size_t strv_length(char *const *strv);
+/* Whether the NULL-terminated strv (may be NULL) holds s. */
+bool strv_has(char *const *strv, const char *s);
 /* Sorts the first n strings of strv by strcmp (reproducible archives do not follow readdir order). */
 void strv_sort(char **strv, size_t n);
 

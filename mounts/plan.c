@@ -28,14 +28,6 @@ static const char *const runtime_paths[] = {
 	"/proc", "/sys", "/dev", "/run/.containerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
 };
 
-static bool strv_has(char *const *v, const char *s)
-{
-	for (; v && *v; v++)
-		if (strcmp(*v, s) == 0)
-			return true;
-	return false;
-}
-
 static bool is_virtual(const char *fstype)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(virtual_fs); i++)

@@ -248,14 +248,6 @@ static void describe_runtime(char **s, const char *root, const struct podman_run
 			rt->name, taken);
 }
 
-static bool strv_has(char *const *v, const char *s)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
 /* podman passes --log-format=json --log FILE (through conmon, for create, restore, exec) only to a
  * runtime whose name is in runtime_supports_json; without it, a failed restore reaches podman only
  * as the one buffer of the runtime's stderr that conmon forwards */

@@ -48,11 +48,19 @@ static const char *own(struct ext_list *l, char *s)
 	return s;
 }
 
-static void ext_add(struct ext_list *l, const char *key, const char *val)
+static bool ext_has(const struct ext_list *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->kv[i].key, key) == 0)
-			return;
+			return true;
+	return false;
+}
+
+/* the first mapping of a key wins */
+static void ext_add(struct ext_list *l, const char *key, const char *val)
+{
+	if (ext_has(l, key))
+		return;
 	l->kv = xgrow(l->kv, l->n, sizeof(*l->kv));
 	l->kv[l->n++] = (struct rpc_kv){ key, val };
 }
@@ -112,14 +120,6 @@ static int set_device_rules(struct restore_ctx *r, const char *dir, struct stasi
 	return ret;
 }
 
-static bool ext_has(const struct ext_list *l, const char *key)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->kv[i].key, key) == 0)
-			return true;
-	return false;
-}
-
 /* where a hierarchy's mounts are, in the container and on a host (runc's and crun's cgroup keys) */
 #define CGROUP_MOUNT_PREFIX STASIS_CGROUP_ROOT "/"
 
@@ -134,14 +134,6 @@ static int empty_dir(struct restore_ctx *r, struct ext_list *l, const char **ret
 	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
 		return error_set(err, errno, "create `%s`", dir);
 	return 0;
-}
-
-static bool is_masked(const struct oci_config *c, const char *path)
-{
-	for (size_t i = 0; c->masked_paths && c->masked_paths[i]; i++)
-		if (strcmp(c->masked_paths[i], path) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -161,7 +153,7 @@ static int ext_image_keys(struct restore_ctx *r, struct ext_list *l, struct stas
 			continue;
 		const char *source = "/dev/null";
 		int ret = 0;
-		if (m->mountpoint && is_masked(r->config, m->mountpoint)) {
+		if (m->mountpoint && strv_has(r->config->masked_paths, m->mountpoint)) {
 			/* /dev/null over a masked file, an empty directory over a masked directory */
 			cleanup_free char *target = mnt_resolve_in_root(r->rootfs, m->mountpoint);
 			struct stat st;

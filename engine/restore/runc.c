@@ -34,15 +34,6 @@ static int read_pid(char *text, pid_t *ret)
 	return parse_pid(text, ret);
 }
 
-/* a cgroup v1 hierarchy mounted on this host at mountpoint (runc maps those keys, and only those) */
-static bool host_has_mount(const struct mnt_table *t, const char *mountpoint)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->e[i].mountpoint, mountpoint) == 0)
-			return true;
-	return false;
-}
-
 /*
  * runc maps the keys runc writes: each bind mount's destination, /dev/null for masked paths, the
  * host's cgroup hierarchies.  Images of another runtime (crun keys masked paths by their path) or
@@ -54,7 +45,8 @@ static int check_runc_keys(const struct restore_ctx *r, struct stasis_error **er
 	int ret = mnt_table_load(0, &t, err);
 	for (size_t i = 0; ret == 0 && i < r->facts.n_mounts; i++) {
 		const char *key = r->facts.mounts[i].ext_key;
-		bool mapped = !key || !key[0] || strcmp(key, "/dev/null") == 0 || host_has_mount(&t, key);
+		/* a key that is a mountpoint of this host: one of its cgroup hierarchies, which runc maps */
+		bool mapped = !key || !key[0] || strcmp(key, "/dev/null") == 0 || mnt_table_find(&t, key);
 		for (size_t k = 0; !mapped && k < r->config->n_mounts; k++) {
 			cleanup_free char *d = path_clean(r->config->mounts[k].destination);
 			mapped = oci_mount_is_bind(&r->config->mounts[k]) && strcmp(d, key) == 0;
