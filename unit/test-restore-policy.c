@@ -13,12 +13,23 @@
 
 #define CAP_BIT(c) (UINT64_C(1) << (c))
 
+/* as a restore reads them: the root task's facts, then the policy's */
+static int images_facts(const char *dir, struct oci_policy *p, struct stasis_error **err)
+{
+	struct images_root_facts f;
+	int r = restore_images_root_facts(dir, &f, err);
+	if (r == 0)
+		r = restore_images_facts(dir, &f, p, err);
+	images_root_facts_clear(&f);
+	return r;
+}
+
 /* a runc container (runc spec's capabilities) in namespaces of its own */
 static void a_container_holds_its_own(void **state)
 {
 	(void)state;
 	struct oci_policy p = { 0 };
-	assert_int_equal(restore_images_facts(UNIT_DATA "/images", &p, NULL), 0);
+	assert_int_equal(images_facts(UNIT_DATA "/images", &p, NULL), 0);
 	assert_int_equal(p.images_host_namespaces, 0);
 	assert_int_equal(p.images_capabilities,
 			 CAP_BIT(CAP_AUDIT_WRITE) | CAP_BIT(CAP_KILL) | CAP_BIT(CAP_NET_BIND_SERVICE));
@@ -33,7 +44,7 @@ static void a_host_process_tree_holds_the_host(void **state)
 	(void)state;
 	struct oci_policy p = { 0 };
 	/* one of its tasks is a zombie: its core image has no creds and its thread list is garbage */
-	assert_int_equal(restore_images_facts(UNIT_DATA "/task-states", &p, NULL), 0);
+	assert_int_equal(images_facts(UNIT_DATA "/task-states", &p, NULL), 0);
 	assert_int_equal(p.images_host_namespaces, CLONE_NEWPID | CLONE_NEWNS);
 	assert_true(p.images_capabilities & CAP_BIT(CAP_SYS_ADMIN));
 	assert_true(p.images_capabilities & CAP_BIT(CAP_CHECKPOINT_RESTORE));
@@ -44,7 +55,7 @@ static void missing_images_are_refused(void **state)
 	(void)state;
 	struct oci_policy p = { 0 };
 	struct stasis_error *err = NULL;
-	assert_int_equal(restore_images_facts(UNIT_DATA, &p, &err), -ENOENT);
+	assert_int_equal(images_facts(UNIT_DATA, &p, &err), -ENOENT);
 	stasis_error_free(err);
 }
 

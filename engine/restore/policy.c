@@ -64,31 +64,23 @@ static int task_capabilities(struct image_set *s, const struct img_task *t, stru
  * read-only at /proc/sys over it (runc's readonlyPaths make one).  CRIU restores the mount tree as
  * the images hold it, whatever config.json says.
  */
-static int proc_sys_writable(struct image_set *s, unsigned mnt_ns_id, bool *ret, struct stasis_error **err)
+/* the root task's mount namespace has /proc with /proc/sys writable (none of its own: the host's,
+ * which the policy hears of apart) */
+static bool proc_sys_writable(const struct images_root_facts *f)
 {
-	cleanup_free char *name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), mnt_ns_id);
-	struct image_blob blob;
-	*ret = false;
-	int r = image_set_image(s, name, &blob, err);
-	if (r == -ENOENT)
-		return 0; /* no mount namespace of its own: the host's, which the policy hears of apart */
-	struct img_mount *m = NULL;
-	size_t n = 0;
-	if (r < 0 || (r = image_read_mounts(&blob, &m, &n, err)) < 0)
-		return r;
 	bool proc = false, sys_readonly = false;
-	for (size_t i = 0; i < n; i++) {
-		if (!m[i].mountpoint || m[i].fstype != IMG_FS_PROC)
+	for (size_t i = 0; i < f->n_mounts; i++) {
+		const struct img_mount *m = &f->mounts[i];
+		if (!m->mountpoint || m->fstype != IMG_FS_PROC)
 			continue;
-		proc |= strcmp(m[i].mountpoint, "/proc") == 0;
-		sys_readonly |= strcmp(m[i].mountpoint, "/proc/sys") == 0 && (m[i].flags & MS_RDONLY);
+		proc |= strcmp(m->mountpoint, "/proc") == 0;
+		sys_readonly |= strcmp(m->mountpoint, "/proc/sys") == 0 && (m->flags & MS_RDONLY);
 	}
-	img_mounts_free(m, n);
-	*ret = proc && !sys_readonly;
-	return 0;
+	return proc && !sys_readonly;
 }
 
-int restore_images_facts(const char *images_dir, struct oci_policy *p, struct stasis_error **err)
+int restore_images_facts(const char *images_dir, const struct images_root_facts *f, struct oci_policy *p,
+			 struct stasis_error **err)
 {
 	cleanup_with(image_set_free) struct image_set *s = NULL;
 	int r = image_set_open(images_dir, 0, &s, err);
@@ -115,19 +107,12 @@ int restore_images_facts(const char *images_dir, struct oci_policy *p, struct st
 		return error_setx(err, EBADMSG, "`%s`: %s has no task", images_dir, CRIU_IMG_PSTREE);
 	}
 	/* the root task's namespaces against the dumping CRIU's: as CRIU computes what it makes anew */
-	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), tasks[0].pid);
-	struct img_ids ids;
-	r = load(s, ids_name, &blob, err);
-	if (r == 0)
-		r = image_read_ids(&blob, &ids, err);
-	if (r == 0) {
-		if (ids.pid_ns_id && ids.pid_ns_id == host.pid_ns_id)
-			p->images_host_namespaces |= CLONE_NEWPID;
-		if (ids.mnt_ns_id && ids.mnt_ns_id == host.mnt_ns_id)
-			p->images_host_namespaces |= CLONE_NEWNS;
-		else if (ids.mnt_ns_id)
-			r = proc_sys_writable(s, ids.mnt_ns_id, &p->images_proc_sys_writable, err);
-	}
+	if (f->ids.pid_ns_id && f->ids.pid_ns_id == host.pid_ns_id)
+		p->images_host_namespaces |= CLONE_NEWPID;
+	if (f->ids.mnt_ns_id && f->ids.mnt_ns_id == host.mnt_ns_id)
+		p->images_host_namespaces |= CLONE_NEWNS;
+	else if (f->ids.mnt_ns_id)
+		p->images_proc_sys_writable = proc_sys_writable(f);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = task_capabilities(s, &tasks[i], p, err);
 	img_tasks_free(tasks, n);
@@ -180,10 +165,9 @@ int restore_images_root_facts(const char *images_dir, struct images_root_facts *
 	    (r = file_mode(s, fs.root_id, &ret->root_mode, err)) < 0)
 		return r;
 	cleanup_free char *ids_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_IDS), root_pid);
-	struct img_ids ids;
-	if ((r = load(s, ids_name, &blob, err)) < 0 || (r = image_read_ids(&blob, &ids, err)) < 0)
+	if ((r = load(s, ids_name, &blob, err)) < 0 || (r = image_read_ids(&blob, &ret->ids, err)) < 0)
 		return r;
-	cleanup_free char *mnt_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), ids.mnt_ns_id);
+	cleanup_free char *mnt_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_MOUNTPOINTS), ret->ids.mnt_ns_id);
 	r = image_set_image(s, mnt_name, &blob, err);
 	if (r == -ENOENT)
 		return 0;

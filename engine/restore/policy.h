@@ -14,18 +14,12 @@
 struct restore_ctx;
 struct stasis_error;
 
-/*
- * Fills p's images_* fields from the images in images_dir: the capabilities any thread holds in
- * any set (CRIU gives them back as they were) and the namespaces the root task shared with the
- * CRIU that dumped it (CRIU restores it in its own then).  Returns 0; -EBADMSG (an image missing or
- * damaged: CRIU could not restore them either).
- */
-int restore_images_facts(const char *images_dir, struct oci_policy *p, struct stasis_error **err);
-
 /* What CRIU checks of this host at restore, as the images record it. */
 struct images_root_facts {
 	/* the root task's root directory's st_mode (CRIU refuses another mode); 0: not recorded */
 	unsigned root_mode;
+	/* the root task's namespaces and shared objects (ids-N.img) */
+	struct img_ids ids;
 	/* the root task's mount namespace (mountpoints-N.img): the external mounts' keys are here */
 	struct img_mount *mounts;
 	size_t n_mounts;
@@ -39,6 +33,15 @@ DEFINE_CLEANUP_CLEAR(struct images_root_facts, images_root_facts_clear)
  */
 int restore_images_root_facts(const char *images_dir, struct images_root_facts *ret,
 			      struct stasis_error **err);
+
+/*
+ * Fills p's images_* fields from the images in images_dir and what restore_images_root_facts read
+ * of them (f): the capabilities any thread holds in any set (CRIU gives them back as they were)
+ * and the namespaces the root task shared with the CRIU that dumped it (CRIU restores it in its
+ * own then).  Returns 0; -EBADMSG (an image missing or damaged: CRIU could not restore them either).
+ */
+int restore_images_facts(const char *images_dir, const struct images_root_facts *f, struct oci_policy *p,
+			 struct stasis_error **err);
 
 /*
  * Where the CRIU step (runc restore, or criu swrk) of a restore built from spec.dump runs: the

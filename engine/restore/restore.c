@@ -200,7 +200,7 @@ static int apply_policy(struct restore_ctx *r, const char *spec, size_t len, con
 			char **ret, size_t *ret_len, struct stasis_error **err)
 {
 	struct oci_policy policy = { .trust_archive = r->o.trust_archive };
-	int rc = restore_images_facts(r->images_dir, &policy, err);
+	int rc = restore_images_facts(r->images_dir, &r->facts, &policy, err);
 	if (rc < 0)
 		return rc;
 	const struct oci_namespace *net = oci_config_namespace(old, "network");
