@@ -51,6 +51,8 @@ struct ckpt {
 	char *images_dir;
 	bool images_tmp;
 	char *work_dir;
+	/* the bytes of CRIU's images, once dumped: for opts.stats and the archive's progress */
+	uint64_t images_bytes;
 	char *freezer;
 };
 

@@ -251,8 +251,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	if (r < 0)
 		goto out;
 	st.dump_us = monotonic_us() - t;
-	if (c.o.stats)
-		st.images_bytes = dir_files_bytes(c.images_dir);
+	if (c.o.stats || c.o.progress)
+		st.images_bytes = c.images_bytes = dir_files_bytes(c.images_dir);
 	dumped = true;
 	t = monotonic_us();
 	if (c.o.export_path) {

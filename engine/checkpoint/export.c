@@ -159,7 +159,7 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	struct progress_sink sink = { c->o.progress, c->o.progress_data, STASIS_PHASE_WRITE };
 	if (r == 0 && sink.fn) {
 		/* the images are nearly all of it: the rootfs diff and the small files come on top */
-		uint64_t total = dir_files_bytes(c->images_dir);
+		uint64_t total = c->images_bytes;
 		arc_writer_progress(w, &(struct arc_progress){ progress_tell_arc, &sink }, total);
 		progress_tell(&sink, 0, total);
 	}
