@@ -33,10 +33,10 @@ static void write_archive(const char *path, bool zstd)
 	assert_int_equal(arc_sink_open(fd, zstd, 1700000000, &s, NULL), 0);
 	assert_int_equal(arc_sink_add(s, "config.dump", "{}", 2, NULL), 0);
 	assert_int_equal(arc_sink_add_dir(s, "checkpoint", NULL), 0);
-	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-1.img", NULL), 0);
+	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-1.img", ARC_SIZE_UNKNOWN, NULL), 0);
 	/* a second open member before the first ended is refused */
 	struct stasis_error *e = NULL;
-	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-2.img", &e), -EBUSY);
+	assert_int_equal(arc_sink_begin(s, "checkpoint/pages-2.img", ARC_SIZE_UNKNOWN, &e), -EBUSY);
 	stasis_error_free(e);
 	unsigned char *buf = xmalloc(CHUNK);
 	for (size_t off = 0; off < PAGES_BYTES; off += CHUNK) {
@@ -47,7 +47,7 @@ static void write_archive(const char *path, bool zstd)
 	}
 	free(buf);
 	assert_int_equal(arc_sink_end(s, NULL), 0);
-	assert_int_equal(arc_sink_begin(s, "checkpoint/empty.img", NULL), 0);
+	assert_int_equal(arc_sink_begin(s, "checkpoint/empty.img", ARC_SIZE_UNKNOWN, NULL), 0);
 	assert_int_equal(arc_sink_end(s, NULL), 0);
 	assert_int_equal(arc_sink_add(s, "checkpoint/pagemap-1.img", "pm", 2, NULL), 0);
 	assert_int_equal(arc_sink_finish(s, NULL), 0);

@@ -149,12 +149,6 @@ int arc_disk_budget_charge(struct arc_disk_budget *b, uint64_t size, const char 
 void arc_disk_budget_clear(struct arc_disk_budget *b);
 
 /*
- * Opens a libarchive writer onto fd through zstd.c's writer, as zstd frames or (without compress)
- * as it is, in 1 MiB writes given back to the disk a window behind: ARCHIVE_OK or _FATAL.
- */
-int arc_write_open_zsink_fd(struct archive *a, int fd, bool compress);
-
-/*
  * zstd.c's output: zstd frames (or, without compress, the bytes as they are) written to fd, the
  * file given back to the disk a window behind.  -errno returns (-EIO: zstd failed).
  */

@@ -110,6 +110,15 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
 			  struct stasis_error **err);
 int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err);
+/*
+ * A member whose size is known at its end (the pages CRIU sends while it dumps), written as its
+ * bytes come: arc_writer_append, then arc_writer_end, which records its digest.  Only a zstd or
+ * uncompressed archive can (arc_writer_streams); gzip is EOPNOTSUPP.
+ */
+bool arc_writer_streams(const struct arc_writer *w);
+int arc_writer_begin(struct arc_writer *w, const char *name, struct stasis_error **err);
+int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct stasis_error **err);
+int arc_writer_end(struct arc_writer *w, struct stasis_error **err);
 /* Adds the manifest, fsyncs, links the archive under its final name; frees w either way. */
 int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err);
 /* The temporary file the archive is written to until the commit (for whoever must remove it). */
@@ -129,8 +138,12 @@ int arc_sink_add(struct arc_sink *s, const char *name, const void *data, size_t 
 		 struct stasis_error **err);
 /* A directory member (checkpoint/). */
 int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error **err);
-/* A member whose size is not known yet: then arc_sink_append, and arc_sink_end. */
-int arc_sink_begin(struct arc_sink *s, const char *name, struct stasis_error **err);
+/*
+ * A member of size bytes, or ARC_SIZE_UNKNOWN (a placeholder header, rewritten at its end): then
+ * arc_sink_append, and arc_sink_end.  Bytes beyond a known size, or fewer, are EIO.
+ */
+#define ARC_SIZE_UNKNOWN UINT64_MAX
+int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct stasis_error **err);
 int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err);
 int arc_sink_end(struct arc_sink *s, struct stasis_error **err);
 int arc_sink_finish(struct arc_sink *s, struct stasis_error **err);

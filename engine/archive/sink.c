@@ -53,7 +53,8 @@ struct arc_sink {
 	/* the member whose size is not known yet */
 	bool open;
 	char *name;
-	off_t header_at; /* where its placeholder is in the file */
+	off_t header_at;   /* where its placeholder is in the file (-1: its header is final) */
+	uint64_t declared; /* the size its header gave, or ARC_SIZE_UNKNOWN */
 	uint64_t size;
 };
 
@@ -141,16 +142,10 @@ static int pad(struct arc_sink *s, uint64_t size)
 int arc_sink_add(struct arc_sink *s, const char *name, const void *data, size_t len,
 		 struct stasis_error **err)
 {
-	if (s->open)
-		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, s->name);
-	unsigned char h[TAR_BLOCK];
-	int r = arc_ustar_header(h, name, len, s->mtime, false);
-	if (r < 0)
-		return error_setx(err, -r, "archive: member name `%s`", name);
-	if ((r = zsink_put(s->z, h, sizeof(h))) < 0 || (r = zsink_put(s->z, data, len)) < 0 ||
-	    (r = pad(s, len)) < 0)
-		return sink_fail(r, name, err);
-	return 0;
+	int r = arc_sink_begin(s, name, len, err);
+	if (r == 0)
+		r = arc_sink_append(s, data, len, err);
+	return r < 0 ? r : arc_sink_end(s, err);
 }
 
 int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error **err)
@@ -162,30 +157,41 @@ int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error *
 	return (r = zsink_put(s->z, h, sizeof(h))) < 0 ? sink_fail(r, name, err) : 0;
 }
 
-int arc_sink_begin(struct arc_sink *s, const char *name, struct stasis_error **err)
+int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct stasis_error **err)
 {
 	if (s->open)
 		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, s->name);
+	bool known = size != ARC_SIZE_UNKNOWN;
 	unsigned char h[TAR_BLOCK];
-	int r = arc_ustar_header(h, name, 0, s->mtime, false);
+	int r = arc_ustar_header(h, name, known ? size : 0, s->mtime, false);
 	if (r < 0)
 		return error_setx(err, -r, "archive: member name `%s`", name);
-	/* the placeholder is a frame of its own: the compressed data around it end and start anew */
-	if ((r = zsink_end_frame(s->z)) < 0)
-		return sink_fail(r, name, err);
-	s->header_at = zsink_offset(s->z);
-	if (zsink_compresses(s->z))
-		r = zsink_put_raw(s->z, ZSTD_RAW_FRAME_PREFIX, sizeof(ZSTD_RAW_FRAME_PREFIX));
-	if (r < 0 || (r = zsink_put_raw(s->z, h, sizeof(h))) < 0)
-		return sink_fail(r, name, err);
+	if (known) {
+		if ((r = zsink_put(s->z, h, sizeof(h))) < 0)
+			return sink_fail(r, name, err);
+		s->header_at = -1;
+	} else {
+		/* the placeholder is a frame of its own: the compressed data around it end and start anew */
+		if ((r = zsink_end_frame(s->z)) < 0)
+			return sink_fail(r, name, err);
+		s->header_at = zsink_offset(s->z);
+		if (zsink_compresses(s->z))
+			r = zsink_put_raw(s->z, ZSTD_RAW_FRAME_PREFIX, sizeof(ZSTD_RAW_FRAME_PREFIX));
+		if (r < 0 || (r = zsink_put_raw(s->z, h, sizeof(h))) < 0)
+			return sink_fail(r, name, err);
+	}
 	s->open = true;
 	s->name = xstrdup(name);
+	s->declared = size;
 	s->size = 0;
 	return 0;
 }
 
 int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err)
 {
+	if (s->declared != ARC_SIZE_UNKNOWN && len > s->declared - s->size)
+		return error_setx(err, EIO, "archive: `%s` grew past the %llu bytes its header gave", s->name,
+				  (unsigned long long)s->declared);
 	int r = zsink_put(s->z, data, len);
 	if (r < 0)
 		return sink_fail(r, s->name, err);
@@ -195,16 +201,24 @@ int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct sta
 
 int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 {
-	unsigned char h[TAR_BLOCK];
-	int r = arc_ustar_header(h, s->name, s->size, s->mtime, false);
+	if (s->declared != ARC_SIZE_UNKNOWN && s->size != s->declared)
+		return error_setx(err, EIO,
+				  "archive: `%s` ended after %llu of the %llu bytes its header gave", s->name,
+				  (unsigned long long)s->size, (unsigned long long)s->declared);
+	int r = pad(s, s->size);
 	if (r < 0)
-		return error_setx(err, -r, "archive: member name `%s`", s->name);
-	if ((r = pad(s, s->size)) < 0 || (r = zsink_end_frame(s->z)) < 0)
 		return sink_fail(r, s->name, err);
-	/* the header in its placeholder, now that the size is known: same length, same place */
-	off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
-	if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
-		return sink_fail(r, s->name, err);
+	if (s->header_at >= 0) {
+		/* the header in its placeholder, now that the size is known: same length, same place */
+		unsigned char h[TAR_BLOCK];
+		if ((r = arc_ustar_header(h, s->name, s->size, s->mtime, false)) < 0)
+			return error_setx(err, -r, "archive: member name `%s`", s->name);
+		if ((r = zsink_end_frame(s->z)) < 0)
+			return sink_fail(r, s->name, err);
+		off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
+		if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
+			return sink_fail(r, s->name, err);
+	}
 	s->open = false;
 	free(s->name);
 	s->name = NULL;

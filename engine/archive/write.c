@@ -30,8 +30,14 @@ struct member_digest {
 	char hex[65];
 };
 
+/*
+ * zstd and uncompressed archives are written by sink.c, which can also stream a member whose size
+ * is known only at its end (the pages CRIU sends while it dumps); gzip goes through libarchive's
+ * filter, and its members must be whole when they start.
+ */
 struct arc_writer {
-	struct archive *a;
+	struct archive *a;     /* gzip */
+	struct arc_sink *sink; /* zstd, none */
 	int fd;
 	char *tmp_path;
 	char *final_path;
@@ -41,12 +47,16 @@ struct arc_writer {
 	time_t now;
 	struct arc_progress progress;
 	uint64_t progress_done, progress_total;
+	/* the member being written, and its digest so far */
+	char *member;
+	struct digest *md;
 };
 
 void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total)
 {
 	w->progress = *p;
 	w->progress_total = total;
+	w->progress_done = 0;
 }
 
 static void count_written(struct arc_writer *w, size_t n)
@@ -97,19 +107,20 @@ int arc_writer_open(const char *final_path, const char *compress, const char *tm
 		return r;
 	}
 	fchmod(w->fd, 0600);
+	if (strcmp(compress, "gzip") != 0) {
+		int r = arc_sink_open(w->fd, strcmp(compress, "zstd") == 0, w->now, &w->sink, err);
+		if (r < 0) {
+			arc_writer_abort(w);
+			return error_wrap(err, r, "archive `%s`", final_path);
+		}
+		*ret = w;
+		return 0;
+	}
 	w->a = archive_write_new();
 	archive_write_set_format_pax_restricted(w->a);
-	int r = ARCHIVE_OK;
-	if (strcmp(compress, "gzip") == 0) {
-		r = archive_write_add_filter_gzip(w->a);
-		if (r == ARCHIVE_OK)
-			r = archive_write_open_fd(w->a, w->fd);
-	} else {
-		/* zstd worker threads keep pace with the disk; uncompressed, 1 MiB writes kept behind */
-		r = arc_write_open_zsink_fd(w->a, w->fd, strcmp(compress, "zstd") == 0);
-	}
-	if (r != ARCHIVE_OK) {
-		r = ar_error(w, err, "open");
+	if (archive_write_add_filter_gzip(w->a) != ARCHIVE_OK ||
+	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+		int r = ar_error(w, err, "open");
 		arc_writer_abort(w);
 		return r;
 	}
@@ -117,27 +128,9 @@ int arc_writer_open(const char *final_path, const char *compress, const char *tm
 	return 0;
 }
 
-static struct archive_entry *new_entry(struct arc_writer *w, const char *name, mode_t type, mode_t perm,
-				       int64_t size)
+bool arc_writer_streams(const struct arc_writer *w)
 {
-	struct archive_entry *e = archive_entry_new();
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, type);
-	archive_entry_set_perm(e, perm);
-	archive_entry_set_size(e, size);
-	archive_entry_set_mtime(e, w->now, 0);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	return e;
-}
-
-/* frees md */
-static void record_digest(struct arc_writer *w, const char *name, struct digest *md)
-{
-	w->digests = xgrow(w->digests, w->n_digests, sizeof(*w->digests));
-	struct member_digest *d = &w->digests[w->n_digests++];
-	d->name = xstrdup(name);
-	digest_finish(md, d->hex);
+	return w->sink != NULL;
 }
 
 /* an archive stasis writes is one it can read back: its readers refuse more members than this */
@@ -152,36 +145,112 @@ static int room_for_member(struct arc_writer *w, const char *name, struct stasis
 
 int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err)
 {
-	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);
+	if (w->sink)
+		return arc_sink_add_dir(w->sink, name, err);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, 0700);
+	archive_entry_set_mtime(e, w->now, 0);
 	int r = archive_write_header(w->a, e);
 	archive_entry_free(e);
 	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
 }
 
+/* A member of size bytes (ARC_SIZE_UNKNOWN: told at its end, which only the sink can do). */
+static int begin_member(struct arc_writer *w, const char *name, uint64_t size, struct stasis_error **err)
+{
+	if (w->member)
+		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, w->member);
+	int r = room_for_member(w, name, err);
+	if (r < 0)
+		return r;
+	if (w->sink) {
+		if ((r = arc_sink_begin(w->sink, name, size, err)) < 0)
+			return r;
+	} else if (size == ARC_SIZE_UNKNOWN) {
+		return error_setx(
+			err, EOPNOTSUPP,
+			"archive: `%s`: a gzip archive cannot take a member before its size is known", name);
+	} else {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0600);
+		archive_entry_set_size(e, (int64_t)size);
+		archive_entry_set_mtime(e, w->now, 0);
+		archive_entry_set_uid(e, 0);
+		archive_entry_set_gid(e, 0);
+		r = archive_write_header(w->a, e);
+		archive_entry_free(e);
+		if (r != ARCHIVE_OK)
+			return ar_error(w, err, name);
+	}
+	w->member = xstrdup(name);
+	w->md = digest_new();
+	return 0;
+}
+
+int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct stasis_error **err)
+{
+	if (!w->member)
+		return error_setx(err, EINVAL, "archive: data outside any member");
+	digest_update(w->md, buf, len);
+	if (w->sink) {
+		int r = arc_sink_append(w->sink, buf, len, err);
+		if (r < 0)
+			return r;
+	} else if (len && archive_write_data(w->a, buf, len) != (la_ssize_t)len) {
+		return ar_error(w, err, w->member);
+	}
+	count_written(w, len);
+	return 0;
+}
+
+/* forgets the member being written (its digest too) */
+static void drop_member(struct arc_writer *w)
+{
+	if (w->md)
+		digest_finish(w->md, (char[65]){ 0 });
+	w->md = NULL;
+	free(w->member);
+	w->member = NULL;
+}
+
+int arc_writer_end(struct arc_writer *w, struct stasis_error **err)
+{
+	if (!w->member)
+		return error_setx(err, EINVAL, "archive: no member to end");
+	if (w->sink) {
+		int r = arc_sink_end(w->sink, err);
+		if (r < 0)
+			return r;
+	}
+	w->digests = xgrow(w->digests, w->n_digests, sizeof(*w->digests));
+	struct member_digest *d = &w->digests[w->n_digests++];
+	d->name = w->member;
+	digest_finish(w->md, d->hex);
+	w->member = NULL;
+	w->md = NULL;
+	return 0;
+}
+
+int arc_writer_begin(struct arc_writer *w, const char *name, struct stasis_error **err)
+{
+	return begin_member(w, name, ARC_SIZE_UNKNOWN, err);
+}
+
 int arc_writer_add_buffer(struct arc_writer *w, const char *name, const void *buf, size_t len,
 			  struct stasis_error **err)
 {
-	int room = room_for_member(w, name, err);
-	if (room < 0)
-		return room;
-	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, (int64_t)len);
-	int r = archive_write_header(w->a, e);
-	archive_entry_free(e);
-	if (r != ARCHIVE_OK)
-		return ar_error(w, err, name);
-	if (len && archive_write_data(w->a, buf, len) != (la_ssize_t)len)
-		return ar_error(w, err, name);
-	struct digest *md = digest_new();
-	digest_update(md, buf, len);
-	record_digest(w, name, md);
-	return 0;
+	int r = begin_member(w, name, len, err);
+	if (r == 0)
+		r = arc_writer_append(w, buf, len, err);
+	return r < 0 ? r : arc_writer_end(w, err);
 }
 
 int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path, struct stasis_error **err)
 {
-	int room = room_for_member(w, name, err);
-	if (room < 0)
-		return room;
 	cleanup_free char *what = xasprintf("archive: `%s`", path);
 	cleanup_close int fd = open_regular(path, O_NOFOLLOW, what, err);
 	if (fd < 0)
@@ -189,38 +258,28 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return error_set(err, errno, "archive: stat `%s`", path);
-	struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, st.st_size);
-	int r = archive_write_header(w->a, e);
-	archive_entry_free(e);
-	if (r != ARCHIVE_OK)
-		return ar_error(w, err, name);
-	struct digest *md = digest_new();
+	int r = begin_member(w, name, (uint64_t)st.st_size, err);
+	if (r < 0)
+		return r;
 	cleanup_free char *buf = xmalloc(COPY_CHUNK);
 	off_t left = st.st_size;
 	while (left > 0) {
 		ssize_t n = read(fd, buf, COPY_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			digest_finish(md, (char[65]){ 0 });
+		if (n <= 0)
 			return n < 0 ? error_set(err, errno, "archive: read `%s`", path)
 				     : error_setx(err, EIO, "archive: `%s` shrank while being archived",
 						  path);
-		}
 		if (n > left)
 			n = left;
-		digest_update(md, buf, (size_t)n);
-		if (archive_write_data(w->a, buf, (size_t)n) != n) {
-			digest_finish(md, (char[65]){ 0 });
-			return ar_error(w, err, name);
-		}
+		if ((r = arc_writer_append(w, buf, (size_t)n, err)) < 0)
+			return r;
 		/* read once: its pages are of no more use in the page cache */
 		(void)posix_fadvise(fd, st.st_size - left, n, POSIX_FADV_DONTNEED);
 		left -= n;
-		count_written(w, (size_t)n);
 	}
-	record_digest(w, name, md);
-	return 0;
+	return arc_writer_end(w, err);
 }
 
 static char *manifest_json(struct arc_writer *w, const char *criu_version)
@@ -247,15 +306,30 @@ static char *manifest_json(struct arc_writer *w, const char *criu_version)
 
 static int commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err)
 {
+	if (w->member)
+		return error_setx(err, EBUSY, "archive `%s`: committed while `%s` had not ended",
+				  w->final_path, w->member);
 	cleanup_free char *manifest = manifest_json(w, criu_version);
-	struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, (int64_t)strlen(manifest));
-	int r = archive_write_header(w->a, e);
-	archive_entry_free(e);
-	if (r != ARCHIVE_OK ||
-	    archive_write_data(w->a, manifest, strlen(manifest)) != (la_ssize_t)strlen(manifest))
-		return ar_error(w, err, ARCHIVE_MANIFEST);
-	if (archive_write_close(w->a) != ARCHIVE_OK)
-		return ar_error(w, err, "close");
+	size_t len = strlen(manifest);
+	int r;
+	if (w->sink) {
+		if ((r = arc_sink_add(w->sink, ARCHIVE_MANIFEST, manifest, len, err)) < 0 ||
+		    (r = arc_sink_finish(w->sink, err)) < 0)
+			return error_wrap(err, r, "archive `%s`", w->final_path);
+	} else {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, ARCHIVE_MANIFEST);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0600);
+		archive_entry_set_size(e, (int64_t)len);
+		archive_entry_set_mtime(e, w->now, 0);
+		r = archive_write_header(w->a, e);
+		archive_entry_free(e);
+		if (r != ARCHIVE_OK || archive_write_data(w->a, manifest, len) != (la_ssize_t)len)
+			return ar_error(w, err, ARCHIVE_MANIFEST);
+		if (archive_write_close(w->a) != ARCHIVE_OK)
+			return ar_error(w, err, "close");
+	}
 	if (fsync(w->fd) < 0)
 		return error_set(err, errno, "fsync `%s`", w->tmp_path);
 	/*
@@ -290,6 +364,8 @@ struct arc_writer *arc_writer_abort(struct arc_writer *w)
 		return NULL;
 	if (w->a)
 		archive_write_free(w->a);
+	arc_sink_free(w->sink);
+	drop_member(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_path)
