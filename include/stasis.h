@@ -264,11 +264,19 @@ struct stasis_checkpoint_opts {
 	 */
 	const char *ext_mount_keys;
 	/*
-	 * Called when a phase starts (done 0) and as bytes go by (every MiB or so), in the calling
-	 * thread; p is valid during the call.  NULL: no progress.
+	 * Called when a phase starts (done 0) and as bytes go by (every MiB or so), one call at a
+	 * time: during a streamed dump from a thread of the library's, else in the calling thread;
+	 * p is valid during the call.  NULL: no progress.
 	 */
 	void (*progress)(const struct stasis_progress *p, void *data);
 	void *progress_data;
+	/*
+	 * With export_path, CRIU's images go to a directory first and the archive is written from
+	 * it after the dump, instead of CRIU's pages streaming into the archive as
+	 * it dumps.  Streaming reads and writes the pages once; staged keeps the dump's freeze
+	 * short when the container is left running and stasis cannot hold it (no freezer).
+	 */
+	bool staged;
 };
 
 /*

@@ -18,6 +18,7 @@ static const struct {
 	{ "dump_path", "--dump-memory" },
 	{ "export_path", "--export" },
 	{ "ext_mount_keys", "--ext-mount-keys" },
+	{ "staged", "--staged" },
 	{ "ext_unix_sk", "--ext-unix-sk" },
 	{ "file_locks", "--file-locks" },
 	{ "force", "--force" },

@@ -20,6 +20,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "  -e, --export FILE          write a checkpoint archive (tar; podman's layout)\n"
 		   "  -c, --compress ALGO        zstd (default), gzip or none\n"
+		   "      --staged               write CRIU's images to a directory first, then the\n"
+		   "                             archive (default: the pages stream into it as CRIU\n"
+		   "                             dumps; gzip and the cases in stasis(1) are staged)\n"
 		   "      --image-path DIR       keep CRIU's images in DIR (what `runc restore` reads)\n"
 		   "      --work-path DIR        dump.log and work files (default: the image directory)\n"
 		   "      --leave-running        keep the container running after the checkpoint\n"
@@ -97,6 +100,7 @@ int cmd_checkpoint(int argc, char **argv)
 		O_UNSUPPORTED_ARG,
 		O_PRINT_STATS,
 		O_EXT_MOUNT_KEYS,
+		O_STAGED,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -116,6 +120,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "ignore-rootfs", no_argument, NULL, O_IGNORE_ROOTFS },
 		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
 		{ "ext-mount-keys", required_argument, NULL, O_EXT_MOUNT_KEYS },
+		{ "staged", no_argument, NULL, O_STAGED },
 		{ "rootfs-base", required_argument, NULL, O_ROOTFS_BASE },
 		{ "runtime", required_argument, NULL, O_RUNTIME },
 		{ "pid", required_argument, NULL, O_PID },
@@ -192,6 +197,9 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case O_EXT_MOUNT_KEYS:
 			o.ext_mount_keys = optarg;
+			break;
+		case O_STAGED:
+			o.staged = true;
 			break;
 		case O_ROOTFS_BASE:
 			o.rootfs_base = optarg;

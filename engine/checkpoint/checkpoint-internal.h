@@ -53,6 +53,12 @@ struct ckpt {
 	char *work_dir;
 	/* the bytes of CRIU's images, once dumped: for opts.stats and the archive's progress */
 	uint64_t images_bytes;
+	/*
+	 * The archive, when it is open before the dump: CRIU's pages stream into it (stream.c), and
+	 * streamed_bytes of images went there rather than into images_dir.
+	 */
+	struct arc_writer *writer;
+	uint64_t streamed_bytes;
 	char *freezer;
 };
 
@@ -67,8 +73,28 @@ int ckpt_plan(struct ckpt *c, struct stasis_error **err);
 int ckpt_prepare_dirs(struct ckpt *c, struct stasis_error **err);
 /* CRIU's DUMP (or PRE_DUMP) of the container's tree into the images directory. */
 int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err);
+/*
+ * Why the archive cannot be written while CRIU dumps (NULL: it can): the options or the
+ * compression ask for a directory of images first.  *asked: the caller's options asked for it, so
+ * it goes without saying.
+ */
+const char *ckpt_why_staged(const struct ckpt *c, bool *asked);
+/* Opens the archive (c->writer) before the dump, so that CRIU's pages stream into it. */
+int ckpt_export_open(struct ckpt *c, struct stasis_error **err);
 /* The archive: images, config.dump, spec.dump, bind.mounts, rootfs diff, manifest. */
 int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err);
+
+/*
+ * The page server of a streamed dump (stream.c): a thread writing the pages CRIU sends into
+ * c->writer.  ckpt_stream_start gives the socket end for CRIU (rpc_opts.ps_fd);
+ * ckpt_stream_finish, once CRIU has answered, closes it, waits for the thread, and adds the
+ * pagemaps.  Its error says whether the archive failed (the cause of a failed dump: ENOSPC) rather
+ * than the session (a consequence of CRIU's failure).
+ */
+struct ckpt_stream;
+int ckpt_stream_start(struct ckpt *c, struct ckpt_stream **ret, int *ret_criu_fd, struct stasis_error **err);
+int ckpt_stream_finish(struct ckpt *c, struct ckpt_stream *s, int *criu_fd, bool *ret_archive_failed,
+		       struct stasis_error **err);
 
 /*
  * Takes the container's checkpoint lock (-EBUSY naming the holder when another run has it) and,

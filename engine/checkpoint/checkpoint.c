@@ -20,6 +20,7 @@
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/xalloc.h"
+#include "engine/archive/archive.h"
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/criu/criu-internal.h"
@@ -40,6 +41,7 @@ static void ckpt_clear(struct ckpt *c)
 	free(c->images_dir);
 	free(c->work_dir);
 	free(c->freezer);
+	arc_writer_abort(c->writer);
 }
 
 void ckpt_warn(struct ckpt *c, const char *fmt, ...)
@@ -245,14 +247,27 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	ctx_log(ctx, STASIS_LOG_INFO, "checkpoint `%s`: pid %d (%s), images in `%s`%s", c.state->id,
 		(int)c.state->pid, c.runtime ? c.runtime : "no runtime", c.images_dir,
 		c.held ? ", held frozen until they are durable" : "");
+	if (c.o.export_path) {
+		bool asked;
+		const char *staged = ckpt_why_staged(&c, &asked);
+		if (!staged)
+			r = ckpt_export_open(&c, err);
+		else if (!asked)
+			ckpt_warn(&c, "the archive is written after the dump, from a directory of images: %s",
+				  staged);
+		if (r < 0)
+			goto out;
+	}
 	t = monotonic_us();
-	progress_tell(&(struct progress_sink){ c.o.progress, c.o.progress_data, STASIS_PHASE_DUMP }, 0, 0);
+	if (!c.writer)
+		progress_tell(&(struct progress_sink){ c.o.progress, c.o.progress_data, STASIS_PHASE_DUMP }, 0,
+			      0);
 	r = ckpt_dump(ctx, &c, err);
 	if (r < 0)
 		goto out;
 	st.dump_us = monotonic_us() - t;
 	if (c.o.stats || c.o.progress)
-		st.images_bytes = c.images_bytes = dir_files_bytes(c.images_dir);
+		st.images_bytes = c.images_bytes = dir_files_bytes(c.images_dir) + c.streamed_bytes;
 	dumped = true;
 	t = monotonic_us();
 	if (c.o.export_path) {

@@ -106,9 +106,26 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 	o.external = (const char *const *)c->plan.external;
 	o.n_external = c->plan.n_external;
 
+	cleanup_close int ps_criu = -1;
+	struct ckpt_stream *stream = NULL;
+	if (c->writer) {
+		if ((r = ckpt_stream_start(c, &stream, &ps_criu, err)) < 0)
+			return r;
+		o.ps_fd = ps_criu;
+	}
+
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	enum rpc_req type = c->o.pre_dump ? RPC_PRE_DUMP : RPC_DUMP;
 	r = cr_run(ctx, type, &o, NULL, &res, err);
+	if (stream) {
+		cleanup_with(stasis_error_free) struct stasis_error *stream_err = NULL;
+		bool archive_failed;
+		int sr = ckpt_stream_finish(c, stream, &ps_criu, &archive_failed, &stream_err);
+		/* the archive's failure (ENOSPC) explains CRIU's; a session CRIU cut does not */
+		if (r == 0 && sr < 0 && (res.success || archive_failed))
+			return error_wrap(err, error_adopt(err, &stream_err, sr),
+					  "CRIU's pages into the archive");
+	}
 	if (r == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/dump.log", c->work_dir);
 		r = cr_fail(err, "CRIU dump", &res, log);

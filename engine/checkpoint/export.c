@@ -77,9 +77,7 @@ static char *strv_json(char *const *v, size_t n)
 
 static int add_images(struct arc_writer *w, struct ckpt *c, struct stasis_error **err)
 {
-	int r = arc_writer_add_dir(w, ARCHIVE_CHECKPOINT_DIR "/", err);
-	if (r < 0)
-		return r;
+	int r;
 	cleanup_closedir DIR *d = opendir(c->images_dir);
 	if (!d)
 		return error_set(err, errno, "open `%s`", c->images_dir);
@@ -115,7 +113,39 @@ static int add_optional_file(struct arc_writer *w, const char *name, const char 
 	return 0;
 }
 
-int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
+const char *ckpt_why_staged(const struct ckpt *c, bool *asked)
+{
+	*asked = true;
+	if (c->o.staged)
+		return "opts.staged";
+	if (c->o.image_path)
+		return "opts.image_path keeps CRIU's images as files";
+	*asked = false;
+	if (c->o.parent_path)
+		return "a dump on parent images";
+	if (c->o.compress && strcmp(c->o.compress, "gzip") == 0)
+		return "a gzip archive cannot take a member before its size is known (zstd and none can)";
+	if (!c->held && !c->o.leave_running)
+		return "CRIU ends the container when its dump is done, so its images stay on disk until "
+		       "the archive is durable";
+	return NULL;
+}
+
+int ckpt_export_open(struct ckpt *c, struct stasis_error **err)
+{
+	/* the guard knows the name before the file exists: a kill in between leaves nothing unknown */
+	cleanup_free char *tmp = arc_writer_tmp_name(c->o.export_path);
+	int r = ckpt_guard_note(&c->guard, false, tmp, err);
+	if (r == 0)
+		r = arc_writer_open(c->o.export_path, c->o.compress, tmp, &c->writer, err);
+	if (r == 0)
+		r = arc_writer_add_dir(c->writer, ARCHIVE_CHECKPOINT_DIR "/", err);
+	if (r < 0)
+		c->writer = arc_writer_abort(c->writer);
+	return r;
+}
+
+static int write_members(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 {
 	cleanup_with(mnt_diff_clear) struct mnt_diff diff = { 0 };
 	bool have_diff = false;
@@ -146,27 +176,19 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 	if (have_diff) {
 		const char *tree = c->plan.upperdir ? c->plan.upperdir : c->state->rootfs;
 		r = arc_write_tree(diff_tar, tree, diff.changed, diff.n_changed, err);
-		if (r < 0)
+		if (r < 0) {
+			unlink(diff_tar);
 			return r;
+		}
 	}
 
-	struct arc_writer *w = NULL;
-	/* the guard knows the name before the file exists: a kill in between leaves nothing unknown */
-	cleanup_free char *tmp = arc_writer_tmp_name(c->o.export_path);
-	r = ckpt_guard_note(&c->guard, false, tmp, err);
-	if (r == 0)
-		r = arc_writer_open(c->o.export_path, c->o.compress, tmp, &w, err);
+	struct arc_writer *w = c->writer;
 	struct progress_sink sink = { c->o.progress, c->o.progress_data, STASIS_PHASE_WRITE };
-	if (r == 0 && sink.fn) {
-		/* the images are nearly all of it: the rootfs diff and the small files come on top */
-		uint64_t total = c->images_bytes;
+	if (sink.fn) {
+		/* the images not streamed yet are nearly all of it: the rootfs diff and the small files come on top */
+		uint64_t total = c->images_bytes - c->streamed_bytes;
 		arc_writer_progress(w, &(struct arc_progress){ progress_tell_arc, &sink }, total);
 		progress_tell(&sink, 0, total);
-	}
-	if (r < 0) {
-		arc_writer_abort(w);
-		unlink(diff_tar);
-		return r;
 	}
 	cleanup_free char *config_dump = config_dump_json(c);
 	cleanup_free char *binds = bind_mounts_json(c);
@@ -191,13 +213,20 @@ int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **er
 		r = arc_writer_add_buffer(w, ARCHIVE_DELETED_FILES, deleted, strlen(deleted), err);
 	if (r == 0 && c->plan.n_binds)
 		r = arc_writer_add_buffer(w, ARCHIVE_BIND_MOUNTS, binds, strlen(binds), err);
-	if (r == 0) {
-		cleanup_free char *v =
-			xasprintf("%d.%d.%d", ctx->info.major, ctx->info.minor, ctx->info.sublevel);
-		r = arc_writer_commit(w, v, err);
-	} else {
-		arc_writer_abort(w);
-	}
-	unlink(diff_tar);
+	if (have_diff)
+		unlink(diff_tar);
+	if (r < 0)
+		return r;
+	cleanup_free char *v = xasprintf("%d.%d.%d", ctx->info.major, ctx->info.minor, ctx->info.sublevel);
+	c->writer = NULL;
+	return arc_writer_commit(w, v, err);
+}
+
+int ckpt_export(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
+{
+	int r = c->writer ? 0 : ckpt_export_open(c, err);
+	if (r == 0)
+		r = write_members(ctx, c, err);
+	c->writer = arc_writer_abort(c->writer);
 	return r;
 }
