@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,8 @@ struct slot {
 	size_t len;
 	off_t off;
 	uint64_t zeros; /* a hole: this many zero bytes to hash, nothing to write (data unused) */
-	int fd;
+	copy_pipe_write_fn write;
+	void *wdata;
 	struct digest *md;
 };
 
@@ -32,7 +34,8 @@ struct copy_pipe {
 	pthread_cond_t changed;
 	struct slot slots[PIPE_SLOTS];
 	unsigned long long produced, hashed, written;
-	int fd;
+	copy_pipe_write_fn write;
+	void *wdata;
 	struct digest *md;
 	int werr;
 	bool quit;
@@ -57,8 +60,8 @@ static void run_worker(struct copy_pipe *p, bool hash)
 			digest_update_zeros(s->md, s->zeros);
 		else if (hash && s->md)
 			digest_update(s->md, s->data, s->len);
-		else if (!hash && !skip && !s->zeros)
-			r = pwrite_all(s->fd, s->data, s->len, s->off);
+		else if (!hash && !skip && !s->zeros && s->write)
+			r = s->write(s->wdata, s->data, s->len, s->off);
 		pthread_mutex_lock(&p->lock);
 		if (r < 0 && !p->werr)
 			p->werr = r;
@@ -107,7 +110,6 @@ int copy_pipe_new(struct copy_pipe **ret)
 	struct copy_pipe *p = xzalloc(sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->changed, NULL);
-	p->fd = -1;
 	/* threads are a resource the system may refuse (RLIMIT_NPROC, a pids cgroup): EAGAIN */
 	int e = pthread_create(&p->hasher, NULL, hasher_main, p);
 	if (e != 0) {
@@ -133,13 +135,24 @@ struct copy_pipe *copy_pipe_free(struct copy_pipe *p)
 	return NULL;
 }
 
-void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md)
+void copy_pipe_begin_fn(struct copy_pipe *p, copy_pipe_write_fn write, void *data, struct digest *md)
 {
 	pthread_mutex_lock(&p->lock);
-	p->fd = fd;
+	p->write = write;
+	p->wdata = data;
 	p->md = md;
 	p->werr = 0;
 	pthread_mutex_unlock(&p->lock);
+}
+
+static int write_at(void *fd, const void *buf, size_t len, off_t off)
+{
+	return pwrite_all((int)(intptr_t)fd, buf, len, off);
+}
+
+void copy_pipe_begin(struct copy_pipe *p, int fd, struct digest *md)
+{
+	copy_pipe_begin_fn(p, write_at, (void *)(intptr_t)fd, md);
 }
 
 /* the next slot, once both workers are done with it; NULL and *werr when a write failed */
@@ -154,7 +167,8 @@ static struct slot *claim_slot(struct copy_pipe *p, int *werr)
 	if (*werr)
 		return NULL;
 	/* the slot is ours until produced moves past it */
-	s->fd = p->fd;
+	s->write = p->write;
+	s->wdata = p->wdata;
 	s->md = p->md;
 	s->zeros = 0;
 	return s;
@@ -213,7 +227,7 @@ int copy_pipe_end(struct copy_pipe *p)
 	while (p->hashed != p->produced || p->written != p->produced)
 		pthread_cond_wait(&p->changed, &p->lock);
 	int werr = p->werr;
-	p->fd = -1;
+	p->write = NULL;
 	p->md = NULL;
 	pthread_mutex_unlock(&p->lock);
 	return werr;

@@ -19,6 +19,7 @@
 #include "common/xalloc.h"
 #include "engine/names.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/copy-pipe.h"
 #include "engine/archive/digest.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
@@ -50,6 +51,8 @@ struct arc_writer {
 	/* the member being written, and its digest so far */
 	char *member;
 	struct digest *md;
+	/* sink: a member's bytes are hashed and compressed on two threads of their own (NULL: here) */
+	struct copy_pipe *pipe;
 };
 
 void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total)
@@ -113,6 +116,9 @@ int arc_writer_open(const char *final_path, const char *compress, const char *tm
 			arc_writer_abort(w);
 			return error_wrap(err, r, "archive `%s`", final_path);
 		}
+		/* without threads (a pids limit) the bytes are hashed and written here, only slower */
+		if (copy_pipe_new(&w->pipe) < 0)
+			w->pipe = NULL;
 		*ret = w;
 		return 0;
 	}
@@ -157,6 +163,14 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
 }
 
+/* the pipe's writing thread: a member's bytes into the sink (the caller's thread waits at its end) */
+static int pipe_to_sink(void *data, const void *buf, size_t len, off_t off)
+{
+	(void)off;
+	struct arc_writer *w = data;
+	return arc_sink_append(w->sink, buf, len, NULL);
+}
+
 /* A member of size bytes (ARC_SIZE_UNKNOWN: told at its end, which only the sink can do). */
 static int begin_member(struct arc_writer *w, const char *name, uint64_t size, struct stasis_error **err)
 {
@@ -188,6 +202,8 @@ static int begin_member(struct arc_writer *w, const char *name, uint64_t size, s
 	}
 	w->member = xstrdup(name);
 	w->md = digest_new();
+	if (w->pipe)
+		copy_pipe_begin_fn(w->pipe, pipe_to_sink, w, w->md);
 	return 0;
 }
 
@@ -195,6 +211,13 @@ int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct 
 {
 	if (!w->member)
 		return error_setx(err, EINVAL, "archive: data outside any member");
+	if (w->pipe) {
+		int r = copy_pipe_push(w->pipe, buf, len, 0);
+		if (r < 0)
+			return error_set(err, -r, "archive `%s`: write `%s`", w->final_path, w->member);
+		count_written(w, len);
+		return 0;
+	}
 	digest_update(w->md, buf, len);
 	if (w->sink) {
 		int r = arc_sink_append(w->sink, buf, len, err);
@@ -221,8 +244,11 @@ int arc_writer_end(struct arc_writer *w, struct stasis_error **err)
 {
 	if (!w->member)
 		return error_setx(err, EINVAL, "archive: no member to end");
+	int r = w->pipe ? copy_pipe_end(w->pipe) : 0;
+	if (r < 0)
+		return error_set(err, -r, "archive `%s`: write `%s`", w->final_path, w->member);
 	if (w->sink) {
-		int r = arc_sink_end(w->sink, err);
+		r = arc_sink_end(w->sink, err);
 		if (r < 0)
 			return r;
 	}
@@ -364,6 +390,8 @@ struct arc_writer *arc_writer_abort(struct arc_writer *w)
 		return NULL;
 	if (w->a)
 		archive_write_free(w->a);
+	/* its threads first: they may be writing into the sink */
+	copy_pipe_free(w->pipe);
 	arc_sink_free(w->sink);
 	drop_member(w);
 	if (w->fd >= 0)
