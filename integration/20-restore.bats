@@ -11,7 +11,7 @@ setup() {
 teardown() {
 	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
 	ensure_crun_cgroups
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -19,7 +19,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4 rs5 rs6; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -74,6 +74,31 @@ restored_pid() {
 	run verify_workload "$data" "$(restored_pid rs1-again)"
 	assert_output --regexp '^OK [0-9]+$'
 	runc exec rs1-again cat /etc/newfile | grep -qx new
+}
+
+@test "a tree of two tasks with memory each: their pages stream into the archive one after the other; restored, both verify" {
+	CT_WORKLOAD_ARGS=-f start_container runc rs7
+	data=$CT_BASE/rs7/data
+	run "$STASIS" checkpoint --export "$OUT/rs7.tar" --compress none rs7
+	assert_success
+	# the page server's images, one per task in turn, before the pagemaps made from its runs
+	tar -tf "$OUT/rs7.tar" | grep -E '/(pages|pagemap)-' >"$OUT/order"
+	assert_equal "$(sed -n 1,2p "$OUT/order" | tr '\n' ' ')" "checkpoint/pages-65537.img checkpoint/pages-65538.img "
+	assert_equal "$(sed -n '3,$p' "$OUT/order" | grep -c '^checkpoint/pagemap-[0-9]*\.img$')" 2
+	# the parent's 32 MiB are in the first; the worker's own 16 MiB and the 32 it shares from its fork
+	# (copy on write) in the second
+	tar -tvf "$OUT/rs7.tar" checkpoint/pages-65537.img | awk '{ exit !($3 >= 33554432 && $3 < 50331648) }'
+	tar -tvf "$OUT/rs7.tar" checkpoint/pages-65538.img | awk '{ exit !($3 >= 50331648) }'
+	before=$(read_counter "$data")
+	stop_container_keep_data rs7
+
+	restore_import "$OUT/rs7.tar" rs7-new "$data"
+	wait_for 50 counter_above "$data" $((before + 3))
+	rm -f "$data/verify-worker"
+	run verify_workload "$data" "$(restored_pid rs7-new)"
+	assert_output --regexp '^OK [0-9]+$'
+	wait_for 100 test -s "$data/verify-worker"
+	assert_equal "$(cat "$data/verify-worker")" OK
 }
 
 @test "two restores of one --leave-running archive next to the original: three containers counting" {

@@ -2,7 +2,7 @@
 /*
  * Self-verifying workload for checkpoint/restore tests, in the manner of CRIU's zdtm tests.
  *
- *   workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] [-z] [-s] [-c]
+ *   workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] [-z] [-s] [-c] [-f]
  *
  * Fills MIB MiB with a pattern derived from each page's index (incompressible; with -c
  * compressible, about 4:1 with zstd: half of each page holds 4 random bits a byte, half zeros), keeps DIR/keep open (known content),
@@ -12,7 +12,9 @@
  * "CORRUPT <what>" to DIR/verify.  With -p it detaches into its own session first and writes its pid.
  * Memory also holds MARKER, for memory-search tests.  -z and -s add children in the task states
  * CRIU records apart from "alive": a zombie (comm "zombie", exited, never reaped) and a stopped task
- * (comm "stopped", holding DIR/stopped open, SIGSTOPped).
+ * (comm "stopped", holding DIR/stopped open, SIGSTOPped).  -f adds a child (comm "worker") with
+ * memory of its own (MIB/2 MiB, other pages): SIGUSR1 to the parent reaches it too, and it writes
+ * "OK" or "CORRUPT memory" to DIR/verify-worker.  A tree of two tasks with memory each.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -136,15 +138,43 @@ static int spawn(const char *comm, const char *dir)
 		pause();
 }
 
+/* -f's first page index: its pages are none of the parent's */
+#define WORKER_PAGE_BASE (1u << 24)
+
+/* -f: a child with pages of its own, checked on SIGUSR1 */
+static pid_t spawn_worker(const char *dir, size_t pages)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_NAME, "worker");
+	uint64_t *mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		_exit(1);
+	for (size_t i = 0; i < pages; i++)
+		fill_page(mem + i * (PAGE / sizeof(uint64_t)), WORKER_PAGE_BASE + i);
+	for (;;) {
+		pause();
+		if (!verify_requested)
+			continue;
+		verify_requested = 0;
+		const char *res = "OK\n";
+		for (size_t i = 0; i < pages; i++)
+			if (check_page(mem + i * (PAGE / sizeof(uint64_t)), WORKER_PAGE_BASE + i) < 0)
+				res = "CORRUPT memory\n";
+		write_file(dir, "verify-worker", res);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib = 16;
 	const char *dir = ".", *pidfile = NULL;
 	bool lock = false;
 	const char *connect_to = NULL, *listen_on = NULL;
-	bool zombie = false, stopped = false;
+	bool zombie = false, stopped = false, worker = false;
 	int c;
-	while ((c = getopt(argc, argv, "m:d:p:lu:U:zsc")) != -1) {
+	while ((c = getopt(argc, argv, "m:d:p:lu:U:zscf")) != -1) {
 		switch (c) {
 		case 'm':
 			mib = strtoul(optarg, NULL, 10);
@@ -170,13 +200,16 @@ int main(int argc, char **argv)
 		case 's':
 			stopped = true; /* a child that stops itself with SIGSTOP */
 			break;
+		case 'f':
+			worker = true; /* a child with memory of its own */
+			break;
 		case 'c':
 			word_mask = 0x0f0f0f0f0f0f0f0full; /* compressible memory, for the benchmarks */
 			random_words = PAGE / sizeof(uint64_t) / 2;
 			break;
 		default:
 			fprintf(stderr, "usage: workload [-m MIB] [-d DIR] [-p PIDFILE] [-l] [-u|-U SOCKET] "
-					"[-z] [-s] [-c]\n");
+					"[-z] [-s] [-c] [-f]\n");
 			return 2;
 		}
 	}
@@ -229,6 +262,9 @@ int main(int argc, char **argv)
 
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	sigaction(SIGUSR1, &sa, NULL);
+	pid_t worker_pid = worker ? spawn_worker(dir, pages / 2) : 0;
+	if (worker_pid < 0)
+		return 1;
 
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -241,6 +277,8 @@ int main(int argc, char **argv)
 
 		if (verify_requested) {
 			verify_requested = 0;
+			if (worker_pid > 0)
+				kill(worker_pid, SIGUSR1);
 			const char *bad = NULL;
 			for (size_t i = 0; i < pages && !bad; i++)
 				if (check_page(mem + i * (PAGE / sizeof(uint64_t)), i) < 0)

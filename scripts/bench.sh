@@ -7,10 +7,11 @@
 #                        memory compressible (workload -c)      default: "16 256 1024 256c"
 #   STASIS_BENCH_RUNS    repetitions of each method per size    default: 3
 #   STASIS_BENCH_TSV     also write every measurement there, tab-separated
+#   STASIS_BENCH_METHODS a subset of the methods below, in order  default: all five
 #
 # Methods: runc (runc checkpoint --image-path / runc restore --detach, plain images), stasis-zstd
 # (stasis checkpoint --export, zstd archive / restore --import), stasis-none (the same with
-# --compress none), podman (podman 4.3 container checkpoint --export --compress zstd / container
+# --compress none), stasis-staged (zstd, the archive written after the dump: --staged), podman (podman 4.3 container checkpoint --export --compress zstd / container
 # restore --import, with plain runc as its runtime).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,13 +39,13 @@ out=$(mktemp -d /var/tmp/stasis-bench-XXXXXX)
 # podman as the tests run it (integration/containers.bash): CRIU 4.2 first in PATH, runc
 use_podman "$out"
 IMAGE=localhost/stasis-bench:bench
-METHODS=(runc stasis-zstd stasis-none podman)
+read -r -a METHODS <<<"${STASIS_BENCH_METHODS:-runc stasis-zstd stasis-none stasis-staged podman}"
 
 # every container and restored container of ours is called bench-*
 cleanup() {
 	local n
 	set +e
-	for n in bench-runc bench-stasis-zstd bench-stasis-none; do
+	for n in bench-runc bench-stasis-zstd bench-stasis-none bench-stasis-staged; do
 		"$STASIS" delete --force "$n-r" >/dev/null 2>&1
 		runc delete -f "$n-r" >/dev/null 2>&1
 		umount "$CT_BASE/$n-r/rootfs" 2>/dev/null
@@ -61,6 +62,11 @@ die() {
 	echo "bench: $*" >&2
 	exit 1
 }
+for m in "${METHODS[@]}"; do
+	case $m in runc | stasis-zstd | stasis-none | stasis-staged | podman) ;;
+	*) die "unknown method '$m' in STASIS_BENCH_METHODS" ;;
+	esac
+done
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # proc_start PID: the process' start time (field 22 of /proc/PID/stat), empty once it is gone
@@ -161,11 +167,11 @@ remove_runc() {
 	stop_container bench-runc
 }
 
-# stasis_checkpoint NAME COMPRESSION EXT
+# stasis_checkpoint NAME COMPRESSION EXT [FLAG...]
 stasis_checkpoint() {
 	ct_pid "$1"
 	rm -f "$out/$1.$3"
-	timed "$out/stats.json" "$STASIS" checkpoint --export "$out/$1.$3" --compress "$2" --print-stats "$1"
+	timed "$out/stats.json" "$STASIS" checkpoint --export "$out/$1.$3" --compress "$2" --print-stats "${@:4}" "$1"
 	CRIU_MS=$(jq '.container_statistics[0].criu_statistics.frozen_time / 1000 | floor' "$out/stats.json")
 	FROZEN_MS=$(jq '.container_statistics[0].stasis_statistics.frozen_duration / 1000 | floor' "$out/stats.json")
 	OUT_MIB=$(($(stat -c %s "$out/$1.$3") / 1048576))
@@ -194,6 +200,11 @@ start_stasis-zstd() { start_container runc bench-stasis-zstd; }
 checkpoint_stasis-zstd() { stasis_checkpoint bench-stasis-zstd zstd tar.zst; }
 restore_stasis-zstd() { stasis_restore bench-stasis-zstd tar.zst; }
 remove_stasis-zstd() { stasis_remove bench-stasis-zstd; }
+# the same archive written after the dump from a directory of images (--staged: before streaming)
+start_stasis-staged() { start_container runc bench-stasis-staged; }
+checkpoint_stasis-staged() { stasis_checkpoint bench-stasis-staged zstd tar.zst --staged; }
+restore_stasis-staged() { stasis_restore bench-stasis-staged tar.zst; }
+remove_stasis-staged() { stasis_remove bench-stasis-staged; }
 start_stasis-none() { start_container runc bench-stasis-none; }
 checkpoint_stasis-none() { stasis_checkpoint bench-stasis-none none tar; }
 restore_stasis-none() { stasis_restore bench-stasis-none tar; }

@@ -273,10 +273,8 @@ static void writer_streams_a_member(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(zstd_and_plain_read_back),
-		cmocka_unit_test(header_fields),
-		cmocka_unit_test(a_pipe_is_refused),
-		cmocka_unit_test(declared_size_is_kept),
+		cmocka_unit_test(zstd_and_plain_read_back), cmocka_unit_test(header_fields),
+		cmocka_unit_test(a_pipe_is_refused),	    cmocka_unit_test(declared_size_is_kept),
 		cmocka_unit_test(writer_streams_a_member),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

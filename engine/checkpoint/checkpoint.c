@@ -260,8 +260,8 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 	}
 	t = monotonic_us();
 	if (!c.writer)
-		progress_tell(&(struct progress_sink){ c.o.progress, c.o.progress_data, STASIS_PHASE_DUMP }, 0,
-			      0);
+		progress_tell(&(struct progress_sink){ c.o.progress, c.o.progress_data, STASIS_PHASE_DUMP },
+			      0, 0);
 	r = ckpt_dump(ctx, &c, err);
 	if (r < 0)
 		goto out;
