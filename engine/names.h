@@ -17,7 +17,8 @@
 #define ARCHIVE_DEVSHM "devshm-checkpoint.tar" /* podman: the contents of /dev/shm */
 #define ARCHIVE_DUMP_LOG "dump.log"
 #define ARCHIVE_MANIFEST "stasis.manifest"
-#define ARCHIVE_MANIFEST_FORMAT 1
+/* 2: members longer than a chunk are hashed chunk by chunk (engine/archive/digest.h) */
+#define ARCHIVE_MANIFEST_FORMAT 2
 
 /* CRIU image names (criu/image-desc.c): the fixed ones, and the "<prefix><id>.img" ones */
 #define CRIU_IMG_INVENTORY "inventory.img"

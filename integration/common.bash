@@ -36,3 +36,19 @@ verify_workload() {
 	wait_for 100 test -s "$1/verify" || { echo "no answer"; return 1; }
 	cat "$1/verify"
 }
+
+# chunk_digests FILE: the sha256 of each 4 MiB chunk, one a line (what the manifest's .chunks lists)
+chunk_digests() {
+	split -b 4194304 --filter='sha256sum' "$1" | cut -d' ' -f1
+}
+
+# member_digest FILE: the digest stasis.manifest (format 2) records for a member with FILE's bytes:
+# its sha256 up to one chunk (4 MiB), else the sha256 of its chunks' binary sha256s in order
+# (docs/archive-format.md), with coreutils alone
+member_digest() {
+	if [ "$(stat -c %s "$1")" -le 4194304 ]; then
+		sha256sum <"$1" | cut -d' ' -f1
+	else
+		chunk_digests "$1" | tr -d '\n' | tr 'a-f' 'A-F' | basenc --base16 -d | sha256sum | cut -d' ' -f1
+	fi
+}

@@ -23,6 +23,11 @@ struct oci_manifest *oci_manifest_free(struct oci_manifest *m)
 		free(m->members[i].value);
 	}
 	free(m->members);
+	for (size_t i = 0; i < m->n_chunks; i++) {
+		free(m->chunks[i].member);
+		strv_freep(&m->chunks[i].hex);
+	}
+	free(m->chunks);
 	free(m);
 	return NULL;
 }
@@ -31,6 +36,41 @@ static bool is_sha256_hex(const char *s)
 {
 	size_t n = strspn(s, "0123456789abcdef");
 	return n == 64 && s[n] == '\0';
+}
+
+/* format 2: chunkSize, and the chunks' digests of the members longer than one */
+static int parse_chunks(struct oci_json_ctx *jc, yajl_val t, struct oci_manifest *m)
+{
+	yajl_val size = oci_json_child(t, "chunkSize");
+	if (!YAJL_IS_INTEGER(size) || YAJL_GET_INTEGER(size) <= 0)
+		return oci_json_type_error(jc, ".chunkSize", "a positive integer");
+	m->chunk_size = (uint64_t)YAJL_GET_INTEGER(size);
+	yajl_val all = oci_json_child(t, "chunks");
+	if (!all)
+		return 0;
+	if (!YAJL_IS_OBJECT(all))
+		return oci_json_type_error(jc, ".chunks", "object");
+	m->chunks = xreallocarray(NULL, all->u.object.len + 1, sizeof(*m->chunks));
+	for (size_t i = 0; i < all->u.object.len; i++) {
+		const char *name = all->u.object.keys[i];
+		yajl_val v = all->u.object.values[i];
+		cleanup_free char *where = xasprintf(".chunks[\"%s\"]", name);
+		if (!YAJL_IS_ARRAY(v) || v->u.array.len < 2)
+			return oci_json_type_error(jc, where, "an array of two sha256 hex digests or more");
+		struct oci_manifest_chunks *c = &m->chunks[m->n_chunks++];
+		*c = (struct oci_manifest_chunks){ .member = xstrdup(name) };
+		c->hex = xreallocarray(NULL, v->u.array.len + 1, sizeof(*c->hex));
+		for (size_t k = 0; k < v->u.array.len; k++) {
+			yajl_val h = v->u.array.values[k];
+			if (!YAJL_IS_STRING(h) || !is_sha256_hex(YAJL_GET_STRING(h))) {
+				c->hex[c->n] = NULL;
+				return oci_json_type_error(jc, where, "an array of sha256 hex digests");
+			}
+			c->hex[c->n++] = xstrdup(YAJL_GET_STRING(h));
+		}
+		c->hex[c->n] = NULL;
+	}
+	return 0;
 }
 
 static int parse(struct oci_json_ctx *jc, yajl_val t, struct oci_manifest *m)
@@ -63,7 +103,7 @@ static int parse(struct oci_json_ctx *jc, yajl_val t, struct oci_manifest *m)
 		}
 		m->members[m->n_members++] = (struct oci_kv){ xstrdup(name), xstrdup(YAJL_GET_STRING(v)) };
 	}
-	return 0;
+	return m->format >= 2 ? parse_chunks(jc, t, m) : 0;
 }
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, struct stasis_error **err)
@@ -82,6 +122,14 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, 
 	}
 	*ret = m;
 	return 0;
+}
+
+const struct oci_manifest_chunks *oci_manifest_chunks(const struct oci_manifest *m, const char *member)
+{
+	for (size_t i = 0; i < m->n_chunks; i++)
+		if (strcmp(m->chunks[i].member, member) == 0)
+			return &m->chunks[i];
+	return NULL;
 }
 
 const char *oci_manifest_digest(const struct oci_manifest *m, const char *member)

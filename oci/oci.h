@@ -150,20 +150,31 @@ int oci_device_cgroup_rules(const char *json, size_t len, const char *name, stru
 void oci_device_rules_free(struct oci_device_rule *v, size_t n);
 
 /* stasis.manifest (docs/archive-format.md) */
+struct oci_manifest_chunks {
+	char *member;
+	char **hex; /* one sha256 a chunk of chunk_size bytes, in order (the last may be shorter) */
+	size_t n;
+};
+
 struct oci_manifest {
 	int format;
 	char *stasis_version;
 	char *criu_version;
 	char *kernel;
 	char *arch;
-	struct oci_kv *members; /* member name -> sha256 hex */
+	struct oci_kv *members; /* member name -> sha256 hex (format 2: of its chunks' when listed) */
 	size_t n_members;
+	uint64_t chunk_size;		    /* format 2 (0 before) */
+	struct oci_manifest_chunks *chunks; /* format 2: the members of two chunks or more */
+	size_t n_chunks;
 };
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest **ret, struct stasis_error **err);
 struct oci_manifest *oci_manifest_free(struct oci_manifest *m);
 DEFINE_CLEANUP(struct oci_manifest *, oci_manifest_free)
 const char *oci_manifest_digest(const struct oci_manifest *m, const char *member);
+/* The chunk digests of a member (format 2, a member of two chunks or more), else NULL. */
+const struct oci_manifest_chunks *oci_manifest_chunks(const struct oci_manifest *m, const char *member);
 
 /* config.dump: who the container was (any field may be NULL) */
 struct oci_config_dump {

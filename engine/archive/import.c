@@ -27,7 +27,8 @@
 
 struct member {
 	char *name;
-	char hex[65];
+	uint64_t size;
+	char hex[DIGEST_HEX]; /* as manifest format 2 has it (engine/archive/digest.h) */
 };
 
 struct reader {
@@ -91,7 +92,8 @@ static int extract_file(struct reader *r, int dirfd, const char *name, la_int64_
 		if (fd < 0)
 			return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
 	}
-	struct digest *md = digest_new();
+	struct digest *md = digest_new(DIGEST_CHUNK);
+	m->size = (uint64_t)size;
 	int ret = arc_walk_copy(&r->w, fd, md, fd >= 0 ? r->pipe : NULL, &r->total, what, err);
 	digest_finish(md, m->hex);
 	if (ret < 0)
@@ -126,12 +128,131 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 	return rc;
 }
 
-static int verify_manifest(struct reader *r, struct arc_import *out, struct stasis_error **err)
+/* a member hashed from the extracted file (dirfd) */
+static int hash_extracted(struct reader *r, int dirfd, const char *name, char hex[DIGEST_HEX],
+			  struct stasis_error **err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, errno, "archive `%s`: member `%s`", r->path, name);
+	cleanup_free unsigned char *buf = xmalloc(ARC_READ_BLOCK);
+	struct digest *md = digest_new(DIGEST_WHOLE);
+	ssize_t n;
+	while ((n = read(fd, buf, ARC_READ_BLOCK)) > 0)
+		digest_update(md, buf, (size_t)n);
+	digest_finish(md, hex);
+	return n < 0 ? error_set(err, errno, "archive `%s`: member `%s`", r->path, name) : 0;
+}
+
+struct plain_hashes {
+	struct digest **md;
+	uint64_t *end;
+};
+
+static int hash_block(void *data, size_t which, uint64_t off, const unsigned char *buf, size_t len,
+		      struct stasis_error **err)
+{
+	(void)err;
+	struct plain_hashes *p = data;
+	/* a hole between blocks is zeros in the file the member makes */
+	if (off > p->end[which])
+		digest_update_zeros(p->md[which], off - p->end[which]);
+	digest_update(p->md[which], buf, len);
+	p->end[which] = off + len;
+	return 0;
+}
+
+/*
+ * Format 1 recorded the plain sha256 of every member, and the pass hashed the longer ones chunk by
+ * chunk: those are hashed again as format 1 did, from the extracted files (dirfd), or in a second
+ * pass over the archive.  Only archives of an older stasis pay for it.
+ */
+static int rehash_format1(struct reader *r, int dirfd, struct stasis_error **err)
+{
+	cleanup_free size_t *idx = xreallocarray(NULL, r->n + 1, sizeof(*idx));
+	cleanup_free char **names = xreallocarray(NULL, r->n + 1, sizeof(*names));
+	size_t n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->members[i].size > DIGEST_CHUNK) {
+			idx[n] = i;
+			names[n++] = r->members[i].name;
+		}
+	if (dirfd >= 0) {
+		for (size_t k = 0; k < n; k++) {
+			int ret = hash_extracted(r, dirfd, names[k], r->members[idx[k]].hex, err);
+			if (ret < 0)
+				return ret;
+		}
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	cleanup_free struct digest **md = xreallocarray(NULL, n, sizeof(*md));
+	cleanup_free uint64_t *end = xreallocarray(NULL, n, sizeof(*end));
+	for (size_t k = 0; k < n; k++) {
+		md[k] = digest_new(DIGEST_WHOLE);
+		end[k] = 0;
+	}
+	struct plain_hashes p = { md, end };
+	int ret = arc_stream_members(r->path, names, n, hash_block, &p, err);
+	for (size_t k = 0; k < n; k++) {
+		if (ret == 0 && end[k] < r->members[idx[k]].size)
+			digest_update_zeros(md[k], r->members[idx[k]].size - end[k]);
+		digest_finish(md[k], r->members[idx[k]].hex);
+	}
+	return ret;
+}
+
+/* format 2: every chunk list stands for its member's digest and fits its size */
+static int check_chunk_lists(struct reader *r, const struct oci_manifest *m, const struct strmap *listed,
+			     struct stasis_error **err)
+{
+	if (m->chunk_size != DIGEST_CHUNK)
+		return error_setx(
+			err, ENOTSUP, "archive `%s`: manifest chunks of %llu bytes: this stasis hashes %llu",
+			r->path, (unsigned long long)m->chunk_size, (unsigned long long)DIGEST_CHUNK);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct member *mb = &r->members[i];
+		if (strcmp(mb->name, ARCHIVE_MANIFEST) == 0)
+			continue;
+		const struct oci_manifest_chunks *c = oci_manifest_chunks(m, mb->name);
+		uint64_t want = mb->size > DIGEST_CHUNK ? (mb->size + DIGEST_CHUNK - 1) / DIGEST_CHUNK : 0;
+		char hex[DIGEST_HEX];
+		size_t at;
+		if ((c ? c->n : 0) != want)
+			return error_setx(
+				err, EBADMSG,
+				"archive `%s`: member `%s` of %llu bytes has %zu chunk digests in the "
+				"manifest, not %llu; refused",
+				r->path, mb->name, (unsigned long long)mb->size, c ? c->n : 0,
+				(unsigned long long)want);
+		if (c && (digest_of_chunks(c->hex, c->n, hex) < 0 || !strmap_get(listed, mb->name, &at) ||
+			  strcmp(hex, m->members[at].value) != 0))
+			return error_setx(
+				err, EBADMSG,
+				"archive `%s`: the chunk digests of member `%s` do not make its digest "
+				"in the manifest: the archive was altered or damaged; refused",
+				r->path, mb->name);
+	}
+	for (size_t i = 0; i < m->n_chunks; i++)
+		if (!strmap_get(r->w.files, m->chunks[i].member, NULL))
+			return error_setx(err, EBADMSG,
+					  "archive `%s`: chunks of member `%s`, which is missing", r->path,
+					  m->chunks[i].member);
+	return 0;
+}
+
+static int verify_manifest(struct reader *r, int dirfd, struct arc_import *out, struct stasis_error **err)
 {
 	cleanup_with(oci_manifest_free) struct oci_manifest *m = NULL;
 	int ret = oci_manifest_parse(r->manifest, r->manifest_len, &m, err);
 	if (ret < 0)
 		return error_wrap(err, ret, "archive `%s`", r->path);
+	if (m->format > ARCHIVE_MANIFEST_FORMAT || m->format < 1)
+		return error_setx(err, ENOTSUP, "archive `%s`: manifest format %d: this stasis reads 1 to %d",
+				  r->path, m->format, ARCHIVE_MANIFEST_FORMAT);
+	if (m->format == 1 && (ret = rehash_format1(r, dirfd, err)) < 0)
+		return ret;
 	/* the manifest's members by name: one lookup a member, whatever their number */
 	cleanup_with(strmap_free) struct strmap *listed = strmap_new();
 	for (size_t i = 0; i < m->n_members && ret == 0; i++)
@@ -158,10 +279,8 @@ static int verify_manifest(struct reader *r, struct arc_import *out, struct stas
 		if (!strmap_get(r->w.files, m->members[i].key, NULL))
 			ret = error_setx(err, EBADMSG, "archive `%s`: member `%s` of the manifest is missing",
 					 r->path, m->members[i].key);
-	if (ret == 0 && m->format > ARCHIVE_MANIFEST_FORMAT)
-		ret = error_setx(err, ENOTSUP,
-				 "archive `%s`: manifest format %d is newer than this stasis (%d)", r->path,
-				 m->format, ARCHIVE_MANIFEST_FORMAT);
+	if (ret == 0 && m->format >= 2)
+		ret = check_chunk_lists(r, m, listed, err);
 	if (ret == 0) {
 		out->has_manifest = true;
 		out->criu_version = m->criu_version ? xstrdup(m->criu_version) : NULL;
@@ -198,7 +317,7 @@ static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct 
 	if (rc == 0)
 		rc = extract_all(r, dirfd, err);
 	if (rc == 0)
-		rc = r->manifest ? verify_manifest(r, out, err) : check_structure(r, err);
+		rc = r->manifest ? verify_manifest(r, dirfd, out, err) : check_structure(r, err);
 	return rc;
 }
 

@@ -28,7 +28,9 @@
 
 struct member_digest {
 	char *name;
-	char hex[65];
+	char hex[DIGEST_HEX];
+	char (*chunks)[DIGEST_HEX]; /* a member of two chunks or more: each chunk's */
+	size_t n_chunks;
 };
 
 /*
@@ -201,7 +203,7 @@ static int begin_member(struct arc_writer *w, const char *name, uint64_t size, s
 			return ar_error(w, err, name);
 	}
 	w->member = xstrdup(name);
-	w->md = digest_new();
+	w->md = digest_new(DIGEST_CHUNK);
 	if (w->pipe)
 		copy_pipe_begin_fn(w->pipe, pipe_to_sink, w, w->md);
 	return 0;
@@ -234,7 +236,7 @@ int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct 
 static void drop_member(struct arc_writer *w)
 {
 	if (w->md)
-		digest_finish(w->md, (char[65]){ 0 });
+		digest_finish(w->md, (char[DIGEST_HEX]){ 0 });
 	w->md = NULL;
 	free(w->member);
 	w->member = NULL;
@@ -255,7 +257,7 @@ int arc_writer_end(struct arc_writer *w, struct stasis_error **err)
 	w->digests = xgrow(w->digests, w->n_digests, sizeof(*w->digests));
 	struct member_digest *d = &w->digests[w->n_digests++];
 	d->name = w->member;
-	digest_finish(w->md, d->hex);
+	d->n_chunks = digest_finish_chunks(w->md, d->hex, &d->chunks);
 	w->member = NULL;
 	w->md = NULL;
 	return 0;
@@ -320,10 +322,23 @@ static char *manifest_json(struct arc_writer *w, const char *criu_version)
 	oci_json_kstr(j, "kernel", u.release);
 	oci_json_kstr(j, "arch", u.machine);
 	oci_json_kstr(j, "digest", "sha256");
+	oci_json_kint(j, "chunkSize", (long long)DIGEST_CHUNK);
 	oci_json_key(j, "members");
 	oci_json_map_open(j);
 	for (size_t i = 0; i < w->n_digests; i++)
 		oci_json_kstr(j, w->digests[i].name, w->digests[i].hex);
+	oci_json_map_close(j);
+	oci_json_key(j, "chunks");
+	oci_json_map_open(j);
+	for (size_t i = 0; i < w->n_digests; i++) {
+		if (!w->digests[i].n_chunks)
+			continue;
+		oci_json_key(j, w->digests[i].name);
+		oci_json_array_open(j);
+		for (size_t k = 0; k < w->digests[i].n_chunks; k++)
+			oci_json_string(j, w->digests[i].chunks[k]);
+		oci_json_array_close(j);
+	}
 	oci_json_map_close(j);
 	oci_json_map_close(j);
 	size_t len;
@@ -401,8 +416,10 @@ struct arc_writer *arc_writer_abort(struct arc_writer *w)
 	free(w->tmp_path);
 	free(w->final_path);
 	free(w->dir);
-	for (size_t i = 0; i < w->n_digests; i++)
+	for (size_t i = 0; i < w->n_digests; i++) {
 		free(w->digests[i].name);
+		free(w->digests[i].chunks);
+	}
 	free(w->digests);
 	free(w);
 	return NULL;
