@@ -367,6 +367,13 @@ struct stasis_restore_opts {
 	/* as stasis_checkpoint_opts' */
 	void (*progress)(const struct stasis_progress *p, void *data);
 	void *progress_data;
+	/*
+	 * With import_path and runtime "none" or "crun" (stasis runs CRIU itself), the page images
+	 * are not unpacked: CRIU reads them from the archive as stasis decompresses it, each 4 MiB
+	 * checked against the manifest before CRIU gets it.  staged unpacks them first, as a
+	 * runc-owned restore (runtime runc or auto) always does.
+	 */
+	bool staged;
 };
 
 /*

@@ -11,7 +11,7 @@ setup() {
 teardown() {
 	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
 	ensure_crun_cgroups
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -19,7 +19,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -99,6 +99,36 @@ restored_pid() {
 	assert_output --regexp '^OK [0-9]+$'
 	wait_for 100 test -s "$data/verify-worker"
 	assert_equal "$(cat "$data/verify-worker")" OK
+}
+
+@test "a native restore streams the pages from the archive: none unpacked, each chunk checked; a bad chunk never reaches CRIU" {
+	CT_WORKLOAD_MIB=64 start_container runc rs8
+	data=$CT_BASE/rs8/data
+	run "$STASIS" checkpoint --export "$OUT/rs8.tar" --compress none rs8
+	assert_success
+	before=$(read_counter "$data")
+	stop_container_keep_data rs8
+	# one byte of the pages' fifth chunk changed (uncompressed: at a known place), the manifest kept
+	off=$(tar -tvR -f "$OUT/rs8.tar" | awk '/pages-65537.img/ { sub(":", "", $2); print ($2 + 1) * 512 }')
+	cp "$OUT/rs8.tar" "$OUT/bad.tar"
+	printf 'X' | dd of="$OUT/bad.tar" bs=1 seek=$((off + 4 * 4194304 + 100)) conv=notrunc 2>/dev/null
+	restore_as "$OUT/bad.tar" rs8-t "$data" --runtime none
+	assert_failure
+	assert_output --partial "member \`checkpoint/pages-65537.img\`: bytes 16777216 to 20971520 do not match their digest in the manifest"
+	[ ! -e "/run/stasis/rs8-t" ] || [ ! -s "/run/stasis/rs8-t/state.json" ]
+	! pgrep -f "workload -m 64 -d /data" | grep -q .
+
+	restore_import "$OUT/rs8.tar" rs8-s "$data" --runtime none
+	[ -z "$(ls "$STATE/rs8-s/archive/checkpoint/" | grep '^pages-')" ]
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(restored_pid rs8-s)"
+	assert_output --regexp '^OK [0-9]+$'
+	# --staged unpacks them first, as before
+	"$STASIS" delete --force rs8-s
+	restore_import "$OUT/rs8.tar" rs8-t "$data" --runtime none --staged
+	ls "$STATE/rs8-t/archive/checkpoint/" | grep -q '^pages-65537.img$'
+	run verify_workload "$data" "$(restored_pid rs8-t)"
+	assert_output --regexp '^OK [0-9]+$'
 }
 
 @test "two restores of one --leave-running archive next to the original: three containers counting" {

@@ -211,10 +211,10 @@ assert_crit_agrees() {
 	assert_output --partial "match stasis.manifest"
 	mkdir "$OUT/x"
 	tar -C "$OUT/x" -xf "$FX/in1.tar.zst"
-	# one byte of a page image changed, the manifest left as it was (streamed, its number is the
-	# page server's)
-	pages=$(cd "$OUT/x" && ls checkpoint/pages-*.img)
-	[ "$pages" = checkpoint/pages-65537.img ]
+	# one byte of the biggest page image changed, the manifest left as it was (streamed: numbered
+	# as CRIU's page server numbers them)
+	pages=$(cd "$OUT/x" && ls -S checkpoint/pages-*.img | head -n1)
+	[[ $pages =~ ^checkpoint/pages-655[0-9][0-9]\.img$ ]]
 	printf 'X' | dd of="$OUT/x/$pages" bs=1 seek=4096 conv=notrunc 2>/dev/null
 	tar -C "$OUT/x" -cf "$OUT/altered.tar" checkpoint config.dump spec.dump stats-dump stasis.manifest \
 		network.status dump.log rootfs-diff.tar deleted.files bind.mounts

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 		"      --lsm-mount-context CTX     SELinux mount context (default: linux.mountLabel)\n"
 		"      --print-stats          print what it took, as JSON (podman's shape, CRIU's\n"
 		"                             figures and stasis' own phases), instead of the id\n"
+		"      --staged               unpack the page images before CRIU reads them (by\n"
+		"                             default, with --runtime none or crun, CRIU reads them\n"
+		"                             from the archive, each 4 MiB checked first)\n"
 		"  -h, --help                 this text\n"
 		"accepted for runc compatibility, no effect:\n"
 		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
@@ -121,6 +124,7 @@ int cmd_restore(int argc, char **argv)
 		O_RUNTIME,
 		O_TRUST_ARCHIVE,
 		O_PRINT_STATS,
+		O_STAGED,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -147,6 +151,7 @@ int cmd_restore(int argc, char **argv)
 		{ "runtime", required_argument, NULL, O_RUNTIME },
 		{ "trust-archive", no_argument, NULL, O_TRUST_ARCHIVE },
 		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
+		{ "staged", no_argument, NULL, O_STAGED },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -237,6 +242,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case O_TRUST_ARCHIVE:
 			o.trust_archive = true;
+			break;
+		case O_STAGED:
+			o.staged = true;
 			break;
 		case O_PRINT_STATS:
 			o.stats = &stats;

@@ -23,9 +23,20 @@ struct arc_progress {
 	void *data;
 };
 
+/* A member arc_import_deferring left in the archive, for arc_stream_verified. */
+struct arc_deferred {
+	char *name; /* "checkpoint/pages-65537.img" */
+	uint64_t size;
+	bool verified; /* chunks hold its digests (a stasis.manifest): else it streams unchecked */
+	char **chunks; /* one sha256 a DIGEST_CHUNK piece, in order (a short member: its own digest) */
+	size_t n_chunks;
+};
+
 struct arc_import {
 	bool has_manifest; /* stasis.manifest was present and every digest matched */
 	char *criu_version;
+	struct arc_deferred *deferred;
+	size_t n_deferred;
 };
 
 /* Relative, with no ".." component: the only names archive members may have. */
@@ -42,6 +53,22 @@ bool arc_name_is_safe(const char *name);
 int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
 	       struct arc_import *ret, struct stasis_error **err);
 void arc_import_clear(struct arc_import *a);
+/*
+ * arc_import, except that the file members defer() names are left in the archive, their sizes and
+ * chunk digests in ret->deferred, for a reader that streams them (arc_stream_verified).  Everything
+ * else is checked as arc_import checks it.  A format 1 manifest (whole-member digests: a member
+ * could only be checked once it has all gone by) is -EOPNOTSUPP, with dir emptied again.
+ */
+int arc_import_deferring(const char *archive_path, const char *dir, bool (*defer)(const char *name),
+			 const struct arc_progress *progress, struct arc_import *ret,
+			 struct stasis_error **err);
+/*
+ * Writes a deferred member's bytes into fd, a chunk at a time, each only once its digest matched
+ * (when verified): a bad chunk is -EBADMSG naming it, and nothing of it is written.  -EPIPE (no
+ * message) when the reader went away.
+ */
+int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
+			struct stasis_error **err);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,

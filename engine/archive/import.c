@@ -27,6 +27,7 @@
 
 struct member {
 	char *name;
+	bool deferred; /* left in the archive: not hashed, not written */
 	uint64_t size;
 	char hex[DIGEST_HEX]; /* as manifest format 2 has it (engine/archive/digest.h) */
 };
@@ -42,6 +43,7 @@ struct reader {
 	char *manifest;		     /* stasis.manifest's text, kept while passing it */
 	size_t manifest_len;
 	const struct arc_progress *progress;
+	bool (*defer)(const char *name);
 };
 
 static void reader_clear(struct reader *r)
@@ -121,6 +123,12 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 		r->members = xgrow(r->members, r->n, sizeof(*r->members));
 		struct member *mb = &r->members[r->n++];
 		*mb = (struct member){ .name = xstrdup(m.name) };
+		if (m.type == ARC_MEMBER_FILE && r->defer && r->defer(m.name)) {
+			/* its data is skipped unread: the caller streams it later */
+			mb->deferred = true;
+			mb->size = m.size;
+			continue;
+		}
 		int ret = extract_file(r, dirfd, m.name, (la_int64_t)m.size, mb, err);
 		if (ret < 0)
 			return ret;
@@ -173,7 +181,7 @@ static int rehash_format1(struct reader *r, int dirfd, struct stasis_error **err
 	cleanup_free char **names = xreallocarray(NULL, r->n + 1, sizeof(*names));
 	size_t n = 0;
 	for (size_t i = 0; i < r->n; i++)
-		if (r->members[i].size > DIGEST_CHUNK) {
+		if (r->members[i].size > DIGEST_CHUNK && !r->members[i].deferred) {
 			idx[n] = i;
 			names[n++] = r->members[i].name;
 		}
@@ -242,6 +250,28 @@ static int check_chunk_lists(struct reader *r, const struct oci_manifest *m, con
 	return 0;
 }
 
+/* the deferred members, with their chunk digests when m (checked) has them */
+static void take_deferred(struct reader *r, const struct oci_manifest *m, struct arc_import *out)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->members[i].deferred)
+			continue;
+		out->deferred = xgrow(out->deferred, out->n_deferred, sizeof(*out->deferred));
+		struct arc_deferred *d = &out->deferred[out->n_deferred++];
+		*d = (struct arc_deferred){ .name = xstrdup(r->members[i].name), .size = r->members[i].size };
+		if (!m)
+			continue;
+		d->verified = true;
+		const struct oci_manifest_chunks *c = oci_manifest_chunks(m, d->name);
+		size_t n = c ? c->n : d->size ? 1 : 0;
+		d->chunks = xreallocarray(NULL, n + 1, sizeof(*d->chunks));
+		for (size_t k = 0; k < n; k++)
+			d->chunks[k] = xstrdup(c ? c->hex[k] : oci_manifest_digest(m, d->name));
+		d->chunks[n] = NULL;
+		d->n_chunks = n;
+	}
+}
+
 static int verify_manifest(struct reader *r, int dirfd, struct arc_import *out, struct stasis_error **err)
 {
 	cleanup_with(oci_manifest_free) struct oci_manifest *m = NULL;
@@ -251,6 +281,13 @@ static int verify_manifest(struct reader *r, int dirfd, struct arc_import *out, 
 	if (m->format > ARCHIVE_MANIFEST_FORMAT || m->format < 1)
 		return error_setx(err, ENOTSUP, "archive `%s`: manifest format %d: this stasis reads 1 to %d",
 				  r->path, m->format, ARCHIVE_MANIFEST_FORMAT);
+	for (size_t i = 0; m->format == 1 && i < r->n; i++)
+		if (r->members[i].deferred)
+			return error_setx(
+				err, EOPNOTSUPP,
+				"archive `%s`: an older stasis made it (manifest format 1): member `%s` "
+				"can be checked only once all of it has gone by",
+				r->path, r->members[i].name);
 	if (m->format == 1 && (ret = rehash_format1(r, dirfd, err)) < 0)
 		return ret;
 	/* the manifest's members by name: one lookup a member, whatever their number */
@@ -268,7 +305,7 @@ static int verify_manifest(struct reader *r, int dirfd, struct arc_import *out, 
 					 "archive `%s`: member `%s` is not in the manifest: refused (added "
 					 "after the checkpoint?)",
 					 r->path, r->members[i].name);
-		else if (strcmp(m->members[at].value, r->members[i].hex) != 0)
+		else if (!r->members[i].deferred && strcmp(m->members[at].value, r->members[i].hex) != 0)
 			ret = error_setx(
 				err, EBADMSG,
 				"archive `%s`: member `%s` does not match its sha256 in the manifest: "
@@ -284,6 +321,7 @@ static int verify_manifest(struct reader *r, int dirfd, struct arc_import *out, 
 	if (ret == 0) {
 		out->has_manifest = true;
 		out->criu_version = m->criu_version ? xstrdup(m->criu_version) : NULL;
+		take_deferred(r, m, out);
 	}
 	return ret;
 }
@@ -318,13 +356,15 @@ static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct 
 		rc = extract_all(r, dirfd, err);
 	if (rc == 0)
 		rc = r->manifest ? verify_manifest(r, dirfd, out, err) : check_structure(r, err);
+	if (rc == 0 && !r->manifest)
+		take_deferred(r, NULL, out);
 	return rc;
 }
 
-int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
-	       struct arc_import *ret, struct stasis_error **err)
+static int import(const char *archive_path, const char *dir, bool (*defer)(const char *name),
+		  const struct arc_progress *progress, struct arc_import *ret, struct stasis_error **err)
 {
-	struct reader r = { .path = archive_path, .progress = progress };
+	struct reader r = { .path = archive_path, .progress = progress, .defer = defer };
 	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return error_set(err, errno, "open `%s`", dir);
@@ -339,6 +379,7 @@ int arc_import(const char *archive_path, const char *dir, const struct arc_progr
 	if (rc == 0)
 		*ret = out;
 	if (rc < 0) {
+		arc_import_clear(&out);
 		/* nothing of a refused archive stays behind */
 		cleanup_free char *ck = xasprintf("%s/%s", dir, ARCHIVE_CHECKPOINT_DIR);
 		rm_rf(ck);
@@ -347,6 +388,19 @@ int arc_import(const char *archive_path, const char *dir, const struct arc_progr
 	}
 	reader_clear(&r);
 	return rc;
+}
+
+int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
+	       struct arc_import *ret, struct stasis_error **err)
+{
+	return import(archive_path, dir, NULL, progress, ret, err);
+}
+
+int arc_import_deferring(const char *archive_path, const char *dir, bool (*defer)(const char *name),
+			 const struct arc_progress *progress, struct arc_import *ret,
+			 struct stasis_error **err)
+{
+	return import(archive_path, dir, defer, progress, ret, err);
 }
 
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,
@@ -367,5 +421,10 @@ int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_mem
 void arc_import_clear(struct arc_import *a)
 {
 	free(a->criu_version);
+	for (size_t i = 0; i < a->n_deferred; i++) {
+		free(a->deferred[i].name);
+		strv_freep(&a->deferred[i].chunks);
+	}
+	free(a->deferred);
 	*a = (struct arc_import){ 0 };
 }

@@ -13,7 +13,9 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "common/fs.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/digest.h"
 
 static void strv_free_n(char **v, size_t n)
 {
@@ -130,4 +132,102 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 		r = 0;
 	}
 	return r < 0 ? r : 0;
+}
+
+/* a deferred member on its way to a reader: whole chunks, each checked before it is written */
+struct verified_feed {
+	const struct arc_deferred *d;
+	const char *path;
+	int fd;
+	unsigned char *buf;
+	size_t fill;
+	size_t chunk;	 /* the index of the one in buf */
+	uint64_t passed; /* the member's bytes passed so far */
+	bool found;
+};
+
+static int flush_chunk(struct verified_feed *f, struct stasis_error **err)
+{
+	if (!f->fill)
+		return 0;
+	uint64_t from = (uint64_t)f->chunk * DIGEST_CHUNK;
+	if (f->d->verified) {
+		char hex[DIGEST_HEX];
+		struct digest *md = digest_new(DIGEST_WHOLE);
+		digest_update(md, f->buf, f->fill);
+		digest_finish(md, hex);
+		if (f->chunk >= f->d->n_chunks || strcmp(hex, f->d->chunks[f->chunk]) != 0)
+			return error_setx(
+				err, EBADMSG,
+				"archive `%s`: member `%s`: bytes %llu to %llu do not match their "
+				"digest in the manifest: the archive was altered or damaged; none of "
+				"them was used",
+				f->path, f->d->name, (unsigned long long)from,
+				(unsigned long long)(from + f->fill));
+	}
+	int r = write_all(f->fd, f->buf, f->fill);
+	if (r == -EPIPE)
+		return r;
+	if (r < 0)
+		return error_set(err, -r, "archive `%s`: member `%s`: pass it on", f->path, f->d->name);
+	f->chunk++;
+	f->fill = 0;
+	return 0;
+}
+
+/* len bytes of buf (NULL: zeros, a hole) into the chunk buffer, each full chunk checked and passed */
+static int feed(struct verified_feed *f, const unsigned char *buf, uint64_t len, struct stasis_error **err)
+{
+	while (len) {
+		size_t n = DIGEST_CHUNK - f->fill < len ? DIGEST_CHUNK - f->fill : (size_t)len;
+		if (buf) {
+			memcpy(f->buf + f->fill, buf, n);
+			buf += n;
+		} else {
+			memset(f->buf + f->fill, 0, n);
+		}
+		f->fill += n;
+		f->passed += n;
+		len -= n;
+		if (f->fill == DIGEST_CHUNK) {
+			int r = flush_chunk(f, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int feed_block(void *data, size_t which, uint64_t off, const unsigned char *buf, size_t len,
+		      struct stasis_error **err)
+{
+	(void)which;
+	struct verified_feed *f = data;
+	f->found = true;
+	if (off + len > f->d->size)
+		return error_setx(err, EBADMSG, "archive `%s`: member `%s` is longer than it was", f->path,
+				  f->d->name);
+	int r = off > f->passed ? feed(f, NULL, off - f->passed, err) : 0;
+	return r < 0 ? r : feed(f, buf, len, err);
+}
+
+int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
+			struct stasis_error **err)
+{
+	cleanup_free unsigned char *buf = xmalloc(DIGEST_CHUNK);
+	struct verified_feed f = { .d = d, .path = archive_path, .fd = fd, .buf = buf };
+	char *names[] = { d->name };
+	int r = arc_stream_members(archive_path, names, 1, feed_block, &f, err);
+	if (r == 0 && !f.found && d->size)
+		r = error_setx(err, EBADMSG, "archive `%s`: member `%s` is not there any more", archive_path,
+			       d->name);
+	/* a sparse member's tail hole comes as no block at all */
+	if (r == 0 && f.passed < d->size)
+		r = feed(&f, NULL, d->size - f.passed, err);
+	if (r == 0)
+		r = flush_chunk(&f, err);
+	if (r == 0 && d->verified && f.chunk != d->n_chunks)
+		r = error_setx(err, EBADMSG, "archive `%s`: member `%s` has %zu chunks, the manifest %zu",
+			       archive_path, d->name, f.chunk, d->n_chunks);
+	return r;
 }

@@ -22,6 +22,7 @@
 #include "common/process.h"
 #include "common/namespaces.h"
 #include "common/xalloc.h"
+#include "img-streamer.pb-c.h"
 #include "rpc.pb-c.h"
 
 /* A reply bigger than this is not something CRIU sends. */
@@ -87,57 +88,81 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
-		   const struct child_namespaces *ns, struct rpc_conn *ret, struct stasis_error **err)
+/* keep_fds, sorted, once checked: each must be 4 or above (0-2 are CRIU's stdio, 3 its socket) */
+static int sorted_keep(const int *keep_fds, size_t n_keep, int **ret, struct stasis_error **err)
 {
-	cleanup_free int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
+	int *keep = xreallocarray(NULL, n_keep + 1, sizeof(int));
 	for (size_t i = 0; i < n_keep; i++) {
-		if (keep_fds[i] < 4)
+		if (keep_fds[i] < 4) {
+			free(keep);
 			return error_setx(err, EBADF, "fd %d for CRIU's inherit_fd: must be 4 or above",
 					  keep_fds[i]);
+		}
 		keep[i] = keep_fds[i];
 	}
 	qsort(keep, n_keep, sizeof(int), cmp_int);
+	*ret = keep;
+	return 0;
+}
 
+/*
+ * The child's side of starting CRIU: its namespaces, signals, stdio on /dev/null, fd 3 (sk, or
+ * nothing when sk < 0) and keep open, everything else closed; then argv.  Never returns.
+ */
+static void exec_criu(const char *criu_path, char *const *argv, int sk, const int *keep, size_t n_keep,
+		      const struct child_namespaces *ns)
+{
+	/* first: ns->join_net_fd may be any number, 3 included */
+	if (ns && child_namespaces_enter(ns) < 0)
+		_exit(127);
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
+	if (sk >= 0 && sk != 3) {
+		if (dup2(sk, 3) < 0)
+			_exit(127);
+	} else if (sk == 3 && fcntl(3, F_SETFD, 0) < 0) {
+		_exit(127);
+	}
+	/*
+	 * A terminal's ^C reaches the whole foreground process group: CRIU must not die in the
+	 * middle of a restore.  stasis cancels by refusing CRIU's next notification instead.
+	 */
+	signal(SIGINT, SIG_IGN);
+	/* every request we send names a log file; what CRIU prints before that is noise */
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+	}
+	if (sk < 0)
+		syscall(SYS_close_range, 3u, 3u, 0u);
+	close_all_but(keep, n_keep);
+	execv(criu_path, argv);
+	_exit(127);
+}
+
+int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
+		   const struct child_namespaces *ns, struct rpc_conn *ret, struct stasis_error **err)
+{
+	cleanup_free int *keep = NULL;
+	int r = sorted_keep(keep_fds, n_keep, &keep, err);
+	if (r < 0)
+		return r;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_set(err, errno, "socketpair");
 	cleanup_close int ours = sv[0];
 	cleanup_close int theirs = sv[1];
 
+	char *const argv[] = { (char *)criu_path, (char *)"swrk", (char *)"3", NULL };
 	pid_t pid = fork();
 	if (pid < 0)
 		return error_set(err, errno, "fork for `%s swrk`", criu_path);
-	if (pid == 0) {
-		/* first: ns->join_net_fd may be any number, 3 included */
-		if (ns && child_namespaces_enter(ns) < 0)
-			_exit(127);
-		/* criu swrk takes the socket's number: keep exactly that fd, inheritable, as fd 3. */
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		if (theirs != 3) {
-			if (dup2(theirs, 3) < 0)
-				_exit(127);
-		} else if (fcntl(3, F_SETFD, 0) < 0) {
-			_exit(127);
-		}
-		/*
-		 * A terminal's ^C reaches the whole foreground process group: CRIU must not die in the
-		 * middle of a restore.  stasis cancels by refusing CRIU's next notification instead.
-		 */
-		signal(SIGINT, SIG_IGN);
-		/* every request we send names a log file; what CRIU prints before that is noise */
-		int devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 1);
-			dup2(devnull, 2);
-		}
-		close_all_but(keep, n_keep);
-		execl(criu_path, criu_path, "swrk", "3", (char *)NULL);
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_criu(criu_path, argv, theirs, keep, n_keep, ns);
 
 	*ret = (struct rpc_conn){
 		.sk = TAKE_FD(ours),
@@ -148,6 +173,141 @@ int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *ke
 	if (ret->pidfd >= 0)
 		fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
 	return 0;
+}
+
+int rpc_cli_spawn(const char *criu_path, char *const *argv, const int *keep_fds, size_t n_keep,
+		  const struct child_namespaces *ns, pid_t *ret_pid, int *ret_pidfd,
+		  struct stasis_error **err)
+{
+	cleanup_free int *keep = NULL;
+	int r = sorted_keep(keep_fds, n_keep, &keep, err);
+	if (r < 0)
+		return r;
+	pid_t pid = fork();
+	if (pid < 0)
+		return error_set(err, errno, "fork for `%s %s`", criu_path, argv[1]);
+	if (pid == 0)
+		exec_criu(criu_path, argv, -1, keep, n_keep, ns);
+	*ret_pid = pid;
+	*ret_pidfd = pidfd_open_compat(pid);
+	if (*ret_pidfd >= 0)
+		fcntl(*ret_pidfd, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+static const char *cg_mode_name(enum rpc_cg_mode m)
+{
+	switch (m) {
+	case RPC_CG_IGNORE:
+		return "ignore";
+	case RPC_CG_NONE:
+		return "none";
+	case RPC_CG_PROPS:
+		return "props";
+	case RPC_CG_SOFT:
+		return "soft";
+	case RPC_CG_FULL:
+		return "full";
+	case RPC_CG_STRICT:
+		return "strict";
+	default:
+		return NULL;
+	}
+}
+
+int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char *images_dir,
+		     const char *work_dir, const char *pidfile, char ***ret, struct stasis_error **err)
+{
+	/* what the command line has no way to say, or what CRIU's streamer cannot take */
+	const char *cannot = o->notify_scripts	     ? "notify_scripts"
+			     : o->n_join_ns	     ? "join_ns"
+			     : o->n_external	     ? "external"
+			     : o->n_skip_mnt	     ? "skip_mnt"
+			     : o->n_enable_fs	     ? "enable_fs"
+			     : o->orphan_pts_master  ? "orphan_pts_master"
+			     : o->empty_ns	     ? "empty_ns"
+			     : o->parent_img	     ? "parent_img"
+			     : o->ps_fd >= 0	     ? "ps_fd"
+			     : o->images_dir_fd >= 0 ? "images_dir_fd"
+						     : NULL;
+	for (size_t i = 0; !cannot && i < o->n_ext_mnt; i++)
+		if (strchr(o->ext_mnt[i].key, ':'))
+			cannot = "an ext_mnt key with a colon";
+	if (cannot)
+		return error_setx(err, EOPNOTSUPP, "CRIU's command line cannot take %s", cannot);
+	char **v = NULL;
+	size_t n = 0;
+	strv_push(&v, &n, xstrdup(criu_path));
+	strv_push(&v, &n, xstrdup("restore"));
+	strv_push(&v, &n, xstrdup("--stream"));
+	strv_push(&v, &n, xasprintf("--images-dir=%s", images_dir));
+	strv_push(&v, &n, xasprintf("--work-dir=%s", work_dir));
+	if (o->log_file)
+		strv_push(&v, &n, xasprintf("--log-file=%s", o->log_file));
+	if (o->log_level > 0)
+		strv_push(&v, &n, xasprintf("-v%d", o->log_level));
+	if (o->root)
+		strv_push(&v, &n, xasprintf("--root=%s", o->root));
+	/* what the RPC's rst_sibling does: the tree is the caller's child, CRIU leaves at once */
+	strv_push(&v, &n, xstrdup("--restore-detached"));
+	if (o->rst_sibling)
+		strv_push(&v, &n, xstrdup("--restore-sibling"));
+	strv_push(&v, &n, xasprintf("--pidfile=%s", pidfile));
+	const struct {
+		bool set;
+		const char *flag;
+	} flags[] = {
+		{ o->tcp_established, "--tcp-established" }, { o->tcp_close, "--tcp-close" },
+		{ o->ext_unix_sk, "--ext-unix-sk" },	     { o->shell_job, "--shell-job" },
+		{ o->file_locks, "--file-locks" },	     { o->link_remap, "--link-remap" },
+		{ o->evasive_devices, "--evasive-devices" }, { o->leave_running, "--leave-running" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (flags[i].set)
+			strv_push(&v, &n, xstrdup(flags[i].flag));
+	/* auto_dedup is left out: CRIU 4.2 crashes with it in a stream restore (criu-stream.md A.6) */
+	if (o->manage_cgroups && cg_mode_name(o->manage_cgroups_mode))
+		strv_push(&v, &n, xasprintf("--manage-cgroups=%s", cg_mode_name(o->manage_cgroups_mode)));
+	else if (o->manage_cgroups)
+		strv_push(&v, &n, xstrdup("--manage-cgroups"));
+	for (size_t i = 0; i < o->n_cg_root; i++)
+		strv_push(&v, &n,
+			  o->cg_root[i].key
+				  ? xasprintf("--cgroup-root=%s:%s", o->cg_root[i].key, o->cg_root[i].val)
+				  : xasprintf("--cgroup-root=%s", o->cg_root[i].val));
+	for (size_t i = 0; i < o->n_ext_mnt; i++)
+		strv_push(&v, &n, xasprintf("--ext-mount-map=%s:%s", o->ext_mnt[i].key, o->ext_mnt[i].val));
+	for (size_t i = 0; i < o->n_inherit_fd; i++)
+		strv_push(&v, &n,
+			  xasprintf("--inherit-fd=fd[%d]:%s", o->inherit_fd[i].fd, o->inherit_fd[i].key));
+	if (o->lsm_profile)
+		strv_push(&v, &n, xasprintf("--lsm-profile=%s", o->lsm_profile));
+	if (o->lsm_mount_context)
+		strv_push(&v, &n, xasprintf("--lsm-mount-context=%s", o->lsm_mount_context));
+	*ret = v;
+	return 0;
+}
+
+int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name)
+{
+	StasisWire__ImgStreamerRequestEntry *req =
+		stasis_wire__img_streamer_request_entry__unpack(NULL, len, buf);
+	if (!req || !req->filename)
+		return -EBADMSG;
+	*ret_name = xstrdup(req->filename);
+	stasis_wire__img_streamer_request_entry__free_unpacked(req, NULL);
+	return 0;
+}
+
+size_t rpc_streamer_reply_encode(bool exists, unsigned char buf[RPC_STREAMER_REPLY_MAX])
+{
+	StasisWire__ImgStreamerReplyEntry rep = STASIS_WIRE__IMG_STREAMER_REPLY_ENTRY__INIT;
+	rep.exists = exists;
+	uint32_t len = (uint32_t)stasis_wire__img_streamer_reply_entry__get_packed_size(&rep);
+	/* the length in host order, then the message (criu-stream.md A.2) */
+	memcpy(buf, &len, sizeof(len));
+	stasis_wire__img_streamer_reply_entry__pack(&rep, buf + sizeof(len));
+	return sizeof(len) + len;
 }
 
 void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret)

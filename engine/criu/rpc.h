@@ -144,6 +144,25 @@ struct rpc_conn {
  */
 int rpc_conn_spawn(const char *criu_path, unsigned int timeout_ms, const int *keep_fds, size_t n_keep,
 		   const struct child_namespaces *ns, struct rpc_conn *ret, struct stasis_error **err);
+/*
+ * Runs CRIU's command line argv (argv[0] is criu_path) the same way, without a socket: its pid and
+ * a pidfd (-1 when the kernel has none) to wait on.
+ */
+int rpc_cli_spawn(const char *criu_path, char *const *argv, const int *keep_fds, size_t n_keep,
+		  const struct child_namespaces *ns, pid_t *ret_pid, int *ret_pidfd,
+		  struct stasis_error **err);
+/*
+ * `criu restore --stream` with what o asks (its images come from the image streamer in images_dir,
+ * the tree's pid goes to pidfile): a NULL-terminated argv, or -EOPNOTSUPP naming what the command
+ * line cannot take (notify scripts, an images dir fd, ...).
+ */
+int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char *images_dir,
+		     const char *work_dir, const char *pidfile, char ***ret, struct stasis_error **err);
+/* The image streamer's messages: a request's image name (malloc'ed), or -EBADMSG. */
+int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name);
+/* A reply, framed (u32 length, then the message): its length. */
+#define RPC_STREAMER_REPLY_MAX 16
+size_t rpc_streamer_reply_encode(bool exists, unsigned char buf[RPC_STREAMER_REPLY_MAX]);
 /* Wraps an already connected socket (tests use it with a fake peer).  Takes sk. */
 void rpc_conn_from_fd(int sk, unsigned int timeout_ms, struct rpc_conn *ret);
 /* Closes the socket and reaps the child: waits up to its timeout, then SIGKILL.  Never leaves a zombie. */

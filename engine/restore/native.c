@@ -19,7 +19,10 @@
 #include "common/fs.h"
 #include "common/parse.h"
 #include "common/xalloc.h"
+#include "engine/archive/archive.h"
 #include "engine/criu/criu-internal.h"
+#include "engine/criu/streamer.h"
+#include "engine/names.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
 #include "engine/restore/policy.h"
@@ -364,6 +367,94 @@ static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *dat
 	return ret;
 }
 
+/* ---- a streamed restore: CRIU reads the page images from the archive (streamer.c) ---- */
+
+/* the deferred member CRIU's image name stands for, or NULL */
+static const struct arc_deferred *deferred_image(const struct restore_ctx *r, const char *image)
+{
+	static const char dir[] = ARCHIVE_CHECKPOINT_DIR "/";
+	for (size_t i = 0; i < r->import.n_deferred; i++) {
+		const char *name = r->import.deferred[i].name;
+		if (strncmp(name, dir, sizeof(dir) - 1) == 0 && strcmp(name + sizeof(dir) - 1, image) == 0)
+			return &r->import.deferred[i];
+	}
+	return NULL;
+}
+
+static bool image_exists(const char *image, void *data)
+{
+	const struct restore_ctx *r = data;
+	if (deferred_image(r, image))
+		return true;
+	cleanup_free char *path = xasprintf("%s/%s", r->images_dir, image);
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* a small image from the unpacked directory, or a page image straight from the archive */
+static int feed_image(const char *image, int fd, void *data, struct stasis_error **err)
+{
+	const struct restore_ctx *r = data;
+	const struct arc_deferred *d = deferred_image(r, image);
+	if (d)
+		return arc_stream_verified(r->o.import_path, d, fd, err);
+	cleanup_free char *path = xasprintf("%s/%s", r->images_dir, image);
+	cleanup_close int in = open_regular(path, O_NOFOLLOW, path, err);
+	if (in < 0)
+		return in;
+	cleanup_free char *buf = xmalloc(1u << 20);
+	ssize_t n;
+	while ((n = read(in, buf, 1u << 20)) > 0) {
+		int w = write_all(fd, buf, (size_t)n);
+		if (w < 0)
+			return w == -EPIPE ? w : error_set(err, -w, "pass `%s` to CRIU", path);
+	}
+	return n < 0 ? error_set(err, errno, "read `%s`", path) : 0;
+}
+
+int restore_unpack_deferred(struct restore_ctx *r, const char *why, struct stasis_error **err)
+{
+	if (!r->import.n_deferred)
+		return 0;
+	restore_warn(r, "the pages are unpacked before CRIU reads them: %s", why);
+	for (size_t i = 0; i < r->import.n_deferred; i++) {
+		const struct arc_deferred *d = &r->import.deferred[i];
+		cleanup_free char *path = xasprintf("%s/%s", r->archive_dir, d->name);
+		cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return error_set(err, errno, "create `%s`", path);
+		int ret = arc_stream_verified(r->o.import_path, d, fd, err);
+		if (ret < 0)
+			return ret == -EPIPE ? error_set(err, EPIPE, "write `%s`", path) : ret;
+	}
+	for (size_t i = 0; i < r->import.n_deferred; i++) {
+		free(r->import.deferred[i].name);
+		strv_freep(&r->import.deferred[i].chunks);
+	}
+	free(r->import.deferred);
+	r->import.deferred = NULL;
+	r->import.n_deferred = 0;
+	return 0;
+}
+
+/* CRIU's restore by its command line, the images served by us: -D is a short dir of its own */
+static int restore_streamed(struct stasis_ctx *ctx, struct restore_ctx *r, struct rpc_opts *o, pid_t *ret_pid,
+			    struct stasis_error **err)
+{
+	char dir[] = STASIS_STATE_ROOT "/@stream-XXXXXX";
+	if (!mkdtemp(dir))
+		return error_set(err, errno, "create a directory in " STASIS_STATE_ROOT);
+	o->images_dir_fd = -1;
+	o->work_dir_fd = -1;
+	o->notify_scripts = false;
+	/* CRIU 4.2 crashes on auto_dedup in a stream restore; nothing is on disk to punch out anyway */
+	o->auto_dedup = false;
+	const struct cr_stream_source src = { image_exists, feed_image, r };
+	int ret = cr_restore_streamed(ctx, o, dir, r->work_dir, &src, ret_pid, err);
+	rmdir(dir);
+	return ret;
+}
+
 int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
 {
 	if (r->config->terminal)
@@ -389,6 +480,13 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	cleanup_strv char **stdio_keys = NULL;
 	int stdio_fds[STDIO_FDS] = { -1, -1, -1 };
+	/* OCI hooks run at CRIU's setup-namespaces notification: its command line has none */
+	if ((r->config->n_hooks_prestart || r->config->n_hooks_create_runtime) &&
+	    (ret = restore_unpack_deferred(r,
+					   "the container's prestart and createRuntime hooks run at a "
+					   "notification only CRIU's RPC sends",
+					   err)) < 0)
+		goto out;
 	if ((r->criu_in_new_namespaces &&
 	     (ret = restore_criu_namespaces(r, &criu_ns, &criu_netns_fd, err)) < 0) ||
 	    (ret = ext_mounts(r, cg_path, &ext, err)) < 0 ||
@@ -452,7 +550,12 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		{ "setup-namespaces", on_setup_namespaces },
 	};
 	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
-	ret = cr_run(ctx, RPC_RESTORE, &o, &notify, &res, err);
+	if (r->import.n_deferred) {
+		ret = restore_streamed(ctx, r, &o, &res.restored_pid, err);
+		res.success = ret == 0;
+	} else {
+		ret = cr_run(ctx, RPC_RESTORE, &o, &notify, &res, err);
+	}
 	/* cancelled after CRIU had finished: its tree runs, and the rollback kills it */
 	if (ret < 0 && res.success && res.restored_pid > 0)
 		r->native_pid = res.restored_pid;

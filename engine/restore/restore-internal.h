@@ -30,6 +30,7 @@ struct restore_ctx {
 	bool state_created;	     /* this call made the directory (else the caller's, adopted) */
 	bool state_marked;	     /* this call put the marker in it */
 	char *archive_dir;
+	/* import.deferred: the page images left in the archive, for CRIU to read from it (streamed) */
 	struct arc_import import;
 	char *images_dir;
 	/* what CRIU will check of this host: the root's mode, the external mounts' keys */
@@ -92,5 +93,10 @@ int restore_decide_labels(struct restore_ctx *r, struct lsm_decision *d, struct 
 int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err);
 /* Our own CRIU RESTORE; then crun's status file (crun) or stasis' state record (none). */
 int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err);
+/*
+ * The page images an import left in the archive, unpacked after all (each chunk checked) for a
+ * CRIU step that reads a directory; says why in one line.
+ */
+int restore_unpack_deferred(struct restore_ctx *r, const char *why, struct stasis_error **err);
 
 #endif

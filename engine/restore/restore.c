@@ -43,6 +43,23 @@ static int read_member(struct restore_ctx *r, const char *name, bool required, c
 	return read_file_capped(p, OCI_MAX_JSON, ret, ret_len, err);
 }
 
+/* the members a streamed restore leaves in the archive: CRIU's page images, nearly all of it */
+static bool is_pages_member(const char *name)
+{
+	static const char prefix[] = ARCHIVE_CHECKPOINT_DIR "/" CRIU_IMG_PAGES;
+	return strncmp(name, prefix, sizeof(prefix) - 1) == 0 && !strchr(name + sizeof(prefix) - 1, '/');
+}
+
+/*
+ * Whether the pages may stay in the archive: stasis runs CRIU itself (runtime none or crun, known
+ * before the archive is read: runc restores from a directory of images).
+ */
+static bool may_stream(const struct restore_ctx *r)
+{
+	return !r->o.staged && r->o.runtime &&
+	       (strcmp(r->o.runtime, "none") == 0 || strcmp(r->o.runtime, "crun") == 0);
+}
+
 static int unpack(struct restore_ctx *r, struct stasis_error **err)
 {
 	r->archive_dir = xasprintf("%s/" STATE_DIR_ARCHIVE, r->state_dir);
@@ -52,7 +69,19 @@ static int unpack(struct restore_ctx *r, struct stasis_error **err)
 	const struct arc_progress p = { progress_tell_arc, &sink };
 	struct stat st;
 	progress_tell(&sink, 0, stat(r->o.import_path, &st) == 0 ? (uint64_t)st.st_size : 0);
-	int ret = arc_import(r->o.import_path, r->archive_dir, &p, &r->import, err);
+	int ret = -EOPNOTSUPP;
+	if (may_stream(r)) {
+		cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
+		ret = arc_import_deferring(r->o.import_path, r->archive_dir, is_pages_member, &p, &r->import,
+					   &e);
+		if (ret == -EOPNOTSUPP)
+			restore_warn(r, "the pages are unpacked before CRIU reads them: %s",
+				     stasis_error_message(e));
+		else if (ret < 0)
+			return error_adopt(err, &e, ret);
+	}
+	if (ret == -EOPNOTSUPP)
+		ret = arc_import(r->o.import_path, r->archive_dir, &p, &r->import, err);
 	if (ret < 0)
 		return ret;
 	if (!r->import.has_manifest)
@@ -374,8 +403,10 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	if (r.o.import_path)
 		st.unpack_us = monotonic_us() - t;
 	if (r.o.import_path)
-		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: archive `%s` %s and unpacked into `%s`", r.o.id,
-			r.o.import_path, r.import.has_manifest ? "verified" : "checked", r.archive_dir);
+		ctx_log(ctx, STASIS_LOG_INFO, "restore `%s`: archive `%s` %s and unpacked into `%s`%s",
+			r.o.id, r.o.import_path, r.import.has_manifest ? "verified" : "checked",
+			r.archive_dir,
+			r.import.n_deferred ? " (but the pages, which CRIU reads from the archive)" : "");
 	if (r.o.image_path)
 		r.images_dir = xstrdup(r.o.image_path);
 	if ((ret = restore_images_root_facts(r.images_dir, &r.facts, err)) < 0)
