@@ -10,8 +10,9 @@
 #   STASIS_BENCH_METHODS a subset of the methods below, in order  default: all five
 #
 # Methods: runc (runc checkpoint --image-path / runc restore --detach, plain images), stasis-zstd
-# (stasis checkpoint --export, zstd archive / restore --import), stasis-none (the same with
-# --compress none), stasis-staged (zstd, the archive written after the dump: --staged), podman (podman 4.3 container checkpoint --export --compress zstd / container
+# (stasis checkpoint --export, zstd archive, the pages streamed in / restore --import --runtime none,
+# the pages streamed out), stasis-none (the same with --compress none), stasis-staged (zstd, the
+# archive written after the dump: --staged / restored by runc from unpacked images), podman (podman 4.3 container checkpoint --export --compress zstd / container
 # restore --import, with plain runc as its runtime).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,8 +135,13 @@ crit_stat() {
 # checkpoint and restore steps set T_MS, RSS_MIB, CRIU_MS (CRIU's frozen_time, or its
 # restore_time), FROZEN_MS (how long the container stayed frozen) and OUT_MIB (what was written)
 # and PID/START (the workload the next step waits for)
+# ct_pid NAME: the container's pid, whether runc or stasis (a native restore's record) has it
 ct_pid() {
-	PID=$(container_pid runc "$1")
+	if [ -f "/run/stasis/$1/state.json" ]; then
+		PID=$(jq -r .pid "/run/stasis/$1/state.json")
+	else
+		PID=$(container_pid runc "$1")
+	fi
 	START=$(proc_start "$PID")
 }
 
@@ -177,12 +183,13 @@ stasis_checkpoint() {
 	OUT_MIB=$(($(stat -c %s "$out/$1.$3") / 1048576))
 	evict "$out/$1.$3"
 }
-# stasis_restore NAME EXT: the restored container is NAME-r, its rootfs a fresh overlay on the image
+# stasis_restore NAME EXT [FLAG...]: the restored container is NAME-r, its rootfs a fresh overlay on
+# the image
 stasis_restore() {
 	rm -rf "$CT_BASE/$1-r"
 	mkdir -p "$CT_BASE/$1-r"
 	timed "$out/stats.json" "$STASIS" restore --import "$out/$1.$2" --name "$1-r" --print-stats \
-		--rootfs-base "$CT_BASE/image" --mount "/data=$CT_BASE/$1/data" --state-dir "$CT_BASE/$1-r"
+		--rootfs-base "$CT_BASE/image" --mount "/data=$CT_BASE/$1/data" --state-dir "$CT_BASE/$1-r" "${@:3}"
 	CRIU_MS=$(jq '.container_statistics[0].criu_statistics.restore_time / 1000 | floor' "$out/stats.json")
 	FROZEN_MS=
 	ct_pid "$1-r"
@@ -198,16 +205,18 @@ stasis_remove() {
 }
 start_stasis-zstd() { start_container runc bench-stasis-zstd; }
 checkpoint_stasis-zstd() { stasis_checkpoint bench-stasis-zstd zstd tar.zst; }
-restore_stasis-zstd() { stasis_restore bench-stasis-zstd tar.zst; }
+# stasis runs CRIU itself (--runtime none): the pages stream from the archive into CRIU
+restore_stasis-zstd() { stasis_restore bench-stasis-zstd tar.zst --runtime none; }
 remove_stasis-zstd() { stasis_remove bench-stasis-zstd; }
-# the same archive written after the dump from a directory of images (--staged: before streaming)
+# the same archive written after the dump from a directory of images (--staged: before streaming),
+# restored by runc from the unpacked images (the default for a runc container)
 start_stasis-staged() { start_container runc bench-stasis-staged; }
 checkpoint_stasis-staged() { stasis_checkpoint bench-stasis-staged zstd tar.zst --staged; }
 restore_stasis-staged() { stasis_restore bench-stasis-staged tar.zst; }
 remove_stasis-staged() { stasis_remove bench-stasis-staged; }
 start_stasis-none() { start_container runc bench-stasis-none; }
 checkpoint_stasis-none() { stasis_checkpoint bench-stasis-none none tar; }
-restore_stasis-none() { stasis_restore bench-stasis-none tar; }
+restore_stasis-none() { stasis_restore bench-stasis-none tar --runtime none; }
 remove_stasis-none() { stasis_remove bench-stasis-none; }
 
 # podman: plain runc (an absolute path) runs the container, podman's own checkpoint code drives CRIU

@@ -346,7 +346,9 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 /* one pass: members checked, hashed and (dirfd >= 0) written; then the manifest or the structure */
 static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct stasis_error **err)
 {
-	int rc = arc_walk_open(&r->w, r->path, NULL, ARC_RULES_CHECKPOINT, ARC_WALK_DROP_BEHIND, err);
+	/* what is read once goes from the page cache behind us; deferred members are read again soon */
+	int rc = arc_walk_open(&r->w, r->path, NULL, ARC_RULES_CHECKPOINT,
+			       r->defer ? 0 : ARC_WALK_DROP_BEHIND, err);
 	struct stat st;
 	if (rc == 0 && r->progress && r->progress->fn) {
 		r->w.progress = *r->progress;

@@ -46,9 +46,9 @@ struct feeder {
 struct streamer {
 	const struct cr_stream_source *src;
 	pthread_mutex_t lock;
-	int r;			/* the first feeder's failure */
+	int r; /* the first feeder's failure */
 	struct stasis_error *err;
-	int control;		/* the connection from CRIU */
+	int control; /* the connection from CRIU */
 	struct feeder **feeders;
 	size_t n_feeders;
 };
@@ -105,7 +105,9 @@ static int recv_pipe(int sk, int *ret)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+	};
 	ssize_t n;
 	do
 		n = recvmsg(sk, &msg, MSG_CMSG_CLOEXEC);
@@ -113,7 +115,8 @@ static int recv_pipe(int sk, int *ret)
 	if (n <= 0)
 		return n < 0 ? -errno : -ECONNRESET;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -EPROTO;
 	memcpy(ret, CMSG_DATA(c), sizeof(int));
 	return 0;
@@ -208,7 +211,8 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 	if (r < 0)
 		return r;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/" STREAMER_SOCKET, images_dir) >= sizeof(a.sun_path))
+	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/" STREAMER_SOCKET, images_dir) >=
+	    sizeof(a.sun_path))
 		return error_setx(err, ENAMETOOLONG, "`%s/" STREAMER_SOCKET "`: too long for a socket",
 				  images_dir);
 	cleanup_close int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -224,7 +228,8 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 	pid_t pid;
 	cleanup_close int pidfd = -1;
 	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU restore --stream: images from `%s`", a.sun_path);
-	if ((r = rpc_cli_spawn(ctx->criu_path, argv, keep, n_keep, o->criu_namespaces, &pid, &pidfd, err)) < 0)
+	if ((r = rpc_cli_spawn(ctx->criu_path, argv, keep, n_keep, o->criu_namespaces, &pid, &pidfd, err)) <
+	    0)
 		return r;
 
 	struct streamer s = { .src = src, .control = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -258,7 +263,8 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 		return error_set(err, -w, "wait for CRIU");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		struct rpc_result res = { 0 };
-		cleanup_free char *log = xasprintf("%s/%s", work_dir, o->log_file ? o->log_file : "restore.log");
+		cleanup_free char *log =
+			xasprintf("%s/%s", work_dir, o->log_file ? o->log_file : "restore.log");
 		return cr_fail(err, "CRIU restore", &res, log);
 	}
 	cleanup_free char *text = NULL;
