@@ -186,11 +186,95 @@ static void readers_take_both_formats(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static bool is_pages(const char *name)
+{
+	return strcmp(name, "checkpoint/pages-1.img") == 0;
+}
+
+/* the bytes arc_stream_verified writes into a file, and its result */
+static int stream_to_file(const char *dir, const char *archive, const struct arc_deferred *d, size_t *ret_len,
+			  struct stasis_error **err)
+{
+	cleanup_free char *path = xasprintf("%s/streamed", dir);
+	cleanup_close int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	int r = arc_stream_verified(archive, d, fd, err);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	*ret_len = (size_t)st.st_size;
+	return r;
+}
+
+/*
+ * An import that leaves the pages in the archive, and their stream: whole chunks, each checked
+ * before it is written; a bad chunk is named and never written; format 1 cannot defer.
+ */
+static void deferred_pages_stream_checked(void **state)
+{
+	(void)state;
+	cleanup_free char *dir = unit_tmpdir("deferred");
+	cleanup_free unsigned char *big = pattern(BIG_BYTES);
+	char first[DIGEST_HEX], second[DIGEST_HEX], root[DIGEST_HEX], whole[DIGEST_HEX];
+	plain(big, DIGEST_CHUNK, first);
+	plain(big + DIGEST_CHUNK, 5, second);
+	plain(big, BIG_BYTES, whole);
+	char *list[] = { first, second };
+	assert_int_equal(digest_of_chunks(list, 2, root), 0);
+	cleanup_free char *chunks =
+		xasprintf(", \"chunks\": {\"checkpoint/pages-1.img\": [\"%s\", \"%s\"]}", first, second);
+	cleanup_free char *m2 = manifest(2, root, chunks);
+	cleanup_free char *a2 = archive_with(dir, big, m2);
+	cleanup_free char *out = xasprintf("%s/out", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	struct arc_import imp = { 0 };
+	assert_int_equal(arc_import_deferring(a2, out, is_pages, NULL, &imp, NULL), 0);
+	cleanup_free char *pages = xasprintf("%s/checkpoint/pages-1.img", out);
+	cleanup_free char *inv = xasprintf("%s/checkpoint/inventory.img", out);
+	assert_int_equal(access(pages, F_OK), -1);
+	assert_int_equal(access(inv, F_OK), 0);
+	assert_int_equal(imp.n_deferred, 1);
+	assert_string_equal(imp.deferred[0].name, "checkpoint/pages-1.img");
+	assert_int_equal(imp.deferred[0].size, BIG_BYTES);
+	assert_true(imp.deferred[0].verified);
+	assert_int_equal(imp.deferred[0].n_chunks, 2);
+	size_t len = 0;
+	assert_int_equal(stream_to_file(dir, a2, &imp.deferred[0], &len, NULL), 0);
+	assert_int_equal(len, BIG_BYTES);
+
+	/* the second chunk altered in the archive: the first goes by, the second is refused */
+	int fd = open(a2, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* uncompressed: the data starts after checkpoint/'s header and its own */
+	assert_int_equal(pwrite(fd, "X", 1, 1024 + DIGEST_CHUNK + 2), 1);
+	close(fd);
+	struct stasis_error *e = NULL;
+	assert_int_equal(stream_to_file(dir, a2, &imp.deferred[0], &len, &e), -EBADMSG);
+	assert_non_null(strstr(stasis_error_message(e), "bytes 4194304 to 4194309 do not match"));
+	stasis_error_free(e);
+	assert_int_equal(len, DIGEST_CHUNK);
+	arc_import_clear(&imp);
+
+	/* format 1 cannot be checked a chunk at a time: refused, nothing left */
+	cleanup_free char *m1 = manifest(1, whole, NULL);
+	cleanup_free char *a1 = archive_with(dir, big, m1);
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", out);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mkdir(out, 0700), 0);
+	e = NULL;
+	assert_int_equal(arc_import_deferring(a1, out, is_pages, NULL, &imp, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(stasis_error_message(e), "manifest format 1"));
+	stasis_error_free(e);
+	assert_int_equal(access(inv, F_OK), -1);
+	cleanup_free char *all = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(all), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(chunked_digests),
 		cmocka_unit_test(readers_take_both_formats),
+		cmocka_unit_test(deferred_pages_stream_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
