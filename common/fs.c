@@ -268,3 +268,18 @@ int write_all(int fd, const void *data, size_t len)
 	}
 	return 0;
 }
+
+int read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENODATA;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

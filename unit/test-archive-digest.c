@@ -138,17 +138,30 @@ static char *manifest(int format, const char *big_digest, const char *chunks)
 			 chunks ? chunks : "");
 }
 
+/* the long member and what each format records of it */
+struct big_member {
+	unsigned char *bytes;
+	char whole[DIGEST_HEX], first[DIGEST_HEX], second[DIGEST_HEX], root[DIGEST_HEX];
+};
+
+static void big_member_init(struct big_member *b)
+{
+	b->bytes = pattern(BIG_BYTES);
+	plain(b->bytes, BIG_BYTES, b->whole);
+	plain(b->bytes, DIGEST_CHUNK, b->first);
+	plain(b->bytes + DIGEST_CHUNK, 5, b->second);
+	char *list[] = { b->first, b->second };
+	assert_int_equal(digest_of_chunks(list, 2, b->root), 0);
+}
+
 static void readers_take_both_formats(void **state)
 {
 	(void)state;
 	cleanup_free char *dir = unit_tmpdir("digest");
-	cleanup_free unsigned char *big = pattern(BIG_BYTES);
-	char whole[DIGEST_HEX], first[DIGEST_HEX], second[DIGEST_HEX], root[DIGEST_HEX];
-	plain(big, BIG_BYTES, whole);
-	plain(big, DIGEST_CHUNK, first);
-	plain(big + DIGEST_CHUNK, 5, second);
-	char *list[] = { first, second };
-	assert_int_equal(digest_of_chunks(list, 2, root), 0);
+	struct big_member b;
+	big_member_init(&b);
+	cleanup_free unsigned char *big = b.bytes;
+	const char *whole = b.whole, *first = b.first, *second = b.second, *root = b.root;
 
 	/* format 1: the plain sha256 of the long member */
 	cleanup_free char *m1 = manifest(1, whole, NULL);
@@ -213,13 +226,10 @@ static void deferred_pages_stream_checked(void **state)
 {
 	(void)state;
 	cleanup_free char *dir = unit_tmpdir("deferred");
-	cleanup_free unsigned char *big = pattern(BIG_BYTES);
-	char first[DIGEST_HEX], second[DIGEST_HEX], root[DIGEST_HEX], whole[DIGEST_HEX];
-	plain(big, DIGEST_CHUNK, first);
-	plain(big + DIGEST_CHUNK, 5, second);
-	plain(big, BIG_BYTES, whole);
-	char *list[] = { first, second };
-	assert_int_equal(digest_of_chunks(list, 2, root), 0);
+	struct big_member b;
+	big_member_init(&b);
+	cleanup_free unsigned char *big = b.bytes;
+	const char *whole = b.whole, *first = b.first, *second = b.second, *root = b.root;
 	cleanup_free char *chunks =
 		xasprintf(", \"chunks\": {\"checkpoint/pages-1.img\": [\"%s\", \"%s\"]}", first, second);
 	cleanup_free char *m2 = manifest(2, root, chunks);

@@ -141,6 +141,21 @@ bool arc_writer_streams(const struct arc_writer *w)
 	return w->sink != NULL;
 }
 
+/* gzip: libarchive's entry of a member */
+static struct archive_entry *new_entry(const struct arc_writer *w, const char *name, mode_t type, mode_t perm,
+				       uint64_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, w->now, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	return e;
+}
+
 /* an archive stasis writes is one it can read back: its readers refuse more members than this */
 static int room_for_member(struct arc_writer *w, const char *name, struct stasis_error **err)
 {
@@ -155,11 +170,7 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 {
 	if (w->sink)
 		return arc_sink_add_dir(w->sink, name, err);
-	struct archive_entry *e = archive_entry_new();
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFDIR);
-	archive_entry_set_perm(e, 0700);
-	archive_entry_set_mtime(e, w->now, 0);
+	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);
 	int r = archive_write_header(w->a, e);
 	archive_entry_free(e);
 	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
@@ -189,14 +200,7 @@ static int begin_member(struct arc_writer *w, const char *name, uint64_t size, s
 			err, EOPNOTSUPP,
 			"archive: `%s`: a gzip archive cannot take a member before its size is known", name);
 	} else {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, name);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0600);
-		archive_entry_set_size(e, (int64_t)size);
-		archive_entry_set_mtime(e, w->now, 0);
-		archive_entry_set_uid(e, 0);
-		archive_entry_set_gid(e, 0);
+		struct archive_entry *e = new_entry(w, name, AE_IFREG, 0600, size);
 		r = archive_write_header(w->a, e);
 		archive_entry_free(e);
 		if (r != ARCHIVE_OK)
@@ -358,12 +362,7 @@ static int commit(struct arc_writer *w, const char *criu_version, struct stasis_
 		    (r = arc_sink_finish(w->sink, err)) < 0)
 			return error_wrap(err, r, "archive `%s`", w->final_path);
 	} else {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, ARCHIVE_MANIFEST);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0600);
-		archive_entry_set_size(e, (int64_t)len);
-		archive_entry_set_mtime(e, w->now, 0);
+		struct archive_entry *e = new_entry(w, ARCHIVE_MANIFEST, AE_IFREG, 0600, len);
 		r = archive_write_header(w->a, e);
 		archive_entry_free(e);
 		if (r != ARCHIVE_OK || archive_write_data(w->a, manifest, len) != (la_ssize_t)len)

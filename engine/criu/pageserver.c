@@ -26,19 +26,11 @@ _Static_assert(sizeof(struct ps_iov) == 32, "CRIU's page_server_iov is 32 bytes"
 /* no x86-64 address space holds more pages than this (47 bits of user addresses) */
 #define PS_MAX_RUN_PAGES (1ull << 35)
 
+/* a read of the session: its end before the message does is EBADMSG */
 static int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EBADMSG;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int r = read_exact(fd, buf, len);
+	return r == -ENODATA ? -EBADMSG : r;
 }
 
 static int run_data(int fd, const struct ps_handlers *h, uint64_t bytes, unsigned char *buf,

@@ -81,19 +81,11 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
+/* a read of CRIU's connection: its end is ECONNRESET */
 static int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int r = read_exact(fd, buf, len);
+	return r == -ENODATA ? -ECONNRESET : r;
 }
 
 /* the pipe's write end CRIU sends after an exists=true reply: one byte and SCM_RIGHTS */
