@@ -138,30 +138,43 @@ static char *manifest(int format, const char *big_digest, const char *chunks)
 			 chunks ? chunks : "");
 }
 
-/* the long member and what each format records of it */
+/* a test's directory, the long member and what each format records of it (setup and teardown) */
 struct big_member {
+	char *dir;
 	unsigned char *bytes;
 	char whole[DIGEST_HEX], first[DIGEST_HEX], second[DIGEST_HEX], root[DIGEST_HEX];
 };
 
-static void big_member_init(struct big_member *b)
+static int big_member_setup(void **state)
 {
+	struct big_member *b = xzalloc(sizeof(*b));
+	b->dir = unit_tmpdir("digest");
 	b->bytes = pattern(BIG_BYTES);
 	plain(b->bytes, BIG_BYTES, b->whole);
 	plain(b->bytes, DIGEST_CHUNK, b->first);
 	plain(b->bytes + DIGEST_CHUNK, 5, b->second);
 	char *list[] = { b->first, b->second };
 	assert_int_equal(digest_of_chunks(list, 2, b->root), 0);
+	*state = b;
+	return 0;
+}
+
+static int big_member_teardown(void **state)
+{
+	struct big_member *b = *state;
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", b->dir);
+	int r = system(cmd);
+	free(b->dir);
+	free(b->bytes);
+	free(b);
+	return r;
 }
 
 static void readers_take_both_formats(void **state)
 {
-	(void)state;
-	cleanup_free char *dir = unit_tmpdir("digest");
-	struct big_member b;
-	big_member_init(&b);
-	cleanup_free unsigned char *big = b.bytes;
-	const char *whole = b.whole, *first = b.first, *second = b.second, *root = b.root;
+	const struct big_member *b = *state;
+	const char *dir = b->dir, *whole = b->whole, *first = b->first, *second = b->second, *root = b->root;
+	const unsigned char *big = b->bytes;
 
 	/* format 1: the plain sha256 of the long member */
 	cleanup_free char *m1 = manifest(1, whole, NULL);
@@ -174,29 +187,29 @@ static void readers_take_both_formats(void **state)
 	/* format 2: the chunks' digest and its list */
 	cleanup_free char *chunks =
 		xasprintf(", \"chunks\": {\"checkpoint/pages-1.img\": [\"%s\", \"%s\"]}", first, second);
-	cleanup_free char *m2 = manifest(2, root, chunks);
-	cleanup_free char *a2 = archive_with(dir, big, m2);
-	expect(dir, a2, 0, NULL);
-	/* a list in the wrong order does not make the digest */
 	cleanup_free char *swapped =
 		xasprintf(", \"chunks\": {\"checkpoint/pages-1.img\": [\"%s\", \"%s\"]}", second, first);
-	cleanup_free char *m2swap = manifest(2, root, swapped);
-	cleanup_free char *a2swap = archive_with(dir, big, m2swap);
-	expect(dir, a2swap, -EBADMSG, "do not make its digest");
-	/* no list for a member of two chunks */
-	cleanup_free char *m2none = manifest(2, root, NULL);
-	cleanup_free char *a2none = archive_with(dir, big, m2none);
-	expect(dir, a2none, -EBADMSG, "has 0 chunk digests in the manifest, not 2");
-	/* the plain sha256 is not what format 2 records */
-	cleanup_free char *m2plain = manifest(2, whole, chunks);
-	cleanup_free char *a2plain = archive_with(dir, big, m2plain);
-	expect(dir, a2plain, -EBADMSG, "does not match its sha256");
-	/* a newer format is named */
-	cleanup_free char *m3 = manifest(3, root, chunks);
-	cleanup_free char *a3 = archive_with(dir, big, m3);
-	expect(dir, a3, -ENOTSUP, "manifest format 3: this stasis reads 1 to 2");
-	cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	const struct {
+		int format;
+		const char *digest, *chunks;
+		int want;
+		const char *words;
+	} cases[] = {
+		{ 2, root, chunks, 0, NULL },
+		/* a list in the wrong order does not make the digest */
+		{ 2, root, swapped, -EBADMSG, "do not make its digest" },
+		/* no list for a member of two chunks */
+		{ 2, root, NULL, -EBADMSG, "has 0 chunk digests in the manifest, not 2" },
+		/* the plain sha256 is not what format 2 records */
+		{ 2, whole, chunks, -EBADMSG, "does not match its sha256" },
+		/* a newer format is named */
+		{ 3, root, chunks, -ENOTSUP, "manifest format 3: this stasis reads 1 to 2" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *m = manifest(cases[i].format, cases[i].digest, cases[i].chunks);
+		cleanup_free char *a = archive_with(dir, big, m);
+		expect(dir, a, cases[i].want, cases[i].words);
+	}
 }
 
 static bool is_pages(const char *name)
@@ -224,12 +237,9 @@ static int stream_to_file(const char *dir, const char *archive, const struct arc
  */
 static void deferred_pages_stream_checked(void **state)
 {
-	(void)state;
-	cleanup_free char *dir = unit_tmpdir("deferred");
-	struct big_member b;
-	big_member_init(&b);
-	cleanup_free unsigned char *big = b.bytes;
-	const char *whole = b.whole, *first = b.first, *second = b.second, *root = b.root;
+	const struct big_member *b = *state;
+	const char *dir = b->dir, *whole = b->whole, *first = b->first, *second = b->second, *root = b->root;
+	const unsigned char *big = b->bytes;
 	cleanup_free char *chunks =
 		xasprintf(", \"chunks\": {\"checkpoint/pages-1.img\": [\"%s\", \"%s\"]}", first, second);
 	cleanup_free char *m2 = manifest(2, root, chunks);
@@ -275,16 +285,16 @@ static void deferred_pages_stream_checked(void **state)
 	assert_non_null(strstr(stasis_error_message(e), "manifest format 1"));
 	stasis_error_free(e);
 	assert_int_equal(access(inv, F_OK), -1);
-	cleanup_free char *all = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(all), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(chunked_digests),
-		cmocka_unit_test(readers_take_both_formats),
-		cmocka_unit_test(deferred_pages_stream_checked),
+		cmocka_unit_test_setup_teardown(readers_take_both_formats, big_member_setup,
+						big_member_teardown),
+		cmocka_unit_test_setup_teardown(deferred_pages_stream_checked, big_member_setup,
+						big_member_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
