@@ -7,6 +7,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,63 +136,129 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 	return r < 0 ? r : 0;
 }
 
-/* a deferred member on its way to a reader: whole chunks, each checked before it is written */
+/*
+ * A deferred member on its way to a reader: whole chunks, each checked before it is written.  The
+ * calling thread decompresses into one chunk buffer while a thread of ours checks and writes the
+ * other: on two cores sha256 no longer waits for the decompressor, nor it for the reader.
+ */
+#define FEED_BUFFERS 2
+
 struct verified_feed {
 	const struct arc_deferred *d;
 	const char *path;
 	int fd;
-	unsigned char *buf;
-	size_t fill;
-	size_t chunk;	 /* the index of the one in buf */
-	uint64_t passed; /* the member's bytes passed so far */
+	uint64_t passed; /* the member's bytes passed to the buffers so far */
 	bool found;
+	unsigned char *buf[FEED_BUFFERS];
+	size_t len[FEED_BUFFERS];
+	size_t fill; /* of buf[filled % FEED_BUFFERS] */
+	/* the handoff: counters only grow; chunk n is in buf[n % FEED_BUFFERS] */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned long long filled, written;
+	bool end, threaded;
+	pthread_t thread;
+	int werr; /* the checking thread's failure (its message in werr_msg) */
+	struct stasis_error *werr_msg;
 };
 
-static int flush_chunk(struct verified_feed *f, struct stasis_error **err)
+/* chunk n, len bytes: checked against the manifest, then written */
+static int check_and_write(struct verified_feed *f, unsigned long long n, const unsigned char *buf,
+			   size_t len, struct stasis_error **err)
 {
-	if (!f->fill)
-		return 0;
-	uint64_t from = (uint64_t)f->chunk * DIGEST_CHUNK;
+	uint64_t from = (uint64_t)n * DIGEST_CHUNK;
 	if (f->d->verified) {
 		char hex[DIGEST_HEX];
 		struct digest *md = digest_new(DIGEST_WHOLE);
-		digest_update(md, f->buf, f->fill);
+		digest_update(md, buf, len);
 		digest_finish(md, hex);
-		if (f->chunk >= f->d->n_chunks || strcmp(hex, f->d->chunks[f->chunk]) != 0)
+		if (n >= f->d->n_chunks || strcmp(hex, f->d->chunks[n]) != 0)
 			return error_setx(
 				err, EBADMSG,
 				"archive `%s`: member `%s`: bytes %llu to %llu do not match their "
 				"digest in the manifest: the archive was altered or damaged; none of "
 				"them was used",
 				f->path, f->d->name, (unsigned long long)from,
-				(unsigned long long)(from + f->fill));
+				(unsigned long long)(from + len));
 	}
-	int r = write_all(f->fd, f->buf, f->fill);
+	int r = write_all(f->fd, buf, len);
 	if (r == -EPIPE)
 		return r;
 	if (r < 0)
 		return error_set(err, -r, "archive `%s`: member `%s`: pass it on", f->path, f->d->name);
-	f->chunk++;
-	f->fill = 0;
 	return 0;
 }
 
-/* len bytes of buf (NULL: zeros, a hole) into the chunk buffer, each full chunk checked and passed */
+static void *checker_main(void *arg)
+{
+	struct verified_feed *f = arg;
+	/* a reader that went away is EPIPE here, never a SIGPIPE for the whole process */
+	sigset_t pipe_sig;
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		while (!f->end && f->written == f->filled)
+			pthread_cond_wait(&f->changed, &f->lock);
+		if (f->written == f->filled || f->werr)
+			break;
+		unsigned long long n = f->written;
+		pthread_mutex_unlock(&f->lock);
+		struct stasis_error *e = NULL;
+		int r = check_and_write(f, n, f->buf[n % FEED_BUFFERS], f->len[n % FEED_BUFFERS], &e);
+		pthread_mutex_lock(&f->lock);
+		if (r < 0) {
+			f->werr = r;
+			f->werr_msg = e;
+		}
+		f->written++;
+		pthread_cond_broadcast(&f->changed);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+/* the buffer being filled is complete (or the member ended): to the checker, and the next one */
+static int hand_over(struct verified_feed *f, struct stasis_error **err)
+{
+	if (!f->fill)
+		return 0;
+	unsigned long long n = f->filled;
+	f->len[n % FEED_BUFFERS] = f->fill;
+	f->fill = 0;
+	if (!f->threaded) {
+		f->filled++;
+		return check_and_write(f, n, f->buf[n % FEED_BUFFERS], f->len[n % FEED_BUFFERS], err);
+	}
+	pthread_mutex_lock(&f->lock);
+	f->filled++;
+	pthread_cond_broadcast(&f->changed);
+	/* the next buffer is ours once its last chunk has been written */
+	while (!f->werr && f->filled - f->written >= FEED_BUFFERS)
+		pthread_cond_wait(&f->changed, &f->lock);
+	int r = f->werr;
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+/* len bytes of buf (NULL: zeros, a hole) into the chunk buffers, each full one handed over */
 static int feed(struct verified_feed *f, const unsigned char *buf, uint64_t len, struct stasis_error **err)
 {
 	while (len) {
+		unsigned char *to = f->buf[f->filled % FEED_BUFFERS] + f->fill;
 		size_t n = DIGEST_CHUNK - f->fill < len ? DIGEST_CHUNK - f->fill : (size_t)len;
 		if (buf) {
-			memcpy(f->buf + f->fill, buf, n);
+			memcpy(to, buf, n);
 			buf += n;
 		} else {
-			memset(f->buf + f->fill, 0, n);
+			memset(to, 0, n);
 		}
 		f->fill += n;
 		f->passed += n;
 		len -= n;
 		if (f->fill == DIGEST_CHUNK) {
-			int r = flush_chunk(f, err);
+			int r = hand_over(f, err);
 			if (r < 0)
 				return r;
 		}
@@ -211,11 +279,34 @@ static int feed_block(void *data, size_t which, uint64_t off, const unsigned cha
 	return r < 0 ? r : feed(f, buf, len, err);
 }
 
+/* the checker is told the end, waited for; its failure comes first (it happened to earlier bytes) */
+static int stop_checker(struct verified_feed *f, int r, struct stasis_error **err)
+{
+	if (f->threaded) {
+		pthread_mutex_lock(&f->lock);
+		f->end = true;
+		pthread_cond_broadcast(&f->changed);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->thread, NULL);
+	}
+	if (f->werr) {
+		if (err && *err)
+			*err = stasis_error_free(*err);
+		return error_adopt(err, &f->werr_msg, f->werr);
+	}
+	return r;
+}
+
 int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
 			struct stasis_error **err)
 {
-	cleanup_free unsigned char *buf = xmalloc(DIGEST_CHUNK);
-	struct verified_feed f = { .d = d, .path = archive_path, .fd = fd, .buf = buf };
+	struct verified_feed f = { .d = d, .path = archive_path, .fd = fd };
+	for (size_t i = 0; i < FEED_BUFFERS; i++)
+		f.buf[i] = xmalloc(DIGEST_CHUNK);
+	pthread_mutex_init(&f.lock, NULL);
+	pthread_cond_init(&f.changed, NULL);
+	/* without a thread (a pids limit) the chunks are checked here, only slower */
+	f.threaded = pthread_create(&f.thread, NULL, checker_main, &f) == 0;
 	char *names[] = { d->name };
 	int r = arc_stream_members(archive_path, names, 1, feed_block, &f, err);
 	if (r == 0 && !f.found && d->size)
@@ -225,9 +316,14 @@ int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, 
 	if (r == 0 && f.passed < d->size)
 		r = feed(&f, NULL, d->size - f.passed, err);
 	if (r == 0)
-		r = flush_chunk(&f, err);
-	if (r == 0 && d->verified && f.chunk != d->n_chunks)
-		r = error_setx(err, EBADMSG, "archive `%s`: member `%s` has %zu chunks, the manifest %zu",
-			       archive_path, d->name, f.chunk, d->n_chunks);
+		r = hand_over(&f, err);
+	r = stop_checker(&f, r, err);
+	if (r == 0 && d->verified && f.filled != d->n_chunks)
+		r = error_setx(err, EBADMSG, "archive `%s`: member `%s` has %llu chunks, the manifest %zu",
+			       archive_path, d->name, f.filled, d->n_chunks);
+	for (size_t i = 0; i < FEED_BUFFERS; i++)
+		free(f.buf[i]);
+	pthread_cond_destroy(&f.changed);
+	pthread_mutex_destroy(&f.lock);
 	return r;
 }
