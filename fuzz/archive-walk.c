@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "engine/archive/archive-internal.h"
 #include "engine/archive/archive.h"
 #include "include/stasis.h"
 
@@ -85,6 +86,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(paths[i]);
 		free(paths);
 	}
+	err = stasis_error_free(err);
+
+	/* the index a streamed zstd archive ends with: found at the end, or the input as its text */
+	struct arc_index idx = { 0 };
+	if (arc_index_read(fd, "fuzz", &idx, &err) == 0)
+		arc_index_clear(&idx);
+	err = stasis_error_free(err);
+	if (arc_index_parse((const char *)data, size, (off_t)size + 1, &idx, &err) == 0)
+		arc_index_clear(&idx);
 	err = stasis_error_free(err);
 
 	char *pages[] = { "checkpoint/pages-1.img", "checkpoint/pages-2.img" };

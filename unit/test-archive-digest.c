@@ -261,7 +261,7 @@ static void deferred_pages_stream_checked(void **state)
 	assert_int_equal(stream_to_file(dir, a2, &imp.deferred[0], &len, NULL), 0);
 	assert_int_equal(len, BIG_BYTES);
 
-	/* the second chunk altered in the archive: the first goes by, the second is refused */
+	/* the second chunk altered in the archive: refused; the first may have gone by, never the second */
 	int fd = open(a2, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
 	/* uncompressed: the data starts after checkpoint/'s header and its own */
@@ -271,7 +271,7 @@ static void deferred_pages_stream_checked(void **state)
 	assert_int_equal(stream_to_file(dir, a2, &imp.deferred[0], &len, &e), -EBADMSG);
 	assert_non_null(strstr(stasis_error_message(e), "bytes 4194304 to 4194309 do not match"));
 	stasis_error_free(e);
-	assert_int_equal(len, DIGEST_CHUNK);
+	assert_true(len == 0 || len == DIGEST_CHUNK);
 	arc_import_clear(&imp);
 
 	/* format 1 cannot be checked a chunk at a time: refused, nothing left */

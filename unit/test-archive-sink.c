@@ -201,6 +201,49 @@ static void declared_size_is_kept(void **state)
 	stasis_error_free(e);
 }
 
+static bool is_pages(const char *name)
+{
+	return strcmp(name, "checkpoint/pages-65537.img") == 0;
+}
+
+/*
+ * A streamed zstd archive ends with an index: an import that defers the pages starts after their
+ * frames and never reads them (damaged there, it still succeeds; streaming the pages then fails).
+ */
+static void index_skips_the_pages(const char *dir, const char *path)
+{
+	struct arc_import imp = { 0 };
+	cleanup_free char *out = xasprintf("%s/deferred", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct arc_index idx = { 0 };
+	assert_int_equal(arc_index_read(fd, "test", &idx, NULL), 0);
+	assert_int_equal(idx.n, 1);
+	assert_string_equal(idx.members[0].name, "checkpoint/pages-65537.img");
+	assert_int_equal(idx.members[0].size, PAGES_BYTES);
+	/* a byte in the middle of the pages' frame: far after the placeholder, far before the tail */
+	off_t at = idx.tail / 2;
+	arc_index_clear(&idx);
+	unsigned char b;
+	assert_int_equal(pread(fd, &b, 1, at), 1);
+	b ^= 0xff;
+	assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	struct stasis_error *e = NULL;
+	size_t n;
+	unsigned long long bytes;
+	assert_true(arc_verify(path, &imp, &n, &bytes, &e) < 0);
+	e = stasis_error_free(e);
+	assert_int_equal(arc_import_deferring(path, out, is_pages, NULL, &imp, NULL), 0);
+	assert_int_equal(imp.n_deferred, 1);
+	assert_int_equal(imp.deferred[0].size, PAGES_BYTES);
+	cleanup_free char *pages = xasprintf("%s/pages", dir);
+	cleanup_close int to = open(pages, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(arc_stream_verified(path, &imp.deferred[0], to, &e) < 0);
+	stasis_error_free(e);
+	arc_import_clear(&imp);
+}
+
 /*
  * The archive writer streams a member of unknown size into zstd and plain archives, and its
  * manifest digest is of the bytes streamed: the readers' verification passes and extraction gives
@@ -265,6 +308,8 @@ static void writer_streams_a_member(void **state)
 			got += (size_t)n;
 		}
 		assert_int_equal(got, PAGES_BYTES);
+		if (k == 0)
+			index_skips_the_pages(dir, path);
 		cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
 		assert_int_equal(system(cmd), 0);
 	}

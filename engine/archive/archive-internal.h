@@ -90,6 +90,9 @@ struct arc_walk {
  */
 int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
 		  unsigned flags, struct stasis_error **err);
+/* The same, from byte start of the file on (a zstd frame or a tar block where a member begins). */
+int arc_walk_open_at(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
+		     unsigned flags, off_t start, struct stasis_error **err);
 /* Starts a walk over the tar that is outer's current member, read straight from outer's stream. */
 int arc_walk_open_nested(struct arc_walk *w, struct arc_walk *outer, const char *what, enum arc_rules rules,
 			 unsigned flags, struct stasis_error **err);
@@ -124,6 +127,28 @@ int arc_walk_check_block(struct arc_walk *w, int64_t off, size_t len, uint64_t e
  */
 int arc_walk_copy(struct arc_walk *w, int fd, struct digest *md, struct copy_pipe *pipe,
 		  unsigned long long *total, const char *what, struct stasis_error **err);
+
+/*
+ * The index a zstd archive with streamed members ends with (sink.c): where the frames after them
+ * start, and their names and sizes.  Untrusted like the rest: names pass arc_name_is_safe, offsets
+ * stay inside the file; what the members hold is checked when they are read.
+ */
+struct arc_index_member {
+	char *name;
+	uint64_t size;
+};
+struct arc_index {
+	off_t tail;
+	struct arc_index_member *members;
+	size_t n;
+};
+/* The index's text (frame_at: where its frame starts): 0 or -EBADMSG naming what is wrong. */
+int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_index *ret,
+		    struct stasis_error **err);
+/* The index at the end of the file fd: 0, -ENOENT (none: not a streamed zstd archive) or an error. */
+int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasis_error **err);
+void arc_index_clear(struct arc_index *x);
+DEFINE_CLEANUP_CLEAR(struct arc_index, arc_index_clear)
 
 /*
  * What a reader may still write into one filesystem: its free space when the reader starts, less a

@@ -343,12 +343,41 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 	return 0;
 }
 
+/* a member the index names, deferred without being read: it must be one the caller defers */
+static int defer_indexed(struct reader *r, const struct arc_index_member *m, struct stasis_error **err)
+{
+	if (!r->defer(m->name))
+		return error_setx(err, EBADMSG, "archive `%s`: its index names `%s`, which is not streamed",
+				  r->path, m->name);
+	if (strmap_put(r->w.files, m->name, strmap_size(r->w.files)) < 0)
+		return error_setx(err, EEXIST, "archive `%s`: member `%s` appears twice", r->path, m->name);
+	r->members = xgrow(r->members, r->n, sizeof(*r->members));
+	r->members[r->n++] = (struct member){ .name = xstrdup(m->name), .deferred = true, .size = m->size };
+	return 0;
+}
+
 /* one pass: members checked, hashed and (dirfd >= 0) written; then the manifest or the structure */
 static int read_all(struct reader *r, int dirfd, struct arc_import *out, struct stasis_error **err)
 {
+	/*
+	 * A streamed zstd archive's index lets the walk start after the deferred members' frames,
+	 * which are then never read here (only the small members are)
+	 */
+	cleanup_with(arc_index_clear) struct arc_index idx = { 0 };
+	if (r->defer) {
+		cleanup_free char *what = xasprintf("archive `%s`", r->path);
+		cleanup_close int fd = open_regular(r->path, 0, what, err);
+		if (fd < 0)
+			return fd;
+		int ri = arc_index_read(fd, what, &idx, err);
+		if (ri < 0 && ri != -ENOENT)
+			return ri;
+	}
 	/* what is read once goes from the page cache behind us; deferred members are read again soon */
-	int rc = arc_walk_open(&r->w, r->path, NULL, ARC_RULES_CHECKPOINT,
-			       r->defer ? 0 : ARC_WALK_DROP_BEHIND, err);
+	int rc = arc_walk_open_at(&r->w, r->path, NULL, ARC_RULES_CHECKPOINT,
+				  r->defer ? 0 : ARC_WALK_DROP_BEHIND, idx.tail, err);
+	for (size_t i = 0; rc == 0 && i < idx.n; i++)
+		rc = defer_indexed(r, &idx.members[i], err);
 	struct stat st;
 	if (rc == 0 && r->progress && r->progress->fn) {
 		r->w.progress = *r->progress;

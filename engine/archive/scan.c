@@ -137,11 +137,12 @@ int arc_stream_members(const char *path, char *const *members, size_t n, arc_chu
 }
 
 /*
- * A deferred member on its way to a reader: whole chunks, each checked before it is written.  The
- * calling thread decompresses into one chunk buffer while a thread of ours checks and writes the
- * other: on two cores sha256 no longer waits for the decompressor, nor it for the reader.
+ * A deferred member on its way to a reader: whole chunks, each checked before it is written.  Three
+ * stages run at once, a chunk apart: the calling thread decompresses into one buffer, a thread of
+ * ours hashes the one before, another writes the one before that (the reader, CRIU restoring
+ * memory, sets that pace); one after the other on one thread they took twice as long.
  */
-#define FEED_BUFFERS 2
+#define FEED_BUFFERS 3
 
 struct verified_feed {
 	const struct arc_deferred *d;
@@ -155,67 +156,87 @@ struct verified_feed {
 	/* the handoff: counters only grow; chunk n is in buf[n % FEED_BUFFERS] */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	unsigned long long filled, written;
+	unsigned long long filled, checked, written;
 	bool end, threaded;
-	pthread_t thread;
-	int werr; /* the checking thread's failure (its message in werr_msg) */
+	pthread_t checker, writer;
+	int werr; /* a stage's failure (its message in werr_msg): every stage stops */
 	struct stasis_error *werr_msg;
 };
 
-/* chunk n, len bytes: checked against the manifest, then written */
-static int check_and_write(struct verified_feed *f, unsigned long long n, const unsigned char *buf,
-			   size_t len, struct stasis_error **err)
+/* chunk n, len bytes, against the manifest */
+static int check_chunk(const struct verified_feed *f, unsigned long long n, const unsigned char *buf,
+		       size_t len, struct stasis_error **err)
 {
+	if (!f->d->verified)
+		return 0;
 	uint64_t from = (uint64_t)n * DIGEST_CHUNK;
-	if (f->d->verified) {
-		char hex[DIGEST_HEX];
-		struct digest *md = digest_new(DIGEST_WHOLE);
-		digest_update(md, buf, len);
-		digest_finish(md, hex);
-		if (n >= f->d->n_chunks || strcmp(hex, f->d->chunks[n]) != 0)
-			return error_setx(
-				err, EBADMSG,
-				"archive `%s`: member `%s`: bytes %llu to %llu do not match their "
-				"digest in the manifest: the archive was altered or damaged; none of "
-				"them was used",
-				f->path, f->d->name, (unsigned long long)from,
-				(unsigned long long)(from + len));
-	}
-	int r = write_all(f->fd, buf, len);
-	if (r == -EPIPE)
-		return r;
-	if (r < 0)
-		return error_set(err, -r, "archive `%s`: member `%s`: pass it on", f->path, f->d->name);
+	char hex[DIGEST_HEX];
+	struct digest *md = digest_new(DIGEST_WHOLE);
+	digest_update(md, buf, len);
+	digest_finish(md, hex);
+	if (n >= f->d->n_chunks || strcmp(hex, f->d->chunks[n]) != 0)
+		return error_setx(
+			err, EBADMSG,
+			"archive `%s`: member `%s`: bytes %llu to %llu do not match their digest in "
+			"the manifest: the archive was altered or damaged; none of them was used",
+			f->path, f->d->name, (unsigned long long)from, (unsigned long long)(from + len));
 	return 0;
+}
+
+static int write_chunk(const struct verified_feed *f, const unsigned char *buf, size_t len,
+		       struct stasis_error **err)
+{
+	int r = write_all(f->fd, buf, len);
+	if (r < 0 && r != -EPIPE)
+		return error_set(err, -r, "archive `%s`: member `%s`: pass it on", f->path, f->d->name);
+	return r;
+}
+
+/* one stage's thread: checking (after filled) or writing (after checked), chunk after chunk */
+static void run_stage(struct verified_feed *f, bool check)
+{
+	unsigned long long *mine = check ? &f->checked : &f->written;
+	const unsigned long long *before = check ? &f->filled : &f->checked;
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		/* done once the end is told and every chunk filled has passed this stage */
+		while (!f->werr && *mine == *before && !(f->end && *mine == f->filled))
+			pthread_cond_wait(&f->changed, &f->lock);
+		if (f->werr || *mine == *before)
+			break;
+		unsigned long long n = *mine;
+		pthread_mutex_unlock(&f->lock);
+		struct stasis_error *e = NULL;
+		const unsigned char *buf = f->buf[n % FEED_BUFFERS];
+		size_t len = f->len[n % FEED_BUFFERS];
+		int r = check ? check_chunk(f, n, buf, len, &e) : write_chunk(f, buf, len, &e);
+		pthread_mutex_lock(&f->lock);
+		if (r < 0 && !f->werr) {
+			f->werr = r;
+			f->werr_msg = e;
+			e = NULL;
+		}
+		stasis_error_free(e);
+		(*mine)++;
+		pthread_cond_broadcast(&f->changed);
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void *checker_main(void *arg)
 {
-	struct verified_feed *f = arg;
+	run_stage(arg, true);
+	return NULL;
+}
+
+static void *writer_main(void *arg)
+{
 	/* a reader that went away is EPIPE here, never a SIGPIPE for the whole process */
 	sigset_t pipe_sig;
 	sigemptyset(&pipe_sig);
 	sigaddset(&pipe_sig, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
-	pthread_mutex_lock(&f->lock);
-	for (;;) {
-		while (!f->end && f->written == f->filled)
-			pthread_cond_wait(&f->changed, &f->lock);
-		if (f->written == f->filled || f->werr)
-			break;
-		unsigned long long n = f->written;
-		pthread_mutex_unlock(&f->lock);
-		struct stasis_error *e = NULL;
-		int r = check_and_write(f, n, f->buf[n % FEED_BUFFERS], f->len[n % FEED_BUFFERS], &e);
-		pthread_mutex_lock(&f->lock);
-		if (r < 0) {
-			f->werr = r;
-			f->werr_msg = e;
-		}
-		f->written++;
-		pthread_cond_broadcast(&f->changed);
-	}
-	pthread_mutex_unlock(&f->lock);
+	run_stage(arg, false);
 	return NULL;
 }
 
@@ -229,7 +250,9 @@ static int hand_over(struct verified_feed *f, struct stasis_error **err)
 	f->fill = 0;
 	if (!f->threaded) {
 		f->filled++;
-		return check_and_write(f, n, f->buf[n % FEED_BUFFERS], f->len[n % FEED_BUFFERS], err);
+		const unsigned char *buf = f->buf[n % FEED_BUFFERS];
+		int r = check_chunk(f, n, buf, f->len[n % FEED_BUFFERS], err);
+		return r < 0 ? r : write_chunk(f, buf, f->len[n % FEED_BUFFERS], err);
 	}
 	pthread_mutex_lock(&f->lock);
 	f->filled++;
@@ -279,15 +302,16 @@ static int feed_block(void *data, size_t which, uint64_t off, const unsigned cha
 	return r < 0 ? r : feed(f, buf, len, err);
 }
 
-/* the checker is told the end, waited for; its failure comes first (it happened to earlier bytes) */
-static int stop_checker(struct verified_feed *f, int r, struct stasis_error **err)
+/* the stages are told the end, waited for; their failure comes first (it befell earlier bytes) */
+static int stop_stages(struct verified_feed *f, int r, struct stasis_error **err)
 {
 	if (f->threaded) {
 		pthread_mutex_lock(&f->lock);
 		f->end = true;
 		pthread_cond_broadcast(&f->changed);
 		pthread_mutex_unlock(&f->lock);
-		pthread_join(f->thread, NULL);
+		pthread_join(f->checker, NULL);
+		pthread_join(f->writer, NULL);
 	}
 	if (f->werr) {
 		if (err && *err)
@@ -305,8 +329,17 @@ int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, 
 		f.buf[i] = xmalloc(DIGEST_CHUNK);
 	pthread_mutex_init(&f.lock, NULL);
 	pthread_cond_init(&f.changed, NULL);
-	/* without a thread (a pids limit) the chunks are checked here, only slower */
-	f.threaded = pthread_create(&f.thread, NULL, checker_main, &f) == 0;
+	/* without threads (a pids limit) the chunks are checked and written here, only slower */
+	f.threaded = pthread_create(&f.checker, NULL, checker_main, &f) == 0;
+	if (f.threaded && pthread_create(&f.writer, NULL, writer_main, &f) != 0) {
+		pthread_mutex_lock(&f.lock);
+		f.end = true;
+		pthread_cond_broadcast(&f.changed);
+		pthread_mutex_unlock(&f.lock);
+		pthread_join(f.checker, NULL);
+		f.threaded = false;
+		f.end = false;
+	}
 	char *names[] = { d->name };
 	int r = arc_stream_members(archive_path, names, 1, feed_block, &f, err);
 	if (r == 0 && !f.found && d->size)
@@ -317,7 +350,7 @@ int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, 
 		r = feed(&f, NULL, d->size - f.passed, err);
 	if (r == 0)
 		r = hand_over(&f, err);
-	r = stop_checker(&f, r, err);
+	r = stop_stages(&f, r, err);
 	if (r == 0 && d->verified && f.filled != d->n_chunks)
 		r = error_setx(err, EBADMSG, "archive `%s`: member `%s` has %llu chunks, the manifest %zu",
 			       archive_path, d->name, f.filled, d->n_chunks);

@@ -46,10 +46,31 @@ static const unsigned char ZSTD_RAW_FRAME_PREFIX[] = {
 	0x00, /* block header */
 };
 
+/*
+ * The index a zstd archive with streamed members ends with, in a skippable frame (RFC 8878 3.1.2:
+ * every decoder passes over it): where the frames after the last streamed member start, and each
+ * streamed member's name and size.  A restore reads the small members from there and leaves the
+ * pages' frames unread (import.c).  The frame's last 8 bytes are the text's length and a magic, so
+ * that it is found from the end of the file.
+ */
+#define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu
+#define ARC_INDEX_MAGIC "STIX"
+
+struct streamed_member {
+	char *name;
+	uint64_t size;
+};
+
 struct arc_sink {
 	int fd;
 	struct zsink *z;
 	time_t mtime;
+	struct streamed_member *streamed;
+	size_t n_streamed;
+	off_t tail_at; /* the first frame after the last streamed member */
+	/* files written since the last streamed member: one before another is not in the tail */
+	size_t plain_files;
+	bool no_index;
 	/* the member whose size is not known yet */
 	bool open;
 	char *name;
@@ -170,7 +191,11 @@ int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct s
 		if ((r = zsink_put(s->z, h, sizeof(h))) < 0)
 			return sink_fail(r, name, err);
 		s->header_at = -1;
+		s->plain_files++;
 	} else {
+		/* a file between streamed members would be in no frame the index points at */
+		if (s->plain_files)
+			s->no_index = true;
 		/* the placeholder is a frame of its own: the compressed data around it end and start anew */
 		if ((r = zsink_end_frame(s->z)) < 0)
 			return sink_fail(r, name, err);
@@ -218,11 +243,38 @@ int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 		off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
 		if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
 			return sink_fail(r, s->name, err);
+		s->streamed = xgrow(s->streamed, s->n_streamed, sizeof(*s->streamed));
+		s->streamed[s->n_streamed++] = (struct streamed_member){ xstrdup(s->name), s->size };
+		s->tail_at = zsink_offset(s->z);
+		s->plain_files = 0;
 	}
 	s->open = false;
 	free(s->name);
 	s->name = NULL;
 	return 0;
+}
+
+/* the index frame (see ZSTD_SKIPPABLE_INDEX), after the archive's last frame */
+static int write_index(struct arc_sink *s)
+{
+	char *text = xasprintf("stasis-index 1\ntail %lld\n", (long long)s->tail_at);
+	for (size_t i = 0; i < s->n_streamed; i++) {
+		char *more = xasprintf("%smember %llu %s\n", text, (unsigned long long)s->streamed[i].size,
+				       s->streamed[i].name);
+		free(text);
+		text = more;
+	}
+	uint32_t len = (uint32_t)strlen(text);
+	uint32_t head[2] = { ZSTD_SKIPPABLE_INDEX, len + 8 };
+	int r = zsink_put_raw(s->z, head, sizeof(head));
+	if (r == 0)
+		r = zsink_put_raw(s->z, text, len);
+	if (r == 0)
+		r = zsink_put_raw(s->z, &len, sizeof(len));
+	if (r == 0)
+		r = zsink_put_raw(s->z, ARC_INDEX_MAGIC, 4);
+	free(text);
+	return r;
 }
 
 int arc_sink_finish(struct arc_sink *s, struct stasis_error **err)
@@ -233,6 +285,9 @@ int arc_sink_finish(struct arc_sink *s, struct stasis_error **err)
 	int r = zsink_put(s->z, end, sizeof(end));
 	if (r == 0)
 		r = zsink_end_frame(s->z);
+	/* an uncompressed archive needs none: a reader seeks over the pages */
+	if (r == 0 && s->n_streamed && !s->no_index && zsink_compresses(s->z))
+		r = write_index(s);
 	return r < 0 ? sink_fail(r, "the end of the archive", err) : 0;
 }
 
@@ -242,6 +297,9 @@ struct arc_sink *arc_sink_free(struct arc_sink *s)
 		return NULL;
 	zsink_free(s->z);
 	free(s->name);
+	for (size_t i = 0; i < s->n_streamed; i++)
+		free(s->streamed[i].name);
+	free(s->streamed);
 	free(s);
 	return NULL;
 }

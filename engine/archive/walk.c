@@ -100,6 +100,12 @@ static void walk_init(struct arc_walk *w, const char *what, enum arc_rules rules
 int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
 		  unsigned flags, struct stasis_error **err)
 {
+	return arc_walk_open_at(w, path, what, rules, flags, 0, err);
+}
+
+int arc_walk_open_at(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
+		     unsigned flags, off_t start, struct stasis_error **err)
+{
 	cleanup_free char *label = what ? xstrdup(what) : xasprintf("archive `%s`", path);
 	walk_init(w, label, rules, flags);
 	/* an archive is a file: a FIFO would block here forever, a directory is not one */
@@ -110,6 +116,12 @@ int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum a
 		return r;
 	}
 	(void)posix_fadvise(w->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (start && lseek(w->fd, start, SEEK_SET) < 0) {
+		int r = error_set(err, errno, "%s: seek to %lld", w->what, (long long)start);
+		arc_walk_close(w);
+		return r;
+	}
+	w->dropped = start;
 	w->buf = xmalloc(ARC_READ_BLOCK);
 	archive_read_set_callback_data(w->a, w);
 	archive_read_set_read_callback(w->a, fd_read);

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reading the index a streamed zstd archive ends with (written by sink.c): a skippable zstd frame
+ * whose text names where the frames after the streamed members begin, and those members.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/parse.h"
+#include "common/xalloc.h"
+#include "engine/archive/archive-internal.h"
+
+#define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu /* as sink.c writes it */
+#define ARC_INDEX_MAGIC "STIX"
+/* far more than any index of ARC_MAX_MEMBERS page images: bigger is not ours */
+#define ARC_INDEX_MAX (16u << 20)
+
+void arc_index_clear(struct arc_index *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free(x->members[i].name);
+	free(x->members);
+	*x = (struct arc_index){ 0 };
+}
+
+static int bad(struct stasis_error **err, const char *why)
+{
+	return error_setx(err, EBADMSG, "archive index: %s", why);
+}
+
+int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_index *ret, struct stasis_error **err)
+{
+	struct arc_index x = { 0 };
+	cleanup_free char *copy = xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	if (strlen(copy) != len)
+		return bad(err, "a NUL in its text");
+	char *save = NULL;
+	char *line = strtok_r(copy, "\n", &save);
+	if (!line || strcmp(line, "stasis-index 1") != 0)
+		return bad(err, "not `stasis-index 1`");
+	line = strtok_r(NULL, "\n", &save);
+	uint64_t tail;
+	if (!line || strncmp(line, "tail ", 5) != 0 || parse_u64(line + 5, &tail) < 0 || tail == 0 ||
+	    tail >= (uint64_t)frame_at)
+		return bad(err, "no tail inside the archive");
+	x.tail = (off_t)tail;
+	int r = 0;
+	while (r == 0 && (line = strtok_r(NULL, "\n", &save))) {
+		char *name = NULL;
+		uint64_t size;
+		if (strncmp(line, "member ", 7) != 0 || !(name = strchr(line + 7, ' '))) {
+			r = bad(err, "a line that is not a member");
+			break;
+		}
+		*name++ = '\0';
+		if (parse_u64(line + 7, &size) < 0 || size > ARC_MAX_TOTAL)
+			r = bad(err, "a member's size");
+		else if (!arc_name_is_safe(name) || strlen(name) >= ARC_NAME_MAX)
+			r = error_setx(err, EPERM, "archive index: member name `%s` refused", name);
+		else if (x.n >= ARC_MAX_MEMBERS)
+			r = bad(err, "too many members");
+		if (r == 0) {
+			x.members = xgrow(x.members, x.n, sizeof(*x.members));
+			x.members[x.n++] = (struct arc_index_member){ xstrdup(name), size };
+		}
+	}
+	if (r < 0) {
+		arc_index_clear(&x);
+		return r;
+	}
+	*ret = x;
+	return 0;
+}
+
+int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasis_error **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return error_set(err, errno, "%s", what);
+	unsigned char foot[8];
+	if (st.st_size < 16 || pread(fd, foot, sizeof(foot), st.st_size - 8) != (ssize_t)sizeof(foot) ||
+	    memcmp(foot + 4, ARC_INDEX_MAGIC, 4) != 0)
+		return -ENOENT;
+	uint32_t len;
+	memcpy(&len, foot, sizeof(len));
+	if (len > ARC_INDEX_MAX || (off_t)len + 16 > st.st_size)
+		return error_setx(err, EBADMSG, "%s: archive index of %" PRIu32 " bytes", what, len);
+	off_t frame_at = st.st_size - 16 - (off_t)len;
+	uint32_t head[2];
+	if (pread(fd, head, sizeof(head), frame_at) != (ssize_t)sizeof(head) || head[0] != ZSTD_SKIPPABLE_INDEX ||
+	    head[1] != len + 8)
+		return error_setx(err, EBADMSG, "%s: archive index without its frame", what);
+	cleanup_free char *text = xmalloc(len ? len : 1);
+	if (pread(fd, text, len, frame_at + 8) != (ssize_t)len)
+		return error_setx(err, EIO, "%s: read its index", what);
+	int r = arc_index_parse(text, len, frame_at, ret, err);
+	return r < 0 ? error_wrap(err, r, "%s", what) : 0;
+}
