@@ -11,7 +11,7 @@ setup() {
 teardown() {
 	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
 	ensure_crun_cgroups
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t rs8-z; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -123,8 +123,15 @@ restored_pid() {
 	wait_for 50 counter_above "$data" $((before + 3))
 	run verify_workload "$data" "$(restored_pid rs8-s)"
 	assert_output --regexp '^OK [0-9]+$'
+	# the same from a zstd archive (its index: the pages' frames are read once, by CRIU's feed)
+	run "$STASIS" checkpoint --export "$OUT/rs8.tar.zst" rs8-s
+	assert_success
+	restore_import "$OUT/rs8.tar.zst" rs8-z "$data" --runtime none
+	[ -z "$(ls "$STATE/rs8-z/archive/checkpoint/" | grep '^pages-')" ]
+	run verify_workload "$data" "$(restored_pid rs8-z)"
+	assert_output --regexp '^OK [0-9]+$'
 	# --staged unpacks them first, as before
-	"$STASIS" delete --force rs8-s
+	"$STASIS" delete --force rs8-z
 	restore_import "$OUT/rs8.tar" rs8-t "$data" --runtime none --staged
 	ls "$STATE/rs8-t/archive/checkpoint/" | grep -q '^pages-65537.img$'
 	run verify_workload "$data" "$(restored_pid rs8-t)"
