@@ -34,7 +34,8 @@ static int bad(struct stasis_error **err, const char *why)
 	return error_setx(err, EBADMSG, "archive index: %s", why);
 }
 
-int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_index *ret, struct stasis_error **err)
+int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_index *ret,
+		    struct stasis_error **err)
 {
 	struct arc_index x = { 0 };
 	cleanup_free char *copy = xmalloc(len + 1);
@@ -95,8 +96,8 @@ int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasi
 		return error_setx(err, EBADMSG, "%s: archive index of %" PRIu32 " bytes", what, len);
 	off_t frame_at = st.st_size - 16 - (off_t)len;
 	uint32_t head[2];
-	if (pread(fd, head, sizeof(head), frame_at) != (ssize_t)sizeof(head) || head[0] != ZSTD_SKIPPABLE_INDEX ||
-	    head[1] != len + 8)
+	if (pread(fd, head, sizeof(head), frame_at) != (ssize_t)sizeof(head) ||
+	    head[0] != ZSTD_SKIPPABLE_INDEX || head[1] != len + 8)
 		return error_setx(err, EBADMSG, "%s: archive index without its frame", what);
 	cleanup_free char *text = xmalloc(len ? len : 1);
 	if (pread(fd, text, len, frame_at + 8) != (ssize_t)len)

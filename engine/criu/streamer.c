@@ -35,6 +35,8 @@
 #define STREAMER_PIPE_SIZE (1 << 20)
 /* how long CRIU may take to connect after it started */
 #define STREAMER_CONNECT_MS 60000
+/* how long CRIU may take to undo a restore the streamer broke off */
+#define STREAMER_GIVE_UP_MS 30000
 
 struct feeder {
 	pthread_t thread;
@@ -228,8 +230,17 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 	r = accept_criu(listener, pidfd, &s.control, err);
 	if (r == 0)
 		r = serve(&s, err);
-	if (r < 0 && r != -ECHILD)
-		kill(pid, SIGKILL); /* nothing of a half-fed restore runs on: CRIU kills what it made */
+	if (r < 0 && r != -ECHILD) {
+		/*
+		 * CRIU hears the end at its next request and undoes what it made; one that does not
+		 * leave in time is killed (what it made is then the rollback's to kill)
+		 */
+		if (s.control >= 0)
+			shutdown(s.control, SHUT_RDWR);
+		struct pollfd p = { pidfd, POLLIN, 0 };
+		if (pidfd < 0 || poll(&p, 1, STREAMER_GIVE_UP_MS) <= 0)
+			kill(pid, SIGKILL);
+	}
 	int status = 0;
 	int w = wait_exit(pid, &status);
 	/* CRIU has exited: every pipe's reader is gone, no feeder can block any more */
