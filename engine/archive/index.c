@@ -57,8 +57,11 @@ int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_ind
 	while (r == 0 && (line = strtok_r(NULL, "\n", &save))) {
 		char *name = NULL;
 		uint64_t size;
-		if (strncmp(line, "member ", 7) != 0 || !(name = strchr(line + 7, ' '))) {
-			r = bad(err, "a line that is not a member");
+		/* a later stasis may say more (chunk offsets): lines of another kind are not ours */
+		if (strncmp(line, "member ", 7) != 0)
+			continue;
+		if (!(name = strchr(line + 7, ' '))) {
+			r = bad(err, "a member line without a name");
 			break;
 		}
 		*name++ = '\0';
