@@ -315,12 +315,41 @@ static void writer_streams_a_member(void **state)
 	}
 }
 
+/* the index's text: what it must hold, what it may add later, what it may never name */
+static void index_text(void **state)
+{
+	(void)state;
+	struct arc_index x = { 0 };
+	static const char good[] =
+		"stasis-index 1\ntail 10\nchunks 3 4 5\nmember 5 checkpoint/pages-65537.img\n";
+	assert_int_equal(arc_index_parse(good, strlen(good), 100, &x, NULL), 0);
+	assert_int_equal(x.tail, 10);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.members[0].size, 5);
+	arc_index_clear(&x);
+	const struct {
+		const char *text;
+		int want;
+	} bad[] = {
+		{ "stasis-index 2\ntail 10\n", -EBADMSG },
+		{ "stasis-index 1\ntail 100\n", -EBADMSG }, /* not before the index itself */
+		{ "stasis-index 1\ntail 10\nmember 5 ../etc/passwd\n", -EPERM },
+		{ "stasis-index 1\ntail 10\nmember x checkpoint/pages-1.img\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5\n", -EBADMSG },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct stasis_error *e = NULL;
+		assert_int_equal(arc_index_parse(bad[i].text, strlen(bad[i].text), 100, &x, &e), bad[i].want);
+		stasis_error_free(e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(zstd_and_plain_read_back), cmocka_unit_test(header_fields),
 		cmocka_unit_test(a_pipe_is_refused),	    cmocka_unit_test(declared_size_is_kept),
-		cmocka_unit_test(writer_streams_a_member),
+		cmocka_unit_test(writer_streams_a_member),  cmocka_unit_test(index_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
