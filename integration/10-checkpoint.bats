@@ -13,6 +13,7 @@ setup() {
 
 teardown() {
 	"$STASIS" delete --force --state-dir "$OUT/state" ck2-r >/dev/null 2>&1 || true
+	"$STASIS" delete --force --state-dir "$OUT/state-s" ck2-s >/dev/null 2>&1 || true
 	stop_container ck1
 	stop_container ck2
 	rm -rf "$OUT"
@@ -202,6 +203,13 @@ tmp/"
 	assert_output --regexp "stasis: restore: reading and verifying the archive  [0-9]+ / [0-9]+ MiB"
 	assert_output --partial "stasis: restore: CRIU restores the container"
 	run verify_workload "$data" "$(container_pid runc ck2-r)"
+	assert_output --regexp '^OK'
+	# natively the pages stream from the archive into CRIU: the CRIU phase counts them
+	runc delete -f ck2-r
+	run script -qec "$STASIS restore --runtime none --import $OUT/ck2b.tar.zst --name ck2-s --state-dir $OUT/state-s --rootfs-base $CT_BASE/image --mount /data=$data" /dev/null
+	assert_success
+	assert_output --regexp "stasis: restore: CRIU restores the container  [0-9]+ / 3[0-9] MiB"
+	run verify_workload "$data" "$(jq -r .pid /run/stasis/ck2-s/state.json)"
 	assert_output --regexp '^OK'
 }
 

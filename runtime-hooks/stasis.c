@@ -89,7 +89,8 @@ void cli_progress(const struct stasis_progress *p, void *command)
 	if (new_phase) {
 		progress.phase = p->phase;
 		progress.phase_start_us = now;
-	} else if (now - progress.drawn_us < PROGRESS_REDRAW_US) {
+	} else if (now - progress.drawn_us < PROGRESS_REDRAW_US && !(p->total && p->done == p->total)) {
+		/* at most five redraws a second, but a phase's last count is always shown */
 		return;
 	}
 	progress.shown = true;

@@ -224,7 +224,7 @@ static int stream_to_file(const char *dir, const char *archive, const struct arc
 	cleanup_free char *path = xasprintf("%s/streamed", dir);
 	cleanup_close int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	int r = arc_stream_verified(archive, d, fd, err);
+	int r = arc_stream_verified(archive, d, fd, NULL, NULL, err);
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
 	*ret_len = (size_t)st.st_size;

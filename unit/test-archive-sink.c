@@ -239,7 +239,7 @@ static void index_skips_the_pages(const char *dir, const char *path)
 	assert_int_equal(imp.deferred[0].size, PAGES_BYTES);
 	cleanup_free char *pages = xasprintf("%s/pages", dir);
 	cleanup_close int to = open(pages, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	assert_true(arc_stream_verified(path, &imp.deferred[0], to, &e) < 0);
+	assert_true(arc_stream_verified(path, &imp.deferred[0], to, NULL, NULL, &e) < 0);
 	stasis_error_free(e);
 	arc_import_clear(&imp);
 }

@@ -65,10 +65,11 @@ int arc_import_deferring(const char *archive_path, const char *dir, bool (*defer
 /*
  * Writes a deferred member's bytes into fd, a chunk at a time, each only once its digest matched
  * (when verified): a bad chunk is -EBADMSG naming it, and nothing of it is written.  -EPIPE (no
- * message) when the reader went away.
+ * message) when the reader went away.  written (may be NULL) hears each chunk's bytes once they
+ * are written, from a thread of ours.
  */
 int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
-			struct stasis_error **err);
+			void (*written)(uint64_t bytes, void *data), void *data, struct stasis_error **err);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,

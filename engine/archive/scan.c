@@ -148,6 +148,8 @@ struct verified_feed {
 	const struct arc_deferred *d;
 	const char *path;
 	int fd;
+	void (*on_written)(uint64_t bytes, void *data);
+	void *on_written_data;
 	uint64_t passed; /* the member's bytes passed to the buffers so far */
 	bool found;
 	unsigned char *buf[FEED_BUFFERS];
@@ -189,6 +191,8 @@ static int write_chunk(const struct verified_feed *f, const unsigned char *buf, 
 	int r = write_all(f->fd, buf, len);
 	if (r < 0 && r != -EPIPE)
 		return error_set(err, -r, "archive `%s`: member `%s`: pass it on", f->path, f->d->name);
+	if (r == 0 && f->on_written)
+		f->on_written(len, f->on_written_data);
 	return r;
 }
 
@@ -322,9 +326,11 @@ static int stop_stages(struct verified_feed *f, int r, struct stasis_error **err
 }
 
 int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
-			struct stasis_error **err)
+			void (*written)(uint64_t bytes, void *data), void *data, struct stasis_error **err)
 {
-	struct verified_feed f = { .d = d, .path = archive_path, .fd = fd };
+	struct verified_feed f = {
+		.d = d, .path = archive_path, .fd = fd, .on_written = written, .on_written_data = data
+	};
 	for (size_t i = 0; i < FEED_BUFFERS; i++)
 		f.buf[i] = xmalloc(DIGEST_CHUNK);
 	pthread_mutex_init(&f.lock, NULL);

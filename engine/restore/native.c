@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,9 +382,31 @@ static const struct arc_deferred *deferred_image(const struct restore_ctx *r, co
 	return NULL;
 }
 
+/* the pages fed to CRIU, of all the deferred members': told as the restore phase's bytes */
+struct feed_progress {
+	pthread_mutex_t lock;
+	struct progress_sink sink;
+	uint64_t done, total;
+};
+
+static void fed(uint64_t bytes, void *data)
+{
+	struct feed_progress *p = data;
+	/* feeders run on threads of their own: the caller's callback hears one at a time */
+	pthread_mutex_lock(&p->lock);
+	p->done += bytes;
+	progress_tell(&p->sink, p->done, p->total);
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct feed_source {
+	const struct restore_ctx *r;
+	struct feed_progress *progress;
+};
+
 static bool image_exists(const char *image, void *data)
 {
-	const struct restore_ctx *r = data;
+	const struct restore_ctx *r = ((const struct feed_source *)data)->r;
 	if (deferred_image(r, image))
 		return true;
 	cleanup_free char *path = xasprintf("%s/%s", r->images_dir, image);
@@ -394,10 +417,12 @@ static bool image_exists(const char *image, void *data)
 /* a small image from the unpacked directory, or a page image straight from the archive */
 static int feed_image(const char *image, int fd, void *data, struct stasis_error **err)
 {
-	const struct restore_ctx *r = data;
+	const struct feed_source *src = data;
+	const struct restore_ctx *r = src->r;
 	const struct arc_deferred *d = deferred_image(r, image);
 	if (d)
-		return arc_stream_verified(r->o.import_path, d, fd, err);
+		return arc_stream_verified(r->o.import_path, d, fd, src->progress->sink.fn ? fed : NULL,
+					   src->progress, err);
 	cleanup_free char *path = xasprintf("%s/%s", r->images_dir, image);
 	cleanup_close int in = open_regular(path, O_NOFOLLOW, path, err);
 	if (in < 0)
@@ -423,7 +448,7 @@ int restore_unpack_deferred(struct restore_ctx *r, const char *why, struct stasi
 		cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return error_set(err, errno, "create `%s`", path);
-		int ret = arc_stream_verified(r->o.import_path, d, fd, err);
+		int ret = arc_stream_verified(r->o.import_path, d, fd, NULL, NULL, err);
 		if (ret < 0)
 			return ret == -EPIPE ? error_set(err, EPIPE, "write `%s`", path) : ret;
 	}
@@ -449,9 +474,17 @@ static int restore_streamed(struct stasis_ctx *ctx, struct restore_ctx *r, struc
 	o->notify_scripts = false;
 	/* CRIU 4.2 crashes on auto_dedup in a stream restore; nothing is on disk to punch out anyway */
 	o->auto_dedup = false;
-	const struct cr_stream_source src = { image_exists, feed_image, r };
+	struct feed_progress progress = {
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.sink = { r->o.progress, r->o.progress_data, STASIS_PHASE_RESTORE },
+	};
+	for (size_t i = 0; i < r->import.n_deferred; i++)
+		progress.total += r->import.deferred[i].size;
+	struct feed_source data = { r, &progress };
+	const struct cr_stream_source src = { image_exists, feed_image, &data };
 	int ret = cr_restore_streamed(ctx, o, dir, r->work_dir, &src, ret_pid, err);
 	rmdir(dir);
+	pthread_mutex_destroy(&progress.lock);
 	return ret;
 }
 
