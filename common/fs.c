@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -259,6 +260,21 @@ int write_all(int fd, const void *data, size_t len)
 	const char *p = data;
 	while (len) {
 		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int send_all(int sk, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = send(sk, p, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

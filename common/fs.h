@@ -56,6 +56,8 @@ int fsync_dir_files(const char *dir, struct stasis_error **err);
 int pwrite_all(int fd, const void *data, size_t len, off_t off);
 /* Writes all of len bytes at fd's position (pipes and sockets too), retrying short writes and EINTR. */
 int write_all(int fd, const void *data, size_t len);
+/* write_all for a socket whose peer may be gone: EPIPE, never a SIGPIPE for the whole process. */
+int send_all(int sk, const void *data, size_t len);
 /* Reads exactly len bytes (pipes and sockets too), retrying short reads and EINTR; 0, -errno, or
  * -ENODATA when the stream ends first. */
 int read_exact(int fd, void *buf, size_t len);

@@ -3,6 +3,7 @@
  * Reading the index a streamed zstd archive ends with (written by sink.c): a skippable zstd frame
  * whose text names where the frames after the streamed members begin, and those members.
  */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -95,12 +96,13 @@ int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasi
 		return -ENOENT;
 	uint32_t len;
 	memcpy(&len, foot, sizeof(len));
+	len = le32toh(len);
 	if (len > ARC_INDEX_MAX || (off_t)len + 16 > st.st_size)
 		return error_setx(err, EBADMSG, "%s: archive index of %" PRIu32 " bytes", what, len);
 	off_t frame_at = st.st_size - 16 - (off_t)len;
 	uint32_t head[2];
 	if (pread(fd, head, sizeof(head), frame_at) != (ssize_t)sizeof(head) ||
-	    head[0] != ZSTD_SKIPPABLE_INDEX || head[1] != len + 8)
+	    le32toh(head[0]) != ZSTD_SKIPPABLE_INDEX || le32toh(head[1]) != len + 8)
 		return error_setx(err, EBADMSG, "%s: archive index without its frame", what);
 	cleanup_free char *text = xmalloc(len ? len : 1);
 	if (pread(fd, text, len, frame_at + 8) != (ssize_t)len)

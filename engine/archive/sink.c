@@ -9,6 +9,7 @@
  */
 #include "engine/archive/archive.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,12 +266,14 @@ static int write_index(struct arc_sink *s)
 		text = more;
 	}
 	uint32_t len = (uint32_t)strlen(text);
-	uint32_t head[2] = { ZSTD_SKIPPABLE_INDEX, len + 8 };
+	/* zstd frames are little-endian, and so is the length at the end */
+	uint32_t head[2] = { htole32(ZSTD_SKIPPABLE_INDEX), htole32(len + 8) };
+	uint32_t len_le = htole32(len);
 	int r = zsink_put_raw(s->z, head, sizeof(head));
 	if (r == 0)
 		r = zsink_put_raw(s->z, text, len);
 	if (r == 0)
-		r = zsink_put_raw(s->z, &len, sizeof(len));
+		r = zsink_put_raw(s->z, &len_le, sizeof(len_le));
 	if (r == 0)
 		r = zsink_put_raw(s->z, ARC_INDEX_MAGIC, 4);
 	free(text);

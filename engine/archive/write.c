@@ -168,6 +168,8 @@ static int room_for_member(struct arc_writer *w, const char *name, struct stasis
 
 int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_error **err)
 {
+	if (w->member)
+		return error_setx(err, EBUSY, "archive: `%s` before `%s` has ended", name, w->member);
 	if (w->sink)
 		return arc_sink_add_dir(w->sink, name, err);
 	struct archive_entry *e = new_entry(w, name, AE_IFDIR, 0700, 0);

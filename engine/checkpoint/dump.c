@@ -121,10 +121,13 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 		cleanup_with(stasis_error_free) struct stasis_error *stream_err = NULL;
 		bool archive_failed;
 		int sr = ckpt_stream_finish(c, stream, &ps_criu, &archive_failed, &stream_err);
-		/* the archive's failure (ENOSPC) explains CRIU's; a session CRIU cut does not */
-		if (r == 0 && sr < 0 && (res.success || archive_failed))
+		/* the archive's failure (ENOSPC) explains CRIU's, even a broken RPC; a cut session does not */
+		if (sr < 0 && (archive_failed || (r == 0 && res.success))) {
+			if (err && *err)
+				*err = stasis_error_free(*err);
 			return error_wrap(err, error_adopt(err, &stream_err, sr),
 					  "CRIU's pages into the archive");
+		}
 	}
 	if (r == 0 && !res.success) {
 		cleanup_free char *log = xasprintf("%s/dump.log", c->work_dir);

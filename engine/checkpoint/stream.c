@@ -154,6 +154,9 @@ int ckpt_stream_start(struct ckpt *c, struct ckpt_stream **ret, int *ret_criu_fd
 
 static void stream_free(struct ckpt_stream *s)
 {
+	/* the writer's progress pointed at ours: what it writes next is counted by the next phase */
+	if (s->progress.fn)
+		arc_writer_progress(s->w, &(struct arc_progress){ NULL, NULL }, 0);
 	for (size_t i = 0; i < s->n_maps; i++) {
 		free(s->maps[i].image);
 		free(s->maps[i].runs);

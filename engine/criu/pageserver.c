@@ -66,13 +66,13 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 			opened = true;
 			/* the reply: no parent images (a pre-dump's parent is not ours to serve) */
 			const unsigned char no_parent = 0;
-			if ((r = write_all(fd, &no_parent, 1)) < 0)
+			if ((r = send_all(fd, &no_parent, 1)) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to OPEN2");
 			break;
 		}
 		case PS_IOV_PARENT: {
 			const int32_t no_parent = 0;
-			if ((r = write_all(fd, &no_parent, sizeof(no_parent))) < 0)
+			if ((r = send_all(fd, &no_parent, sizeof(no_parent))) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to PARENT");
 			break;
 		}
@@ -102,7 +102,7 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 			r = h->close(h->data, err);
 			if (r < 0)
 				return r;
-			if ((r = write_all(fd, &status, sizeof(status))) < 0)
+			if ((r = send_all(fd, &status, sizeof(status))) < 0)
 				return error_set(err, -r, "CRIU's page server: reply to CLOSE");
 			return 0;
 		}

@@ -109,10 +109,18 @@ static int recv_pipe(int sk, int *ret)
 	if (n <= 0)
 		return n < 0 ? -errno : -ECONNRESET;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
-	memcpy(ret, CMSG_DATA(c), sizeof(int));
+	/* exactly one fd: any other number is closed, not kept */
+	size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int fds[2] = { -1, -1 };
+	memcpy(fds, CMSG_DATA(c), (n_fds < 2 ? n_fds : 2) * sizeof(int));
+	if (n_fds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < n_fds && i < 2; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	*ret = fds[0];
 	return 0;
 }
 
@@ -143,7 +151,7 @@ static int serve(struct streamer *s, struct stasis_error **err)
 		bool exists = name_is_plain(name) && s->src->exists(name, s->src->data);
 		unsigned char reply[RPC_STREAMER_REPLY_MAX];
 		size_t n = rpc_streamer_reply_encode(exists, reply);
-		if ((r = write_all(s->control, reply, n)) < 0)
+		if ((r = send_all(s->control, reply, n)) < 0)
 			return error_set(err, -r, "CRIU's image streamer: reply for `%s`", name);
 		if (!exists)
 			continue;
@@ -230,7 +238,11 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 	r = accept_criu(listener, pidfd, &s.control, err);
 	if (r == 0)
 		r = serve(&s, err);
-	if (r < 0 && r != -ECHILD) {
+	/* a feeder that failed ended the connection: the restore is broken off all the same */
+	pthread_mutex_lock(&s.lock);
+	bool broken = r < 0 ? r != -ECHILD : s.r < 0;
+	pthread_mutex_unlock(&s.lock);
+	if (broken) {
 		/*
 		 * CRIU hears the end at its next request and undoes what it made; one that does not
 		 * leave in time is killed (what it made is then the rollback's to kill)
@@ -238,8 +250,12 @@ int cr_restore_streamed(struct stasis_ctx *ctx, const struct rpc_opts *o, const 
 		if (s.control >= 0)
 			shutdown(s.control, SHUT_RDWR);
 		struct pollfd p = { pidfd, POLLIN, 0 };
-		if (pidfd < 0 || poll(&p, 1, STREAMER_GIVE_UP_MS) <= 0)
+		if (pidfd < 0 || poll(&p, 1, STREAMER_GIVE_UP_MS) <= 0) {
 			kill(pid, SIGKILL);
+			/* its tasks may hold the pipes' read ends: a feeder would wait on them forever */
+			if (src->abandon)
+				src->abandon(src->data);
+		}
 	}
 	int status = 0;
 	int w = wait_exit(pid, &status);

@@ -20,6 +20,11 @@ struct cr_stream_source {
 	 * ends the restore: CRIU sees the image end early and undoes what it made.
 	 */
 	int (*feed)(const char *name, int fd, void *data, struct stasis_error **err);
+	/*
+	 * CRIU had to be killed half way: ends the tasks it made (may be NULL).  They may hold the
+	 * pipes the feeders write into, and the feeders are waited for before returning.
+	 */
+	void (*abandon)(void *data);
 	void *data;
 };
 

@@ -404,6 +404,14 @@ struct feed_source {
 	struct feed_progress *progress;
 };
 
+/* CRIU killed half way through: what it made in this restore's own cgroup dies with it */
+static void abandon_tasks(void *data)
+{
+	const struct restore_ctx *r = ((const struct feed_source *)data)->r;
+	if (r->native_cgroup)
+		runtime_cgroup_kill(r->o.id, 5000);
+}
+
 static bool image_exists(const char *image, void *data)
 {
 	const struct restore_ctx *r = ((const struct feed_source *)data)->r;
@@ -481,7 +489,7 @@ static int restore_streamed(struct stasis_ctx *ctx, struct restore_ctx *r, struc
 	for (size_t i = 0; i < r->import.n_deferred; i++)
 		progress.total += r->import.deferred[i].size;
 	struct feed_source data = { r, &progress };
-	const struct cr_stream_source src = { image_exists, feed_image, &data };
+	const struct cr_stream_source src = { image_exists, feed_image, abandon_tasks, &data };
 	int ret = cr_restore_streamed(ctx, o, dir, r->work_dir, &src, ret_pid, err);
 	rmdir(dir);
 	pthread_mutex_destroy(&progress.lock);
