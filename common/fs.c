@@ -173,10 +173,21 @@ char *path_clean(const char *p)
 	return out;
 }
 
-int pwrite_all(int fd, const void *data, size_t len, off_t off)
+/* how a *_all writer puts its bytes out */
+enum put_way {
+	PUT_WRITE,  /* write(): at the fd's position */
+	PUT_PWRITE, /* pwrite(): at an offset */
+	PUT_SEND,   /* send(MSG_NOSIGNAL): a socket whose peer may be gone */
+};
+
+/* all of len bytes, retrying short writes and EINTR: 0 or -errno */
+static int put_all(int fd, const void *data, size_t len, off_t off, enum put_way way)
 {
 	for (size_t done = 0; done < len;) {
-		ssize_t n = pwrite(fd, (const char *)data + done, len - done, off + (off_t)done);
+		const char *p = (const char *)data + done;
+		ssize_t n = way == PUT_PWRITE ? pwrite(fd, p, len - done, off + (off_t)done)
+			    : way == PUT_SEND ? send(fd, p, len - done, MSG_NOSIGNAL)
+					      : write(fd, p, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -184,6 +195,11 @@ int pwrite_all(int fd, const void *data, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+	return put_all(fd, data, len, off, PUT_PWRITE);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
@@ -257,32 +273,12 @@ void random_suffix(char *buf, size_t len)
 
 int write_all(int fd, const void *data, size_t len)
 {
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return put_all(fd, data, len, 0, PUT_WRITE);
 }
 
 int send_all(int sk, const void *data, size_t len)
 {
-	const char *p = data;
-	while (len) {
-		ssize_t n = send(sk, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return put_all(sk, data, len, 0, PUT_SEND);
 }
 
 int read_exact(int fd, void *buf, size_t len)

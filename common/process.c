@@ -2,6 +2,8 @@
 #include "common/process.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <pthread.h>
 #include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -77,4 +79,12 @@ uint64_t monotonic_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void thread_block_sigpipe(void)
+{
+	sigset_t pipe_sig;
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
 }

@@ -15,6 +15,11 @@ uint64_t monotonic_us(void);
  * when there is no such process; -ETIMEDOUT; or -errno when it cannot be watched.
  */
 int pid_wait_exit(pid_t pid, int timeout_ms);
+/*
+ * In the calling thread (and the threads it starts), a write to a pipe whose reader went away is
+ * EPIPE, never a SIGPIPE that ends the whole process: for threads that feed another process.
+ */
+void thread_block_sigpipe(void);
 
 /*
  * Reaps the child pid: its exit status, or 255 when a signal ended it.  Our helper children exit

@@ -53,6 +53,8 @@ bool arc_name_is_safe(const char *name);
 int arc_import(const char *archive_path, const char *dir, const struct arc_progress *progress,
 	       struct arc_import *ret, struct stasis_error **err);
 void arc_import_clear(struct arc_import *a);
+/* Forgets the deferred members (they were unpacked after all). */
+void arc_import_drop_deferred(struct arc_import *a);
 /*
  * arc_import, except that the file members defer() names are left in the archive, their sizes and
  * chunk digests in ret->deferred, for a reader that streams them (arc_stream_verified).  Everything

@@ -454,13 +454,20 @@ int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_mem
 	return rc;
 }
 
-void arc_import_clear(struct arc_import *a)
+void arc_import_drop_deferred(struct arc_import *a)
 {
-	free(a->criu_version);
 	for (size_t i = 0; i < a->n_deferred; i++) {
 		free(a->deferred[i].name);
 		strv_freep(&a->deferred[i].chunks);
 	}
 	free(a->deferred);
+	a->deferred = NULL;
+	a->n_deferred = 0;
+}
+
+void arc_import_clear(struct arc_import *a)
+{
+	free(a->criu_version);
+	arc_import_drop_deferred(a);
 	*a = (struct arc_import){ 0 };
 }

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "engine/archive/archive-internal.h"
 #include "engine/archive/digest.h"
 
@@ -235,11 +236,8 @@ static void *checker_main(void *arg)
 
 static void *writer_main(void *arg)
 {
-	/* a reader that went away is EPIPE here, never a SIGPIPE for the whole process */
-	sigset_t pipe_sig;
-	sigemptyset(&pipe_sig);
-	sigaddset(&pipe_sig, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	/* a reader that went away is EPIPE here */
+	thread_block_sigpipe();
 	run_stage(arg, false);
 	return NULL;
 }

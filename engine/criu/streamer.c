@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/criu/criu-internal.h"
 #include "engine/criu/rpc.h"
@@ -58,11 +59,8 @@ struct streamer {
 static void *feed_main(void *arg)
 {
 	struct feeder *f = arg;
-	/* a pipe CRIU closed early is EPIPE here, never a SIGPIPE for the whole process */
-	sigset_t pipe_sig;
-	sigemptyset(&pipe_sig);
-	sigaddset(&pipe_sig, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+	/* a reader that went away is EPIPE here */
+	thread_block_sigpipe();
 	struct stasis_error *e = NULL;
 	int r = f->s->src->feed(f->name, f->fd, f->s->src->data, &e);
 	/* the end of the image: CRIU reads up to EOF */

@@ -460,13 +460,7 @@ int restore_unpack_deferred(struct restore_ctx *r, const char *why, struct stasi
 		if (ret < 0)
 			return ret == -EPIPE ? error_set(err, EPIPE, "write `%s`", path) : ret;
 	}
-	for (size_t i = 0; i < r->import.n_deferred; i++) {
-		free(r->import.deferred[i].name);
-		strv_freep(&r->import.deferred[i].chunks);
-	}
-	free(r->import.deferred);
-	r->import.deferred = NULL;
-	r->import.n_deferred = 0;
+	arc_import_drop_deferred(&r->import);
 	return 0;
 }
 
