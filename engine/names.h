@@ -25,15 +25,17 @@
 #define CRIU_IMG_PSTREE "pstree.img"
 #define CRIU_IMG_FILES "files.img"
 #define CRIU_IMG_STATS_RESTORE "stats-restore" /* in CRIU's work dir */
-#define CRIU_IMG_STATS_DUMP "stats-dump"       /* also copied to the archive's top (ARCHIVE_STATS_DUMP) */
-#define CRIU_IMG_CORE "core-"		       /* core-<tid>.img */
-#define CRIU_IMG_IDS "ids-"		       /* ids-<pid>.img */
-#define CRIU_IMG_FS "fs-"		       /* fs-<pid>.img */
-#define CRIU_IMG_MM "mm-"		       /* mm-<pid>.img */
-#define CRIU_IMG_PAGEMAP "pagemap-"	       /* pagemap-<pid>.img */
-#define CRIU_IMG_PAGES "pages-"		       /* pages-<pagemap's pages_id>.img: raw pages, no header */
-#define CRIU_IMG_FDINFO "fdinfo-"	       /* fdinfo-<ids' files_id>.img */
-#define CRIU_IMG_MOUNTPOINTS "mountpoints-"    /* mountpoints-<mnt_ns_id>.img */
+/* where `criu lazy-pages` listens, and a lazy restore connects, in their work dir (lazy-pages.c) */
+#define CRIU_LAZY_PAGES_SOCKET "lazy-pages.socket"
+#define CRIU_IMG_STATS_DUMP "stats-dump"    /* also copied to the archive's top (ARCHIVE_STATS_DUMP) */
+#define CRIU_IMG_CORE "core-"		    /* core-<tid>.img */
+#define CRIU_IMG_IDS "ids-"		    /* ids-<pid>.img */
+#define CRIU_IMG_FS "fs-"		    /* fs-<pid>.img */
+#define CRIU_IMG_MM "mm-"		    /* mm-<pid>.img */
+#define CRIU_IMG_PAGEMAP "pagemap-"	    /* pagemap-<pid>.img */
+#define CRIU_IMG_PAGES "pages-"		    /* pages-<pagemap's pages_id>.img: raw pages, no header */
+#define CRIU_IMG_FDINFO "fdinfo-"	    /* fdinfo-<ids' files_id>.img */
+#define CRIU_IMG_MOUNTPOINTS "mountpoints-" /* mountpoints-<mnt_ns_id>.img */
 #define CRIU_IMG_EXT ".img"
 /* the name of one prefix's image, as a format taking the id ("core-%u.img"), and as a glob */
 #define CRIU_IMG_ID_FMT(prefix) prefix "%u" CRIU_IMG_EXT

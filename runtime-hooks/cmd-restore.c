@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"      --staged               unpack the page images before CRIU reads them (by\n"
 		"                             default, with --runtime none or crun, CRIU reads them\n"
 		"                             from the archive, each 4 MiB checked first)\n"
+		"      --lazy-pages           run the container before its memory is back: pages come\n"
+		"                             in on first touch and in the background (--runtime none\n"
+		"                             or crun); STATE_DIR/lazy-pages says when all are in\n"
 		"  -h, --help                 this text\n"
 		"accepted for runc compatibility, no effect:\n"
 		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
@@ -125,6 +128,7 @@ int cmd_restore(int argc, char **argv)
 		O_TRUST_ARCHIVE,
 		O_PRINT_STATS,
 		O_STAGED,
+		O_LAZY,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -152,6 +156,7 @@ int cmd_restore(int argc, char **argv)
 		{ "trust-archive", no_argument, NULL, O_TRUST_ARCHIVE },
 		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
 		{ "staged", no_argument, NULL, O_STAGED },
+		{ "lazy-pages", no_argument, NULL, O_LAZY },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -245,6 +250,9 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case O_STAGED:
 			o.staged = true;
+			break;
+		case O_LAZY:
+			o.lazy_pages = true;
 			break;
 		case O_PRINT_STATS:
 			o.stats = &stats;

@@ -219,15 +219,17 @@ int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char
 		     const char *work_dir, const char *pidfile, char ***ret, struct stasis_error **err)
 {
 	/* what the command line has no way to say, or what CRIU's streamer cannot take */
-	const char *cannot = o->notify_scripts	     ? "notify_scripts"
-			     : o->n_join_ns	     ? "join_ns"
-			     : o->n_external	     ? "external"
-			     : o->n_skip_mnt	     ? "skip_mnt"
-			     : o->n_enable_fs	     ? "enable_fs"
-			     : o->orphan_pts_master  ? "orphan_pts_master"
-			     : o->empty_ns	     ? "empty_ns"
-			     : o->parent_img	     ? "parent_img"
-			     : o->ps_fd >= 0	     ? "ps_fd"
+	const char *cannot = o->notify_scripts	    ? "notify_scripts"
+			     : o->n_join_ns	    ? "join_ns"
+			     : o->n_external	    ? "external"
+			     : o->n_skip_mnt	    ? "skip_mnt"
+			     : o->n_enable_fs	    ? "enable_fs"
+			     : o->orphan_pts_master ? "orphan_pts_master"
+			     : o->empty_ns	    ? "empty_ns"
+			     : o->parent_img	    ? "parent_img"
+			     : o->ps_fd >= 0	    ? "ps_fd"
+			     /* a stream holds the lazy pages too, for images from a normal dump */
+			     : o->lazy_pages	     ? "lazy_pages"
 			     : o->images_dir_fd >= 0 ? "images_dir_fd"
 						     : NULL;
 	for (size_t i = 0; !cannot && i < o->n_ext_mnt; i++)
@@ -286,6 +288,21 @@ int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char
 		strv_push(&v, &n, xasprintf("--lsm-mount-context=%s", o->lsm_mount_context));
 	*ret = v;
 	return 0;
+}
+
+void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const char *work_dir,
+			  const char *log_file, int log_level, char ***ret)
+{
+	char **v = NULL;
+	size_t n = 0;
+	strv_push(&v, &n, xstrdup(criu_path));
+	strv_push(&v, &n, xstrdup("lazy-pages"));
+	strv_push(&v, &n, xasprintf("--images-dir=%s", images_dir));
+	strv_push(&v, &n, xasprintf("--work-dir=%s", work_dir));
+	strv_push(&v, &n, xasprintf("--log-file=%s", log_file));
+	if (log_level > 0)
+		strv_push(&v, &n, xasprintf("-v%d", log_level));
+	*ret = v;
 }
 
 int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name)
@@ -501,6 +518,7 @@ static void fill_opts(StasisWire__CriuOpts *o, const struct rpc_opts *in, Stasis
 	SET_BOOL(notify_scripts);
 	SET_BOOL(evasive_devices);
 	SET_BOOL(auto_dedup);
+	SET_BOOL(lazy_pages);
 #undef SET_BOOL
 	if (in->work_dir_fd >= 0) {
 		o->has_work_dir_fd = true;

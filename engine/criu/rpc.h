@@ -70,6 +70,8 @@ struct rpc_opts {
 	bool leave_running, ext_unix_sk, tcp_established, tcp_skip_in_flight, tcp_close;
 	bool shell_job, file_locks, link_remap, manage_cgroups, rst_sibling, orphan_pts_master;
 	bool track_mem, notify_scripts, evasive_devices, auto_dedup;
+	/* restore: the tasks' private memory comes from `criu lazy-pages`, listening in the work dir */
+	bool lazy_pages;
 	/* ext_mnt: key = mount key, val = host path (restore) or key again (dump) */
 	const struct rpc_kv *ext_mnt;
 	size_t n_ext_mnt;
@@ -158,6 +160,12 @@ int rpc_cli_spawn(const char *criu_path, char *const *argv, const int *keep_fds,
  */
 int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char *images_dir,
 		     const char *work_dir, const char *pidfile, char ***ret, struct stasis_error **err);
+/*
+ * `criu lazy-pages` serving a lazy restore from the page images in images_dir: it listens on
+ * lazy-pages.socket in work_dir, where the restore looks for it, and logs to log_file there.
+ */
+void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const char *work_dir,
+			  const char *log_file, int log_level, char ***ret);
 /* The image streamer's messages: a request's image name (malloc'ed), or -EBADMSG. */
 int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name);
 /* A reply, framed (u32 length, then the message): its length. */

@@ -26,6 +26,7 @@
 #include "engine/names.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
+#include "engine/restore/lazy.h"
 #include "engine/restore/policy.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
@@ -368,6 +369,16 @@ static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *dat
 	return ret;
 }
 
+/* every task has sent its userfaultfd to criu lazy-pages, and none runs yet: the guard holds them all */
+static int on_post_restore(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
+{
+	(void)script;
+	(void)pid;
+	(void)fd;
+	struct restore_ctx *r = data;
+	return r->lazy ? lazy_guard_hold(r->lazy, r->facts.live_tasks, err) : 0;
+}
+
 /* ---- a streamed restore: CRIU reads the page images from the archive (streamer.c) ---- */
 
 /* the deferred member CRIU's image name stands for, or NULL */
@@ -515,12 +526,16 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	cleanup_strv char **stdio_keys = NULL;
 	int stdio_fds[STDIO_FDS] = { -1, -1, -1 };
+	cleanup_with(lazy_guard_free) struct lazy_guard *lazy = NULL;
 	/* OCI hooks run at CRIU's setup-namespaces notification: its command line has none */
 	if ((r->config->n_hooks_prestart || r->config->n_hooks_create_runtime) &&
 	    (ret = restore_unpack_deferred(r,
 					   "the container's prestart and createRuntime hooks run at a "
 					   "notification only CRIU's RPC sends",
 					   err)) < 0)
+		goto out;
+	if (r->o.lazy_pages &&
+	    (ret = restore_unpack_deferred(r, "criu lazy-pages reads them from files", err)) < 0)
 		goto out;
 	if ((r->criu_in_new_namespaces &&
 	     (ret = restore_criu_namespaces(r, &criu_ns, &criu_netns_fd, err)) < 0) ||
@@ -583,8 +598,17 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	o.criu_namespaces = r->criu_in_new_namespaces ? &criu_ns : NULL;
 	static const struct rpc_notify_handler handlers[] = {
 		{ "setup-namespaces", on_setup_namespaces },
+		{ "post-restore", on_post_restore },
 	};
 	const struct rpc_notify_table notify = { handlers, ARRAY_SIZE(handlers), r };
+	if (r->o.lazy_pages) {
+		o.lazy_pages = true;
+		/* the daemon reads the pages files after the restore: nothing may punch them out */
+		o.auto_dedup = false;
+		if ((ret = lazy_guard_start(ctx, r, &lazy, err)) < 0)
+			goto out;
+		r->lazy = lazy;
+	}
 	if (r->import.n_deferred) {
 		ret = restore_streamed(ctx, r, &o, &res.restored_pid, err);
 		res.success = ret == 0;
@@ -600,6 +624,8 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	}
 	if (ret == 0)
 		r->pid = r->native_pid = res.restored_pid;
+	if (ret == 0 && lazy)
+		ret = lazy_guard_running(lazy, r->pid, err);
 	if (ret < 0)
 		goto out;
 	if (r->o.pid_file) {
@@ -610,6 +636,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	ret = strcmp(r->runtime, "crun") == 0 ? write_crun_status(r, cg_path, err)
 					      : write_stasis_state(r, err);
 out:
+	r->lazy = NULL;
 	for (int i = 0; i < STDIO_FDS; i++)
 		if (stdio_fds[i] >= 0)
 			close(stdio_fds[i]);

@@ -156,7 +156,17 @@ int restore_images_root_facts(const char *images_dir, struct images_root_facts *
 	    (r = image_read_pstree(&blob, &tasks, &n, err)) < 0)
 		return r;
 	unsigned root_pid = n ? tasks[0].pid : 0;
+	/* each live task's memory is a userfaultfd of its own in a lazy restore (lazy.c counts them) */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		cleanup_free char *core_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_CORE), tasks[i].pid);
+		cleanup_with(img_core_clear) struct img_core core = { 0 };
+		if ((r = load(s, core_name, &blob, err)) == 0 &&
+		    (r = image_read_core(&blob, &core, err)) == 0)
+			ret->live_tasks += !cr_task_is_zombie(core.state);
+	}
 	img_tasks_free(tasks, n);
+	if (r < 0)
+		return r;
 	if (!root_pid)
 		return error_setx(err, EBADMSG, "`%s`: %s has no task", images_dir, CRIU_IMG_PSTREE);
 	cleanup_free char *fs_name = xasprintf(CRIU_IMG_ID_FMT(CRIU_IMG_FS), root_pid);

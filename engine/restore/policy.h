@@ -23,6 +23,8 @@ struct images_root_facts {
 	/* the root task's mount namespace (mountpoints-N.img): the external mounts' keys are here */
 	struct img_mount *mounts;
 	size_t n_mounts;
+	/* the tasks pstree.img holds that are not zombies */
+	size_t live_tasks;
 };
 void images_root_facts_clear(struct images_root_facts *f);
 DEFINE_CLEANUP_CLEAR(struct images_root_facts, images_root_facts_clear)

@@ -18,6 +18,7 @@
 #include "include/stasis.h"
 #include "oci/oci.h"
 
+struct lazy_guard;
 struct runtime_owner;
 
 struct restore_ctx {
@@ -58,6 +59,7 @@ struct restore_ctx {
 	char *crun_dir;	      /* crun's record directory, when this call wrote it */
 	bool native_cgroup;   /* CRIU was asked to restore into the cgroups /stasis/<id> */
 	pid_t native_pid;
+	struct lazy_guard *lazy; /* a lazy restore's guard (native.c owns it) */
 	pid_t pid;
 	char *kept_log; /* a failed restore's log, moved out of the removed state dir */
 };

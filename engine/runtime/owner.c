@@ -257,10 +257,11 @@ int runtime_umount_below(const char *dir, struct stasis_error **err)
 
 /* What a restore puts in its state directory (restore.c makes them, CRIU and runc add their work files) */
 static const char *const state_dir_entries[] = {
-	STATE_DIR_ARCHIVE,    STATE_DIR_UPPER,	    STATE_DIR_OVERLAY_WORK, STATE_DIR_ROOTFS,
-	STATE_DIR_FILES,      STATE_DIR_NETNS,	    STATE_DIR_BUNDLE,	    STATE_DIR_PID_FILE,
-	STATE_DIR_CRIU_ROOT,  "restore.log",	    CRIU_IMG_STATS_RESTORE, STASIS_STATE_RECORD,
-	RUNTIME_OWNER_RECORD, RUNTIME_STATE_MARKER, STATE_DIR_EMPTY,
+	STATE_DIR_ARCHIVE,	  STATE_DIR_UPPER,	  STATE_DIR_OVERLAY_WORK, STATE_DIR_ROOTFS,
+	STATE_DIR_FILES,	  STATE_DIR_NETNS,	  STATE_DIR_BUNDLE,	  STATE_DIR_PID_FILE,
+	STATE_DIR_CRIU_ROOT,	  "restore.log",	  CRIU_IMG_STATS_RESTORE, STASIS_STATE_RECORD,
+	RUNTIME_OWNER_RECORD,	  RUNTIME_STATE_MARKER,	  STATE_DIR_EMPTY,	  STATE_DIR_LAZY_PAGES,
+	STATE_DIR_LAZY_PAGES_LOG, CRIU_LAZY_PAGES_SOCKET,
 };
 
 int runtime_state_dir_clear(const char *dir, const char *id, struct stasis_error **err)

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A lazy restore's guard (lazy.c): starts `criu lazy-pages` before CRIU's restore, holds every
+ * task's userfaultfd so that no task can run on zeros, and kills the container if what serves its
+ * memory ends before every page is in.  <state_dir>/lazy-pages says how it stands.
+ */
+#ifndef STASIS_ENGINE_RESTORE_LAZY_H
+#define STASIS_ENGINE_RESTORE_LAZY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/cleanup.h"
+
+struct lazy_guard;
+struct restore_ctx;
+struct stasis_ctx;
+struct stasis_error;
+
+/* Forks the guard, which starts the daemon on r's images and work dir; returns once it listens. */
+int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, struct lazy_guard **ret,
+		     struct stasis_error **err);
+/* At CRIU's post-restore notification: the guard takes the live tasks' userfaultfds. */
+int lazy_guard_hold(struct lazy_guard *g, size_t live_tasks, struct stasis_error **err);
+/* The container runs as pid: the guard watches it and the daemon from now on, on its own. */
+int lazy_guard_running(struct lazy_guard *g, pid_t pid, struct stasis_error **err);
+/* Before lazy_guard_running: the restore failed, and the guard stops the daemon and leaves. */
+struct lazy_guard *lazy_guard_free(struct lazy_guard *g);
+DEFINE_CLEANUP(struct lazy_guard *, lazy_guard_free)
+
+#endif
