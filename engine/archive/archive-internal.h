@@ -93,6 +93,12 @@ int arc_walk_open(struct arc_walk *w, const char *path, const char *what, enum a
 /* The same, from byte start of the file on (a zstd frame or a tar block where a member begins). */
 int arc_walk_open_at(struct arc_walk *w, const char *path, const char *what, enum arc_rules rules,
 		     unsigned flags, off_t start, struct stasis_error **err);
+/*
+ * Where the current member's data starts in the file, when the archive is an uncompressed tar read
+ * from its start and the member has a header of one block (a ustar header, no pax or GNU long-name
+ * header before it); else -1.
+ */
+off_t arc_walk_data_offset(struct arc_walk *w);
 /* Starts a walk over the tar that is outer's current member, read straight from outer's stream. */
 int arc_walk_open_nested(struct arc_walk *w, struct arc_walk *outer, const char *what, enum arc_rules rules,
 			 unsigned flags, struct stasis_error **err);
@@ -136,7 +142,15 @@ int arc_walk_copy(struct arc_walk *w, int fd, struct digest *md, struct copy_pip
 struct arc_index_member {
 	char *name;
 	uint64_t size;
+	/*
+	 * From a `frames` line (or none): where each DIGEST_CHUNK of the member's data starts a zstd
+	 * frame of its own, then where its last frame ends; n_frames is its chunks plus one.
+	 */
+	off_t *frames;
+	size_t n_frames;
 };
+/* the DIGEST_CHUNK pieces a member of size bytes is hashed and framed in (one when empty) */
+#define ARC_CHUNKS(size) ((size) ? ((size) + DIGEST_CHUNK - 1) / DIGEST_CHUNK : 1)
 struct arc_index {
 	off_t tail;
 	struct arc_index_member *members;
@@ -177,6 +191,8 @@ void arc_disk_budget_clear(struct arc_disk_budget *b);
  * zstd.c's output: zstd frames (or, without compress, the bytes as they are) written to fd, the
  * file given back to the disk a window behind.  -errno returns (-EIO: zstd failed).
  */
+/* One whole zstd frame (src, len) into dst: 0 and its size, or -EBADMSG. */
+int zstd_decode_frame(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len);
 struct zsink;
 struct zsink *zsink_new(int fd, bool compress);
 int zsink_put(struct zsink *z, const void *buf, size_t len);

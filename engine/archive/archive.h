@@ -30,6 +30,14 @@ struct arc_deferred {
 	bool verified; /* chunks hold its digests (a stasis.manifest): else it streams unchecked */
 	char **chunks; /* one sha256 a DIGEST_CHUNK piece, in order (a short member: its own digest) */
 	size_t n_chunks;
+	/*
+	 * Random access to its data (a lazy restore reads the chunk a page fault needs): the zstd
+	 * frames the archive's index gives (a chunk each, then the end of the last), or where an
+	 * uncompressed archive holds it (-1: not known).  Neither: it can only be read in order.
+	 */
+	off_t *frames;
+	size_t n_frames;
+	off_t data_at;
 };
 
 struct arc_import {
@@ -72,6 +80,27 @@ int arc_import_deferring(const char *archive_path, const char *dir, bool (*defer
  */
 int arc_stream_verified(const char *archive_path, const struct arc_deferred *d, int fd,
 			void (*written)(uint64_t bytes, void *data), void *data, struct stasis_error **err);
+
+/*
+ * Random access to a deferred member (arc_deferred_random_access: checked by the manifest, and a
+ * frame a chunk in a zstd archive from stasis' streamed checkpoint, or an uncompressed archive):
+ * each DIGEST_CHUNK is read, decompressed and checked against its digest when first needed, and a
+ * few are kept.  d must outlive the reader.
+ */
+struct arc_chunks;
+bool arc_deferred_random_access(const struct arc_deferred *d);
+int arc_chunks_open(const char *archive_path, const struct arc_deferred *d, struct arc_chunks **ret,
+		    struct stasis_error **err);
+/* len bytes of the member from off on: -EBADMSG (a chunk not matching its digest), -EIO, -ERANGE */
+int arc_chunks_read(struct arc_chunks *c, uint64_t off, void *dst, size_t len, struct stasis_error **err);
+struct arc_chunks *arc_chunks_free(struct arc_chunks *c);
+DEFINE_CLEANUP(struct arc_chunks *, arc_chunks_free)
+/*
+ * Whether buf, chunk n of d (len bytes), has the digest the manifest gives it (always, for a
+ * member of an archive without a manifest): 0 or -EBADMSG naming the bytes.
+ */
+int arc_chunk_check(const char *path, const struct arc_deferred *d, size_t n, const unsigned char *buf,
+		    size_t len, struct stasis_error **err);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,

@@ -30,6 +30,10 @@ struct member {
 	bool deferred; /* left in the archive: not hashed, not written */
 	uint64_t size;
 	char hex[DIGEST_HEX]; /* as manifest format 2 has it (engine/archive/digest.h) */
+	/* a deferred member's data, for random access (struct arc_deferred) */
+	off_t *frames;
+	size_t n_frames;
+	off_t data_at;
 };
 
 struct reader {
@@ -49,8 +53,10 @@ struct reader {
 static void reader_clear(struct reader *r)
 {
 	arc_walk_close(&r->w);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		free(r->members[i].name);
+		free(r->members[i].frames);
+	}
 	free(r->members);
 	copy_pipe_free(r->pipe);
 	arc_disk_budget_clear(&r->disk);
@@ -127,6 +133,7 @@ static int extract_all(struct reader *r, int dirfd, struct stasis_error **err)
 			/* its data is skipped unread: the caller streams it later (checking each chunk) */
 			mb->deferred = true;
 			mb->size = m.size;
+			mb->data_at = arc_walk_data_offset(&r->w);
 			digest_finish(digest_new(DIGEST_CHUNK), mb->hex);
 			continue;
 		}
@@ -259,7 +266,12 @@ static void take_deferred(struct reader *r, const struct oci_manifest *m, struct
 			continue;
 		out->deferred = xgrow(out->deferred, out->n_deferred, sizeof(*out->deferred));
 		struct arc_deferred *d = &out->deferred[out->n_deferred++];
-		*d = (struct arc_deferred){ .name = xstrdup(r->members[i].name), .size = r->members[i].size };
+		struct member *mb = &r->members[i];
+		*d = (struct arc_deferred){ .name = xstrdup(mb->name),
+					    .size = mb->size,
+					    .frames = TAKE_PTR(mb->frames),
+					    .n_frames = mb->n_frames,
+					    .data_at = mb->data_at };
 		if (!m)
 			continue;
 		d->verified = true;
@@ -346,7 +358,7 @@ static int check_structure(struct reader *r, struct stasis_error **err)
 }
 
 /* a member the index names, deferred without being read: it must be one the caller defers */
-static int defer_indexed(struct reader *r, const struct arc_index_member *m, struct stasis_error **err)
+static int defer_indexed(struct reader *r, struct arc_index_member *m, struct stasis_error **err)
 {
 	if (!r->defer(m->name))
 		return error_setx(err, EBADMSG, "archive `%s`: its index names `%s`, which is not streamed",
@@ -355,7 +367,12 @@ static int defer_indexed(struct reader *r, const struct arc_index_member *m, str
 		return error_setx(err, EEXIST, "archive `%s`: member `%s` appears twice", r->path, m->name);
 	r->members = xgrow(r->members, r->n, sizeof(*r->members));
 	struct member *mb = &r->members[r->n++];
-	*mb = (struct member){ .name = xstrdup(m->name), .deferred = true, .size = m->size };
+	*mb = (struct member){ .name = xstrdup(m->name),
+			       .deferred = true,
+			       .size = m->size,
+			       .frames = TAKE_PTR(m->frames),
+			       .n_frames = m->n_frames,
+			       .data_at = -1 };
 	/* an empty one streams no chunk to check: the manifest must give it the digest of nothing */
 	digest_finish(digest_new(DIGEST_CHUNK), mb->hex);
 	return 0;
@@ -458,6 +475,7 @@ void arc_import_drop_deferred(struct arc_import *a)
 {
 	for (size_t i = 0; i < a->n_deferred; i++) {
 		free(a->deferred[i].name);
+		free(a->deferred[i].frames);
 		strv_freep(&a->deferred[i].chunks);
 	}
 	free(a->deferred);

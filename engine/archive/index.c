@@ -16,6 +16,7 @@
 #include "common/parse.h"
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/digest.h"
 
 #define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu /* as sink.c writes it */
 #define ARC_INDEX_MAGIC "STIX"
@@ -24,8 +25,10 @@
 
 void arc_index_clear(struct arc_index *x)
 {
-	for (size_t i = 0; i < x->n; i++)
+	for (size_t i = 0; i < x->n; i++) {
 		free(x->members[i].name);
+		free(x->members[i].frames);
+	}
 	free(x->members);
 	*x = (struct arc_index){ 0 };
 }
@@ -33,6 +36,35 @@ void arc_index_clear(struct arc_index *x)
 static int bad(struct stasis_error **err, const char *why)
 {
 	return error_setx(err, EBADMSG, "archive index: %s", why);
+}
+
+/*
+ * `frames I OFF...` (after the member lines): the I-th member's chunk frames, rising, inside the
+ * streamed part of the archive (before tail), one a chunk and then the end of the last.
+ */
+static int parse_frames(char *text, struct arc_index *x, struct stasis_error **err)
+{
+	char *save = NULL;
+	char *tok = strtok_r(text, " ", &save);
+	uint64_t i;
+	if (!tok || parse_u64(tok, &i) < 0 || i >= x->n)
+		return bad(err, "a frames line for no member");
+	struct arc_index_member *m = &x->members[i];
+	if (m->frames)
+		return bad(err, "two frames lines for one member");
+	size_t want = ARC_CHUNKS(m->size) + 1;
+	m->frames = xzalloc(want * sizeof(*m->frames));
+	for (size_t k = 0; k < want; k++) {
+		uint64_t at;
+		if (!(tok = strtok_r(NULL, " ", &save)) || parse_u64(tok, &at) < 0 || at > (uint64_t)x->tail ||
+		    (k && (off_t)at <= m->frames[k - 1]))
+			return error_setx(err, EBADMSG, "archive index: the frames of `%s`", m->name);
+		m->frames[k] = (off_t)at;
+	}
+	if (strtok_r(NULL, " ", &save))
+		return error_setx(err, EBADMSG, "archive index: the frames of `%s`", m->name);
+	m->n_frames = want;
+	return 0;
 }
 
 int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_index *ret,
@@ -58,7 +90,11 @@ int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_ind
 	while (r == 0 && (line = strtok_r(NULL, "\n", &save))) {
 		char *name = NULL;
 		uint64_t size;
-		/* a later stasis may say more (chunk offsets): lines of another kind are not ours */
+		if (strncmp(line, "frames ", 7) == 0) {
+			r = parse_frames(line + 7, &x, err);
+			continue;
+		}
+		/* a later stasis may say more: lines of another kind are not ours */
 		if (strncmp(line, "member ", 7) != 0)
 			continue;
 		if (!(name = strchr(line + 7, ' '))) {
@@ -74,7 +110,7 @@ int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_ind
 			r = bad(err, "too many members");
 		if (r == 0) {
 			x.members = xgrow(x.members, x.n, sizeof(*x.members));
-			x.members[x.n++] = (struct arc_index_member){ xstrdup(name), size };
+			x.members[x.n++] = (struct arc_index_member){ .name = xstrdup(name), .size = size };
 		}
 	}
 	if (r < 0) {

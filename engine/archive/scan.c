@@ -170,20 +170,7 @@ struct verified_feed {
 static int check_chunk(const struct verified_feed *f, unsigned long long n, const unsigned char *buf,
 		       size_t len, struct stasis_error **err)
 {
-	if (!f->d->verified)
-		return 0;
-	uint64_t from = (uint64_t)n * DIGEST_CHUNK;
-	char hex[DIGEST_HEX];
-	struct digest *md = digest_new(DIGEST_WHOLE);
-	digest_update(md, buf, len);
-	digest_finish(md, hex);
-	if (n >= f->d->n_chunks || strcmp(hex, f->d->chunks[n]) != 0)
-		return error_setx(
-			err, EBADMSG,
-			"archive `%s`: member `%s`: bytes %llu to %llu do not match their digest in "
-			"the manifest: the archive was altered or damaged; none of them was used",
-			f->path, f->d->name, (unsigned long long)from, (unsigned long long)(from + len));
-	return 0;
+	return arc_chunk_check(f->path, f->d, (size_t)n, buf, len, err);
 }
 
 static int write_chunk(const struct verified_feed *f, const unsigned char *buf, size_t len,

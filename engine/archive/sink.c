@@ -21,6 +21,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/digest.h"
 
 /* a tar block, and the fields of a ustar header (POSIX.1-1988, as GNU tar and libarchive read it) */
 #define TAR_BLOCK 512
@@ -60,6 +61,9 @@ static const unsigned char ZSTD_RAW_FRAME_PREFIX[] = {
 struct streamed_member {
 	char *name;
 	uint64_t size;
+	/* zstd: where each DIGEST_CHUNK of its data starts a frame of its own, then where the last ends */
+	off_t *frames;
+	size_t n_frames;
 };
 
 struct arc_sink {
@@ -78,7 +82,19 @@ struct arc_sink {
 	off_t header_at;   /* where its placeholder is in the file (-1: its header is final) */
 	uint64_t declared; /* the size its header gave, or ARC_SIZE_UNKNOWN */
 	uint64_t size;
+	/*
+	 * A streamed member of a zstd archive starts a new frame at each DIGEST_CHUNK of its data: a
+	 * lazy restore decompresses the one chunk a page fault needs, and checks it (index.c).
+	 */
+	off_t *frames;
+	size_t n_frames;
 };
+
+static void frame_starts(struct arc_sink *s)
+{
+	s->frames = xgrow(s->frames, s->n_frames, sizeof(*s->frames));
+	s->frames[s->n_frames++] = zsink_offset(s->z);
+}
 
 /* width - 1 octal digits and a NUL, as ustar wants (v fits: the callers see to it) */
 static void octal(char *field, size_t width, uint64_t v)
@@ -205,6 +221,8 @@ int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct s
 			r = zsink_put_raw(s->z, ZSTD_RAW_FRAME_PREFIX, sizeof(ZSTD_RAW_FRAME_PREFIX));
 		if (r < 0 || (r = zsink_put_raw(s->z, h, sizeof(h))) < 0)
 			return sink_fail(r, name, err);
+		if (zsink_compresses(s->z))
+			frame_starts(s);
 	}
 	s->open = true;
 	s->name = xstrdup(name);
@@ -218,10 +236,22 @@ int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct sta
 	if (s->declared != ARC_SIZE_UNKNOWN && len > s->declared - s->size)
 		return error_setx(err, EIO, "archive: `%s` grew past the %llu bytes its header gave", s->name,
 				  (unsigned long long)s->declared);
-	int r = zsink_put(s->z, data, len);
-	if (r < 0)
-		return sink_fail(r, s->name, err);
-	s->size += len;
+	const unsigned char *p = data;
+	while (len > 0) {
+		uint64_t in_chunk = s->size % DIGEST_CHUNK;
+		int r = 0;
+		if (s->n_frames && in_chunk == 0 && s->size > 0) {
+			r = zsink_end_frame(s->z);
+			if (r == 0)
+				frame_starts(s);
+		}
+		size_t take = s->n_frames && len > DIGEST_CHUNK - in_chunk ? (size_t)(DIGEST_CHUNK - in_chunk) : len;
+		if (r < 0 || (r = zsink_put(s->z, p, take)) < 0)
+			return sink_fail(r, s->name, err);
+		s->size += take;
+		p += take;
+		len -= take;
+	}
 	return 0;
 }
 
@@ -244,8 +274,13 @@ int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 		off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
 		if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
 			return sink_fail(r, s->name, err);
+		if (s->n_frames)
+			frame_starts(s);
 		s->streamed = xgrow(s->streamed, s->n_streamed, sizeof(*s->streamed));
-		s->streamed[s->n_streamed++] = (struct streamed_member){ xstrdup(s->name), s->size };
+		s->streamed[s->n_streamed++] =
+			(struct streamed_member){ xstrdup(s->name), s->size, s->frames, s->n_frames };
+		s->frames = NULL;
+		s->n_frames = 0;
 		s->tail_at = zsink_offset(s->z);
 		s->plain_files = 0;
 	}
@@ -258,12 +293,26 @@ int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 /* the index frame (see ZSTD_SKIPPABLE_INDEX), after the archive's last frame */
 static int write_index(struct arc_sink *s)
 {
-	char *text = xasprintf("stasis-index 1\ntail %lld\n", (long long)s->tail_at);
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *f = open_memstream(&text, &text_len);
+	if (!f)
+		return -errno;
+	fprintf(f, "stasis-index 1\ntail %lld\n", (long long)s->tail_at);
+	for (size_t i = 0; i < s->n_streamed; i++)
+		fprintf(f, "member %llu %s\n", (unsigned long long)s->streamed[i].size, s->streamed[i].name);
+	/* `frames I OFF...`: the I-th member line's chunk frames (index.c says what a reader makes of it) */
 	for (size_t i = 0; i < s->n_streamed; i++) {
-		char *more = xasprintf("%smember %llu %s\n", text, (unsigned long long)s->streamed[i].size,
-				       s->streamed[i].name);
+		if (!s->streamed[i].n_frames)
+			continue;
+		fprintf(f, "frames %zu", i);
+		for (size_t k = 0; k < s->streamed[i].n_frames; k++)
+			fprintf(f, " %lld", (long long)s->streamed[i].frames[k]);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
 		free(text);
-		text = more;
+		return -ENOMEM;
 	}
 	uint32_t len = (uint32_t)strlen(text);
 	/* zstd frames are little-endian, and so is the length at the end */
@@ -300,9 +349,12 @@ struct arc_sink *arc_sink_free(struct arc_sink *s)
 		return NULL;
 	zsink_free(s->z);
 	free(s->name);
-	for (size_t i = 0; i < s->n_streamed; i++)
+	for (size_t i = 0; i < s->n_streamed; i++) {
 		free(s->streamed[i].name);
+		free(s->streamed[i].frames);
+	}
 	free(s->streamed);
+	free(s->frames);
 	free(s);
 	return NULL;
 }

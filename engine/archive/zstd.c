@@ -133,3 +133,15 @@ struct zsink *zsink_free(struct zsink *z)
 	free(z);
 	return NULL;
 }
+
+int zstd_decode_frame(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len)
+{
+	/* exactly one frame: a second one, or a skippable frame, is not a chunk's */
+	if (ZSTD_findFrameCompressedSize(src, len) != len)
+		return -EBADMSG;
+	size_t n = ZSTD_decompress(dst, cap, src, len);
+	if (ZSTD_isError(n))
+		return -EBADMSG;
+	*ret_len = n;
+	return 0;
+}

@@ -111,3 +111,44 @@ int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err)
 		}
 	}
 }
+
+int ps_lazy_next(int fd, struct ps_get *ret, struct stasis_error **err)
+{
+	struct ps_iov iov;
+	int r = read_full(fd, &iov, sizeof(iov));
+	if (r < 0)
+		return error_set(err, r == -EBADMSG ? EBADMSG : -r,
+				 "criu lazy-pages left the page server before it had every page");
+	switch (iov.cmd & 0xffff) {
+	case PS_IOV_GET:
+		if (iov.nr_pages == 0 || iov.nr_pages > PS_MAX_RUN_PAGES)
+			return error_setx(err, EBADMSG, "criu lazy-pages asked for %llu pages",
+					  (unsigned long long)iov.nr_pages);
+		*ret = (struct ps_get){ iov.dst_id, iov.vaddr, iov.nr_pages };
+		return 1;
+	case PS_IOV_CLOSE:
+	case PS_IOV_FORCE_CLOSE: {
+		/* the daemon waits for a status, then for us to close */
+		const int32_t ok = 0;
+		if ((r = send_all(fd, &ok, sizeof(ok))) < 0)
+			return error_set(err, -r, "page server: reply to CLOSE");
+		return 0;
+	}
+	default:
+		return error_setx(err, EBADMSG, "criu lazy-pages sent command %#x", iov.cmd);
+	}
+}
+
+int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data, struct stasis_error **err)
+{
+	struct ps_iov iov = {
+		.cmd = PS_IOV_ADD_F | (IMG_PE_PRESENT << 16),
+		.nr_pages = n,
+		.vaddr = get->vaddr,
+		.dst_id = get->pid,
+	};
+	int r = send_all(fd, &iov, sizeof(iov));
+	if (r == 0)
+		r = send_all(fd, data, (size_t)n * PS_PAGE_SIZE);
+	return r < 0 ? error_set(err, -r, "page server: pages for criu lazy-pages") : 0;
+}

@@ -18,6 +18,7 @@ struct stasis_error;
 #define PS_IOV_OPEN2 4u
 #define PS_IOV_PARENT 5u
 #define PS_IOV_ADD_F 6u
+#define PS_IOV_GET 7u /* a lazy-pages daemon asks for pages; dst_id is the task's pid as in the images */
 #define PS_IOV_CLOSE 0x1023u
 #define PS_IOV_FORCE_CLOSE 0x1024u
 /* OPEN2's dst_id: (id << 8) | type */
@@ -42,5 +43,21 @@ struct ps_handlers {
  * command or a run past the address space are -EBADMSG.
  */
 int ps_serve(int fd, const struct ps_handlers *h, struct stasis_error **err);
+
+/*
+ * The serving end, for `criu lazy-pages --page-server` (criu-stream.md B.2): the daemon asks with
+ * GET for nr_pages at vaddr of task pid; the reply is an ADD_F header naming the same pid and
+ * vaddr with at most nr_pages (never more: extra bytes would be read as the next header), then
+ * their bytes.  Replies go in the order of the requests.  CLOSE ends the session.
+ */
+struct ps_get {
+	uint64_t pid;
+	uint64_t vaddr;
+	uint64_t nr_pages;
+};
+/* The daemon's next request: 1 and *ret for a GET, 0 for CLOSE (answered), or an error. */
+int ps_lazy_next(int fd, struct ps_get *ret, struct stasis_error **err);
+/* The answer to get: n of its pages (1 <= n <= get->nr_pages), their bytes in data. */
+int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data, struct stasis_error **err);
 
 #endif

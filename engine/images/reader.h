@@ -269,6 +269,7 @@ void img_core_clear(struct img_core *v);
 DEFINE_CLEANUP_CLEAR(struct img_core, img_core_clear)
 void img_mm_clear(struct img_mm *v);
 void img_pagemap_clear(struct img_pagemap *v);
+DEFINE_CLEANUP_CLEAR(struct img_pagemap, img_pagemap_clear)
 void img_files_free(struct img_file *v, size_t n);
 void img_mounts_free(struct img_mount *v, size_t n);
 

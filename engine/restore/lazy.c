@@ -23,14 +23,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -41,12 +45,15 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/namespaces.h"
 #include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/names.h"
+#include "engine/criu/pageserver.h"
 #include "engine/criu/rpc.h"
+#include "engine/restore/lazy-pages.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
 
@@ -240,68 +247,6 @@ static _Noreturn void watchdog_main(struct guard *g, pid_t guard_pid, int guard_
 	_exit(1);
 }
 
-/* The guard, once the container runs: until every page is in, or the container or the daemon ends. */
-static _Noreturn void guard_watch(struct guard *g, int sk)
-{
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		kill_container(g);
-		stop_daemon(g);
-		status_write(g,
-			     "failed: the guard could not start its watchdog (%s); the container was killed",
-			     strerror(errno));
-		_exit(1);
-	}
-	pid_t self = getpid();
-	int self_pidfd = pidfd_open(self, 0);
-	pid_t w = self_pidfd < 0 ? -1 : fork();
-	if (w == 0) {
-		close(pipefd[1]);
-		watchdog_main(g, self, self_pidfd, pipefd[0]);
-	}
-	if (w < 0) {
-		kill_container(g);
-		stop_daemon(g);
-		status_write(g,
-			     "failed: the guard could not start its watchdog (%s); the container was killed",
-			     strerror(errno));
-		_exit(1);
-	}
-	close(pipefd[0]);
-	status_write(g, "fetching: guard %d, watchdog %d, criu lazy-pages %d", (int)self, (int)w,
-		     (int)g->daemon);
-	/* the restore returns once the status says so: whoever reads it next sees this or later */
-	msg_send(sk, LAZY_WATCHING, 0, NULL);
-	close(sk);
-	struct pollfd p[2] = { { .fd = g->daemon_pidfd, .events = POLLIN },
-			       { .fd = g->init_pidfd, .events = POLLIN } };
-	while (poll(p, 2, -1) < 0 && errno == EINTR)
-		;
-	int code = 0, status;
-	if (p[0].revents) {
-		if (reap_daemon(g, &status) == 0) {
-			status_write(g, "complete");
-		} else {
-			kill_container(g);
-			cleanup_free char *why = daemon_errors(g);
-			status_write(
-				g,
-				"failed: criu lazy-pages %s %d before every page was in; the container was "
-				"killed (%s)",
-				WIFSIGNALED(status) ? "was killed by signal" : "exited with",
-				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), why);
-			code = 1;
-		}
-	} else {
-		stop_daemon(g);
-		status_write(g, "stopped: the container exited before every page was in");
-	}
-	(void)!write(pipefd[1], "d", 1);
-	cleanup_free char *sock = xasprintf("%s/" CRIU_LAZY_PAGES_SOCKET, g->work_dir);
-	(void)unlink(sock);
-	_exit(code);
-}
-
 /* The daemon listening: lazy-pages.socket in the work dir, where the restore connects. */
 static int wait_listening(struct guard *g, char *why, size_t why_len)
 {
@@ -315,6 +260,7 @@ static int wait_listening(struct guard *g, char *why, size_t why_len)
 		if (poll(&p, 1, LAZY_POLL_MS) > 0) {
 			int status;
 			(void)reap_daemon(g, &status);
+			g->daemon = -1;
 			cleanup_free char *errs = daemon_errors(g);
 			snprintf(why, why_len, "criu lazy-pages ended before it listened (%s)", errs);
 			return -ECHILD;
@@ -327,9 +273,134 @@ static int wait_listening(struct guard *g, char *why, size_t why_len)
 	}
 }
 
-static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path, const char *images_dir)
+/*
+ * The page server's socket, where only the daemon can reach it: a network namespace of the
+ * guard's own (the daemon, its child, inherits it), loopback up, an ephemeral port.  The pages are
+ * the container's memory: no other process on the host may ask for them.
+ */
+static int listen_private(int *ret_port, char *why, size_t why_len)
+{
+	if (unshare(CLONE_NEWNET) < 0 || loopback_up() < 0) {
+		snprintf(why, why_len, "a network namespace for the page server: %s", strerror(errno));
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		snprintf(why, why_len, "the page server's socket: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*ret_port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* The container runs: the watchdog starts, the status says so, and the restore hears it. */
+static int start_watching(struct guard *g, int sk, int *ret_done_fd)
+{
+	int pipefd[2];
+	pid_t self = getpid();
+	int self_pidfd = pidfd_open(self, 0);
+	if (self_pidfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t w = fork();
+	if (w == 0) {
+		/* holding the page server's connection would keep the daemon waiting on a dead guard */
+		for (int fd = 3; fd < pipefd[0]; fd++)
+			if (fd != self_pidfd)
+				close(fd);
+		close(pipefd[1]);
+		watchdog_main(g, self, self_pidfd, pipefd[0]);
+	}
+	int e = errno;
+	close(pipefd[0]);
+	close(self_pidfd);
+	if (w < 0) {
+		close(pipefd[1]);
+		return -e;
+	}
+	status_write(g, "fetching: guard %d, watchdog %d, criu lazy-pages %d", (int)self, (int)w, (int)g->daemon);
+	/* the restore returns once the status says so: whoever reads it next sees this or later */
+	msg_send(sk, LAZY_WATCHING, 0, NULL);
+	*ret_done_fd = pipefd[1];
+	return 0;
+}
+
+/* the guard's end: the watchdog hears that it need not act, the daemon's socket goes */
+static _Noreturn void guard_exit(struct guard *g, int done_fd, int code)
+{
+	if (done_fd >= 0)
+		(void)!write(done_fd, "d", 1);
+	cleanup_free char *sock = xasprintf("%s/" CRIU_LAZY_PAGES_SOCKET, g->work_dir);
+	(void)unlink(sock);
+	_exit(code);
+}
+
+/* a failure once the container runs: it is killed first, so that no task goes on past it */
+static _Noreturn void guard_fail(struct guard *g, int done_fd, const char *why)
+{
+	kill_container(g);
+	if (g->daemon > 0)
+		stop_daemon(g);
+	status_write(g, "failed: %s; the container was killed", why);
+	guard_exit(g, done_fd, 1);
+}
+
+enum { PFD_RESTORE, PFD_LISTEN, PFD_PAGES, PFD_DAEMON, PFD_INIT, PFD_N };
+
+/* a message of the restore's: HOLD or RUNNING; its end before RUNNING is the restore's failure */
+static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
+{
+	char why[512];
+	struct lazy_msg m;
+	if (msg_recv(sk, 0, &m) < 0) {
+		/* the restore failed or went: CRIU undid what it made, the daemon serves no one */
+		if (g->daemon > 0)
+			stop_daemon(g);
+		guard_exit(g, -1, 1);
+	}
+	if (m.kind == LAZY_HOLD) {
+		int r = hold_uffds(g, (size_t)m.value);
+		if (r < 0)
+			snprintf(why, sizeof(why), "the guard holds %zu of the %d tasks' userfaultfds of criu lazy-pages: %s",
+				 g->n_uffds, (int)m.value, strerror(-r));
+		msg_send(sk, r < 0 ? LAZY_ERROR : LAZY_HELD, (int32_t)g->n_uffds, r < 0 ? why : NULL);
+	} else if (m.kind == LAZY_RUNNING) {
+		g->init = (pid_t)m.value;
+		g->init_pidfd = pidfd_open(g->init, 0);
+		int r = g->init_pidfd < 0 ? -errno : start_watching(g, sk, done_fd);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "the guard cannot watch the container: %s", strerror(-r));
+			guard_fail(g, -1, why);
+		}
+		*running = true;
+		close(sk);
+	}
+}
+
+/* a request of the daemon's: 0 when served, 1 at its CLOSE (every page is in), -1 when it failed */
+static int on_daemon_request(int conn, struct lazy_pages *pages, struct stasis_error **err)
+{
+	struct ps_get get;
+	const void *data;
+	uint64_t n;
+	int r = ps_lazy_next(conn, &get, err);
+	if (r == 0)
+		return 1;
+	if (r < 0 || lazy_pages_get(pages, get.pid, get.vaddr, get.nr_pages, &data, &n, err) < 0 ||
+	    ps_lazy_reply(conn, &get, n, data, err) < 0)
+		return -1;
+	return 0;
+}
+
+static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path, const char *images_dir,
+				 const struct lazy_source *src)
 {
 	setsid();
+	prctl(PR_SET_NAME, "stasis-lazy");
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -345,13 +416,20 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 		_exit(1);
 	sk = 3;
 	syscall(SYS_close_range, 4u, ~0u, 0u);
-	char why[400];
+	char why[512];
+	int port = 0, listen_fd = -1;
+	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
+	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
+	if (src && (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred, &pages, &e) < 0 ||
+		    (listen_fd = listen_private(&port, why, sizeof(why))) < 0)) {
+		msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : why);
+		_exit(1);
+	}
 	cleanup_strv char **argv = NULL;
 	cleanup_free char *sock = xasprintf("%s/" CRIU_LAZY_PAGES_SOCKET, g->work_dir);
 	(void)unlink(sock);
 	rpc_lazy_daemon_argv(criu_path, images_dir, g->work_dir, STATE_DIR_LAZY_PAGES_LOG, STASIS_LOG_LEVEL,
-			     &argv);
-	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
+			     src ? "127.0.0.1" : NULL, port, &argv);
 	if (rpc_cli_spawn(criu_path, argv, NULL, 0, NULL, &g->daemon, &g->daemon_pidfd, &e) < 0 ||
 	    g->daemon_pidfd < 0) {
 		msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : "no pidfd for criu lazy-pages");
@@ -362,30 +440,70 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 		_exit(1);
 	}
 	msg_send(sk, LAZY_READY, (int32_t)getpid(), NULL);
-	struct lazy_msg m;
-	while (msg_recv(sk, -1, &m) == 0) {
-		if (m.kind == LAZY_HOLD) {
-			int r = hold_uffds(g, (size_t)m.value);
-			if (r < 0)
-				snprintf(why, sizeof(why),
-					 "the guard holds %zu of the %d tasks' userfaultfds of criu "
-					 "lazy-pages: %s",
-					 g->n_uffds, (int)m.value, strerror(-r));
-			msg_send(sk, r < 0 ? LAZY_ERROR : LAZY_HELD, (int32_t)g->n_uffds, r < 0 ? why : NULL);
-		} else if (m.kind == LAZY_RUNNING) {
-			g->init = (pid_t)m.value;
-			g->init_pidfd = pidfd_open(g->init, 0);
-			guard_watch(g, sk);
+	int done_fd = -1, conn = -1;
+	bool running = false;
+	for (;;) {
+		struct pollfd p[PFD_N] = {
+			[PFD_RESTORE] = { .fd = running ? -1 : sk, .events = POLLIN },
+			[PFD_LISTEN] = { .fd = listen_fd, .events = POLLIN },
+			[PFD_PAGES] = { .fd = conn, .events = POLLIN },
+			[PFD_DAEMON] = { .fd = g->daemon > 0 ? g->daemon_pidfd : -1, .events = POLLIN },
+			[PFD_INIT] = { .fd = g->init_pidfd, .events = POLLIN },
+		};
+		if (poll(p, PFD_N, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, sizeof(why), "the guard's poll: %s", strerror(errno));
+			guard_fail(g, done_fd, why);
+		}
+		if (p[PFD_RESTORE].revents)
+			on_restore_msg(g, sk, &running, &done_fd);
+		if (p[PFD_LISTEN].revents) {
+			/* one session, as CRIU's own page server serves */
+			conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			close(listen_fd);
+			listen_fd = -1;
+		}
+		if (p[PFD_PAGES].revents) {
+			int r = on_daemon_request(conn, pages, &e);
+			if (r < 0 && running)
+				guard_fail(g, done_fd, stasis_error_message(e));
+			/* CLOSE; or a failure during the restore, which the daemon then fails (CRIU undoes it) */
+			if (r != 0) {
+				close(conn);
+				conn = -1;
+			}
+			stasis_error_free(e);
+			e = NULL;
+		}
+		if (p[PFD_DAEMON].revents) {
+			int status;
+			int r = reap_daemon(g, &status);
+			g->daemon = -1;
+			if (r == 0 && running) {
+				status_write(g, "complete");
+				guard_exit(g, done_fd, 0);
+			}
+			if (running) {
+				cleanup_free char *errs = daemon_errors(g);
+				snprintf(why, sizeof(why), "criu lazy-pages %s %d before every page was in (%s)",
+					 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+					 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), errs);
+				guard_fail(g, done_fd, why);
+			}
+			/* during the restore: CRIU fails it without the daemon, and the restore says why */
+		}
+		if (p[PFD_INIT].revents) {
+			if (g->daemon > 0)
+				stop_daemon(g);
+			status_write(g, "stopped: the container exited before every page was in");
+			guard_exit(g, done_fd, 0);
 		}
 	}
-	/* the restore failed or went: CRIU has undone what it made, and the daemon has no one to serve */
-	stop_daemon(g);
-	(void)unlink(sock);
-	_exit(1);
 }
 
-int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, struct lazy_guard **ret,
-		     struct stasis_error **err)
+int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
+		     struct lazy_guard **ret, struct stasis_error **err)
 {
 	int sks[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sks) < 0)
@@ -412,7 +530,7 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, struct lazy_
 	pid_t mid = fork();
 	if (mid == 0) {
 		if (fork() == 0)
-			guard_main(&g, theirs, ctx->criu_path, r->images_dir);
+			guard_main(&g, theirs, ctx->criu_path, r->images_dir, src);
 		_exit(0);
 	}
 	int fork_errno = errno;

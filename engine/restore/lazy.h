@@ -12,14 +12,26 @@
 
 #include "common/cleanup.h"
 
+struct arc_deferred;
 struct lazy_guard;
 struct restore_ctx;
 struct stasis_ctx;
 struct stasis_error;
 
-/* Forks the guard, which starts the daemon on r's images and work dir; returns once it listens. */
-int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, struct lazy_guard **ret,
-		     struct stasis_error **err);
+/* the page images a guard serves from the archive (deferred outlives the guard's start) */
+struct lazy_source {
+	const char *archive_path;
+	const struct arc_deferred *deferred;
+	size_t n_deferred;
+};
+
+/*
+ * Forks the guard, which starts the daemon on r's images and work dir; returns once it listens.
+ * With src the guard serves the pages from the archive to the daemon (`criu lazy-pages
+ * --page-server`, from a network namespace of its own); without, the daemon reads r's page images.
+ */
+int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
+		     struct lazy_guard **ret, struct stasis_error **err);
 /* At CRIU's post-restore notification: the guard takes the live tasks' userfaultfds. */
 int lazy_guard_hold(struct lazy_guard *g, size_t live_tasks, struct stasis_error **err);
 /* The container runs as pid: the guard watches it and the daemon from now on, on its own. */

@@ -26,6 +26,7 @@
 #include "engine/names.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/hooks.h"
+#include "engine/restore/lazy-pages.h"
 #include "engine/restore/lazy.h"
 #include "engine/restore/policy.h"
 #include "engine/restore/restore-internal.h"
@@ -369,6 +370,31 @@ static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *dat
 	return ret;
 }
 
+/*
+ * A lazy restore's pages: served from the archive when each page image can be read at random (a
+ * chunk a frame, checked by the manifest), and then only the pages CRIU's restore reads itself are
+ * written, sparse; else unpacked for criu lazy-pages to read, with a warning.
+ */
+static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err)
+{
+	if (!r->import.n_deferred)
+		return 0;
+	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
+	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
+	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred, &pages,
+				 &why);
+	if (rc == -EOPNOTSUPP) {
+		cleanup_free char *text = xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
+		return restore_unpack_deferred(r, text, err);
+	}
+	if (rc < 0)
+		return error_adopt(err, &why, rc);
+	if ((rc = lazy_pages_write_eager(pages, r->images_dir, err)) < 0)
+		return rc;
+	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred };
+	return 0;
+}
+
 /* every task has sent its userfaultfd to criu lazy-pages, and none runs yet: the guard holds them all */
 static int on_post_restore(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
 {
@@ -527,6 +553,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	cleanup_strv char **stdio_keys = NULL;
 	int stdio_fds[STDIO_FDS] = { -1, -1, -1 };
 	cleanup_with(lazy_guard_free) struct lazy_guard *lazy = NULL;
+	struct lazy_source lazy_src = { 0 };
 	/* OCI hooks run at CRIU's setup-namespaces notification: its command line has none */
 	if ((r->config->n_hooks_prestart || r->config->n_hooks_create_runtime) &&
 	    (ret = restore_unpack_deferred(r,
@@ -534,8 +561,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 					   "notification only CRIU's RPC sends",
 					   err)) < 0)
 		goto out;
-	if (r->o.lazy_pages &&
-	    (ret = restore_unpack_deferred(r, "criu lazy-pages reads them from files", err)) < 0)
+	if (r->o.lazy_pages && (ret = lazy_prepare(r, &lazy_src, err)) < 0)
 		goto out;
 	if ((r->criu_in_new_namespaces &&
 	     (ret = restore_criu_namespaces(r, &criu_ns, &criu_netns_fd, err)) < 0) ||
@@ -605,11 +631,11 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		o.lazy_pages = true;
 		/* the daemon reads the pages files after the restore: nothing may punch them out */
 		o.auto_dedup = false;
-		if ((ret = lazy_guard_start(ctx, r, &lazy, err)) < 0)
+		if ((ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) < 0)
 			goto out;
 		r->lazy = lazy;
 	}
-	if (r->import.n_deferred) {
+	if (r->import.n_deferred && !r->o.lazy_pages) {
 		ret = restore_streamed(ctx, r, &o, &res.restored_pid, err);
 		res.success = ret == 0;
 	} else {
