@@ -43,7 +43,8 @@ struct stasis_ctx {
 	enum stasis_log_level log_level;
 	char *runc_path, *crun_path; /* NULL: found in PATH by name */
 	char **runtime_args;	     /* NULL-terminated, never NULL */
-	bool have_info;
+	bool have_version;	     /* info's version fields */
+	bool have_info;		     /* and its features */
 	struct stasis_criu_info info;
 	/* set by stasis_ctx_cancel(), from a signal handler too: once set, it stays set */
 	volatile sig_atomic_t cancelled;

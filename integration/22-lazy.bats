@@ -1,71 +1,176 @@
 #!/usr/bin/env bats
 # stasis restore --lazy-pages: the container runs before its memory is back; every page comes in,
-# and nothing runs on memory that never came.
+# and nothing runs on memory that never came: whatever fails, the container is killed and the
+# reason is written in /run/stasis/NAME/lazy-pages.
 
 load helpers
 load containers
 
+NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc"
+
+# One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
+# (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
+# 512 MiB takes about a second to come in: the failure tests act well inside that.
+setup_file() {
+	[ "$(id -u)" = 0 ] && [ -x "${STASIS_CRIU:-}" ] || return 0
+	export FX=$(mktemp -d /tmp/stasis-lazy-XXXXXX)
+	CT_WORKLOAD_MIB=512 start_container runc lz0
+	"$STASIS" checkpoint --leave-running --export "$FX/lz0.tar.gz" --compress gzip lz0 >/dev/null 2>&1
+	"$STASIS" checkpoint --leave-running --export "$FX/lz0.tar" --compress none lz0 >/dev/null
+	"$STASIS" checkpoint --export "$FX/lz0.tar.zst" lz0 >/dev/null
+	stop_container_keep_data lz0
+}
+
+teardown_file() {
+	[ -n "${FX:-}" ] && rm -rf "$FX"
+	stop_container lz0
+}
+
 setup() {
 	require_containers
+	[ -s "$FX/lz0.tar.zst" ] && [ -s "$FX/lz0.tar" ] && [ -s "$FX/lz0.tar.gz" ] || fail "setup_file made no archives"
+	DATA=$CT_BASE/lz0/data
 }
 
 teardown() {
-	for n in lz1-r lz2-r lz3-r lz4-r; do
+	for n in $NAMES; do
 		"$STASIS" delete --force "$n" >/dev/null 2>&1 || true
 		rm -rf "/run/stasis/$n"
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 	done
-	for n in lz1 lz2 lz3 lz4; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
-# lazy_status NAME: the guard's line about the restore of NAME
 lazy_status() {
 	cat "/run/stasis/$1/lazy-pages"
 }
 
 lazy_status_is() {
-	lazy_status "$1" | grep -q "^$2"
+	lazy_status "$1" 2>/dev/null | grep -q "^$2"
 }
 
-# no process of the lazy restore of NAME is left (guard, watchdog, criu lazy-pages)
+# the pid the status line gives to one of the helpers ("guard", "criu lazy-pages")
+helper_pid() {
+	lazy_status "$1" | sed -n "s/.*$2 \([0-9]*\).*/\1/p"
+}
+
+# no process of NAME's lazy restore is left: guard, watchdog, criu lazy-pages
 lazy_helpers_gone() {
-	! pgrep -f "stasis restore .*--name $1 " >/dev/null && ! pgrep -f "criu lazy-pages .*$STATE/$1" >/dev/null
+	! pgrep -f "stasis restore .*--name $1 " >/dev/null && ! pgrep -f "criu lazy-pages .*$STATE/$1/" >/dev/null
 }
 
-@test "a lazy restore runs the container, brings every page in, and its memory verifies" {
-	start_container runc lz1
-	data=$CT_BASE/lz1/data
-	run "$STASIS" checkpoint --export "$OUT/lz1.tar.zst" lz1
-	assert_success
-	before=$(read_counter "$data")
-	stop_container_keep_data lz1
+counter_moved() {
+	[ "$(read_counter "$1")" != "$2" ]
+}
 
-	restore_as "$OUT/lz1.tar.zst" lz1-r "$data" --runtime none --lazy-pages
+ct_pid() {
+	jq -r .pid "/run/stasis/$1/state.json"
+}
+
+# lazy_restore ARCHIVE NAME [flags]: restored lazily, and still fetching when it returns
+lazy_restore() {
+	local archive=$1 name=$2
+	shift 2
+	restore_as "$archive" "$name" "$DATA" --runtime none --lazy-pages "$@"
+	[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/$name.restore.log"
 	assert_success
-	# the guard has said how it stands before the restore returned
-	run lazy_status lz1-r
-	assert_output --regexp '^(fetching: guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+|complete)$'
-	wait_for 100 lazy_status_is lz1-r complete
-	wait_for 50 lazy_helpers_gone lz1-r
-	wait_for 50 counter_above "$data" $((before + 3))
-	run verify_workload "$data" "$(jq -r .pid /run/stasis/lz1-r/state.json)"
+	run lazy_status "$name"
+	assert_output --regexp '^fetching: guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
+}
+
+# the container NAME was killed for what failed, and nothing of its restore is left
+assert_killed_for() {
+	local name=$1 pid=$2 why=$3
+	wait_for 100 lazy_status_is "$name" failed
+	run lazy_status "$name"
+	assert_output --partial "$why"
+	assert_output --partial "the container was killed"
+	wait_for 50 pid_gone "$pid"
+	wait_for 50 lazy_helpers_gone "$name"
+}
+
+@test "a lazy restore runs at once, brings every page in from the archive, and its memory verifies" {
+	before=$(read_counter "$DATA")
+	# the archive may go once the restore returned: the guard reads it through its own descriptor
+	cp "$FX/lz0.tar.zst" "$OUT/gone.tar.zst"
+	lazy_restore "$OUT/gone.tar.zst" lz-all
+	rm "$OUT/gone.tar.zst"
+	# only the pages CRIU restores itself were written: the page image is sparse
+	[ "$(du -k "$STATE"/lz-all/archive/checkpoint/pages-*.img | awk '{ s += $1 } END { print s }')" -lt 4096 ]
+	wait_for 50 counter_above "$DATA" $((before + 3))
+	wait_for 200 lazy_status_is lz-all complete
+	wait_for 50 lazy_helpers_gone lz-all
+	run verify_workload "$DATA" "$(ct_pid lz-all)"
 	assert_output --regexp '^OK [0-9]+$'
-	# the daemon's log shows it copied pages in, all of them
-	grep -q "UFFD transferred pages" "$STATE/lz1-r/lazy-pages.log"
-	run "$STASIS" delete lz1-r --force
+	# criu lazy-pages had its pages from the guard's page server, every one of them
+	grep -q "Connecting to server 127.0.0.1:" "$STATE/lz-all/lazy-pages.log"
+	grep -Eq "UFFD transferred pages: \(([0-9]+)/\1\)" "$STATE/lz-all/lazy-pages.log"
+	run "$STASIS" delete lz-all --force
 	assert_success
-	[ ! -e /run/stasis/lz1-r ]
+	[ ! -e /run/stasis/lz-all ]
+}
+
+@test "criu lazy-pages killed before every page is in: the container is killed, and the status says why" {
+	lazy_restore "$FX/lz0.tar.zst" lz-daemon
+	pid=$(ct_pid lz-daemon)
+	kill -9 "$(helper_pid lz-daemon "criu lazy-pages")"
+	assert_killed_for lz-daemon "$pid" "criu lazy-pages was killed by signal 9 before every page was in"
+}
+
+@test "the guard killed before every page is in: its watchdog kills the container, and says why" {
+	lazy_restore "$FX/lz0.tar.zst" lz-guard
+	pid=$(ct_pid lz-guard)
+	guard=$(helper_pid lz-guard guard)
+	kill -9 "$guard"
+	assert_killed_for lz-guard "$pid" "the lazy-pages guard (pid $guard) ended before every page was in"
+}
+
+@test "the archive truncated while its pages come in: the container is killed, the archive named" {
+	cp "$FX/lz0.tar.zst" "$OUT/cut.tar.zst"
+	lazy_restore "$OUT/cut.tar.zst" lz-trunc
+	pid=$(ct_pid lz-trunc)
+	truncate -s 100M "$OUT/cut.tar.zst"
+	assert_killed_for lz-trunc "$pid" "archive \`$OUT/cut.tar.zst\`: member \`checkpoint/pages-65537.img\`"
+}
+
+@test "a damaged chunk is never handed to the kernel: the container is killed, the bytes named" {
+	# one byte of the pages' 100th chunk changed (uncompressed: at a known place), the manifest kept
+	off=$(tar -tvR -f "$FX/lz0.tar" | awk '/pages-65537.img/ { sub(":", "", $2); print ($2 + 1) * 512 }')
+	cp "$FX/lz0.tar" "$OUT/bad.tar"
+	printf 'X' | dd of="$OUT/bad.tar" bs=1 seek=$((off + 99 * 4194304 + 100)) conv=notrunc 2>/dev/null
+	lazy_restore "$OUT/bad.tar" lz-bad
+	pid=$(ct_pid lz-bad)
+	assert_killed_for lz-bad "$pid" "bytes 415236096 to 419430400 do not match their digest in the manifest"
+}
+
+@test "the container exits before every page is in: the helpers stop, and the status says so" {
+	lazy_restore "$FX/lz0.tar.zst" lz-exit
+	kill -9 "$(ct_pid lz-exit)"
+	wait_for 100 lazy_status_is lz-exit stopped
+	run lazy_status lz-exit
+	assert_output "stopped: the container exited before every page was in"
+	wait_for 50 lazy_helpers_gone lz-exit
+}
+
+@test "an archive without random access (gzip): the pages are unpacked first, and lazily restored" {
+	before=$(read_counter "$DATA")
+	restore_as "$FX/lz0.tar.gz" lz-gz "$DATA" --runtime none --lazy-pages
+	assert_success
+	assert_output --partial "warning: the pages are unpacked before CRIU reads them: criu lazy-pages reads them from files"
+	wait_for 200 lazy_status_is lz-gz complete
+	# the first checkpoint: its counter starts below the one the later ones left in the data dir
+	wait_for 50 counter_moved "$DATA" "$before"
+	now=$(read_counter "$DATA")
+	wait_for 50 counter_above "$DATA" $((now + 3))
+	run verify_workload "$DATA" "$(ct_pid lz-gz)"
+	assert_output --regexp '^OK [0-9]+$'
+	! grep -q "Connecting to server" "$STATE/lz-gz/lazy-pages.log"
 }
 
 @test "a lazy restore through runc is refused, and nothing is left" {
-	start_container runc lz2
-	run "$STASIS" checkpoint --export "$OUT/lz2.tar.zst" lz2
-	assert_success
-	stop_container_keep_data lz2
-	restore_as "$OUT/lz2.tar.zst" lz2-r "$CT_BASE/lz2/data" --runtime runc --lazy-pages
+	restore_as "$FX/lz0.tar.zst" lz-runc "$DATA" --runtime runc --lazy-pages
 	assert_failure
 	assert_output --partial "a lazy restore runs CRIU itself: give --runtime none or crun, not runc"
-	[ ! -e /run/stasis/lz2-r ]
-	! pgrep -f "criu lazy-pages" >/dev/null
+	[ ! -e /run/stasis/lz-runc ]
+	! pgrep -f "criu lazy-pages .*$STATE/lz-runc/" >/dev/null
 }

@@ -93,6 +93,14 @@ int arc_chunks_open(const char *archive_path, const struct arc_deferred *d, stru
 		    struct stasis_error **err);
 /* len bytes of the member from off on: -EBADMSG (a chunk not matching its digest), -EIO, -ERANGE */
 int arc_chunks_read(struct arc_chunks *c, uint64_t off, void *dst, size_t len, struct stasis_error **err);
+/*
+ * The same without a copy, when one chunk holds all len bytes: 1 and *ret (valid until the next
+ * call on c); 0 when they span two chunks (read them with arc_chunks_read).
+ */
+int arc_chunks_peek(struct arc_chunks *c, uint64_t off, size_t len, const void **ret,
+		    struct stasis_error **err);
+/* From now on a thread reads, decompresses and checks the chunk after each one read, ahead of need. */
+void arc_chunks_read_ahead(struct arc_chunks *c);
 struct arc_chunks *arc_chunks_free(struct arc_chunks *c);
 DEFINE_CLEANUP(struct arc_chunks *, arc_chunks_free)
 /*

@@ -56,8 +56,8 @@ static int parse_frames(char *text, struct arc_index *x, struct stasis_error **e
 	m->frames = xzalloc(want * sizeof(*m->frames));
 	for (size_t k = 0; k < want; k++) {
 		uint64_t at;
-		if (!(tok = strtok_r(NULL, " ", &save)) || parse_u64(tok, &at) < 0 || at > (uint64_t)x->tail ||
-		    (k && (off_t)at <= m->frames[k - 1]))
+		if (!(tok = strtok_r(NULL, " ", &save)) || parse_u64(tok, &at) < 0 ||
+		    at > (uint64_t)x->tail || (k && (off_t)at <= m->frames[k - 1]))
 			return error_setx(err, EBADMSG, "archive index: the frames of `%s`", m->name);
 		m->frames[k] = (off_t)at;
 	}

@@ -245,7 +245,8 @@ int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct sta
 			if (r == 0)
 				frame_starts(s);
 		}
-		size_t take = s->n_frames && len > DIGEST_CHUNK - in_chunk ? (size_t)(DIGEST_CHUNK - in_chunk) : len;
+		size_t take = s->n_frames && len > DIGEST_CHUNK - in_chunk ? (size_t)(DIGEST_CHUNK - in_chunk)
+									   : len;
 		if (r < 0 || (r = zsink_put(s->z, p, take)) < 0)
 			return sink_fail(r, s->name, err);
 		s->size += take;

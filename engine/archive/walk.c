@@ -152,15 +152,16 @@ int arc_walk_open_nested(struct arc_walk *w, struct arc_walk *outer, const char 
 
 off_t arc_walk_data_offset(struct arc_walk *w)
 {
-	if (w->outer || archive_filter_count(w->a) != 1 || archive_filter_code(w->a, 0) != ARCHIVE_FILTER_NONE)
+	if (w->outer || archive_filter_count(w->a) != 1 ||
+	    archive_filter_code(w->a, 0) != ARCHIVE_FILTER_NONE)
 		return -1;
 	la_int64_t header_at = archive_read_header_position(w->a);
 	if (header_at < 0)
 		return -1;
 	/* the block there must be the member's own header: a ustar one, its checksum right */
 	unsigned char h[TAR_HEADER_BLOCK];
-	if (pread(w->fd, h, sizeof(h), (off_t)header_at) != (ssize_t)sizeof(h) || memcmp(h + 257, "ustar", 5) != 0 ||
-	    (h[156] != '0' && h[156] != '\0'))
+	if (pread(w->fd, h, sizeof(h), (off_t)header_at) != (ssize_t)sizeof(h) ||
+	    memcmp(h + 257, "ustar", 5) != 0 || (h[156] != '0' && h[156] != '\0'))
 		return -1;
 	unsigned sum = 0;
 	for (size_t i = 0; i < sizeof(h); i++)

@@ -82,14 +82,11 @@ const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx)
 	return ctx->criu_path;
 }
 
-int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, struct stasis_error **err)
+/* CRIU's version alone: one short RPC, no kerndat (what every operation needs to know) */
+static int criu_version(struct stasis_ctx *ctx, struct stasis_error **err)
 {
-	if (!ret_info)
-		return error_setx(err, EINVAL, "CRIU info: no result struct given");
-	if (ctx->have_info)
-		return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
-			       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
-			       : 0;
+	if (ctx->have_version)
+		return 0;
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
 	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_VERSION, NULL, NULL, &res, err);
 	if (r < 0)
@@ -97,29 +94,43 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 	if (!res.success || !res.have_version)
 		return error_setx(err, EPROTO, "`%s` did not report its version; %s", ctx->criu_path,
 				  CRIU_HOWTO);
-	struct stasis_criu_info info = {
-		.size = sizeof(info),
+	ctx->info = (struct stasis_criu_info){
+		.size = sizeof(ctx->info),
 		.major = res.major,
 		.minor = res.minor,
 		.sublevel = res.sublevel,
 		.version = res.major * 10000 + res.minor * 100 + res.sublevel,
 	};
-	rpc_result_clear(&res);
+	ctx->have_version = true;
+	return 0;
+}
 
-	/* FEATURE_CHECK forks kerndat: a CRIU that cannot run on this kernel answers success=false. */
-	r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_FEATURE_CHECK, NULL, NULL, &res, NULL);
-	if (r == 0 && res.success && res.have_features) {
-		info.features_known = true;
-		info.mem_track = res.mem_track;
-		info.lazy_pages = res.lazy_pages;
-		info.pidfd_store = res.pidfd_store;
+int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, struct stasis_error **err)
+{
+	if (!ret_info)
+		return error_setx(err, EINVAL, "CRIU info: no result struct given");
+	int r = criu_version(ctx, err);
+	if (r < 0)
+		return r;
+	if (!ctx->have_info) {
+		/*
+		 * FEATURE_CHECK forks kerndat (about 0.1 s here: CRIU runs iptables): only callers that
+		 * want the features pay for it.  A CRIU that cannot run on this kernel answers false.
+		 */
+		cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
+		r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_FEATURE_CHECK, NULL, NULL, &res, NULL);
+		if (r == 0 && res.success && res.have_features) {
+			ctx->info.features_known = true;
+			ctx->info.mem_track = res.mem_track;
+			ctx->info.lazy_pages = res.lazy_pages;
+			ctx->info.pidfd_store = res.pidfd_store;
+		}
+		ctx->have_info = true;
+		ctx_log(ctx, STASIS_LOG_DEBUG,
+			"CRIU %d.%d.%d; features %s (memory tracking %s, lazy pages %s)", ctx->info.major,
+			ctx->info.minor, ctx->info.sublevel, ctx->info.features_known ? "checked" : "unknown",
+			ctx->info.mem_track ? "yes" : "no", ctx->info.lazy_pages ? "yes" : "no");
 	}
-
-	ctx->info = info;
-	ctx->have_info = true;
-	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU %d.%d.%d; features %s (memory tracking %s, lazy pages %s)",
-		info.major, info.minor, info.sublevel, info.features_known ? "checked" : "unknown",
-		info.mem_track ? "yes" : "no", info.lazy_pages ? "yes" : "no");
 	return result_fill(ret_info, &ctx->info, sizeof(ctx->info)) < 0
 		       ? error_setx(err, EINVAL, "CRIU info: the result's size field is not set")
 		       : 0;
@@ -127,10 +138,10 @@ int stasis_criu_info(struct stasis_ctx *ctx, struct stasis_criu_info *ret_info, 
 
 int stasis_criu_require(struct stasis_ctx *ctx, struct stasis_error **err)
 {
-	struct stasis_criu_info info = { .size = sizeof(info) };
-	int r = stasis_criu_info(ctx, &info, err);
+	int r = criu_version(ctx, err);
 	if (r < 0)
 		return r;
+	const struct stasis_criu_info info = ctx->info;
 	if (info.version < STASIS_CRIU_MIN_VERSION)
 		return error_setx(err, EOPNOTSUPP,
 				  "CRIU %d.%d.%d at `%s` is too old (3.17 cannot dump on kernels "

@@ -166,7 +166,8 @@ int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char
  * lazy-pages.socket in work_dir, where the restore looks for it, and logs to log_file there.
  */
 void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const char *work_dir,
-			  const char *log_file, int log_level, const char *page_server, int port, char ***ret);
+			  const char *log_file, int log_level, const char *page_server, int port,
+			  char ***ret);
 /* The image streamer's messages: a request's image name (malloc'ed), or -EBADMSG. */
 int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name);
 /* A reply, framed (u32 length, then the message): its length. */

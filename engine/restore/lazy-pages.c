@@ -37,8 +37,8 @@ struct lazy_run {
 };
 
 struct lazy_map {
-	unsigned pid; /* 0: shared memory's pagemap (no task asks for it) */
-	size_t member; /* index into deferred */
+	unsigned pid;	       /* 0: shared memory's pagemap (no task asks for it) */
+	size_t member;	       /* index into deferred */
 	struct lazy_run *runs; /* the present ones, rising */
 	size_t n;
 };
@@ -72,14 +72,16 @@ struct lazy_pages *lazy_pages_free(struct lazy_pages *lp)
 /* the deferred member holding pages-<id>.img, or -1 */
 static ssize_t member_of(const struct lazy_pages *lp, unsigned pages_id)
 {
-	cleanup_free char *name = xasprintf(ARCHIVE_CHECKPOINT_DIR "/" CRIU_IMG_ID_FMT(CRIU_IMG_PAGES), pages_id);
+	cleanup_free char *name =
+		xasprintf(ARCHIVE_CHECKPOINT_DIR "/" CRIU_IMG_ID_FMT(CRIU_IMG_PAGES), pages_id);
 	for (size_t i = 0; i < lp->n_deferred; i++)
 		if (strcmp(lp->deferred[i].name, name) == 0)
 			return (ssize_t)i;
 	return -1;
 }
 
-static int add_map(struct lazy_pages *lp, const char *dir, const char *file, unsigned pid, struct stasis_error **err)
+static int add_map(struct lazy_pages *lp, const char *dir, const char *file, unsigned pid,
+		   struct stasis_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, file);
 	cleanup_free char *data = NULL;
@@ -93,8 +95,8 @@ static int add_map(struct lazy_pages *lp, const char *dir, const char *file, uns
 		return r;
 	ssize_t member = member_of(lp, pm.pages_id);
 	if (member < 0)
-		return error_setx(err, ENOENT, "`%s` names pages-%u.img, which the archive does not stream", path,
-				  pm.pages_id);
+		return error_setx(err, ENOENT, "`%s` names pages-%u.img, which the archive does not stream",
+				  path, pm.pages_id);
 	struct lazy_map m = { .pid = pid, .member = (size_t)member };
 	uint64_t off = 0, size = lp->deferred[member].size;
 	for (size_t i = 0; i < pm.n; i++) {
@@ -103,7 +105,8 @@ static int add_map(struct lazy_pages *lp, const char *dir, const char *file, uns
 			continue;
 		uint64_t bytes = run->nr_pages * IMAGE_PAGE_SIZE;
 		if (run->nr_pages == 0 || run->nr_pages > size / IMAGE_PAGE_SIZE || bytes > size - off ||
-		    (m.n && run->vaddr < m.runs[m.n - 1].vaddr + m.runs[m.n - 1].nr_pages * IMAGE_PAGE_SIZE)) {
+		    (m.n &&
+		     run->vaddr < m.runs[m.n - 1].vaddr + m.runs[m.n - 1].nr_pages * IMAGE_PAGE_SIZE)) {
 			free(m.runs);
 			return error_setx(err, EBADMSG, "`%s`: a run past its pages or out of order", path);
 		}
@@ -127,9 +130,10 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 	lp->buf = xmalloc(LAZY_REPLY_MAX);
 	for (size_t i = 0; i < n_deferred; i++)
 		if (!arc_deferred_random_access(&deferred[i]))
-			return error_setx(err, EOPNOTSUPP,
-					  "member `%s` can only be read in order (no frame a chunk, or no manifest)",
-					  deferred[i].name);
+			return error_setx(
+				err, EOPNOTSUPP,
+				"member `%s` can only be read in order (no frame a chunk, or no manifest)",
+				deferred[i].name);
 	cleanup_closedir DIR *d = opendir(images_dir);
 	if (!d)
 		return error_set(err, errno, "open `%s`", images_dir);
@@ -142,7 +146,8 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 		if (sscanf(e->d_name, CRIU_IMG_PAGEMAP "shmem-%lu%7s", &shmid, tail) == 2 &&
 		    strcmp(tail, CRIU_IMG_EXT) == 0)
 			r = add_map(lp, images_dir, e->d_name, 0, err);
-		else if (sscanf(e->d_name, CRIU_IMG_PAGEMAP "%u%7s", &pid, tail) == 2 && strcmp(tail, CRIU_IMG_EXT) == 0)
+		else if (sscanf(e->d_name, CRIU_IMG_PAGEMAP "%u%7s", &pid, tail) == 2 &&
+			 strcmp(tail, CRIU_IMG_EXT) == 0)
 			r = add_map(lp, images_dir, e->d_name, pid, err);
 	}
 	if (r < 0)
@@ -153,28 +158,33 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 		for (size_t k = 0; k < lp->n_maps && !named; k++)
 			named = lp->maps[k].member == i;
 		if (!named && deferred[i].size)
-			return error_setx(err, EOPNOTSUPP, "member `%s` belongs to no pagemap", deferred[i].name);
+			return error_setx(err, EOPNOTSUPP, "member `%s` belongs to no pagemap",
+					  deferred[i].name);
 	}
 	*ret = TAKE_PTR(lp);
 	return 0;
 }
 
+static int member_chunks(struct lazy_pages *lp, size_t member, struct stasis_error **err)
+{
+	return lp->chunks[member]
+		       ? 0
+		       : arc_chunks_open(lp->archive_path, &lp->deferred[member], &lp->chunks[member], err);
+}
+
 static int read_member(struct lazy_pages *lp, size_t member, uint64_t off, void *dst, size_t len,
 		       struct stasis_error **err)
 {
-	if (!lp->chunks[member]) {
-		int r = arc_chunks_open(lp->archive_path, &lp->deferred[member], &lp->chunks[member], err);
-		if (r < 0)
-			return r;
-	}
-	return arc_chunks_read(lp->chunks[member], off, dst, len, err);
+	int r = member_chunks(lp, member, err);
+	return r < 0 ? r : arc_chunks_read(lp->chunks[member], off, dst, len, err);
 }
 
 int lazy_pages_write_eager(struct lazy_pages *lp, const char *images_dir, struct stasis_error **err)
 {
 	for (size_t i = 0; i < lp->n_deferred; i++) {
 		const struct arc_deferred *d = &lp->deferred[i];
-		cleanup_free char *path = xasprintf("%s/%s", images_dir, d->name + strlen(ARCHIVE_CHECKPOINT_DIR "/"));
+		cleanup_free char *path =
+			xasprintf("%s/%s", images_dir, d->name + strlen(ARCHIVE_CHECKPOINT_DIR "/"));
 		cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return error_set(err, errno, "create `%s`", path);
@@ -187,8 +197,10 @@ int lazy_pages_write_eager(struct lazy_pages *lp, const char *images_dir, struct
 				const struct lazy_run *run = &m->runs[j];
 				if (run->flags & IMG_PE_LAZY)
 					continue;
-				for (uint64_t done = 0, bytes = run->nr_pages * IMAGE_PAGE_SIZE; done < bytes;) {
-					size_t n = bytes - done < LAZY_REPLY_MAX ? (size_t)(bytes - done) : LAZY_REPLY_MAX;
+				for (uint64_t done = 0, bytes = run->nr_pages * IMAGE_PAGE_SIZE;
+				     done < bytes;) {
+					size_t n = bytes - done < LAZY_REPLY_MAX ? (size_t)(bytes - done)
+										 : LAZY_REPLY_MAX;
 					int r = read_member(lp, i, run->off + done, lp->buf, n, err);
 					if (r < 0)
 						return r;
@@ -228,14 +240,24 @@ int lazy_pages_get(struct lazy_pages *lp, uint64_t pid, uint64_t vaddr, uint64_t
 			n = nr_pages;
 		if (n > LAZY_REPLY_MAX / IMAGE_PAGE_SIZE)
 			n = LAZY_REPLY_MAX / IMAGE_PAGE_SIZE;
-		int r = read_member(lp, m->member, run->off + first * IMAGE_PAGE_SIZE, lp->buf, (size_t)(n * IMAGE_PAGE_SIZE),
-				    err);
+		uint64_t off = run->off + first * IMAGE_PAGE_SIZE;
+		size_t len = (size_t)(n * IMAGE_PAGE_SIZE);
+		/* most requests lie in one chunk: handed out from where it was checked, uncopied */
+		int r = member_chunks(lp, m->member, err);
+		/* the daemon's background pull goes on in order: the next chunk is made ready meanwhile */
+		if (r == 0)
+			arc_chunks_read_ahead(lp->chunks[m->member]);
+		if (r == 0 && (r = arc_chunks_peek(lp->chunks[m->member], off, len, ret_data, err)) == 0) {
+			r = arc_chunks_read(lp->chunks[m->member], off, lp->buf, len, err);
+			*ret_data = lp->buf;
+		}
 		if (r < 0)
 			return r;
-		*ret_data = lp->buf;
 		*ret_n = n;
 		return 0;
 	}
-	return error_setx(err, ENOENT, "criu lazy-pages asked for the page at %#llx of task %llu, which the images do not hold",
-			  (unsigned long long)vaddr, (unsigned long long)pid);
+	return error_setx(
+		err, ENOENT,
+		"criu lazy-pages asked for the page at %#llx of task %llu, which the images do not hold",
+		(unsigned long long)vaddr, (unsigned long long)pid);
 }

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,6 +63,9 @@
 /* the daemon reads the userfaultfds off its socket in its own time, after the restore sent them */
 #define LAZY_UFFD_WAIT_MS 2000
 #define LAZY_POLL_MS 10
+#define LAZY_DAEMON_NICE 19
+/* how long a daemon that left the page server has to end, for its status to be the reason given */
+#define LAZY_DAEMON_END_MS 1000
 /* what the kernel's anon inode of a userfaultfd reads as in /proc/PID/fd */
 #define UFFD_LINK "anon_inode:[userfaultfd]"
 
@@ -322,7 +326,8 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 		close(pipefd[1]);
 		return -e;
 	}
-	status_write(g, "fetching: guard %d, watchdog %d, criu lazy-pages %d", (int)self, (int)w, (int)g->daemon);
+	status_write(g, "fetching: guard %d, watchdog %d, criu lazy-pages %d", (int)self, (int)w,
+		     (int)g->daemon);
 	/* the restore returns once the status says so: whoever reads it next sees this or later */
 	msg_send(sk, LAZY_WATCHING, 0, NULL);
 	*ret_done_fd = pipefd[1];
@@ -349,6 +354,24 @@ static _Noreturn void guard_fail(struct guard *g, int done_fd, const char *why)
 	guard_exit(g, done_fd, 1);
 }
 
+/* The daemon ended while the container runs: every page is in (it exits 0), or the container dies. */
+static _Noreturn void daemon_ended(struct guard *g, int done_fd)
+{
+	int status;
+	int r = reap_daemon(g, &status);
+	g->daemon = -1;
+	if (r == 0) {
+		status_write(g, "complete");
+		guard_exit(g, done_fd, 0);
+	}
+	char why[512];
+	cleanup_free char *errs = daemon_errors(g);
+	snprintf(why, sizeof(why), "criu lazy-pages %s %d before every page was in (%s)",
+		 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), errs);
+	guard_fail(g, done_fd, why);
+}
+
 enum { PFD_RESTORE, PFD_LISTEN, PFD_PAGES, PFD_DAEMON, PFD_INIT, PFD_N };
 
 /* a message of the restore's: HOLD or RUNNING; its end before RUNNING is the restore's failure */
@@ -365,7 +388,8 @@ static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
 	if (m.kind == LAZY_HOLD) {
 		int r = hold_uffds(g, (size_t)m.value);
 		if (r < 0)
-			snprintf(why, sizeof(why), "the guard holds %zu of the %d tasks' userfaultfds of criu lazy-pages: %s",
+			snprintf(why, sizeof(why),
+				 "the guard holds %zu of the %d tasks' userfaultfds of criu lazy-pages: %s",
 				 g->n_uffds, (int)m.value, strerror(-r));
 		msg_send(sk, r < 0 ? LAZY_ERROR : LAZY_HELD, (int32_t)g->n_uffds, r < 0 ? why : NULL);
 	} else if (m.kind == LAZY_RUNNING) {
@@ -420,8 +444,9 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 	int port = 0, listen_fd = -1;
 	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
 	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-	if (src && (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred, &pages, &e) < 0 ||
-		    (listen_fd = listen_private(&port, why, sizeof(why))) < 0)) {
+	if (src &&
+	    (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred, &pages, &e) < 0 ||
+	     (listen_fd = listen_private(&port, why, sizeof(why))) < 0)) {
 		msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : why);
 		_exit(1);
 	}
@@ -439,6 +464,11 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 		msg_send(sk, LAZY_ERROR, 0, why);
 		_exit(1);
 	}
+	/*
+	 * While pages are in flight the daemon polls without sleeping (CRIU's loop): at the lowest
+	 * priority that spinning takes only idle time, and the page server it waits for runs first.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)g->daemon, LAZY_DAEMON_NICE);
 	msg_send(sk, LAZY_READY, (int32_t)getpid(), NULL);
 	int done_fd = -1, conn = -1;
 	bool running = false;
@@ -466,6 +496,10 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 		}
 		if (p[PFD_PAGES].revents) {
 			int r = on_daemon_request(conn, pages, &e);
+			/* the daemon gone: what its end says is the better reason (the tasks wait meanwhile) */
+			if (r < 0 && running && g->daemon > 0 &&
+			    poll(&p[PFD_DAEMON], 1, LAZY_DAEMON_END_MS) > 0)
+				daemon_ended(g, done_fd);
 			if (r < 0 && running)
 				guard_fail(g, done_fd, stasis_error_message(e));
 			/* CLOSE; or a failure during the restore, which the daemon then fails (CRIU undoes it) */
@@ -477,21 +511,12 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 			e = NULL;
 		}
 		if (p[PFD_DAEMON].revents) {
-			int status;
-			int r = reap_daemon(g, &status);
-			g->daemon = -1;
-			if (r == 0 && running) {
-				status_write(g, "complete");
-				guard_exit(g, done_fd, 0);
-			}
-			if (running) {
-				cleanup_free char *errs = daemon_errors(g);
-				snprintf(why, sizeof(why), "criu lazy-pages %s %d before every page was in (%s)",
-					 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
-					 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), errs);
-				guard_fail(g, done_fd, why);
-			}
+			if (running)
+				daemon_ended(g, done_fd);
 			/* during the restore: CRIU fails it without the daemon, and the restore says why */
+			int status;
+			(void)reap_daemon(g, &status);
+			g->daemon = -1;
 		}
 		if (p[PFD_INIT].revents) {
 			if (g->daemon > 0)

@@ -381,10 +381,11 @@ static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct s
 		return 0;
 	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
 	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
-	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred, &pages,
-				 &why);
+	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred,
+				 &pages, &why);
 	if (rc == -EOPNOTSUPP) {
-		cleanup_free char *text = xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
+		cleanup_free char *text =
+			xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
 		return restore_unpack_deferred(r, text, err);
 	}
 	if (rc < 0)
@@ -631,7 +632,8 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		o.lazy_pages = true;
 		/* the daemon reads the pages files after the restore: nothing may punch them out */
 		o.auto_dedup = false;
-		if ((ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) < 0)
+		if ((ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) <
+		    0)
 			goto out;
 		r->lazy = lazy;
 	}
