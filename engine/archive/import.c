@@ -269,9 +269,10 @@ static void take_deferred(struct reader *r, const struct oci_manifest *m, struct
 		struct member *mb = &r->members[i];
 		*d = (struct arc_deferred){ .name = xstrdup(mb->name),
 					    .size = mb->size,
-					    .frames = TAKE_PTR(mb->frames),
+					    .frames = mb->frames,
 					    .n_frames = mb->n_frames,
 					    .data_at = mb->data_at };
+		mb->frames = NULL;
 		if (!m)
 			continue;
 		d->verified = true;
@@ -370,9 +371,10 @@ static int defer_indexed(struct reader *r, struct arc_index_member *m, struct st
 	*mb = (struct member){ .name = xstrdup(m->name),
 			       .deferred = true,
 			       .size = m->size,
-			       .frames = TAKE_PTR(m->frames),
+			       .frames = m->frames,
 			       .n_frames = m->n_frames,
 			       .data_at = -1 };
+	m->frames = NULL; /* the member's now */
 	/* an empty one streams no chunk to check: the manifest must give it the digest of nothing */
 	digest_finish(digest_new(DIGEST_CHUNK), mb->hex);
 	return 0;
