@@ -88,3 +88,15 @@ void thread_block_sigpipe(void)
 	sigaddset(&pipe_sig, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
 }
+
+void close_fds_except(int from, const int *keep, size_t n)
+{
+	unsigned int lo = (unsigned int)from;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned int)keep[i] - 1, 0u);
+		fcntl(keep[i], F_SETFD, 0);
+		lo = (unsigned int)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0u, 0u);
+}

@@ -4,6 +4,7 @@
 #define STASIS_COMMON_PROCESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,6 +33,12 @@ int child_wait_exit_code(pid_t pid);
  * task in a frozen cgroup and waits for it until its timeout.  A task that is gone is not.
  */
 bool proc_is_stopped(pid_t pid);
+
+/*
+ * Closes every fd from `from` up except those in keep (sorted ascending, each >= from), which
+ * stay open and lose FD_CLOEXEC: for a child about to exec, or to hold on to just those.
+ */
+void close_fds_except(int from, const int *keep, size_t n);
 
 /* a cgroup's cgroup.procs: one line a process; more than this is not a container's */
 #define CGROUP_PROCS_MAX (16u << 20)

@@ -34,6 +34,8 @@
  * so no container's directory is this one.
  */
 #define STASIS_FAILED_LOGS STASIS_STATE_ROOT "/@logs"
+/* a lazy restore's state, one file a container, when the runtime owns it (no state dir of ours) */
+#define STASIS_LAZY_STATUS STASIS_STATE_ROOT "/@lazy"
 
 struct stasis_ctx {
 	char *criu_path;

@@ -6,7 +6,7 @@
 load helpers
 load containers
 
-NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc"
+NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim"
 
 # One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
 # (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
@@ -33,6 +33,9 @@ setup() {
 }
 
 teardown() {
+	crun delete -f lz-shim >/dev/null 2>&1 || true
+	stop_container lz-shim
+	rm -f /run/stasis/@lazy/lz-shim
 	for n in $NAMES; do
 		"$STASIS" delete --force "$n" >/dev/null 2>&1 || true
 		rm -rf "/run/stasis/$n"
@@ -173,4 +176,27 @@ assert_killed_for() {
 	assert_output --partial "a lazy restore runs CRIU itself: give --runtime none or crun, not runc"
 	[ ! -e /run/stasis/lz-runc ]
 	! pgrep -f "criu lazy-pages .*$STATE/lz-runc/" >/dev/null
+}
+
+@test "stasis-crun restore --lazy-pages (runc's flag): crun owns the container, the guard's line is in /run/stasis/@lazy" {
+	ensure_crun_cgroups
+	CT_WORKLOAD_MIB=256 start_container "$BUILD/stasis-crun" lz-shim
+	data=$CT_BASE/lz-shim/data
+	run "$BUILD/stasis-crun" checkpoint --image-path "$OUT/img" lz-shim
+	assert_success
+	before=$(read_counter "$data")
+	cd "$CT_BASE/lz-shim/bundle"
+	run "$BUILD/stasis-crun" restore --image-path "$OUT/img" --bundle . --lazy-pages -d lz-shim
+	cd - >/dev/null
+	assert_success
+	assert_equal "$(crun state lz-shim | jq -r .status)" running
+	[ ! -e /run/stasis/lz-shim ]
+	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shim
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(crun state lz-shim | jq -r .pid)"
+	assert_output --regexp '^OK [0-9]+$'
+	# stasis-runc cannot: runc would own the container, and runc serves lazy pages only from a page server
+	run "$BUILD/stasis-runc" restore --image-path "$OUT/img" --bundle . --lazy-pages lz-shim-runc
+	assert_failure
+	assert_output --partial "stasis-runc restores through runc"
 }

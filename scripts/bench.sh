@@ -7,11 +7,13 @@
 #                        memory compressible (workload -c)      default: "16 256 1024 256c"
 #   STASIS_BENCH_RUNS    repetitions of each method per size    default: 3
 #   STASIS_BENCH_TSV     also write every measurement there, tab-separated
-#   STASIS_BENCH_METHODS a subset of the methods below, in order  default: all five
+#   STASIS_BENCH_METHODS a subset of the methods below, in order  default: all six
 #
 # Methods: runc (runc checkpoint --image-path / runc restore --detach, plain images), stasis-zstd
 # (stasis checkpoint --export, zstd archive, the pages streamed in / restore --import --runtime none,
-# the pages streamed out), stasis-none (the same with --compress none), stasis-staged (zstd, the
+# the pages streamed out), stasis-none (the same with --compress none), stasis-lazy (the zstd
+# archive restored with --lazy-pages: the restore row is until the container runs, all-pages-in
+# until every page is in), stasis-staged (zstd, the
 # archive written after the dump: --staged / restored by runc from unpacked images), podman (podman 4.3 container checkpoint --export --compress zstd / container
 # restore --import, with plain runc as its runtime).
 set -euo pipefail
@@ -40,13 +42,13 @@ out=$(mktemp -d /var/tmp/stasis-bench-XXXXXX)
 # podman as the tests run it (integration/containers.bash): CRIU 4.2 first in PATH, runc
 use_podman "$out"
 IMAGE=localhost/stasis-bench:bench
-read -r -a METHODS <<<"${STASIS_BENCH_METHODS:-runc stasis-zstd stasis-none stasis-staged podman}"
+read -r -a METHODS <<<"${STASIS_BENCH_METHODS:-runc stasis-zstd stasis-none stasis-lazy stasis-staged podman}"
 
 # every container and restored container of ours is called bench-*
 cleanup() {
 	local n
 	set +e
-	for n in bench-runc bench-stasis-zstd bench-stasis-none bench-stasis-staged; do
+	for n in bench-runc bench-stasis-zstd bench-stasis-none bench-stasis-lazy bench-stasis-staged; do
 		"$STASIS" delete --force "$n-r" >/dev/null 2>&1
 		runc delete -f "$n-r" >/dev/null 2>&1
 		umount "$CT_BASE/$n-r/rootfs" 2>/dev/null
@@ -64,7 +66,7 @@ die() {
 	exit 1
 }
 for m in "${METHODS[@]}"; do
-	case $m in runc | stasis-zstd | stasis-none | stasis-staged | podman) ;;
+	case $m in runc | stasis-zstd | stasis-none | stasis-lazy | stasis-staged | podman) ;;
 	*) die "unknown method '$m' in STASIS_BENCH_METHODS" ;;
 	esac
 done
@@ -188,12 +190,14 @@ stasis_checkpoint() {
 stasis_restore() {
 	rm -rf "$CT_BASE/$1-r"
 	mkdir -p "$CT_BASE/$1-r"
+	local flags=("${@:3}")
+	[ "${flags[-1]}" = --skip-verify ] && unset 'flags[-1]'
 	timed "$out/stats.json" "$STASIS" restore --import "$out/$1.$2" --name "$1-r" --print-stats \
-		--rootfs-base "$CT_BASE/image" --mount "/data=$CT_BASE/$1/data" --state-dir "$CT_BASE/$1-r" "${@:3}"
+		--rootfs-base "$CT_BASE/image" --mount "/data=$CT_BASE/$1/data" --state-dir "$CT_BASE/$1-r" "${flags[@]}"
 	CRIU_MS=$(jq '.container_statistics[0].criu_statistics.restore_time / 1000 | floor' "$out/stats.json")
 	FROZEN_MS=
 	ct_pid "$1-r"
-	verify "$1"
+	[ "${*: -1}" = --skip-verify ] || verify "$1"
 }
 stasis_remove() {
 	# stasis' own delete: the restore's record, overlay and state dir go with the container
@@ -208,6 +212,26 @@ checkpoint_stasis-zstd() { stasis_checkpoint bench-stasis-zstd zstd tar.zst; }
 # stasis runs CRIU itself (--runtime none): the pages stream from the archive into CRIU
 restore_stasis-zstd() { stasis_restore bench-stasis-zstd tar.zst --runtime none; }
 remove_stasis-zstd() { stasis_remove bench-stasis-zstd; }
+# the same archive restored lazily: the restore step's wall time is until the container runs, and
+# an all-pages-in row measures from the same start until the guard says every page is in
+start_stasis-lazy() { start_container runc bench-stasis-lazy; }
+checkpoint_stasis-lazy() { stasis_checkpoint bench-stasis-lazy zstd tar.zst; }
+restore_stasis-lazy() {
+	local t0 restore_ms
+	t0=$(now_us)
+	stasis_restore bench-stasis-lazy tar.zst --runtime none --lazy-pages --skip-verify
+	restore_ms=$T_MS
+	until grep -q '^complete' /run/stasis/bench-stasis-lazy-r/lazy-pages 2>/dev/null; do
+		grep -q '^\(failed\|stopped\)' /run/stasis/bench-stasis-lazy-r/lazy-pages 2>/dev/null &&
+			die "lazy restore: $(cat /run/stasis/bench-stasis-lazy-r/lazy-pages)"
+		sleep 0.01
+	done
+	T_MS=$((($(now_us) - t0) / 1000))
+	record "$size" all-pages-in stasis-lazy "$run"
+	T_MS=$restore_ms
+	verify bench-stasis-lazy
+}
+remove_stasis-lazy() { stasis_remove bench-stasis-lazy; }
 # the same archive written after the dump from a directory of images (--staged: before streaming),
 # restored by runc from the unpacked images (the default for a runc container)
 start_stasis-staged() { start_container runc bench-stasis-staged; }
@@ -335,7 +359,8 @@ END {
 		"/runc", "runs (ms)", "peak RSS", "CRIU ms", "frozen ms", "out MiB"
 	for (i = 1; i <= nk; i++) {
 		split(keys[i], sk, SUBSEP)
-		base = median(ms[keys[i] SUBSEP "runc"])
+		# every page in after a lazy restore: against the eager restore by runc
+		base = median(ms[sk[1] SUBSEP (sk[2] == "all-pages-in" ? "restore" : sk[2]) SUBSEP "runc"])
 		for (j = 1; j <= nm; j++) {
 			k = keys[i] SUBSEP m[j]
 			if (!(k in ms)) continue

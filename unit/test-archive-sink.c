@@ -244,6 +244,23 @@ static void index_skips_the_pages(const char *dir, const char *path)
 	arc_import_clear(&imp);
 }
 
+/* the pages member's bytes (pattern), then the small members and the manifest */
+static void stream_rest(struct arc_writer *w, size_t bytes)
+{
+	cleanup_free unsigned char *buf = xmalloc(CHUNK);
+	for (size_t off = 0; off < bytes; off += CHUNK) {
+		size_t n = bytes - off < CHUNK ? bytes - off : CHUNK;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(off + i);
+		assert_int_equal(arc_writer_append(w, buf, n, NULL), 0);
+	}
+	assert_int_equal(arc_writer_end(w, NULL), 0);
+	assert_int_equal(arc_writer_add_buffer(w, "checkpoint/pagemap-1.img", "pm", 2, NULL), 0);
+	assert_int_equal(arc_writer_add_buffer(w, "spec.dump", "{}", 2, NULL), 0);
+	assert_int_equal(arc_writer_add_buffer(w, "config.dump", "{}", 2, NULL), 0);
+	assert_int_equal(arc_writer_commit(w, "4.2.1", NULL), 0);
+}
+
 /*
  * The archive writer streams a member of unknown size into zstd and plain archives, and its
  * manifest digest is of the bytes streamed: the readers' verification passes and extraction gives
@@ -273,18 +290,8 @@ static void writer_streams_a_member(void **state)
 		assert_int_equal(arc_writer_begin(w, "checkpoint/pages-65537.img", NULL), 0);
 		assert_int_equal(arc_writer_add_buffer(w, "spec.dump", "{}", 2, &e), -EBUSY);
 		e = stasis_error_free(e);
+		stream_rest(w, PAGES_BYTES);
 		cleanup_free unsigned char *buf = xmalloc(CHUNK);
-		for (size_t off = 0; off < PAGES_BYTES; off += CHUNK) {
-			size_t n = PAGES_BYTES - off < CHUNK ? PAGES_BYTES - off : CHUNK;
-			for (size_t i = 0; i < n; i++)
-				buf[i] = pattern(off + i);
-			assert_int_equal(arc_writer_append(w, buf, n, NULL), 0);
-		}
-		assert_int_equal(arc_writer_end(w, NULL), 0);
-		assert_int_equal(arc_writer_add_buffer(w, "checkpoint/pagemap-1.img", "pm", 2, NULL), 0);
-		assert_int_equal(arc_writer_add_buffer(w, "spec.dump", "{}", 2, NULL), 0);
-		assert_int_equal(arc_writer_add_buffer(w, "config.dump", "{}", 2, NULL), 0);
-		assert_int_equal(arc_writer_commit(w, "4.2.1", NULL), 0);
 
 		struct arc_import imp = { 0 };
 		size_t members = 0;
@@ -315,17 +322,96 @@ static void writer_streams_a_member(void **state)
 	}
 }
 
+#define MANY_CHUNKS_BYTES ((10u << 20) + 1234u) /* three chunks, the last one short */
+
+/* bytes [off, off + len) of the pattern, read at random through the chunk reader */
+static void read_range(struct arc_chunks *c, uint64_t off, size_t len)
+{
+	cleanup_free unsigned char *buf = xmalloc(len);
+	assert_int_equal(arc_chunks_read(c, off, buf, len, NULL), 0);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], pattern(off + i));
+}
+
+/*
+ * A lazy restore reads the streamed pages at random: a zstd archive frames each 4 MiB chunk and its
+ * index lists the frames; an uncompressed one holds them at a place the walk finds.  Each chunk is
+ * checked when read: a damaged one is refused, the others still read.
+ */
+static void pages_read_at_random(void **state)
+{
+	(void)state;
+	const char *kinds[] = { "zstd", "none" };
+	for (size_t k = 0; k < 2; k++) {
+		char dir[] = "/tmp/stasis-unit-chunks-XXXXXX";
+		assert_non_null(mkdtemp(dir));
+		cleanup_free char *path = xasprintf("%s/ck.tar", dir);
+		struct arc_writer *w = NULL;
+		assert_int_equal(arc_writer_open(path, kinds[k], NULL, &w, NULL), 0);
+		assert_int_equal(arc_writer_add_dir(w, "checkpoint/", NULL), 0);
+		assert_int_equal(arc_writer_begin(w, "checkpoint/pages-65537.img", NULL), 0);
+		stream_rest(w, MANY_CHUNKS_BYTES);
+		struct arc_import imp = { 0 };
+		cleanup_free char *out = xasprintf("%s/out", dir);
+		assert_int_equal(mkdir(out, 0700), 0);
+		assert_int_equal(arc_import_deferring(path, out, is_pages, NULL, &imp, NULL), 0);
+		assert_int_equal(imp.n_deferred, 1);
+		const struct arc_deferred *d = &imp.deferred[0];
+		assert_true(arc_deferred_random_access(d));
+		assert_int_equal(d->n_frames, k == 0 ? 4 : 0);
+		struct arc_chunks *c = NULL;
+		assert_int_equal(arc_chunks_open(path, d, &c, NULL), 0);
+		/* out of order, across a chunk's end, the short last chunk, twice over the cache's size */
+		read_range(c, 9u << 20, 4096);
+		read_range(c, (4u << 20) - 100, 200);
+		read_range(c, 0, 4096);
+		read_range(c, MANY_CHUNKS_BYTES - 1234, 1234);
+		arc_chunks_read_ahead(c);
+		for (uint64_t off = 0; off < MANY_CHUNKS_BYTES; off += 1u << 20)
+			read_range(c, off,
+				   MANY_CHUNKS_BYTES - off < (1u << 20) ? MANY_CHUNKS_BYTES - off : 1u << 20);
+		const void *p = NULL;
+		assert_int_equal(arc_chunks_peek(c, 5u << 20, 8192, &p, NULL), 1);
+		assert_int_equal(((const unsigned char *)p)[0], pattern(5u << 20));
+		assert_int_equal(arc_chunks_peek(c, (8u << 20) - 4096, 8192, &p, NULL), 0);
+		struct stasis_error *e = NULL;
+		unsigned char b;
+		assert_int_equal(arc_chunks_read(c, MANY_CHUNKS_BYTES, &b, 1, &e), -ERANGE);
+		e = stasis_error_free(e);
+		c = arc_chunks_free(c);
+		/* a byte of the second chunk damaged: that chunk is refused, the first still reads */
+		off_t at = k == 0 ? (d->frames[1] + d->frames[2]) / 2 : d->data_at + (5 << 20);
+		cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
+		assert_int_equal(pread(fd, &b, 1, at), 1);
+		b ^= 0x55;
+		assert_int_equal(pwrite(fd, &b, 1, at), 1);
+		assert_int_equal(arc_chunks_open(path, d, &c, NULL), 0);
+		read_range(c, 0, 4096);
+		cleanup_free unsigned char *buf = xmalloc(4096);
+		assert_int_equal(arc_chunks_read(c, 5u << 20, buf, 4096, &e), -EBADMSG);
+		assert_non_null(strstr(stasis_error_message(e), "member `checkpoint/pages-65537.img`"));
+		e = stasis_error_free(e);
+		arc_chunks_free(c);
+		arc_import_clear(&imp);
+		cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 /* the index's text: what it must hold, what it may add later, what it may never name */
 static void index_text(void **state)
 {
 	(void)state;
 	struct arc_index x = { 0 };
 	static const char good[] =
-		"stasis-index 1\ntail 10\nchunks 3 4 5\nmember 5 checkpoint/pages-65537.img\n";
+		"stasis-index 1\ntail 10\nchunks 3 4 5\nmember 5 checkpoint/pages-65537.img\n"
+		"frames 0 2 9\n";
 	assert_int_equal(arc_index_parse(good, strlen(good), 100, &x, NULL), 0);
 	assert_int_equal(x.tail, 10);
 	assert_int_equal(x.n, 1);
 	assert_int_equal(x.members[0].size, 5);
+	assert_int_equal(x.members[0].n_frames, 2);
+	assert_int_equal(x.members[0].frames[1], 9);
 	arc_index_clear(&x);
 	const struct {
 		const char *text;
@@ -336,6 +422,14 @@ static void index_text(void **state)
 		{ "stasis-index 1\ntail 10\nmember 5 ../etc/passwd\n", -EPERM },
 		{ "stasis-index 1\ntail 10\nmember x checkpoint/pages-1.img\n", -EBADMSG },
 		{ "stasis-index 1\ntail 10\nmember 5\n", -EBADMSG },
+		/* frames: for a member listed, one a chunk and the end, rising, inside the streamed part */
+		{ "stasis-index 1\ntail 10\nframes 0 2 9\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5 checkpoint/pages-1.img\nframes 0 2\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5 checkpoint/pages-1.img\nframes 0 2 9 10\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5 checkpoint/pages-1.img\nframes 0 9 2\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5 checkpoint/pages-1.img\nframes 0 2 11\n", -EBADMSG },
+		{ "stasis-index 1\ntail 10\nmember 5 checkpoint/pages-1.img\nframes 0 2 9\nframes 0 2 9\n",
+		  -EBADMSG },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct stasis_error *e = NULL;
@@ -350,6 +444,7 @@ int main(void)
 		cmocka_unit_test(zstd_and_plain_read_back), cmocka_unit_test(header_fields),
 		cmocka_unit_test(a_pipe_is_refused),	    cmocka_unit_test(declared_size_is_kept),
 		cmocka_unit_test(writer_streams_a_member),  cmocka_unit_test(index_text),
+		cmocka_unit_test(pages_read_at_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "unit/unit.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,11 +187,75 @@ static void a_cut_session_is_an_error(void **state)
 	free(h);
 }
 
+static int read_all(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The fake lazy-pages daemon: a GET for 3 pages of task 7 at 0x10000, which it checks came back as
+ * ADD_F with PRESENT, the same pid and vaddr, 2 pages (fewer is allowed) of 0xab; then CLOSE, whose
+ * status must be 0.  Its exit code says what went wrong.
+ */
+static void fake_daemon(int fd)
+{
+	send_iov(fd, PS_IOV_GET, 3, 0x10000, 7);
+	struct iov v;
+	if (read_all(fd, &v, sizeof(v)) < 0)
+		_exit(3);
+	if (v.cmd != (PS_IOV_ADD_F | (IMG_PE_PRESENT << 16)) || v.nr_pages != 2 || v.vaddr != 0x10000 ||
+	    v.dst_id != 7)
+		_exit(4);
+	unsigned char page[2 * PS_PAGE_SIZE];
+	if (read_all(fd, page, sizeof(page)) < 0 || page[0] != 0xab || page[sizeof(page) - 1] != 0xab)
+		_exit(5);
+	send_iov(fd, PS_IOV_CLOSE, 0, 0, 0);
+	int32_t status = -1;
+	if (read_all(fd, &status, sizeof(status)) < 0 || status != 0)
+		_exit(6);
+	_exit(0);
+}
+
+/* the daemon's side of a lazy restore: a GET answered with fewer pages, then CLOSE answered 0 */
+static void lazy_requests_are_served(void **state)
+{
+	(void)state;
+	int fd;
+	pid_t pid = start_fake(fake_daemon, &fd);
+	struct ps_get get;
+	assert_int_equal(ps_lazy_next(fd, &get, NULL), 1);
+	assert_int_equal(get.pid, 7);
+	assert_int_equal(get.vaddr, 0x10000);
+	assert_int_equal(get.nr_pages, 3);
+	unsigned char *pages = xmalloc(2 * PS_PAGE_SIZE);
+	memset(pages, 0xab, 2 * PS_PAGE_SIZE);
+	assert_int_equal(ps_lazy_reply(fd, &get, 2, pages, NULL), 0);
+	free(pages);
+	assert_int_equal(ps_lazy_next(fd, &get, NULL), 0);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the daemon gone: an error, not a request */
+	struct stasis_error *e = NULL;
+	assert_true(ps_lazy_next(fd, &get, &e) < 0);
+	assert_non_null(strstr(stasis_error_message(e), "criu lazy-pages left the page server"));
+	stasis_error_free(e);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_dump_is_heard_whole),
 		cmocka_unit_test(a_cut_session_is_an_error),
+		cmocka_unit_test(lazy_requests_are_served),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

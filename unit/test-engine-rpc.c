@@ -542,7 +542,47 @@ static void restore_argv(void **state)
 	o.ext_mnt = &colon;
 	o.n_ext_mnt = 1;
 	assert_int_equal(rpc_restore_argv(&o, "/c/criu", "/d", "/w", "/w/p", &argv, &e), -EOPNOTSUPP);
+	e = stasis_error_free(e);
+	/* a stream would hold the lazy pages too (the images of a normal dump): never both */
+	o.n_ext_mnt = 0;
+	o.lazy_pages = true;
+	assert_int_equal(rpc_restore_argv(&o, "/c/criu", "/d", "/w", "/w/p", &argv, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(stasis_error_message(e), "lazy_pages"));
 	stasis_error_free(e);
+}
+
+/* `criu lazy-pages`: from the page images, or from a page server; the restore finds it in the work dir */
+static void lazy_daemon_argv(void **state)
+{
+	(void)state;
+	char **argv = NULL;
+	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "lazy-pages.log", 4, NULL, 0, &argv);
+	const char *local[] = {
+		"/c/criu", "lazy-pages", "--images-dir=/d", "--work-dir=/w", "--log-file=lazy-pages.log",
+		"-v4",	   NULL
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(local); i++)
+		if (local[i])
+			assert_string_equal(argv[i], local[i]);
+		else
+			assert_null(argv[i]);
+	strv_freep(&argv);
+	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "l.log", 0, "127.0.0.1", 4321, &argv);
+	const char *remote[] = { "/c/criu",
+				 "lazy-pages",
+				 "--images-dir=/d",
+				 "--work-dir=/w",
+				 "--log-file=l.log",
+				 "--page-server",
+				 "--address=127.0.0.1",
+				 "--port=4321",
+				 NULL };
+	for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+		if (remote[i])
+			assert_string_equal(argv[i], remote[i]);
+		else
+			assert_null(argv[i]);
+	strv_freep(&argv);
 }
 
 /* the image streamer's messages, as criu-stream.md A.2 shows them on the wire */
@@ -576,6 +616,7 @@ int main(void)
 		cmocka_unit_test(cancel_refuses_the_next_notification),
 		cmocka_unit_test(restore_argv),
 		cmocka_unit_test(streamer_messages),
+		cmocka_unit_test(lazy_daemon_argv),
 	};
 	return cmocka_run_group_tests_name("engine-rpc", tests, NULL, NULL);
 }

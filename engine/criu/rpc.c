@@ -70,19 +70,6 @@ static int pidfd_open_compat(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Closes every fd from 4 up except those in keep (sorted ascending, all >= 4). */
-static void close_all_but(const int *keep, size_t n)
-{
-	unsigned int from = 4;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned int)keep[i] > from)
-			syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0u);
-		fcntl(keep[i], F_SETFD, 0);
-		from = (unsigned int)keep[i] + 1;
-	}
-	syscall(SYS_close_range, from, ~0u, 0u);
-}
-
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -139,7 +126,7 @@ static void exec_criu(const char *criu_path, char *const *argv, int sk, const in
 	}
 	if (sk < 0)
 		syscall(SYS_close_range, 3u, 3u, 0u);
-	close_all_but(keep, n_keep);
+	close_fds_except(4, keep, n_keep);
 	execv(criu_path, argv);
 	_exit(127);
 }

@@ -302,6 +302,11 @@ static int listen_private(int *ret_port, char *why, size_t why_len)
 	return fd;
 }
 
+static int cmp_fd(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
 /* The container runs: the watchdog starts, the status says so, and the restore hears it. */
 static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 {
@@ -312,11 +317,19 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 		return -errno;
 	pid_t w = fork();
 	if (w == 0) {
-		/* holding the page server's connection would keep the daemon waiting on a dead guard */
-		for (int fd = 3; fd < pipefd[0]; fd++)
-			if (fd != self_pidfd)
-				close(fd);
-		close(pipefd[1]);
+		/*
+		 * The userfaultfds, and what it watches: nothing else.  Holding the page server's
+		 * connection would keep the daemon waiting on a dead guard.
+		 */
+		size_t n = 0;
+		int *keep = xmalloc((g->n_uffds + 3) * sizeof(*keep));
+		for (size_t i = 0; i < g->n_uffds; i++)
+			keep[n++] = g->uffds[i];
+		keep[n++] = self_pidfd;
+		keep[n++] = pipefd[0];
+		keep[n++] = g->init_pidfd;
+		qsort(keep, n, sizeof(*keep), cmp_fd);
+		close_fds_except(3, keep, n);
 		watchdog_main(g, self, self_pidfd, pipefd[0]);
 	}
 	int e = errno;
@@ -534,14 +547,20 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sks) < 0)
 		return error_set(err, errno, "socketpair for the lazy-pages guard");
 	cleanup_close int ours = sks[0], theirs = sks[1];
-	/* beside stasis' state record, whatever the state dir: where `stasis` looks for the container */
+	/*
+	 * Beside stasis' state record, whatever the state dir: where `stasis` looks for the container.
+	 * A container the runtime owns keeps nothing of stasis' there: its line has a place of its own.
+	 */
 	cleanup_free char *record = stasis_state_record(r->o.id);
-	cleanup_free char *record_dir = xstrndup(record, (size_t)(strrchr(record, '/') - record));
-	int rc = mkdir_p(record_dir, 0700, err);
+	cleanup_free char *status_dir = r->o.runtime_owns
+						? xstrdup(STASIS_LAZY_STATUS)
+						: xstrndup(record, (size_t)(strrchr(record, '/') - record));
+	int rc = mkdir_p(status_dir, 0700, err);
 	if (rc < 0)
 		return rc;
 	struct guard g = {
-		.status_path = xasprintf("%s/" STATE_DIR_LAZY_PAGES, record_dir),
+		.status_path = r->o.runtime_owns ? xasprintf("%s/%s", status_dir, r->o.id)
+						 : xasprintf("%s/" STATE_DIR_LAZY_PAGES, status_dir),
 		.id = xstrdup(r->o.id),
 		.native_cgroup = r->native_cgroup,
 		.work_dir = xstrdup(r->work_dir),
