@@ -100,3 +100,15 @@ void close_fds_except(int from, const int *keep, size_t n)
 	}
 	syscall(SYS_close_range, lo, ~0u, 0u);
 }
+
+void stdio_to_devnull(void)
+{
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0)
+		return;
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	if (devnull > 2)
+		close(devnull);
+}

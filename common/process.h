@@ -34,6 +34,9 @@ int child_wait_exit_code(pid_t pid);
  */
 bool proc_is_stopped(pid_t pid);
 
+/* stdin, stdout and stderr on /dev/null: for a child whose output nobody reads */
+void stdio_to_devnull(void);
+
 /*
  * Closes every fd from `from` up except those in keep (sorted ascending, each >= from), which
  * stay open and lose FD_CLOEXEC: for a child about to exec, or to hold on to just those.

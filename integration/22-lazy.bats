@@ -132,7 +132,8 @@ assert_killed_for() {
 	cp "$FX/lz0.tar.zst" "$OUT/cut.tar.zst"
 	lazy_restore "$OUT/cut.tar.zst" lz-trunc
 	pid=$(ct_pid lz-trunc)
-	truncate -s 100M "$OUT/cut.tar.zst"
+	# half of it: the background pull, in order, is far from there yet
+	truncate -s 256M "$OUT/cut.tar.zst"
 	assert_killed_for lz-trunc "$pid" "archive \`$OUT/cut.tar.zst\`: member \`checkpoint/pages-65537.img\`"
 }
 

@@ -244,6 +244,17 @@ static void index_skips_the_pages(const char *dir, const char *path)
 	arc_import_clear(&imp);
 }
 
+/* a writer of *ret_path, an archive in the new directory made from dir_template, its checkpoint/ begun */
+static struct arc_writer *open_checkpoint(char *dir_template, const char *kind, char **ret_path)
+{
+	assert_non_null(mkdtemp(dir_template));
+	*ret_path = xasprintf("%s/ck.tar", dir_template);
+	struct arc_writer *w = NULL;
+	assert_int_equal(arc_writer_open(*ret_path, kind, NULL, &w, NULL), 0);
+	assert_int_equal(arc_writer_add_dir(w, "checkpoint/", NULL), 0);
+	return w;
+}
+
 /* the pages member's bytes (pattern), then the small members and the manifest */
 static void stream_rest(struct arc_writer *w, size_t bytes)
 {
@@ -272,11 +283,8 @@ static void writer_streams_a_member(void **state)
 	const char *kinds[] = { "zstd", "none", "gzip" };
 	for (size_t k = 0; k < 3; k++) {
 		char dir[] = "/tmp/stasis-unit-writer-XXXXXX";
-		assert_non_null(mkdtemp(dir));
-		cleanup_free char *path = xasprintf("%s/ck.tar", dir);
-		struct arc_writer *w = NULL;
-		assert_int_equal(arc_writer_open(path, kinds[k], NULL, &w, NULL), 0);
-		assert_int_equal(arc_writer_add_dir(w, "checkpoint/", NULL), 0);
+		cleanup_free char *path = NULL;
+		struct arc_writer *w = open_checkpoint(dir, kinds[k], &path);
 		struct stasis_error *e = NULL;
 		if (k == 2) {
 			assert_false(arc_writer_streams(w));
@@ -344,11 +352,8 @@ static void pages_read_at_random(void **state)
 	const char *kinds[] = { "zstd", "none" };
 	for (size_t k = 0; k < 2; k++) {
 		char dir[] = "/tmp/stasis-unit-chunks-XXXXXX";
-		assert_non_null(mkdtemp(dir));
-		cleanup_free char *path = xasprintf("%s/ck.tar", dir);
-		struct arc_writer *w = NULL;
-		assert_int_equal(arc_writer_open(path, kinds[k], NULL, &w, NULL), 0);
-		assert_int_equal(arc_writer_add_dir(w, "checkpoint/", NULL), 0);
+		cleanup_free char *path = NULL;
+		struct arc_writer *w = open_checkpoint(dir, kinds[k], &path);
 		assert_int_equal(arc_writer_begin(w, "checkpoint/pages-65537.img", NULL), 0);
 		stream_rest(w, MANY_CHUNKS_BYTES);
 		struct arc_import imp = { 0 };

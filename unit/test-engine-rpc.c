@@ -551,6 +551,17 @@ static void restore_argv(void **state)
 	stasis_error_free(e);
 }
 
+/* argv is want (n entries, the last NULL); freed */
+static void assert_argv(char ***argv, const char *const *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (want[i])
+			assert_string_equal((*argv)[i], want[i]);
+		else
+			assert_null((*argv)[i]);
+	strv_freep(argv);
+}
+
 /* `criu lazy-pages`: from the page images, or from a page server; the restore finds it in the work dir */
 static void lazy_daemon_argv(void **state)
 {
@@ -561,12 +572,7 @@ static void lazy_daemon_argv(void **state)
 		"/c/criu", "lazy-pages", "--images-dir=/d", "--work-dir=/w", "--log-file=lazy-pages.log",
 		"-v4",	   NULL
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(local); i++)
-		if (local[i])
-			assert_string_equal(argv[i], local[i]);
-		else
-			assert_null(argv[i]);
-	strv_freep(&argv);
+	assert_argv(&argv, local, ARRAY_SIZE(local));
 	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "l.log", 0, "127.0.0.1", 4321, &argv);
 	const char *remote[] = { "/c/criu",
 				 "lazy-pages",
@@ -577,12 +583,7 @@ static void lazy_daemon_argv(void **state)
 				 "--address=127.0.0.1",
 				 "--port=4321",
 				 NULL };
-	for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
-		if (remote[i])
-			assert_string_equal(argv[i], remote[i]);
-		else
-			assert_null(argv[i]);
-	strv_freep(&argv);
+	assert_argv(&argv, remote, ARRAY_SIZE(remote));
 }
 
 /* the image streamer's messages, as criu-stream.md A.2 shows them on the wire */

@@ -118,12 +118,7 @@ static void exec_criu(const char *criu_path, char *const *argv, int sk, const in
 	 */
 	signal(SIGINT, SIG_IGN);
 	/* every request we send names a log file; what CRIU prints before that is noise */
-	int devnull = open("/dev/null", O_RDWR);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-	}
+	stdio_to_devnull();
 	if (sk < 0)
 		syscall(SYS_close_range, 3u, 3u, 0u);
 	close_fds_except(4, keep, n_keep);
