@@ -78,7 +78,7 @@ lazy_restore() {
 	[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/$name.restore.log"
 	assert_success
 	run lazy_status "$name"
-	assert_output --regexp '^fetching: guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
+	assert_output --regexp '^fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
 }
 
 # the container NAME was killed for what failed, and nothing of its restore is left
@@ -98,6 +98,11 @@ assert_killed_for() {
 	cp "$FX/lz0.tar.zst" "$OUT/gone.tar.zst"
 	lazy_restore "$OUT/gone.tar.zst" lz-all
 	rm "$OUT/gone.tar.zst"
+	# its memory is not all back: a checkpoint now would dump what is not there
+	run "$STASIS" checkpoint --export "$OUT/again.tar.zst" lz-all
+	assert_failure
+	assert_output --partial "its memory is still coming back from a lazy restore"
+	[ ! -e "$OUT/again.tar.zst" ]
 	# only the pages CRIU restores itself were written: the page image is sparse
 	[ "$(du -k "$STATE"/lz-all/archive/checkpoint/pages-*.img | awk '{ s += $1 } END { print s }')" -lt 4096 ]
 	wait_for 50 counter_above "$DATA" $((before + 3))
@@ -108,6 +113,9 @@ assert_killed_for() {
 	# criu lazy-pages had its pages from the guard's page server, every one of them
 	grep -q "Connecting to server 127.0.0.1:" "$STATE/lz-all/lazy-pages.log"
 	grep -Eq "UFFD transferred pages: \(([0-9]+)/\1\)" "$STATE/lz-all/lazy-pages.log"
+	# every page in: it checkpoints again
+	run "$STASIS" checkpoint --export "$OUT/again.tar.zst" lz-all
+	assert_success
 	run "$STASIS" delete lz-all --force
 	assert_success
 	[ ! -e /run/stasis/lz-all ]

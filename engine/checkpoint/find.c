@@ -20,6 +20,21 @@
 #include "engine/engine-internal.h"
 #include "engine/runtime/runtime-internal.h"
 
+/*
+ * A container a lazy restore is still bringing back: CRIU would read memory that is not there yet
+ * (its page faults wait on a daemon whose tasks the freeze holds too), and the archive would lack it.
+ */
+static int refuse_lazy(const struct ckpt *c, struct stasis_error **err)
+{
+	cleanup_free char *path = NULL;
+	if (!c->o.id || !runtime_lazy_fetching(c->o.id, c->state->pid, &path))
+		return 0;
+	return error_setx(err, EBUSY,
+			  "container `%s`: its memory is still coming back from a lazy restore (`%s` says "
+			  "fetching): checkpoint it once that says complete",
+			  c->o.id, path);
+}
+
 int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 {
 	if (c->o.pid > 0 && c->o.bundle) {
@@ -46,7 +61,7 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 			return error_setx(err, ESRCH,
 					  "container `%s` (pid %d, restored by stasis) is not running",
 					  c->o.id, (int)c->state->pid);
-		return 0;
+		return refuse_lazy(c, err);
 	}
 	r = runtime_state(c->ctx, c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
 	if (r < 0)
@@ -56,7 +71,7 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 	if ((!c->paused && strcmp(c->state->status, "running") != 0) || c->state->pid <= 0)
 		return error_setx(err, EINVAL, "container `%s` is %s, not running", c->o.id,
 				  c->state->status);
-	return 0;
+	return refuse_lazy(c, err);
 }
 
 int ckpt_load_config(struct ckpt *c, struct stasis_error **err)

@@ -340,8 +340,8 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 		close(pipefd[1]);
 		return -e;
 	}
-	status_write(g, "fetching: guard %d, watchdog %d, criu lazy-pages %d", (int)self, (int)w,
-		     (int)g->daemon);
+	status_write(g, "fetching: container %d, guard %d, watchdog %d, criu lazy-pages %d", (int)g->init,
+		     (int)self, (int)w, (int)g->daemon);
 	/* the restore returns once the status says so: whoever reads it next sees this or later */
 	msg_send(sk, LAZY_WATCHING, 0, NULL);
 	*ret_done_fd = pipefd[1];

@@ -104,6 +104,12 @@ int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n);
  * the cgroups: 0, or minus the pid of one that did not die.
  */
 int runtime_cgroup_kill(const char *id, int timeout_ms);
+/*
+ * Whether a lazy restore is still bringing the memory of container id, running as pid, back: its
+ * guard's line (STATE_DIR_LAZY_PAGES beside the state record, or STASIS_LAZY_STATUS/<id> for a
+ * container its runtime owns) says `fetching: container <pid>, ...`.  *ret_path: that file.
+ */
+bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path);
 
 /*
  * The ownership record: a restore writes it (create: never over an existing one) before it makes
