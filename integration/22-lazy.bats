@@ -103,6 +103,9 @@ assert_killed_for() {
 	assert_failure
 	assert_output --partial "its memory is still coming back from a lazy restore"
 	[ ! -e "$OUT/again.tar.zst" ]
+	run "$STASIS" doctor lz-all
+	assert_failure
+	assert_output --partial "BLOCKER     the container: a lazy restore is still bringing its memory back"
 	# only the pages CRIU restores itself were written: the page image is sparse
 	[ "$(du -k "$STATE"/lz-all/archive/checkpoint/pages-*.img | awk '{ s += $1 } END { print s }')" -lt 4096 ]
 	wait_for 50 counter_above "$DATA" $((before + 3))

@@ -47,22 +47,12 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 	}
 	if (!c->o.id)
 		return error_setx(err, EINVAL, "no container given (opts.id, or opts.pid with opts.bundle)");
-	int r;
-	cleanup_free char *own = stasis_state_record(c->o.id);
 	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
-	if ((any || strcmp(c->o.runtime, "none") == 0) && access(own, F_OK) == 0) {
-		/* restored by stasis with no runtime: its state record is ours */
-		cleanup_free char *text = NULL;
-		size_t len = 0;
-		if ((r = read_file_capped(own, OCI_MAX_JSON, &text, &len, err)) < 0 ||
-		    (r = oci_state_parse(text, len, own, &c->state, err)) < 0)
-			return r;
-		if (kill(c->state->pid, 0) < 0)
-			return error_setx(err, ESRCH,
-					  "container `%s` (pid %d, restored by stasis) is not running",
-					  c->o.id, (int)c->state->pid);
-		return refuse_lazy(c, err);
-	}
+	/* restored by stasis with no runtime: its state record is ours */
+	int r = any || strcmp(c->o.runtime, "none") == 0 ? runtime_own_state(c->o.id, &c->state, err)
+							 : -ENOENT;
+	if (r != -ENOENT)
+		return r < 0 ? r : refuse_lazy(c, err);
 	r = runtime_state(c->ctx, c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);
 	if (r < 0)
 		return r;

@@ -402,7 +402,11 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 		return error_setx(err, EINVAL, "doctor: a container id is needed");
 	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	cleanup_free char *rt = NULL;
-	int r = runtime_state(ctx, o.runtime, o.runtime_root, o.id, &st, &rt, err);
+	/* one restored by stasis with no runtime first, as stasis checkpoint finds it */
+	bool any = !o.runtime || strcmp(o.runtime, "auto") == 0;
+	int r = any || strcmp(o.runtime, "none") == 0 ? runtime_own_state(o.id, &st, err) : -ENOENT;
+	if (r == -ENOENT)
+		r = runtime_state(ctx, o.runtime, o.runtime_root, o.id, &st, &rt, err);
 	if (r < 0)
 		return error_wrap(err, r, "doctor");
 	/* paused: frozen, and /proc tells all the same (containerd pauses a task to checkpoint it) */
@@ -430,6 +434,14 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	check_unix_peers(&c, init);
 	check_namespaces(&c, init);
 	check_mounts(&c, config, rootfs);
+	cleanup_free char *lazy = NULL;
+	if (runtime_lazy_fetching(o.id, init, &lazy))
+		report_addf(
+			c.r, "lazy-fetching", STASIS_SEVERITY_BLOCKER, "the container",
+			"wait until that file says complete",
+			"a lazy restore is still bringing its memory back (`%s` says fetching): CRIU would "
+			"dump pages that are not there yet",
+			lazy);
 	if (!c.r->n)
 		report_addf(c.r, "ok", STASIS_SEVERITY_INFO, "the container", NULL,
 			    "%zu task(s) checked: nothing CRIU refuses was found", c.n);

@@ -59,6 +59,11 @@ int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *r
 		const char *id, const char *extra, char **ret_out, struct stasis_error **err);
 /* Whether runtime has checkpoint/restore at all: `<runtime> checkpoint --help` succeeds (podman's probe). */
 bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime);
+/*
+ * The state record of a container stasis restored with no runtime (STASIS_STATE_ROOT/<id>/state.json):
+ * 0, -ENOENT (none, err untouched), -ESRCH (its process is gone), or an error reading it.
+ */
+int runtime_own_state(const char *id, struct oci_state **ret, struct stasis_error **err);
 /* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
 int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
 		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err);

@@ -181,6 +181,22 @@ bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime)
 	return runtime_runv(ctx, argv, &out, &e) == 0;
 }
 
+int runtime_own_state(const char *id, struct oci_state **ret, struct stasis_error **err)
+{
+	cleanup_free char *own = stasis_state_record(id);
+	if (access(own, F_OK) < 0)
+		return -ENOENT;
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int r = read_file_capped(own, OCI_MAX_JSON, &text, &len, err);
+	if (r < 0 || (r = oci_state_parse(text, len, own, ret, err)) < 0)
+		return r;
+	if (kill((*ret)->pid, 0) < 0)
+		return error_setx(err, ESRCH, "container `%s` (pid %d, restored by stasis) is not running",
+				  id, (int)(*ret)->pid);
+	return 0;
+}
+
 int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
 		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err)
 {
