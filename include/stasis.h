@@ -383,7 +383,35 @@ struct stasis_restore_opts {
 	 * "fetching ...", "complete", "stopped: ..." or "failed: ...").
 	 */
 	bool lazy_pages;
+	/*
+	 * Instead of import_path, with lazy_pages: the archive another host serves
+	 * (stasis_archive_serve, "HOST:PORT"), with its token.  A sparse replica of it in the state
+	 * dir gets the small members before the restore, and each chunk of pages when first needed,
+	 * checked against the manifest like any archive's; the server is told when every page is in.
+	 */
+	const char *page_server;
+	const char *page_server_token;
 };
+
+/*
+ * The source's end of a migration: serves an archive (a streamed zstd one, with its index) to
+ * stasis_restore with opts.page_server on another host, until that restore has every page
+ * (0), or nobody asks for idle_timeout_s (-ETIMEDOUT).  A client must send the token; the
+ * connection is not encrypted.
+ */
+#define STASIS_SERVE_TOKEN_LEN 32
+struct stasis_serve_opts {
+	size_t size;
+	const char *archive_path;
+	const char *address;	 /* "ADDR:PORT" to listen on (ADDR may be empty: every address) */
+	const char *token;	 /* STASIS_SERVE_TOKEN_LEN letters and digits; NULL: a random one */
+	unsigned idle_timeout_s; /* 0: 600 */
+	/* told once it listens, with the token clients need */
+	void (*ready)(const char *address, const char *token, void *data);
+	void *ready_data;
+};
+STASIS_EXPORT int stasis_archive_serve(struct stasis_ctx *ctx, const struct stasis_serve_opts *opts,
+				       struct stasis_error **err);
 
 /*
  * Restores a container from an archive or an image directory and hands it to its runtime.  Before

@@ -6,7 +6,7 @@
 load helpers
 load containers
 
-NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim"
+NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-mig"
 
 # One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
 # (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
@@ -34,6 +34,10 @@ setup() {
 
 teardown() {
 	crun delete -f lz-shim >/dev/null 2>&1 || true
+	[ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null
+	ip netns del stasis-mig-src 2>/dev/null || true
+	ip netns del stasis-mig-dst 2>/dev/null || true
+	stop_container lz-mig
 	stop_container lz-shim
 	rm -f /run/stasis/@lazy/lz-shim
 	for n in $NAMES; do
@@ -211,4 +215,53 @@ assert_killed_for() {
 	run "$BUILD/stasis-runc" restore --image-path "$OUT/img" --bundle . --lazy-pages lz-shim-runc
 	assert_failure
 	assert_output --partial "stasis-runc restores through runc"
+}
+
+# two hosts, as far as the network goes: a namespace each, joined by a veth pair (entered with
+# nsenter: `ip netns exec` would also remount /sys, and the cgroup hierarchies under it with it)
+two_hosts() {
+	ip netns add stasis-mig-src
+	ip netns add stasis-mig-dst
+	ip link add stasis-mig-a netns stasis-mig-src type veth peer name stasis-mig-b netns stasis-mig-dst
+	ip -n stasis-mig-src addr add 10.251.7.1/24 dev stasis-mig-a
+	ip -n stasis-mig-dst addr add 10.251.7.2/24 dev stasis-mig-b
+	for ns in stasis-mig-src stasis-mig-dst; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n stasis-mig-src link set stasis-mig-a up
+	ip -n stasis-mig-dst link set stasis-mig-b up
+}
+
+@test "migration: checkpoint --page-server on one host, restore --page-server --lazy-pages on the other: it runs, every page comes over, checked, and the server ends" {
+	two_hosts
+	CT_WORKLOAD_MIB=256 start_container runc lz-mig
+	data=$CT_BASE/lz-mig/data
+	before=$(read_counter "$data")
+	token=abcdefghijklmnopqrstuvwxyz012345
+	nsenter --net=/run/netns/stasis-mig-src "$STASIS" checkpoint --export "$OUT/mig.tar.zst" \
+		--page-server 10.251.7.1:7771 --page-server-token "$token" lz-mig 2>"$OUT/server.err" &
+	SERVER=$!
+	wait_for 300 grep -q "serving the archive on 10.251.7.1:7771" "$OUT/server.err"
+	# a wrong token gets nothing
+	run nsenter --net=/run/netns/stasis-mig-dst "$STASIS" restore --page-server 10.251.7.1:7771 \
+		--page-server-token "${token%?}X" --name lz-mig --runtime none --lazy-pages \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" --state-dir "$STATE/lz-mig"
+	assert_failure
+	assert_output --partial "page server \`10.251.7.1:7771\`"
+	[ ! -e /run/stasis/lz-mig ]
+	run nsenter --net=/run/netns/stasis-mig-dst "$STASIS" restore --page-server 10.251.7.1:7771 \
+		--page-server-token "$token" --name lz-mig --runtime none --lazy-pages \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$data" --state-dir "$STATE/lz-mig"
+	assert_success
+	wait_for 300 lazy_status_is lz-mig complete
+	# the server heard that every page is in, and ended
+	wait_for 50 pid_gone "$SERVER"
+	wait "$SERVER"
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(ct_pid lz-mig)"
+	assert_output --regexp '^OK [0-9]+$'
+	# the replica is as long as the archive, but holds only what was fetched: every chunk once
+	[ "$(stat -c %s "$STATE/lz-mig/archive-replica")" = "$(stat -c %s "$OUT/mig.tar.zst")" ]
+	echo "replica: $(du -k "$STATE/lz-mig/archive-replica"), archive: $(du -k "$OUT/mig.tar.zst")"
+	[ "$(du -k "$STATE/lz-mig/archive-replica" | cut -f1)" -le $(($(du -k "$OUT/mig.tar.zst" | cut -f1) + 64)) ]
 }

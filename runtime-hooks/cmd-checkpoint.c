@@ -3,6 +3,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,6 +49,11 @@ static void usage(FILE *f)
 		   "                             --runtime none: its record) or auto (default: such\n"
 		   "                             a record, else runc, then crun)\n"
 		   "      --pid PID --bundle DIR a container of any runtime, without state lookup\n"
+		   "      --page-server ADDR:PORT  once the archive is written, serve it there to a\n"
+		   "                             lazy restore on another host (`stasis restore\n"
+		   "                             --page-server`) until it has every page; a token\n"
+		   "                             it needs is printed (--page-server-token T sets it)\n"
+		   "      --page-server-timeout S  stop serving after S idle seconds (default 600)\n"
 		   "  -h, --help                 this text\n"
 		   "accepted for runc compatibility, no effect:\n"
 		   "      --auto-dedup, --empty-ns NS\n");
@@ -73,6 +80,8 @@ static void print_stats(const char *id, const struct stasis_checkpoint_stats *s)
 	       (unsigned long long)s->frozen_us, (unsigned long long)s->write_us,
 	       (unsigned long long)s->images_bytes, (unsigned long long)s->archive_bytes);
 }
+
+static void serving(const char *address, const char *token, void *data);
 
 int cmd_checkpoint(int argc, char **argv)
 {
@@ -101,6 +110,9 @@ int cmd_checkpoint(int argc, char **argv)
 		O_PRINT_STATS,
 		O_EXT_MOUNT_KEYS,
 		O_STAGED,
+		O_PAGE_SERVER,
+		O_PAGE_SERVER_TOKEN,
+		O_PAGE_SERVER_TIMEOUT,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -128,9 +140,11 @@ int cmd_checkpoint(int argc, char **argv)
 		/* runc flags podman may pass that need nothing from us */
 		{ "auto-dedup", no_argument, NULL, O_IGNORED },
 		{ "empty-ns", required_argument, NULL, O_IGNORED_ARG },
-		/* runc's, for migration: not what stasis does (yet) */
+		{ "page-server", required_argument, NULL, O_PAGE_SERVER },
+		{ "page-server-token", required_argument, NULL, O_PAGE_SERVER_TOKEN },
+		{ "page-server-timeout", required_argument, NULL, O_PAGE_SERVER_TIMEOUT },
+		/* runc's: CRIU itself serving the pages from the frozen container; stasis serves the archive */
 		{ "lazy-pages", no_argument, NULL, O_UNSUPPORTED },
-		{ "page-server", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "status-fd", required_argument, NULL, O_UNSUPPORTED_ARG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -142,6 +156,7 @@ int cmd_checkpoint(int argc, char **argv)
 					    .progress_data = (void *)"checkpoint" };
 	o.runtime_root = cli_globals.root;
 	struct stasis_checkpoint_stats stats = { .size = sizeof(stats) };
+	struct stasis_serve_opts serve = { .size = sizeof(serve), .ready = serving };
 	int c;
 	/* ':' first: a missing value is told apart from an unknown flag */
 	int idx = 0;
@@ -222,12 +237,31 @@ int cmd_checkpoint(int argc, char **argv)
 		case O_IGNORED:
 		case O_IGNORED_ARG:
 			break;
+		case O_PAGE_SERVER:
+			serve.address = optarg;
+			break;
+		case O_PAGE_SERVER_TOKEN:
+			serve.token = optarg;
+			break;
+		case O_PAGE_SERVER_TIMEOUT: {
+			char *end = NULL;
+			errno = 0;
+			unsigned long timeout = strtoul(optarg, &end, 10);
+			if (errno || !*optarg || *end || *optarg == '-' || timeout == 0 || timeout > UINT_MAX)
+				return cli_usage_error("checkpoint",
+						       "--page-server-timeout `%s`: seconds, 1 or more",
+						       optarg);
+			serve.idle_timeout_s = (unsigned)timeout;
+			break;
+		}
 		case O_UNSUPPORTED:
 		case O_UNSUPPORTED_ARG:
-			return cli_usage_error("checkpoint",
-					       "--%s is not supported: stasis writes the images itself (no "
-					       "page server or lazy pages yet, no status fd)",
-					       opts[idx].name);
+			return cli_usage_error(
+				"checkpoint",
+				"--%s is not supported: stasis writes the images itself (a "
+				"migration serves the archive: --export with --page-server; no "
+				"status fd)",
+				opts[idx].name);
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -239,6 +273,9 @@ int cmd_checkpoint(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (serve.address && !o.export_path)
+		return cli_usage_error("checkpoint",
+				       "--page-server serves the archive: give --export FILE too");
 	if (cli_globals.shim_flavour) {
 		/* the engine's runtime: the container is its delegate's; refuse before freezing */
 		o.runtime = cli_globals.shim_flavour;
@@ -260,10 +297,28 @@ int cmd_checkpoint(int argc, char **argv)
 	struct stasis_error *err = NULL;
 	r = stasis_checkpoint(ctx, &o, &err);
 	cli_progress_end();
-	stasis_ctx_free(ctx);
-	if (r < 0)
+	if (r < 0) {
+		stasis_ctx_free(ctx);
 		return cli_fail("checkpoint", err);
+	}
 	if (o.stats)
 		print_stats(o.id, &stats);
-	return 0;
+	if (serve.address) {
+		/* the archive is whole and durable: the destination's lazy restore reads it from here */
+		serve.archive_path = o.export_path;
+		r = stasis_archive_serve(ctx, &serve, &err);
+	}
+	stasis_ctx_free(ctx);
+	return r < 0 ? cli_fail("checkpoint", err) : 0;
+}
+
+/* where the archive is served, and the token a restore needs: one line, on stderr */
+static void serving(const char *address, const char *token, void *data)
+{
+	(void)data;
+	fprintf(stderr,
+		"stasis: checkpoint: serving the archive on %s: stasis restore --page-server HOST:PORT "
+		"--page-server-token %s --lazy-pages ...\n",
+		address, token);
+	fflush(stderr);
 }

@@ -60,6 +60,9 @@ static void usage(FILE *f)
 		"      --lazy-pages           run the container before its memory is back: pages come\n"
 		"                             in on first touch and in the background (--runtime none\n"
 		"                             or crun); STATE_DIR/lazy-pages says when all are in\n"
+		"      --page-server HOST:PORT  with --lazy-pages, instead of --import: the archive\n"
+		"                             `stasis checkpoint --page-server` serves on another host\n"
+		"      --page-server-token T  the token that checkpoint printed\n"
 		"  -h, --help                 this text\n"
 		"accepted for runc compatibility, no effect:\n"
 		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
@@ -129,6 +132,8 @@ int cmd_restore(int argc, char **argv)
 		O_PRINT_STATS,
 		O_STAGED,
 		O_LAZY,
+		O_PAGE_SERVER,
+		O_PAGE_SERVER_TOKEN,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -157,6 +162,8 @@ int cmd_restore(int argc, char **argv)
 		{ "print-stats", no_argument, NULL, O_PRINT_STATS },
 		{ "staged", no_argument, NULL, O_STAGED },
 		{ "lazy-pages", no_argument, NULL, O_LAZY },
+		{ "page-server", required_argument, NULL, O_PAGE_SERVER },
+		{ "page-server-token", required_argument, NULL, O_PAGE_SERVER_TOKEN },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -254,6 +261,12 @@ int cmd_restore(int argc, char **argv)
 		case O_LAZY:
 			o.lazy_pages = true;
 			break;
+		case O_PAGE_SERVER:
+			o.page_server = optarg;
+			break;
+		case O_PAGE_SERVER_TOKEN:
+			o.page_server_token = optarg;
+			break;
 		case O_PRINT_STATS:
 			o.stats = &stats;
 			break;
@@ -287,9 +300,10 @@ int cmd_restore(int argc, char **argv)
 	o.id = name ? name : id;
 	if (!o.id)
 		return cli_usage_error("restore", "which container? give its ID (or --name)");
-	if (!o.import_path && !o.image_path)
-		return cli_usage_error("restore",
-				       "restore from what? give --import FILE or --image-path DIR");
+	if (!o.import_path && !o.image_path && !o.page_server)
+		return cli_usage_error(
+			"restore", "restore from what? give --import FILE, --image-path DIR or --page-server "
+				   "HOST:PORT");
 	if (o.image_path && !o.bundle)
 		o.bundle = ".";
 

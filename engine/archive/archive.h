@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "include/stasis.h"
 
 struct stasis_error;
 
@@ -99,6 +100,12 @@ int arc_chunks_read(struct arc_chunks *c, uint64_t off, void *dst, size_t len, s
  */
 int arc_chunks_peek(struct arc_chunks *c, uint64_t off, size_t len, const void **ret,
 		    struct stasis_error **err);
+/*
+ * The archive at archive_path is a sparse replica of one rm serves (remote.c): each chunk's bytes
+ * are fetched into it the first time they are read (rm must outlive c).
+ */
+struct arc_remote;
+int arc_chunks_set_remote(struct arc_chunks *c, struct arc_remote *rm, struct stasis_error **err);
 /* From now on a thread reads, decompresses and checks the chunk after each one read, ahead of need. */
 void arc_chunks_read_ahead(struct arc_chunks *c);
 struct arc_chunks *arc_chunks_free(struct arc_chunks *c);
@@ -109,6 +116,35 @@ DEFINE_CLEANUP(struct arc_chunks *, arc_chunks_free)
  */
 int arc_chunk_check(const char *path, const struct arc_deferred *d, size_t n, const unsigned char *buf,
 		    size_t len, struct stasis_error **err);
+
+/*
+ * An archive on another host, served by arc_remote_serve (remote.c): a connection that reads byte
+ * ranges of it into a local sparse replica.  The token (ARC_REMOTE_TOKEN_LEN characters) is the one
+ * the server was given; a wrong one gets no byte.  One request at a time (threads share it).
+ */
+#define ARC_REMOTE_TOKEN_LEN STASIS_SERVE_TOKEN_LEN
+struct arc_remote;
+int arc_remote_connect(const char *where, const char *token, struct arc_remote **ret,
+		       struct stasis_error **err);
+uint64_t arc_remote_size(const struct arc_remote *rm);
+/* Bytes [off, off + len) of the archive, written at the same place of the file replica. */
+int arc_remote_fetch(struct arc_remote *rm, int replica, uint64_t off, uint64_t len,
+		     struct stasis_error **err);
+/*
+ * Creates replica_path, sparse, the size of the served archive, with its tail: the small members,
+ * the manifest and the index (a streamed zstd archive's; any other is -EOPNOTSUPP).
+ */
+int arc_remote_replicate(struct arc_remote *rm, const char *replica_path, struct stasis_error **err);
+/* Tells the server every page is in: it stops serving. */
+void arc_remote_bye(struct arc_remote *rm);
+struct arc_remote *arc_remote_free(struct arc_remote *rm);
+DEFINE_CLEANUP(struct arc_remote *, arc_remote_free)
+/*
+ * Serves archive_path at where ("ADDR:PORT") to clients with token until one says bye (0) or
+ * nobody asks for idle_s seconds (-ETIMEDOUT; 0: never).  ready (may be NULL) hears when it listens.
+ */
+int arc_remote_serve(const char *archive_path, const char *where, const char *token, unsigned idle_s,
+		     void (*ready)(const char *where, void *data), void *data, struct stasis_error **err);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,

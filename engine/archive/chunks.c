@@ -67,6 +67,10 @@ struct arc_chunks {
 	struct cached_chunk *job;
 	bool stop;
 	struct frame_buf worker_frame;
+	/* a replica of an archive on another host: each chunk's bytes fetched into it when first read */
+	struct arc_remote *remote;
+	int replica;
+	bool *fetched;
 };
 
 int arc_chunk_check(const char *path, const struct arc_deferred *d, size_t n, const unsigned char *buf,
@@ -132,6 +136,9 @@ struct arc_chunks *arc_chunks_free(struct arc_chunks *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->changed);
 	free(c->worker_frame.data);
+	free(c->fetched);
+	if (c->remote)
+		close(c->replica);
 	close(c->fd);
 	for (size_t i = 0; i < CHUNK_CACHE; i++)
 		free(c->cache[i].data);
@@ -150,6 +157,15 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 				       ? d->size - (uint64_t)n * DIGEST_CHUNK
 				       : DIGEST_CHUNK);
 	slot->len = 0;
+	if (c->remote && !c->fetched[n]) {
+		off_t from = d->n_frames ? d->frames[n] : d->data_at + (off_t)((uint64_t)n * DIGEST_CHUNK);
+		off_t to = d->n_frames ? d->frames[n + 1] : from + (off_t)want;
+		int r = arc_remote_fetch(c->remote, c->replica, (uint64_t)from, (uint64_t)(to - from), err);
+		if (r < 0)
+			return error_wrap(err, r, "archive `%s`: member `%s`: chunk %zu", c->path, d->name,
+					  n);
+		c->fetched[n] = true;
+	}
 	/* the background pull reads on in order: the disk reads the next chunks while this one is used */
 	size_t ahead = n + 1 + CHUNK_READ_AHEAD < ARC_CHUNKS(d->size) ? n + 1 + CHUNK_READ_AHEAD
 								      : ARC_CHUNKS(d->size);
@@ -226,6 +242,16 @@ static void *worker_main(void *data)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+int arc_chunks_set_remote(struct arc_chunks *c, struct arc_remote *rm, struct stasis_error **err)
+{
+	c->replica = open(c->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (c->replica < 0)
+		return error_set(err, errno, "the replica `%s`", c->path);
+	c->remote = rm;
+	c->fetched = xzalloc(ARC_CHUNKS(c->d->size) * sizeof(*c->fetched));
+	return 0;
 }
 
 void arc_chunks_read_ahead(struct arc_chunks *c)

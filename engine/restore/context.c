@@ -40,6 +40,7 @@ void restore_ctx_clear(struct restore_ctx *r)
 {
 	free(r->state_dir);
 	free(r->archive_dir);
+	free(r->replica);
 	free(r->images_dir);
 	images_root_facts_clear(&r->facts);
 	free(r->work_dir);

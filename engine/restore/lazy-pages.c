@@ -51,6 +51,7 @@ struct lazy_pages {
 	struct lazy_map *maps;
 	size_t n_maps;
 	unsigned char *buf;
+	struct arc_remote *remote; /* the archive is a replica of one on another host */
 };
 
 struct lazy_pages *lazy_pages_free(struct lazy_pages *lp)
@@ -60,6 +61,7 @@ struct lazy_pages *lazy_pages_free(struct lazy_pages *lp)
 	for (size_t i = 0; i < lp->n_deferred; i++)
 		arc_chunks_free(lp->chunks[i]);
 	free(lp->chunks);
+	arc_remote_free(lp->remote);
 	for (size_t i = 0; i < lp->n_maps; i++)
 		free(lp->maps[i].runs);
 	free(lp->maps);
@@ -120,7 +122,8 @@ static int add_map(struct lazy_pages *lp, const char *dir, const char *file, uns
 }
 
 int lazy_pages_open(const char *images_dir, const char *archive_path, const struct arc_deferred *deferred,
-		    size_t n_deferred, struct lazy_pages **ret, struct stasis_error **err)
+		    size_t n_deferred, const char *remote, const char *token, struct lazy_pages **ret,
+		    struct stasis_error **err)
 {
 	cleanup_with(lazy_pages_free) struct lazy_pages *lp = xzalloc(sizeof(*lp));
 	lp->archive_path = xstrdup(archive_path);
@@ -128,6 +131,9 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 	lp->n_deferred = n_deferred;
 	lp->chunks = xzalloc((n_deferred ? n_deferred : 1) * sizeof(*lp->chunks));
 	lp->buf = xmalloc(LAZY_REPLY_MAX);
+	int rc = remote ? arc_remote_connect(remote, token, &lp->remote, err) : 0;
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < n_deferred; i++)
 		if (!arc_deferred_random_access(&deferred[i]))
 			return error_setx(
@@ -167,9 +173,18 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 
 static int member_chunks(struct lazy_pages *lp, size_t member, struct stasis_error **err)
 {
-	return lp->chunks[member]
-		       ? 0
-		       : arc_chunks_open(lp->archive_path, &lp->deferred[member], &lp->chunks[member], err);
+	if (lp->chunks[member])
+		return 0;
+	int r = arc_chunks_open(lp->archive_path, &lp->deferred[member], &lp->chunks[member], err);
+	if (r == 0 && lp->remote)
+		r = arc_chunks_set_remote(lp->chunks[member], lp->remote, err);
+	return r;
+}
+
+void lazy_pages_done(struct lazy_pages *lp)
+{
+	if (lp->remote)
+		arc_remote_bye(lp->remote);
 }
 
 static int read_member(struct lazy_pages *lp, size_t member, uint64_t off, void *dst, size_t len,

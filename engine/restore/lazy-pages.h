@@ -16,10 +16,15 @@ struct stasis_error;
  * The pagemaps in images_dir, each naming one of the page images the import left in the archive
  * (deferred, which must outlive the result).  -EOPNOTSUPP when a page image cannot be read at
  * random (not checked by a manifest, or a zstd archive without a frame a chunk) or belongs to no
- * pagemap: the restore then unpacks them instead.
+ * pagemap: the restore then unpacks them instead.  With remote ("HOST:PORT", and its token),
+ * archive_path is a sparse replica of the archive that server serves: chunks are fetched into it
+ * as they are first read (the connection is made here).
  */
 int lazy_pages_open(const char *images_dir, const char *archive_path, const struct arc_deferred *deferred,
-		    size_t n_deferred, struct lazy_pages **ret, struct stasis_error **err);
+		    size_t n_deferred, const char *remote, const char *token, struct lazy_pages **ret,
+		    struct stasis_error **err);
+/* Every page is in: a remote archive's server hears it is no longer needed. */
+void lazy_pages_done(struct lazy_pages *lp);
 struct lazy_pages *lazy_pages_free(struct lazy_pages *lp);
 DEFINE_CLEANUP(struct lazy_pages *, lazy_pages_free)
 /* Creates each page image in images_dir, sparse, with the runs CRIU's restore reads itself. */

@@ -102,6 +102,7 @@ struct guard {
 	size_t n_uffds;
 	pid_t init;
 	int init_pidfd;
+	struct lazy_pages *pages; /* what the guard serves from (NULL: the daemon reads files) */
 };
 
 static int msg_send(int sk, char kind, int32_t value, const char *text)
@@ -375,6 +376,8 @@ static _Noreturn void daemon_ended(struct guard *g, int done_fd)
 	int r = reap_daemon(g, &status);
 	g->daemon = -1;
 	if (r == 0) {
+		if (g->pages)
+			lazy_pages_done(g->pages);
 		status_write(g, "complete");
 		guard_exit(g, done_fd, 0);
 	}
@@ -453,12 +456,13 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 	int port = 0, listen_fd = -1;
 	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
 	cleanup_with(stasis_error_free) struct stasis_error *e = NULL;
-	if (src &&
-	    (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred, &pages, &e) < 0 ||
-	     (listen_fd = listen_private(&port, why, sizeof(why))) < 0)) {
+	if (src && (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred,
+				    src->remote, src->token, &pages, &e) < 0 ||
+		    (listen_fd = listen_private(&port, why, sizeof(why))) < 0)) {
 		msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : why);
 		_exit(1);
 	}
+	g->pages = pages;
 	cleanup_strv char **argv = NULL;
 	cleanup_free char *sock = xasprintf("%s/" CRIU_LAZY_PAGES_SOCKET, g->work_dir);
 	(void)unlink(sock);

@@ -23,6 +23,7 @@ struct lazy_source {
 	const char *archive_path;
 	const struct arc_deferred *deferred;
 	size_t n_deferred;
+	const char *remote, *token; /* archive_path replicates the archive served there (or NULL) */
 };
 
 /*

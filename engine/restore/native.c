@@ -382,7 +382,11 @@ static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct s
 	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
 	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
 	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred,
-				 &pages, &why);
+				 r->o.page_server, r->o.page_server_token, &pages, &why);
+	if (rc == -EOPNOTSUPP && r->o.page_server)
+		return error_setx(err, EOPNOTSUPP,
+				  "the archive page server `%s` serves cannot be read at random: %s",
+				  r->o.page_server, stasis_error_message(why));
 	if (rc == -EOPNOTSUPP) {
 		cleanup_free char *text =
 			xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
@@ -392,7 +396,8 @@ static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct s
 		return error_adopt(err, &why, rc);
 	if ((rc = lazy_pages_write_eager(pages, r->images_dir, err)) < 0)
 		return rc;
-	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred };
+	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred,
+				     r->o.page_server, r->o.page_server_token };
 	return 0;
 }
 

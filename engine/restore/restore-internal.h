@@ -31,6 +31,7 @@ struct restore_ctx {
 	bool state_created;	     /* this call made the directory (else the caller's, adopted) */
 	bool state_marked;	     /* this call put the marker in it */
 	char *archive_dir;
+	char *replica; /* opts.page_server: the archive's sparse copy (o.import_path points here) */
 	/* import.deferred: the page images left in the archive, for CRIU to read from it (streamed) */
 	struct arc_import import;
 	char *images_dir;

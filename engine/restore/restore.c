@@ -60,6 +60,19 @@ static bool may_stream(const struct restore_ctx *r)
 	       (strcmp(r->o.runtime, "none") == 0 || strcmp(r->o.runtime, "crun") == 0);
 }
 
+/* The archive another host serves: a sparse replica in the state dir, imported as any archive. */
+static int replicate(struct restore_ctx *r, struct stasis_error **err)
+{
+	cleanup_with(arc_remote_free) struct arc_remote *rm = NULL;
+	r->replica = xasprintf("%s/" STATE_DIR_REPLICA, r->state_dir);
+	int ret = arc_remote_connect(r->o.page_server, r->o.page_server_token, &rm, err);
+	if (ret == 0)
+		ret = arc_remote_replicate(rm, r->replica, err);
+	if (ret == 0)
+		r->o.import_path = r->replica;
+	return ret;
+}
+
 static int unpack(struct restore_ctx *r, struct stasis_error **err)
 {
 	r->archive_dir = xasprintf("%s/" STATE_DIR_ARCHIVE, r->state_dir);
@@ -348,8 +361,13 @@ static int check_opts(const struct restore_ctx *r, struct stasis_error **err)
 	int ret = runtime_id_check(r->o.id, "opts.id", err);
 	if (ret < 0)
 		return ret;
-	if (!!r->o.import_path == !!r->o.image_path)
-		return error_setx(err, EINVAL, "give either opts.import_path or opts.image_path");
+	if (!!r->o.import_path + !!r->o.image_path + !!r->o.page_server != 1)
+		return error_setx(err, EINVAL,
+				  "give one of opts.import_path, opts.image_path and opts.page_server");
+	if (r->o.page_server && (!r->o.lazy_pages || !r->o.page_server_token))
+		return error_setx(err, EINVAL,
+				  "opts.page_server needs opts.lazy_pages (the pages come when needed) and "
+				  "opts.page_server_token (the one the server printed)");
 	if (r->o.image_path && !r->o.bundle)
 		return error_setx(
 			err, EINVAL,
@@ -398,6 +416,8 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 	    (ret = stasis_criu_require(ctx, err)) < 0 || (ret = restore_ctx_claim(&r, err)) < 0)
 		goto out;
 	t = monotonic_us();
+	if (r.o.page_server && (ret = replicate(&r, err)) < 0)
+		goto out;
 	if (r.o.import_path && ((ret = unpack(&r, err)) < 0 || (ret = check_cancelled(ctx, err)) < 0))
 		goto out;
 	if (r.o.import_path)

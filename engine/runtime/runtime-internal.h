@@ -86,6 +86,7 @@ int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char 
 #define STATE_DIR_BUNDLE "bundle"
 #define STATE_DIR_PID_FILE "pid"
 #define STATE_DIR_CRIU_ROOT "criu-root"
+#define STATE_DIR_REPLICA "archive-replica"	  /* the sparse copy of an archive another host serves */
 #define STATE_DIR_LAZY_PAGES "lazy-pages"	  /* a lazy restore's guard says there how it stands */
 #define STATE_DIR_LAZY_PAGES_LOG "lazy-pages.log" /* the log of its `criu lazy-pages` */
 #define STATE_DIR_EMPTY "empty" /* what masked directories and absent cgroup hierarchies show */

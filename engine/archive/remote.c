@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * An archive read over the network, for a lazy restore on another host (post-copy migration).  The
+ * source serves its archive's bytes (stasis checkpoint --page-server); the destination keeps a
+ * sparse replica of the same size, fetches the tail (the small members, the manifest, the index)
+ * before the restore, and each chunk's frame when a page of it is first needed.  Every chunk is
+ * still checked against the manifest before a page of it is used, so the network and the source are
+ * trusted no more than a file would be.
+ *
+ * The protocol, little-endian, over one TCP connection a client:
+ *   server, on accept:  "STASIS-SERVE 1\n\0" (16 bytes), u64 the archive's size
+ *   client, first:      the token (REMOTE_TOKEN_LEN bytes); a wrong one ends the connection
+ *   client, a request:  u64 offset, u32 length (<= REMOTE_READ_MAX), u32 kind (read, or bye)
+ *   server, a reply:    u32 status (0, or an errno), then length bytes when 0
+ * BYE says the destination has every page: the server ends when it hears it.
+ */
+#include "engine/archive/archive.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
+#include "engine/archive/archive-internal.h"
+
+#define REMOTE_HELLO "STASIS-SERVE 1\n"
+#define REMOTE_HELLO_LEN 16
+#define REMOTE_READ_MAX (64u << 20)
+#define REMOTE_MAX_CLIENTS 8
+enum { REMOTE_READ = 0, REMOTE_BYE = 1 };
+
+struct remote_req {
+	uint64_t off;
+	uint32_t len;
+	uint32_t kind;
+};
+_Static_assert(sizeof(struct remote_req) == 16, "the wire's request is 16 bytes");
+
+struct arc_remote {
+	int sk;
+	uint64_t size;
+	char *where;
+	pthread_mutex_t lock; /* one request and its reply at a time */
+};
+
+/* "HOST:PORT" into a connected TCP socket */
+static int dial(const char *where, struct stasis_error **err)
+{
+	cleanup_free char *host = xstrdup(where);
+	char *colon = strrchr(host, ':');
+	if (!colon || colon == host || !colon[1])
+		return error_setx(err, EINVAL, "page server `%s`: expected HOST:PORT", where);
+	*colon = '\0';
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host, colon + 1, &hints, &res);
+	if (g != 0)
+		return error_setx(err, EHOSTUNREACH, "page server `%s`: %s", where, gai_strerror(g));
+	int sk = -1, e = 0;
+	for (struct addrinfo *a = res; a && sk < 0; a = a->ai_next) {
+		sk = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (sk >= 0 && connect(sk, a->ai_addr, a->ai_addrlen) < 0) {
+			e = errno;
+			close(sk);
+			sk = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (sk < 0)
+		return error_set(err, e ? e : EHOSTUNREACH, "page server `%s`", where);
+	const int one = 1;
+	(void)setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return sk;
+}
+
+int arc_remote_connect(const char *where, const char *token, struct arc_remote **ret,
+		       struct stasis_error **err)
+{
+	if (!token || strlen(token) != ARC_REMOTE_TOKEN_LEN)
+		return error_setx(err, EINVAL, "page server `%s`: the token is %d characters", where,
+				  ARC_REMOTE_TOKEN_LEN);
+	int sk = dial(where, err);
+	if (sk < 0)
+		return sk;
+	char hello[REMOTE_HELLO_LEN];
+	uint64_t size;
+	int r = read_exact(sk, hello, sizeof(hello));
+	if (r == 0)
+		r = read_exact(sk, &size, sizeof(size));
+	if (r < 0 || memcmp(hello, REMOTE_HELLO, sizeof(REMOTE_HELLO)) != 0) {
+		close(sk);
+		return error_setx(err, EPROTO, "page server `%s`: not a stasis archive server", where);
+	}
+	if ((r = send_all(sk, token, ARC_REMOTE_TOKEN_LEN)) < 0) {
+		close(sk);
+		return error_set(err, -r, "page server `%s`", where);
+	}
+	struct arc_remote *rm = xzalloc(sizeof(*rm));
+	rm->sk = sk;
+	rm->size = le64toh(size);
+	rm->where = xstrdup(where);
+	pthread_mutex_init(&rm->lock, NULL);
+	*ret = rm;
+	return 0;
+}
+
+uint64_t arc_remote_size(const struct arc_remote *rm)
+{
+	return rm->size;
+}
+
+struct arc_remote *arc_remote_free(struct arc_remote *rm)
+{
+	if (!rm)
+		return NULL;
+	close(rm->sk);
+	pthread_mutex_destroy(&rm->lock);
+	free(rm->where);
+	free(rm);
+	return NULL;
+}
+
+static int request(struct arc_remote *rm, uint64_t off, uint32_t len, uint32_t kind, void *dst,
+		   struct stasis_error **err)
+{
+	const struct remote_req q = { htole64(off), htole32(len), htole32(kind) };
+	uint32_t status = 0;
+	pthread_mutex_lock(&rm->lock);
+	int r = send_all(rm->sk, &q, sizeof(q));
+	if (r == 0 && kind == REMOTE_READ && (r = read_exact(rm->sk, &status, sizeof(status))) == 0 &&
+	    (status = le32toh(status)) == 0)
+		r = read_exact(rm->sk, dst, len);
+	pthread_mutex_unlock(&rm->lock);
+	if (r < 0)
+		return error_set(err, r == -ENODATA ? ECONNRESET : -r, "page server `%s`: bytes %llu to %llu",
+				 rm->where, (unsigned long long)off, (unsigned long long)off + len);
+	if (status)
+		return error_set(err, (int)status, "page server `%s`: bytes %llu to %llu", rm->where,
+				 (unsigned long long)off, (unsigned long long)off + len);
+	return 0;
+}
+
+int arc_remote_fetch(struct arc_remote *rm, int replica, uint64_t off, uint64_t len,
+		     struct stasis_error **err)
+{
+	cleanup_free unsigned char *buf = xmalloc(len < REMOTE_READ_MAX ? (size_t)len : REMOTE_READ_MAX);
+	while (len > 0) {
+		uint32_t n = len < REMOTE_READ_MAX ? (uint32_t)len : REMOTE_READ_MAX;
+		int r = request(rm, off, n, REMOTE_READ, buf, err);
+		if (r < 0)
+			return r;
+		if ((r = pwrite_all(replica, buf, n, (off_t)off)) < 0)
+			return error_set(err, -r, "the replica of the archive of `%s`", rm->where);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int arc_remote_replicate(struct arc_remote *rm, const char *replica_path, struct stasis_error **err)
+{
+	cleanup_close int fd = open(replica_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_set(err, errno, "create `%s`", replica_path);
+	/* sparse: only what is fetched takes room */
+	if (ftruncate(fd, (off_t)rm->size) < 0)
+		return error_set(err, errno, "size `%s`", replica_path);
+	/* the index's last 8 bytes (its length, "STIX"), the rest of its frame, then the tail it names */
+	unsigned char foot[8];
+	int r = rm->size < 16 ? error_setx(err, EBADMSG, "page server `%s`: an archive of %llu bytes",
+					   rm->where, (unsigned long long)rm->size)
+			      : arc_remote_fetch(rm, fd, rm->size - 8, 8, err);
+	if (r < 0)
+		return r;
+	if (pread(fd, foot, sizeof(foot), (off_t)rm->size - 8) != (ssize_t)sizeof(foot) ||
+	    memcmp(foot + 4, "STIX", 4) != 0)
+		return error_setx(
+			err, EOPNOTSUPP,
+			"page server `%s`: its archive has no index (only a streamed zstd archive can be "
+			"restored from another host)",
+			rm->where);
+	uint32_t len;
+	memcpy(&len, foot, sizeof(len));
+	len = le32toh(len);
+	if ((uint64_t)len + 16 > rm->size)
+		return error_setx(err, EBADMSG, "page server `%s`: an index of %u bytes", rm->where, len);
+	uint64_t index_at = rm->size - 16 - len;
+	if ((r = arc_remote_fetch(rm, fd, index_at, len + 8, err)) < 0)
+		return r;
+	cleanup_with(arc_index_clear) struct arc_index idx = { 0 };
+	cleanup_free char *what = xasprintf("the archive page server `%s` serves", rm->where);
+	if ((r = arc_index_read(fd, what, &idx, err)) < 0)
+		return r;
+	return arc_remote_fetch(rm, fd, (uint64_t)idx.tail, index_at - (uint64_t)idx.tail, err);
+}
+
+void arc_remote_bye(struct arc_remote *rm)
+{
+	(void)request(rm, 0, 0, REMOTE_BYE, NULL, NULL);
+}
+
+/* ---- the serving side ---- */
+
+struct client {
+	int sk;
+	bool trusted; /* its token matched */
+};
+
+static bool token_matches(const char *a, const char *b)
+{
+	/* every byte compared, whatever the first difference: no timing tells how much matched */
+	unsigned char diff = 0;
+	for (size_t i = 0; i < ARC_REMOTE_TOKEN_LEN; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* one message of a client's: 0 go on, 1 it said bye, < 0 drop it */
+static int serve_one(struct client *c, int archive, uint64_t size, const char *token, unsigned char *buf)
+{
+	if (!c->trusted) {
+		char got[ARC_REMOTE_TOKEN_LEN];
+		if (read_exact(c->sk, got, sizeof(got)) < 0 || !token_matches(got, token))
+			return -EACCES;
+		c->trusted = true;
+		return 0;
+	}
+	struct remote_req q;
+	if (read_exact(c->sk, &q, sizeof(q)) < 0)
+		return -ECONNRESET;
+	uint64_t off = le64toh(q.off);
+	uint32_t len = le32toh(q.len);
+	if (le32toh(q.kind) == REMOTE_BYE)
+		return 1;
+	uint32_t status = 0;
+	if (len > REMOTE_READ_MAX || off > size || len > size - off)
+		status = ERANGE;
+	else if (pread(archive, buf, len, (off_t)off) != (ssize_t)len)
+		status = EIO;
+	uint32_t wire = htole32(status);
+	if (send_all(c->sk, &wire, sizeof(wire)) < 0 || (!status && send_all(c->sk, buf, len) < 0))
+		return -ECONNRESET;
+	return 0;
+}
+
+int arc_remote_serve(const char *archive_path, const char *where, const char *token, unsigned idle_s,
+		     void (*ready)(const char *where, void *data), void *data, struct stasis_error **err)
+{
+	cleanup_free char *what = xasprintf("archive `%s`", archive_path);
+	cleanup_close int archive = open_regular(archive_path, 0, what, err);
+	if (archive < 0)
+		return archive;
+	struct stat st;
+	if (fstat(archive, &st) < 0)
+		return error_set(err, errno, "%s", what);
+	cleanup_free char *host = xstrdup(where);
+	char *colon = strrchr(host, ':');
+	if (!colon || !colon[1])
+		return error_setx(err, EINVAL, "--page-server `%s`: expected ADDR:PORT", where);
+	*colon = '\0';
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC,
+					.ai_socktype = SOCK_STREAM,
+					.ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
+	if (g != 0)
+		return error_setx(err, EINVAL, "--page-server `%s`: %s", where, gai_strerror(g));
+	cleanup_close int lsk = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	const int one = 1;
+	if (lsk >= 0)
+		(void)setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int e = lsk < 0 || bind(lsk, res->ai_addr, res->ai_addrlen) < 0 || listen(lsk, 4) < 0 ? errno : 0;
+	freeaddrinfo(res);
+	if (e)
+		return error_set(err, e, "--page-server `%s`", where);
+	if (ready)
+		ready(where, data);
+	struct client clients[REMOTE_MAX_CLIENTS] = { 0 };
+	size_t n = 0;
+	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
+	const unsigned char hello[REMOTE_HELLO_LEN] = REMOTE_HELLO;
+	for (;;) {
+		struct pollfd p[REMOTE_MAX_CLIENTS + 1] = { { .fd = lsk, .events = POLLIN } };
+		for (size_t i = 0; i < n; i++)
+			p[i + 1] = (struct pollfd){ .fd = clients[i].sk, .events = POLLIN };
+		int k = poll(p, n + 1, idle_s ? (int)(idle_s * 1000) : -1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			for (size_t i = 0; i < n; i++)
+				close(clients[i].sk);
+			return k == 0 ? error_setx(err, ETIMEDOUT,
+						   "page server `%s`: nobody asked for %u s, and the "
+						   "destination "
+						   "never said it had every page",
+						   where, idle_s)
+				      : error_set(err, errno, "page server `%s`", where);
+		}
+		for (size_t i = n; i-- > 0;) {
+			if (!p[i + 1].revents)
+				continue;
+			int r = serve_one(&clients[i], archive, (uint64_t)st.st_size, token, buf);
+			if (r == 1) {
+				for (size_t j = 0; j < n; j++)
+					close(clients[j].sk);
+				return 0;
+			}
+			if (r < 0) {
+				close(clients[i].sk);
+				clients[i] = clients[--n];
+			}
+		}
+		if (p[0].revents) {
+			int c = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+			uint64_t size = htole64((uint64_t)st.st_size);
+			if (c >= 0 && (n == REMOTE_MAX_CLIENTS || send_all(c, hello, sizeof(hello)) < 0 ||
+				       send_all(c, &size, sizeof(size)) < 0)) {
+				close(c);
+				c = -1;
+			}
+			if (c >= 0) {
+				(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				clients[n++] = (struct client){ c, false };
+			}
+		}
+	}
+}
