@@ -9,6 +9,8 @@
 #   mountinfo     fuzz/seeds/mountinfo: a real /proc/PID/mountinfo
 #   toml          fuzz/seeds/toml: Debian's containers.conf, `containerd config default`, a crio.conf
 #                 with a stasis handler, TOML's string and table forms
+#   archive-serve fuzz/seeds/archive-serve: a migration client's token and requests (read, out of
+#                 range, bye, a wrong token)
 # fuzz/seeds is written by fuzz/make-seeds.c (its header says how) from unit/data.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -191,6 +191,12 @@ void arc_disk_budget_clear(struct arc_disk_budget *b);
  * zstd.c's output: zstd frames (or, without compress, the bytes as they are) written to fd, the
  * file given back to the disk a window behind.  -errno returns (-EIO: zstd failed).
  */
+/*
+ * One client of arc_remote_serve on sk, the archive (size bytes) open as archive: its token, then
+ * its requests, until it says bye (1) or goes or errs (< 0).  For the fuzzer: the server's loop
+ * takes one message of a client at a time.
+ */
+int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token);
 /* One whole zstd frame (src, len) into dst: 0 and its size, or -EBADMSG. */
 int zstd_decode_frame(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len);
 struct zsink;

@@ -258,6 +258,16 @@ static int serve_one(struct client *c, int archive, uint64_t size, const char *t
 	return 0;
 }
 
+int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token)
+{
+	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
+	struct client c = { sk, false };
+	int r;
+	while ((r = serve_one(&c, archive, size, token, buf)) == 0)
+		;
+	return r;
+}
+
 int arc_remote_serve(const char *archive_path, const char *where, const char *token, unsigned idle_s,
 		     void (*ready)(const char *where, void *data), void *data, struct stasis_error **err)
 {
