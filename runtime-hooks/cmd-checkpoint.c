@@ -273,6 +273,12 @@ int cmd_checkpoint(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* runc's --page-server sends CRIU's pages to a CRIU page server during the dump: not ours */
+	if (serve.address && cli_globals.shim_flavour)
+		return cli_usage_error(
+			"checkpoint", "--page-server is not supported as runc's flag (CRIU's pages to a page "
+				      "server during the dump): `stasis checkpoint --export F --page-server` "
+				      "serves a finished archive");
 	if (serve.address && !o.export_path)
 		return cli_usage_error("checkpoint",
 				       "--page-server serves the archive: give --export FILE too");
