@@ -473,6 +473,12 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 		msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : "no pidfd for criu lazy-pages");
 		_exit(1);
 	}
+	/* the pages CRIU restores itself, while the daemon starts (READY follows both) */
+	if (pages && lazy_pages_write_eager(pages, images_dir, &e) < 0) {
+		stop_daemon(g);
+		msg_send(sk, LAZY_ERROR, 0, stasis_error_message(e));
+		_exit(1);
+	}
 	if (wait_listening(g, why, sizeof(why)) < 0) {
 		msg_send(sk, LAZY_ERROR, 0, why);
 		_exit(1);
@@ -594,23 +600,33 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
 		;
 	closep(&theirs);
+	struct lazy_guard *lg = xzalloc(sizeof(*lg));
+	lg->sk = TAKE_FD(ours);
+	*ret = lg;
+	return 0;
+}
+
+int lazy_guard_ready(struct lazy_guard *lg, struct stasis_error **err)
+{
+	if (lg->pid > 0)
+		return 0;
 	struct lazy_msg m;
-	rc = msg_recv(ours, LAZY_LISTEN_MS + 2000, &m);
+	int rc = msg_recv(lg->sk, LAZY_LISTEN_MS + 2000, &m);
 	if (rc < 0)
 		return error_set(err, -rc, "the lazy-pages guard did not start");
 	if (m.kind != LAZY_READY)
 		return error_setx(err, EPROTO, "lazy restore: %s", m.text);
-	struct lazy_guard *lg = xzalloc(sizeof(*lg));
-	lg->sk = TAKE_FD(ours);
 	lg->pid = (pid_t)m.value;
-	*ret = lg;
 	return 0;
 }
 
 int lazy_guard_hold(struct lazy_guard *lg, size_t live_tasks, struct stasis_error **err)
 {
 	struct lazy_msg m;
-	int rc = msg_send(lg->sk, LAZY_HOLD, (int32_t)live_tasks, NULL);
+	int rc = lazy_guard_ready(lg, err);
+	if (rc < 0)
+		return rc;
+	rc = msg_send(lg->sk, LAZY_HOLD, (int32_t)live_tasks, NULL);
 	if (rc == 0)
 		rc = msg_recv(lg->sk, LAZY_UFFD_WAIT_MS + 2000, &m);
 	if (rc < 0)

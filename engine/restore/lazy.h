@@ -27,12 +27,18 @@ struct lazy_source {
 };
 
 /*
- * Forks the guard, which starts the daemon on r's images and work dir; returns once it listens.
+ * Forks the guard, which writes the pages CRIU restores itself (with src) and starts the daemon on
+ * r's images and work dir; returns at once (lazy_guard_ready waits for it).
  * With src the guard serves the pages from the archive to the daemon (`criu lazy-pages
  * --page-server`, from a network namespace of its own); without, the daemon reads r's page images.
  */
 int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
 		     struct lazy_guard **ret, struct stasis_error **err);
+/*
+ * Waits until the guard's daemon listens (and the pages CRIU restores itself are written): before
+ * CRIU starts, which connects to the daemon before its first notification.
+ */
+int lazy_guard_ready(struct lazy_guard *g, struct stasis_error **err);
 /* At CRIU's post-restore notification: the guard takes the live tasks' userfaultfds. */
 int lazy_guard_hold(struct lazy_guard *g, size_t live_tasks, struct stasis_error **err);
 /* The container runs as pid: the guard watches it and the daemon from now on, on its own. */

@@ -372,8 +372,8 @@ static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *dat
 
 /*
  * A lazy restore's pages: served from the archive when each page image can be read at random (a
- * chunk a frame, checked by the manifest), and then only the pages CRIU's restore reads itself are
- * written, sparse; else unpacked for criu lazy-pages to read, with a warning.
+ * chunk a frame, checked by the manifest: the guard then writes the pages CRIU's restore reads
+ * itself, sparse); else unpacked for criu lazy-pages to read, with a warning.
  */
 static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err)
 {
@@ -394,8 +394,6 @@ static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct s
 	}
 	if (rc < 0)
 		return error_adopt(err, &why, rc);
-	if ((rc = lazy_pages_write_eager(pages, r->images_dir, err)) < 0)
-		return rc;
 	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred,
 				     r->o.page_server, r->o.page_server_token };
 	return 0;
@@ -637,8 +635,10 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		o.lazy_pages = true;
 		/* the daemon reads the pages files after the restore: nothing may punch them out */
 		o.auto_dedup = false;
+		/* CRIU connects to the daemon before its first notification: it must listen already */
 		if ((ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) <
-		    0)
+			    0 ||
+		    (ret = lazy_guard_ready(lazy, err)) < 0)
 			goto out;
 		r->lazy = lazy;
 	}
