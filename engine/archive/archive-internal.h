@@ -151,6 +151,19 @@ struct arc_index_member {
 };
 /* the DIGEST_CHUNK pieces a member of size bytes is hashed and framed in (one when empty) */
 #define ARC_CHUNKS(size) ((size) ? ((size) + DIGEST_CHUNK - 1) / DIGEST_CHUNK : 1)
+/*
+ * The index a zstd archive with streamed members ends with (sink.c writes it, index.c reads it):
+ * a skippable frame (RFC 8878 3.1.2, every decoder passes over it) holding its text, then the
+ * text's length (u32, little-endian) and ARC_INDEX_MAGIC, so that it is found from the end.
+ */
+#define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu
+#define ARC_INDEX_MAGIC "STIX"
+#define ARC_INDEX_FOOTER 8 /* the length and the magic */
+/*
+ * Where the index frame starts in a file of file_size bytes whose last ARC_INDEX_FOOTER bytes are
+ * foot: 0 and *ret_frame_at; -ENOENT (no index); -EBADMSG (a length no index has).
+ */
+int arc_index_footer(const unsigned char foot[ARC_INDEX_FOOTER], uint64_t file_size, uint64_t *ret_frame_at);
 struct arc_index {
 	off_t tail;
 	struct arc_index_member *members;

@@ -148,6 +148,15 @@ struct arc_chunks *arc_chunks_free(struct arc_chunks *c)
 	return NULL;
 }
 
+/* where chunk k's bytes start in the file (k == its chunks: where the last ends) */
+static off_t chunk_file_at(const struct arc_deferred *d, size_t k)
+{
+	if (d->n_frames)
+		return d->frames[k];
+	uint64_t in_member = (uint64_t)k * DIGEST_CHUNK;
+	return d->data_at + (off_t)(in_member < d->size ? in_member : d->size);
+}
+
 /* chunk n's bytes into slot, from its frame or straight from the tar */
 static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struct frame_buf *frame,
 		struct stasis_error **err)
@@ -157,10 +166,9 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 				       ? d->size - (uint64_t)n * DIGEST_CHUNK
 				       : DIGEST_CHUNK);
 	slot->len = 0;
+	off_t at = chunk_file_at(d, n), end = chunk_file_at(d, n + 1);
 	if (c->remote && !c->fetched[n]) {
-		off_t from = d->n_frames ? d->frames[n] : d->data_at + (off_t)((uint64_t)n * DIGEST_CHUNK);
-		off_t to = d->n_frames ? d->frames[n + 1] : from + (off_t)want;
-		int r = arc_remote_fetch(c->remote, c->replica, (uint64_t)from, (uint64_t)(to - from), err);
+		int r = arc_remote_fetch(c->remote, c->replica, (uint64_t)at, (uint64_t)(end - at), err);
 		if (r < 0)
 			return error_wrap(err, r, "archive `%s`: member `%s`: chunk %zu", c->path, d->name,
 					  n);
@@ -169,19 +177,16 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 	/* the background pull reads on in order: the disk reads the next chunks while this one is used */
 	size_t ahead = n + 1 + CHUNK_READ_AHEAD < ARC_CHUNKS(d->size) ? n + 1 + CHUNK_READ_AHEAD
 								      : ARC_CHUNKS(d->size);
-	if (n + 1 < ahead) {
-		off_t from = d->n_frames ? d->frames[n + 1] : d->data_at + (off_t)((n + 1) * DIGEST_CHUNK);
-		off_t to = d->n_frames ? d->frames[ahead] : d->data_at + (off_t)(ahead * DIGEST_CHUNK);
-		(void)posix_fadvise(c->fd, from, to - from, POSIX_FADV_WILLNEED);
-	}
+	if (n + 1 < ahead)
+		(void)posix_fadvise(c->fd, end, chunk_file_at(d, ahead) - end, POSIX_FADV_WILLNEED);
 	if (d->n_frames) {
-		size_t len = (size_t)(d->frames[n + 1] - d->frames[n]);
+		size_t len = (size_t)(end - at);
 		if (len > frame->cap) {
 			free(frame->data);
 			frame->data = xmalloc(len);
 			frame->cap = len;
 		}
-		if (pread(c->fd, frame->data, len, d->frames[n]) != (ssize_t)len)
+		if (pread(c->fd, frame->data, len, at) != (ssize_t)len)
 			return error_setx(err, EIO,
 					  "archive `%s`: member `%s`: read its frame %zu (the archive is "
 					  "shorter than its index says)",
@@ -195,8 +200,7 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 					  "frame of its chunk",
 					  c->path, d->name, n);
 	} else {
-		ssize_t got =
-			pread(c->fd, slot->data, want, d->data_at + (off_t)((uint64_t)n * DIGEST_CHUNK));
+		ssize_t got = pread(c->fd, slot->data, want, at);
 		if (got != (ssize_t)want)
 			return error_setx(err, EIO,
 					  "archive `%s`: member `%s`: read bytes %llu to %llu (the "

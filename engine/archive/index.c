@@ -18,8 +18,6 @@
 #include "engine/archive/archive-internal.h"
 #include "engine/archive/digest.h"
 
-#define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu /* as sink.c writes it */
-#define ARC_INDEX_MAGIC "STIX"
 /* far more than any index of ARC_MAX_MEMBERS page images: bigger is not ours */
 #define ARC_INDEX_MAX (16u << 20)
 
@@ -121,21 +119,41 @@ int arc_index_parse(const char *text, size_t len, off_t frame_at, struct arc_ind
 	return 0;
 }
 
+int arc_index_footer(const unsigned char foot[ARC_INDEX_FOOTER], uint64_t file_size, uint64_t *ret_frame_at)
+{
+	if (memcmp(foot + 4, ARC_INDEX_MAGIC, 4) != 0)
+		return -ENOENT;
+	uint32_t len;
+	memcpy(&len, foot, sizeof(len));
+	len = le32toh(len);
+	/* the frame: its 8-byte header, the text, the footer */
+	if (len > ARC_INDEX_MAX || (uint64_t)len + 8 + ARC_INDEX_FOOTER > file_size)
+		return -EBADMSG;
+	*ret_frame_at = file_size - 8 - ARC_INDEX_FOOTER - len;
+	return 0;
+}
+
 int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasis_error **err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return error_set(err, errno, "%s", what);
-	unsigned char foot[8];
-	if (st.st_size < 16 || pread(fd, foot, sizeof(foot), st.st_size - 8) != (ssize_t)sizeof(foot) ||
-	    memcmp(foot + 4, ARC_INDEX_MAGIC, 4) != 0)
-		return -ENOENT;
-	uint32_t len;
-	memcpy(&len, foot, sizeof(len));
-	len = le32toh(len);
-	if (len > ARC_INDEX_MAX || (off_t)len + 16 > st.st_size)
-		return error_setx(err, EBADMSG, "%s: archive index of %" PRIu32 " bytes", what, len);
-	off_t frame_at = st.st_size - 16 - (off_t)len;
+	unsigned char foot[ARC_INDEX_FOOTER];
+	uint64_t at = 0;
+	int r = st.st_size < 16 || pread(fd, foot, sizeof(foot), st.st_size - ARC_INDEX_FOOTER) !=
+					   (ssize_t)sizeof(foot)
+			? -ENOENT
+			: arc_index_footer(foot, (uint64_t)st.st_size, &at);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0) {
+		uint32_t said;
+		memcpy(&said, foot, sizeof(said));
+		return error_setx(err, EBADMSG, "%s: archive index of %" PRIu32 " bytes", what,
+				  le32toh(said));
+	}
+	off_t frame_at = (off_t)at;
+	uint32_t len = (uint32_t)(st.st_size - frame_at - 8 - ARC_INDEX_FOOTER);
 	uint32_t head[2];
 	if (pread(fd, head, sizeof(head), frame_at) != (ssize_t)sizeof(head) ||
 	    le32toh(head[0]) != ZSTD_SKIPPABLE_INDEX || le32toh(head[1]) != len + 8)
@@ -143,6 +161,6 @@ int arc_index_read(int fd, const char *what, struct arc_index *ret, struct stasi
 	cleanup_free char *text = xmalloc(len ? len : 1);
 	if (pread(fd, text, len, frame_at + 8) != (ssize_t)len)
 		return error_setx(err, EIO, "%s: read its index", what);
-	int r = arc_index_parse(text, len, frame_at, ret, err);
+	r = arc_index_parse(text, len, frame_at, ret, err);
 	return r < 0 ? error_wrap(err, r, "%s", what) : 0;
 }

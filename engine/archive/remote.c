@@ -180,27 +180,27 @@ int arc_remote_replicate(struct arc_remote *rm, const char *replica_path, struct
 	/* sparse: only what is fetched takes room */
 	if (ftruncate(fd, (off_t)rm->size) < 0)
 		return error_set(err, errno, "size `%s`", replica_path);
-	/* the index's last 8 bytes (its length, "STIX"), the rest of its frame, then the tail it names */
-	unsigned char foot[8];
+	/* the index's footer, the rest of its frame, then the tail it names */
+	unsigned char foot[ARC_INDEX_FOOTER];
+	uint64_t index_at = 0;
 	int r = rm->size < 16 ? error_setx(err, EBADMSG, "page server `%s`: an archive of %llu bytes",
 					   rm->where, (unsigned long long)rm->size)
-			      : arc_remote_fetch(rm, fd, rm->size - 8, 8, err);
+			      : arc_remote_fetch(rm, fd, rm->size - ARC_INDEX_FOOTER, ARC_INDEX_FOOTER, err);
 	if (r < 0)
 		return r;
-	if (pread(fd, foot, sizeof(foot), (off_t)rm->size - 8) != (ssize_t)sizeof(foot) ||
-	    memcmp(foot + 4, "STIX", 4) != 0)
+	if (pread(fd, foot, sizeof(foot), (off_t)(rm->size - ARC_INDEX_FOOTER)) != (ssize_t)sizeof(foot))
+		return error_set(err, errno ? errno : EIO, "read `%s`", replica_path);
+	r = arc_index_footer(foot, rm->size, &index_at);
+	if (r == -ENOENT)
 		return error_setx(
 			err, EOPNOTSUPP,
 			"page server `%s`: its archive has no index (only a streamed zstd archive can be "
 			"restored from another host)",
 			rm->where);
-	uint32_t len;
-	memcpy(&len, foot, sizeof(len));
-	len = le32toh(len);
-	if ((uint64_t)len + 16 > rm->size)
-		return error_setx(err, EBADMSG, "page server `%s`: an index of %u bytes", rm->where, len);
-	uint64_t index_at = rm->size - 16 - len;
-	if ((r = arc_remote_fetch(rm, fd, index_at, len + 8, err)) < 0)
+	if (r < 0)
+		return error_setx(err, EBADMSG, "page server `%s`: an index of a length no index has",
+				  rm->where);
+	if ((r = arc_remote_fetch(rm, fd, index_at, rm->size - ARC_INDEX_FOOTER - index_at, err)) < 0)
 		return r;
 	cleanup_with(arc_index_clear) struct arc_index idx = { 0 };
 	cleanup_free char *what = xasprintf("the archive page server `%s` serves", rm->where);

@@ -166,13 +166,6 @@ struct verified_feed {
 	struct stasis_error *werr_msg;
 };
 
-/* chunk n, len bytes, against the manifest */
-static int check_chunk(const struct verified_feed *f, unsigned long long n, const unsigned char *buf,
-		       size_t len, struct stasis_error **err)
-{
-	return arc_chunk_check(f->path, f->d, (size_t)n, buf, len, err);
-}
-
 static int write_chunk(const struct verified_feed *f, const unsigned char *buf, size_t len,
 		       struct stasis_error **err)
 {
@@ -201,7 +194,8 @@ static void run_stage(struct verified_feed *f, bool check)
 		struct stasis_error *e = NULL;
 		const unsigned char *buf = f->buf[n % FEED_BUFFERS];
 		size_t len = f->len[n % FEED_BUFFERS];
-		int r = check ? check_chunk(f, n, buf, len, &e) : write_chunk(f, buf, len, &e);
+		int r = check ? arc_chunk_check(f->path, f->d, (size_t)n, buf, len, &e)
+			      : write_chunk(f, buf, len, &e);
 		pthread_mutex_lock(&f->lock);
 		if (r < 0 && !f->werr) {
 			f->werr = r;
@@ -240,7 +234,7 @@ static int hand_over(struct verified_feed *f, struct stasis_error **err)
 	if (!f->threaded) {
 		f->filled++;
 		const unsigned char *buf = f->buf[n % FEED_BUFFERS];
-		int r = check_chunk(f, n, buf, f->len[n % FEED_BUFFERS], err);
+		int r = arc_chunk_check(f->path, f->d, (size_t)n, buf, f->len[n % FEED_BUFFERS], err);
 		return r < 0 ? r : write_chunk(f, buf, f->len[n % FEED_BUFFERS], err);
 	}
 	pthread_mutex_lock(&f->lock);

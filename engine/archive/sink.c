@@ -49,14 +49,9 @@ static const unsigned char ZSTD_RAW_FRAME_PREFIX[] = {
 };
 
 /*
- * The index a zstd archive with streamed members ends with, in a skippable frame (RFC 8878 3.1.2:
- * every decoder passes over it): where the frames after the last streamed member start, and each
- * streamed member's name and size.  A restore reads the small members from there and leaves the
- * pages' frames unread (import.c).  The frame's last 8 bytes are the text's length and a magic, so
- * that it is found from the end of the file.
+ * A restore reads the small members from the tail the index names and leaves the pages' frames
+ * unread (import.c); its format is ZSTD_SKIPPABLE_INDEX's (archive-internal.h).
  */
-#define ZSTD_SKIPPABLE_INDEX 0x184D2A5Bu
-#define ARC_INDEX_MAGIC "STIX"
 
 struct streamed_member {
 	char *name;
