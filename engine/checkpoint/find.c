@@ -47,10 +47,8 @@ int ckpt_find_container(struct ckpt *c, struct stasis_error **err)
 	}
 	if (!c->o.id)
 		return error_setx(err, EINVAL, "no container given (opts.id, or opts.pid with opts.bundle)");
-	bool any = !c->o.runtime || strcmp(c->o.runtime, "auto") == 0;
 	/* restored by stasis with no runtime: its state record is ours */
-	int r = any || strcmp(c->o.runtime, "none") == 0 ? runtime_own_state(c->o.id, &c->state, err)
-							 : -ENOENT;
+	int r = runtime_own_state(c->o.runtime, c->o.id, &c->state, err);
 	if (r != -ENOENT)
 		return r < 0 ? r : refuse_lazy(c, err);
 	r = runtime_state(c->ctx, c->o.runtime, c->o.runtime_root, c->o.id, &c->state, &c->runtime, err);

@@ -403,8 +403,7 @@ int stasis_doctor_container(struct stasis_ctx *ctx, const struct stasis_doctor_o
 	cleanup_with(oci_state_free) struct oci_state *st = NULL;
 	cleanup_free char *rt = NULL;
 	/* one restored by stasis with no runtime first, as stasis checkpoint finds it */
-	bool any = !o.runtime || strcmp(o.runtime, "auto") == 0;
-	int r = any || strcmp(o.runtime, "none") == 0 ? runtime_own_state(o.id, &st, err) : -ENOENT;
+	int r = runtime_own_state(o.runtime, o.id, &st, err);
 	if (r == -ENOENT)
 		r = runtime_state(ctx, o.runtime, o.runtime_root, o.id, &st, &rt, err);
 	if (r < 0)

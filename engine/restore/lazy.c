@@ -565,16 +565,16 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 	 * Beside stasis' state record, whatever the state dir: where `stasis` looks for the container.
 	 * A container the runtime owns keeps nothing of stasis' there: its line has a place of its own.
 	 */
-	cleanup_free char *record = stasis_state_record(r->o.id);
-	cleanup_free char *status_dir = r->o.runtime_owns
-						? xstrdup(STASIS_LAZY_STATUS)
-						: xstrndup(record, (size_t)(strrchr(record, '/') - record));
+	char *status_path = runtime_lazy_status_path(r->o.id, r->o.runtime_owns);
+	cleanup_free char *status_dir =
+		xstrndup(status_path, (size_t)(strrchr(status_path, '/') - status_path));
 	int rc = mkdir_p(status_dir, 0700, err);
-	if (rc < 0)
+	if (rc < 0) {
+		free(status_path);
 		return rc;
+	}
 	struct guard g = {
-		.status_path = r->o.runtime_owns ? xasprintf("%s/%s", status_dir, r->o.id)
-						 : xasprintf("%s/" STATE_DIR_LAZY_PAGES, status_dir),
+		.status_path = status_path,
 		.id = xstrdup(r->o.id),
 		.native_cgroup = r->native_cgroup,
 		.work_dir = xstrdup(r->work_dir),

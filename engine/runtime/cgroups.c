@@ -81,24 +81,3 @@ void runtime_remove_cgroups(const char *id)
 	/* an empty cgroup goes; one with tasks stays (rmdir refuses it) */
 	for_each_cgroup(id, remove_dir, NULL);
 }
-
-bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path)
-{
-	char *paths[] = {
-		xasprintf(STASIS_STATE_ROOT "/%s/" STATE_DIR_LAZY_PAGES, id),
-		xasprintf(STASIS_LAZY_STATUS "/%s", id),
-	};
-	bool fetching = false;
-	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
-		cleanup_free char *text = NULL;
-		size_t len = 0;
-		long who = 0;
-		if (!fetching && read_file_capped(paths[i], 4096, &text, &len, NULL) == 0 &&
-		    sscanf(text, "fetching: container %ld,", &who) == 1 && who == (long)pid) {
-			fetching = true;
-			*ret_path = TAKE_PTR(paths[i]);
-		}
-		free(paths[i]);
-	}
-	return fetching;
-}

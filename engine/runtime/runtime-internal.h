@@ -60,10 +60,11 @@ int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *r
 /* Whether runtime has checkpoint/restore at all: `<runtime> checkpoint --help` succeeds (podman's probe). */
 bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime);
 /*
- * The state record of a container stasis restored with no runtime (STASIS_STATE_ROOT/<id>/state.json):
- * 0, -ENOENT (none, err untouched), -ESRCH (its process is gone), or an error reading it.
+ * The state record of a container stasis restored with no runtime (STASIS_STATE_ROOT/<id>/state.json),
+ * looked for when runtime is NULL, "auto" or "none": 0, -ENOENT (none, or another runtime asked
+ * for; err untouched), -ESRCH (its process is gone), or an error reading it.
  */
-int runtime_own_state(const char *id, struct oci_state **ret, struct stasis_error **err);
+int runtime_own_state(const char *runtime, const char *id, struct oci_state **ret, struct stasis_error **err);
 /* The container's state from runtime (or, with NULL/"auto", from runc then crun). */
 int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *id,
 		  struct oci_state **ret, char **ret_runtime, struct stasis_error **err);
@@ -111,9 +112,13 @@ int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n);
  */
 int runtime_cgroup_kill(const char *id, int timeout_ms);
 /*
+ * Where a lazy restore's guard writes its line: STATE_DIR_LAZY_PAGES beside the state record, or
+ * STASIS_LAZY_STATUS/<id> for a container its runtime owns (stasis keeps no state dir of it).
+ */
+char *runtime_lazy_status_path(const char *id, bool runtime_owns);
+/*
  * Whether a lazy restore is still bringing the memory of container id, running as pid, back: its
- * guard's line (STATE_DIR_LAZY_PAGES beside the state record, or STASIS_LAZY_STATUS/<id> for a
- * container its runtime owns) says `fetching: container <pid>, ...`.  *ret_path: that file.
+ * guard's line says `fetching: container <pid>, ...`.  *ret_path: that file.
  */
 bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path);
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,8 +182,10 @@ bool runtime_can_checkpoint(const struct stasis_ctx *ctx, const char *runtime)
 	return runtime_runv(ctx, argv, &out, &e) == 0;
 }
 
-int runtime_own_state(const char *id, struct oci_state **ret, struct stasis_error **err)
+int runtime_own_state(const char *runtime, const char *id, struct oci_state **ret, struct stasis_error **err)
 {
+	if (runtime && strcmp(runtime, "auto") != 0 && strcmp(runtime, "none") != 0)
+		return -ENOENT;
 	cleanup_free char *own = stasis_state_record(id);
 	if (access(own, F_OK) < 0)
 		return -ENOENT;
@@ -224,4 +227,28 @@ int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char 
 		"container `%s`: neither runc nor crun knows it (give opts.runtime and opts.runtime_root, or "
 		"opts.pid and opts.bundle)",
 		id);
+}
+
+char *runtime_lazy_status_path(const char *id, bool runtime_owns)
+{
+	return runtime_owns ? xasprintf(STASIS_LAZY_STATUS "/%s", id)
+			    : xasprintf(STASIS_STATE_ROOT "/%s/" STATE_DIR_LAZY_PAGES, id);
+}
+
+bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path)
+{
+	char *paths[] = { runtime_lazy_status_path(id, false), runtime_lazy_status_path(id, true) };
+	bool fetching = false;
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		long who = 0;
+		if (!fetching && read_file_capped(paths[i], 4096, &text, &len, NULL) == 0 &&
+		    sscanf(text, "fetching: container %ld,", &who) == 1 && who == (long)pid) {
+			fetching = true;
+			*ret_path = TAKE_PTR(paths[i]);
+		}
+		free(paths[i]);
+	}
+	return fetching;
 }
