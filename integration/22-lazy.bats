@@ -85,7 +85,13 @@ lazy_restore() {
 	assert_output --regexp '^fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
 }
 
-# the container NAME was killed for what failed, and nothing of its restore is left
+# no cgroup /stasis/NAME is left in any hierarchy
+cgroups_gone() {
+	! ls -d /sys/fs/cgroup/stasis/"$1" /sys/fs/cgroup/*/stasis/"$1" 2>/dev/null | grep -q .
+}
+
+# the container NAME was killed for what failed, and nothing of its restore is left: not its
+# cgroups either, which the helpers had joined and left before they killed it
 assert_killed_for() {
 	local name=$1 pid=$2 why=$3
 	wait_for 100 lazy_status_is "$name" failed
@@ -94,6 +100,12 @@ assert_killed_for() {
 	assert_output --partial "the container was killed"
 	wait_for 50 pid_gone "$pid"
 	wait_for 50 lazy_helpers_gone "$name"
+	wait_for 50 cgroups_gone "$name"
+}
+
+# process PID is in the cgroup /stasis/NAME of hierarchy CONTROLLER
+in_cgroup() {
+	grep -Eq "^[0-9]+:([^:]*,)?$3(,[^:]*)?:/stasis/$2\$" "/proc/$1/cgroup"
 }
 
 @test "a lazy restore runs at once, brings every page in from the archive, and its memory verifies" {
@@ -102,6 +114,14 @@ assert_killed_for() {
 	cp "$FX/lz0.tar.zst" "$OUT/gone.tar.zst"
 	lazy_restore "$OUT/gone.tar.zst" lz-all
 	rm "$OUT/gone.tar.zst"
+	# the helpers are accounted to the container (its memory and cpu cgroups), but take none of
+	# its pids
+	for helper in guard watchdog "criu lazy-pages"; do
+		hpid=$(helper_pid lz-all "$helper")
+		in_cgroup "$hpid" lz-all memory
+		in_cgroup "$hpid" lz-all cpu
+		! in_cgroup "$hpid" lz-all pids
+	done
 	# its memory is not all back: a checkpoint now would dump what is not there
 	run "$STASIS" checkpoint --export "$OUT/again.tar.zst" lz-all
 	assert_failure
@@ -207,6 +227,10 @@ assert_killed_for() {
 	assert_success
 	assert_equal "$(crun state lz-shim | jq -r .status)" running
 	[ ! -e /run/stasis/lz-shim ]
+	# the guard is in crun's memory cgroup of the container, whatever crun named it
+	guard=$(sed -n 's/.*guard \([0-9]*\).*/\1/p' /run/stasis/@lazy/lz-shim)
+	assert_equal "$(grep -E '^[0-9]+:memory:' "/proc/$guard/cgroup")" \
+		"$(grep -E '^[0-9]+:memory:' "/proc/$(crun state lz-shim | jq -r .pid)/cgroup")"
 	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shim
 	wait_for 50 counter_above "$data" $((before + 3))
 	run verify_workload "$data" "$(crun state lz-shim | jq -r .pid)"

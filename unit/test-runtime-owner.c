@@ -2,7 +2,8 @@
 /*
  * What stasis owns and how it knows (engine/runtime/owner.c): container ids as the runtimes take
  * them, the ownership record, the state directory marker, and clearing a state directory, which
- * touches only one marked for the container (a directory that merely looks like one is left alone).
+ * touches only one marked for the container (a directory that merely looks like one is left alone);
+ * and where a process' cgroups are on the host, which a lazy restore's helpers join.
  */
 #include "unit/unit.h"
 
@@ -20,6 +21,7 @@
 #include "common/xalloc.h"
 #include "engine/runtime/runtime-internal.h"
 #include "include/stasis.h"
+#include "mounts/mounts.h"
 
 static void put(const char *dir, const char *name, const char *text)
 {
@@ -258,6 +260,52 @@ static void public_calls_refuse_first(void **state)
 	free(top);
 }
 
+struct seen_dirs {
+	char text[1024];
+};
+
+static void note_dir(const char *controllers, const char *dir, void *data)
+{
+	struct seen_dirs *s = data;
+	size_t len = strlen(s->text);
+	snprintf(s->text + len, sizeof(s->text) - len, "%s=%s\n", controllers, dir);
+}
+
+/* a hybrid host: v1 controllers (one pair mounted together), a named hierarchy, a unified one */
+static void cgroup_dirs_of_a_process(void **state)
+{
+	(void)state;
+	static const char mountinfo[] =
+		"30 20 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+		"31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+		"32 30 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+		"33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+		"34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+		/* a mount of part of the pids hierarchy only: what is not below its root is not there */
+		"35 30 0:31 /other /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+		"36 30 0:32 /stasis /mnt/freezer rw - cgroup cgroup rw,freezer\n";
+	struct mnt_table t = { 0 };
+	assert_int_equal(mnt_table_parse(mountinfo, "mountinfo", &t, NULL), 0);
+	char proc_cgroup[] = "12:freezer:/stasis/web\n"
+			     "11:pids:/stasis/web\n"
+			     "10:memory:/stasis/web\n"
+			     "9:cpu,cpuacct:/stasis/web\n"
+			     "8:blkio:/stasis/web\n"
+			     "7:hugetlb:/\n"
+			     "1:name=systemd:/stasis/web\n"
+			     "0::/stasis/web\n"
+			     "garbage\n";
+	struct seen_dirs seen = { "" };
+	runtime_cgroup_dirs_in(proc_cgroup, &t, note_dir, &seen);
+	/* blkio: no mount here; hugetlb: the root, no container's own; pids: not below the mount's root */
+	assert_string_equal(seen.text, "freezer=/mnt/freezer/web\n"
+				       "memory=/sys/fs/cgroup/memory/stasis/web\n"
+				       "cpu,cpuacct=/sys/fs/cgroup/cpu,cpuacct/stasis/web\n"
+				       "name=systemd=/sys/fs/cgroup/systemd/stasis/web\n"
+				       "=/sys/fs/cgroup/unified/stasis/web\n");
+	mnt_table_clear(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +314,7 @@ int main(void)
 		cmocka_unit_test(state_dir_marker),
 		cmocka_unit_test(clearing_touches_only_what_is_marked),
 		cmocka_unit_test(public_calls_refuse_first),
+		cmocka_unit_test(cgroup_dirs_of_a_process),
 	};
 	return cmocka_run_group_tests_name("runtime-owner", tests, NULL, NULL);
 }

@@ -28,37 +28,18 @@ static unsigned long ns_inode(pid_t pid, const char *ns)
 	return stat(p, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
-/* /proc/PID/cgroup has a line a hierarchy: a few KiB; more is not the kernel's file */
-#define PROC_CGROUP_MAX (1u << 20)
+static void take_freezer(const char *controllers, const char *dir, void *data)
+{
+	char **out = data;
+	if (!*out && *controllers && mnt_option_has(controllers, "freezer"))
+		*out = xstrdup(dir);
+}
 
 /* The container's freezer cgroup on the host (cgroup v1), for CRIU's freeze_cgroup. */
 static char *find_freezer(pid_t pid)
 {
-	cleanup_free char *cg_path = xasprintf("/proc/%d/cgroup", (int)pid);
-	cleanup_free char *cg = NULL;
-	if (read_file_capped(cg_path, PROC_CGROUP_MAX, &cg, NULL, NULL) < 0)
-		return NULL;
-	const char *line = strstr(cg, ":freezer:");
-	if (!line)
-		return NULL;
-	const char *rel = line + strlen(":freezer:");
-	cleanup_free char *relpath = xstrndup(rel, strcspn(rel, "\n"));
-	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
-	if (mnt_table_load(0, &t, NULL) < 0)
-		return NULL;
 	char *out = NULL;
-	for (size_t i = 0; i < t.n && !out; i++) {
-		if (strcmp(t.e[i].fstype, "cgroup") || !strstr(t.e[i].super_opts, "freezer"))
-			continue;
-		const char *root = t.e[i].root;
-		const char *sub = relpath;
-		if (strcmp(root, "/") != 0 && strncmp(relpath, root, strlen(root)) == 0)
-			sub = relpath + strlen(root);
-		/* a hierarchy's root is every process' freezer, never a container's own */
-		if (!*sub || strcmp(sub, "/") == 0)
-			return NULL;
-		out = xasprintf("%s%s", t.e[i].mountpoint, sub);
-	}
+	(void)runtime_cgroup_dirs(pid, take_freezer, &out);
 	return out;
 }
 

@@ -147,9 +147,16 @@ static void status_write(const struct guard *g, const char *fmt, ...)
 	(void)write_file_atomic(g->status_path, text, strlen(text), 0644, 0, NULL);
 }
 
-/* SIGKILL to the container: its tree through its own cgroup when the restore made it, else its init */
+/*
+ * SIGKILL to the container: its tree through its own cgroup when the restore made it, else its
+ * init.  The caller and the daemon leave the container's cgroups first: a cgroup's kill would take
+ * them too, before the container's tasks maybe, and their cgroups could not go while they run.
+ */
 static void kill_container(const struct guard *g)
 {
+	runtime_cgroup_leave(getpid());
+	if (g->daemon > 0)
+		runtime_cgroup_leave(g->daemon);
 	if (g->init_pidfd >= 0)
 		(void)pidfd_send_signal(g->init_pidfd, SIGKILL, NULL, 0);
 	if (g->native_cgroup)
@@ -242,8 +249,10 @@ static _Noreturn void watchdog_main(struct guard *g, pid_t guard_pid, int guard_
 		;
 	char done = 0;
 	/* the guard writes its word before it exits: read what is there, whichever woke us */
-	if (read(done_fd, &done, 1) == 1 && done == 'd')
+	if (read(done_fd, &done, 1) == 1 && done == 'd') {
+		runtime_cgroup_leave(getpid());
 		_exit(0);
+	}
 	kill_container(g);
 	kill(g->daemon, SIGKILL);
 	status_write(g,
@@ -309,9 +318,25 @@ static int cmp_fd(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-/* The container runs: the watchdog starts, the status says so, and the restore hears it. */
+/*
+ * The container runs: the guard and the daemon join its cgroups (the watchdog, forked next, is born
+ * there), the watchdog starts, the status says so, and the restore hears it (with why the helpers
+ * stay outside, if they do).  Not its pids cgroup: the helpers' tasks must not take the container's.
+ */
 static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 {
+	char warning[256] = "";
+	int cg = runtime_cgroup_enter(g->init, getpid(), "pids");
+	if (cg == 0 && g->daemon > 0)
+		cg = runtime_cgroup_enter(g->init, g->daemon, "pids");
+	if (cg < 0) {
+		runtime_cgroup_leave(getpid());
+		if (g->daemon > 0)
+			runtime_cgroup_leave(g->daemon);
+		snprintf(warning, sizeof(warning),
+			 "the lazy-pages helpers are not accounted to the container: its cgroups: %s",
+			 strerror(-cg));
+	}
 	int pipefd[2];
 	pid_t self = getpid();
 	int self_pidfd = pidfd_open(self, 0);
@@ -344,7 +369,7 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 	status_write(g, "fetching: container %d, guard %d, watchdog %d, criu lazy-pages %d", (int)g->init,
 		     (int)self, (int)w, (int)g->daemon);
 	/* the restore returns once the status says so: whoever reads it next sees this or later */
-	msg_send(sk, LAZY_WATCHING, 0, NULL);
+	msg_send(sk, LAZY_WATCHING, 0, warning[0] ? warning : NULL);
 	*ret_done_fd = pipefd[1];
 	return 0;
 }
@@ -356,6 +381,8 @@ static _Noreturn void guard_exit(struct guard *g, int done_fd, int code)
 		(void)!write(done_fd, "d", 1);
 	cleanup_free char *sock = xasprintf("%s/" CRIU_LAZY_PAGES_SOCKET, g->work_dir);
 	(void)unlink(sock);
+	/* not even as a zombie that this host's init is slow to reap: the cgroups may go at once */
+	runtime_cgroup_leave(getpid());
 	_exit(code);
 }
 
@@ -636,9 +663,10 @@ int lazy_guard_hold(struct lazy_guard *lg, size_t live_tasks, struct stasis_erro
 	return 0;
 }
 
-int lazy_guard_running(struct lazy_guard *lg, pid_t pid, struct stasis_error **err)
+int lazy_guard_running(struct lazy_guard *lg, pid_t pid, char **ret_warning, struct stasis_error **err)
 {
 	struct lazy_msg m;
+	*ret_warning = NULL;
 	int rc = msg_send(lg->sk, LAZY_RUNNING, (int32_t)pid, NULL);
 	if (rc == 0)
 		rc = msg_recv(lg->sk, LAZY_UFFD_WAIT_MS, &m);
@@ -647,6 +675,8 @@ int lazy_guard_running(struct lazy_guard *lg, pid_t pid, struct stasis_error **e
 	if (rc < 0)
 		return error_set(err, -rc, "lazy restore: the guard (pid %d) does not watch the container",
 				 (int)lg->pid);
+	if (m.text[0])
+		*ret_warning = xstrdup(m.text);
 	closep(&lg->sk);
 	lg->sk = -1;
 	return 0;

@@ -41,8 +41,11 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 int lazy_guard_ready(struct lazy_guard *g, struct stasis_error **err);
 /* At CRIU's post-restore notification: the guard takes the live tasks' userfaultfds. */
 int lazy_guard_hold(struct lazy_guard *g, size_t live_tasks, struct stasis_error **err);
-/* The container runs as pid: the guard watches it and the daemon from now on, on its own. */
-int lazy_guard_running(struct lazy_guard *g, pid_t pid, struct stasis_error **err);
+/*
+ * The container runs as pid: the guard and the daemon join its cgroups, and watch it from now on,
+ * on their own.  *ret_warning: why they could not join (malloc'ed; NULL when they did).
+ */
+int lazy_guard_running(struct lazy_guard *g, pid_t pid, char **ret_warning, struct stasis_error **err);
 /* Before lazy_guard_running: the restore failed, and the guard stops the daemon and leaves. */
 struct lazy_guard *lazy_guard_free(struct lazy_guard *g);
 DEFINE_CLEANUP(struct lazy_guard *, lazy_guard_free)

@@ -658,8 +658,12 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	}
 	if (ret == 0)
 		r->pid = r->native_pid = res.restored_pid;
-	if (ret == 0 && lazy)
-		ret = lazy_guard_running(lazy, r->pid, err);
+	if (ret == 0 && lazy) {
+		cleanup_free char *warning = NULL;
+		ret = lazy_guard_running(lazy, r->pid, &warning, err);
+		if (warning)
+			restore_warn(r, "%s", warning);
+	}
 	if (ret < 0)
 		goto out;
 	if (r->o.pid_file) {

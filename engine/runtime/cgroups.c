@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The cgroups stasis makes for a container it restores without a runtime: their tasks, and their removal. */
+/*
+ * The cgroups stasis makes for a container it restores without a runtime: their tasks, and their
+ * removal; and any process' cgroups on the host, which a lazy restore's helpers join.
+ */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +18,7 @@
 #include "common/xalloc.h"
 #include "engine/engine-internal.h"
 #include "engine/runtime/runtime-internal.h"
+#include "mounts/mounts.h"
 
 /*
  * Calls fn with each directory the cgroups of container id may have: STASIS_CGROUP_PARENT/id in
@@ -80,4 +87,107 @@ void runtime_remove_cgroups(const char *id)
 {
 	/* an empty cgroup goes; one with tasks stays (rmdir refuses it) */
 	for_each_cgroup(id, remove_dir, NULL);
+}
+
+/* /proc/PID/cgroup has a line a hierarchy: a few KiB; more is not the kernel's file */
+#define PROC_CGROUP_MAX (1u << 20)
+
+/* whether every item of a v1 hierarchy's list (cpu,cpuacct; name=systemd) is among a mount's options */
+static bool hierarchy_mounted_as(const char *controllers, const char *super_opts)
+{
+	cleanup_free char *copy = xstrdup(controllers);
+	char *save = NULL;
+	for (char *c = strtok_r(copy, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (!mnt_option_has(super_opts, c))
+			return false;
+	return true;
+}
+
+/* where this mount namespace has the cgroup PATH of a hierarchy (controllers "": the unified one) */
+static char *hierarchy_dir(const struct mnt_table *t, const char *controllers, const char *path)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct mnt_info *m = &t->e[i];
+		bool v2 = !*controllers;
+		if (strcmp(m->fstype, v2 ? "cgroup2" : "cgroup") != 0 ||
+		    (!v2 && !hierarchy_mounted_as(controllers, m->super_opts)))
+			continue;
+		/* a mount of a part of the hierarchy (its root below /) holds only what is below it */
+		size_t root_len = strcmp(m->root, "/") == 0 ? 0 : strlen(m->root);
+		if (root_len &&
+		    (strncmp(path, m->root, root_len) || (path[root_len] && path[root_len] != '/')))
+			continue;
+		return xasprintf("%s%s", m->mountpoint, path + root_len);
+	}
+	return NULL;
+}
+
+void runtime_cgroup_dirs_in(char *proc_cgroup, const struct mnt_table *t, runtime_cgroup_dir_fn fn,
+			    void *data)
+{
+	char *save = NULL;
+	for (char *line = strtok_r(proc_cgroup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* ID:CONTROLLERS:PATH, the path relative to our cgroup namespace's root */
+		char *controllers = strchr(line, ':');
+		char *path = controllers ? strchr(controllers + 1, ':') : NULL;
+		if (!path)
+			continue;
+		*path++ = '\0';
+		controllers++;
+		/* a hierarchy's root holds every process not put elsewhere: no container's own */
+		if (path[0] != '/' || !path[1])
+			continue;
+		cleanup_free char *dir = hierarchy_dir(t, controllers, path);
+		if (dir)
+			fn(controllers, dir, data);
+	}
+}
+
+int runtime_cgroup_dirs(pid_t pid, runtime_cgroup_dir_fn fn, void *data)
+{
+	cleanup_free char *cg_path = xasprintf("/proc/%d/cgroup", (int)pid);
+	cleanup_free char *text = NULL;
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	int r = read_file_capped(cg_path, PROC_CGROUP_MAX, &text, NULL, NULL);
+	if (r < 0 || (r = mnt_table_load(0, &t, NULL)) < 0)
+		return r;
+	runtime_cgroup_dirs_in(text, &t, fn, data);
+	return 0;
+}
+
+struct cgroup_move {
+	pid_t who;
+	const char *skip;
+	int error;
+};
+
+static void move_into(const char *controllers, const char *dir, void *data)
+{
+	struct cgroup_move *m = data;
+	if (m->skip && *controllers && mnt_option_has(controllers, m->skip))
+		return;
+	cleanup_free char *procs = xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *text = xasprintf("%d", (int)m->who);
+	cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if ((fd < 0 || write(fd, text, strlen(text)) < 0) && !m->error)
+		m->error = -errno;
+}
+
+int runtime_cgroup_enter(pid_t of, pid_t who, const char *skip_controller)
+{
+	struct cgroup_move m = { who, skip_controller, 0 };
+	int r = runtime_cgroup_dirs(of, move_into, &m);
+	return r < 0 ? r : m.error;
+}
+
+void runtime_cgroup_leave(pid_t who)
+{
+	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
+	if (mnt_table_load(0, &t, NULL) < 0)
+		return;
+	struct cgroup_move m = { who, NULL, 0 };
+	for (size_t i = 0; i < t.n; i++)
+		if ((strcmp(t.e[i].fstype, "cgroup") == 0 || strcmp(t.e[i].fstype, "cgroup2") == 0) &&
+		    strcmp(t.e[i].root, "/") == 0)
+			move_into("", t.e[i].mountpoint, &m);
 }

@@ -112,6 +112,24 @@ int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n);
  */
 int runtime_cgroup_kill(const char *id, int timeout_ms);
 /*
+ * Calls fn with each cgroup process pid is in, one a hierarchy: its controllers ("cpu,cpuacct",
+ * "name=systemd"; "" for the unified hierarchy) and its directory where this mount namespace has
+ * that hierarchy.  A hierarchy's root is left out (no container's own).  0, or -errno of reading.
+ */
+typedef void (*runtime_cgroup_dir_fn)(const char *controllers, const char *dir, void *data);
+int runtime_cgroup_dirs(pid_t pid, runtime_cgroup_dir_fn fn, void *data);
+struct mnt_table;
+/* The same from /proc/PID/cgroup's text (changed in place) and a mount table (mounts/mounts.h). */
+void runtime_cgroup_dirs_in(char *proc_cgroup, const struct mnt_table *t, runtime_cgroup_dir_fn fn,
+			    void *data);
+/*
+ * Moves process who (all its threads) into the cgroups of process of, but skip_controller's
+ * hierarchy (NULL: none skipped): 0, or -errno of the first one it could not enter.
+ */
+int runtime_cgroup_enter(pid_t of, pid_t who, const char *skip_controller);
+/* Moves process who to the root of every cgroup hierarchy mounted here: its cgroups can go. */
+void runtime_cgroup_leave(pid_t who);
+/*
  * Where a lazy restore's guard writes its line: STATE_DIR_LAZY_PAGES beside the state record, or
  * STASIS_LAZY_STATUS/<id> for a container its runtime owns (stasis keeps no state dir of it).
  */
