@@ -47,6 +47,7 @@ struct stasis_ctx {
 	char **runtime_args;	     /* NULL-terminated, never NULL */
 	bool have_version;	     /* info's version fields */
 	bool have_info;		     /* and its features */
+	int nftables_lock;	     /* whether CRIU locks with nftables here: 1, 0; -1 unknown yet */
 	struct stasis_criu_info info;
 	/* set by stasis_ctx_cancel(), from a signal handler too: once set, it stays set */
 	volatile sig_atomic_t cancelled;

@@ -277,6 +277,15 @@ struct stasis_checkpoint_opts {
 	 * short when the container is left running and stasis cannot hold it (no freezer).
 	 */
 	bool staged;
+	/*
+	 * How CRIU keeps packets away from the container's network namespace while it dumps (so that
+	 * no connection arrives or is reset meanwhile): "iptables", "nftables", "skip" (nothing: a
+	 * connection that arrives may fail the dump, a peer may see a reset), or NULL/"auto":
+	 * nftables when this CRIU can lock with it here, else iptables.  The images name the method,
+	 * and the restore unlocks with it: restoring an nftables-locked checkpoint needs a CRIU built
+	 * with nftables (CRIU's packages usually are).
+	 */
+	const char *network_lock;
 };
 
 /*
@@ -641,6 +650,11 @@ struct stasis_inspect {
 	size_t n_rootfs_changed;
 	const char *const *rootfs_deleted; /* with ROOTFS_DIFF: deleted.files */
 	size_t n_rootfs_deleted;
+	/*
+	 * How the dump locked the container's network ("iptables", "nftables", "skip"), which a
+	 * restore undoes the same way (nftables needs a CRIU built with it); NULL: not said (iptables)
+	 */
+	const char *network_lock;
 };
 
 /*

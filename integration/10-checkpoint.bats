@@ -14,6 +14,7 @@ setup() {
 teardown() {
 	"$STASIS" delete --force --state-dir "$OUT/state" ck2-r >/dev/null 2>&1 || true
 	"$STASIS" delete --force --state-dir "$OUT/state-s" ck2-s >/dev/null 2>&1 || true
+	"$STASIS" delete --force ck1-r >/dev/null 2>&1 || true
 	stop_container ck1
 	stop_container ck2
 	rm -rf "$OUT"
@@ -155,6 +156,43 @@ tmp/"
 	assert_counting ck1 3
 	run verify_workload "$dir/data" "$(container_pid runc ck1)"
 	assert_output --regexp '^OK'
+}
+
+# no lock of CRIU's is left in the network namespace of process PID: packets flow there (a lock
+# drops every packet without CRIU's mark, on loopback too)
+network_unlocked() {
+	nsenter -t "$1" -n busybox ping -c 1 -W 2 127.0.0.1 >/dev/null
+}
+
+@test "--network-lock: nftables by default where CRIU can, iptables or skip when asked, a wrong name refused first; restored unlocked" {
+	start_container runc ck1
+	dir=$CT_BASE/ck1
+	"$STASIS" checkpoint --leave-running --export "$OUT/nft.tar.zst" ck1
+	run "$STASIS" inspect "$OUT/nft.tar.zst"
+	assert_output --partial "network lock nftables"
+	# the images hold the lock as it was: nftables' table of CRIU's in the network namespace
+	tar -xOf "$OUT/nft.tar.zst" --wildcards 'checkpoint/nftables-*.img' | grep -q "^table inet CRIU"
+	"$STASIS" checkpoint --leave-running --network-lock skip --export "$OUT/skip.tar.zst" ck1
+	run "$STASIS" inspect --format json "$OUT/skip.tar.zst"
+	assert_output --partial '"network_lock": "skip"'
+	run "$STASIS" checkpoint --network-lock pf --export "$OUT/bad.tar.zst" ck1
+	assert_failure
+	assert_output --partial "opts.network_lock \`pf\`: expected iptables, nftables, skip or auto"
+	[ ! -e "$OUT/bad.tar.zst" ]
+	assert_counting ck1 2
+	network_unlocked "$(container_pid runc ck1)"
+	"$STASIS" checkpoint --network-lock iptables --export "$OUT/ipt.tar.zst" ck1
+	run "$STASIS" inspect "$OUT/ipt.tar.zst"
+	assert_output --partial "network lock iptables"
+	stop_container_keep_data ck1
+	before=$(read_counter "$dir/data")
+	restore_as "$OUT/ipt.tar.zst" ck1-r "$dir/data" --runtime none
+	assert_success
+	pid=$(jq -r .pid /run/stasis/ck1-r/state.json)
+	wait_for 50 counter_above "$dir/data" $((before + 3))
+	run verify_workload "$dir/data" "$pid"
+	assert_output --regexp '^OK'
+	network_unlocked "$pid"
 }
 
 @test "--print-stats: checkpoint and restore print podman's JSON shape with CRIU's figures and stasis' phases and sizes" {

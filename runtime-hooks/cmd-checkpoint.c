@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		   "      --file-locks           checkpoint file locks\n"
 		   "      --link-remap           allow link remapping of deleted-but-open files\n"
 		   "      --manage-cgroups-mode MODE  soft (default), full, strict or ignore\n"
+		   "      --network-lock METHOD  how CRIU keeps packets out while it dumps: nftables\n"
+		   "                             (default when CRIU can here), iptables, or skip\n"
 		   "      --pre-dump             pre-dump memory only (needs kernel memory tracking)\n"
 		   "      --parent-path DIR      pre-dump parent images, relative to --image-path\n"
 		   "      --ignore-rootfs        leave the rootfs diff out of the archive\n"
@@ -113,6 +115,7 @@ int cmd_checkpoint(int argc, char **argv)
 		O_PAGE_SERVER,
 		O_PAGE_SERVER_TOKEN,
 		O_PAGE_SERVER_TIMEOUT,
+		O_NETWORK_LOCK,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -127,6 +130,7 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "file-locks", no_argument, NULL, O_LOCKS },
 		{ "link-remap", no_argument, NULL, O_LINK_REMAP },
 		{ "manage-cgroups-mode", required_argument, NULL, O_CG_MODE },
+		{ "network-lock", required_argument, NULL, O_NETWORK_LOCK },
 		{ "pre-dump", no_argument, NULL, O_PRE_DUMP },
 		{ "parent-path", required_argument, NULL, O_PARENT },
 		{ "ignore-rootfs", no_argument, NULL, O_IGNORE_ROOTFS },
@@ -197,6 +201,9 @@ int cmd_checkpoint(int argc, char **argv)
 			break;
 		case O_CG_MODE:
 			o.manage_cgroups_mode = optarg;
+			break;
+		case O_NETWORK_LOCK:
+			o.network_lock = optarg;
 			break;
 		case O_PRE_DUMP:
 			o.pre_dump = true;

@@ -135,7 +135,8 @@ static void print_human(const struct stasis_inspect *in)
 	printf("image         %s\n", or_dash(in->image));
 	printf("runtime       %s  engine %s\n", or_dash(in->runtime), or_dash(in->engine));
 	printf("created       %s  checkpointed %s\n", or_dash(in->created), or_dash(in->checkpointed));
-	printf("CRIU          %s (image format %u)\n", or_dash(in->criu_version), in->img_version);
+	printf("CRIU          %s (image format %u, network lock %s)\n", or_dash(in->criu_version),
+	       in->img_version, in->network_lock ? in->network_lock : "iptables");
 	printf("size          %s of images, %s of them memory pages; rootfs diff %s\n", total, pages, diff);
 	printf("processes     %zu\n", in->n_processes);
 	if (in->what & STASIS_INSPECT_STATS) {

@@ -127,6 +127,10 @@ static void peer_dump_with_notify(int sk)
 	/* the page server socket goes as criu_opts.ps.fd (field 11, 4) */
 	if (!req->opts->ps || !req->opts->ps->has_fd || req->opts->ps->fd != 9)
 		_exit(10);
+	/* the network lock as CRIU's RPC numbers it (nftables = 2), sent only when asked */
+	if (!req->opts->has_network_lock ||
+	    req->opts->network_lock != STASIS_WIRE__CRIU_NETWORK_LOCK_METHOD__NFTABLES)
+		_exit(11);
 	const char *scripts[] = { "orphan-pts-master", "post-dump" };
 	for (int i = 0; i < 2; i++) {
 		StasisWire__CriuNotify n = STASIS_WIRE__CRIU_NOTIFY__INIT;
@@ -193,6 +197,7 @@ static void notify_and_fd(void **state)
 	o.images_dir_fd = 7;
 	o.pid = 1234;
 	o.ps_fd = 9;
+	o.network_lock = RPC_NETLOCK_NFTABLES;
 	const char *ext[] = { "mnt[/data]:/data" };
 	o.external = ext;
 	o.n_external = 1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/criu/rpc.h"
 #include "include/stasis.h"
 #include "mounts/mounts.h"
 #include "oci/oci.h"
@@ -60,6 +61,7 @@ struct ckpt {
 	struct arc_writer *writer;
 	uint64_t streamed_bytes;
 	char *freezer;
+	enum rpc_network_lock network_lock; /* from opts.network_lock, decided before anything is frozen */
 };
 
 void ckpt_warn(struct ckpt *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

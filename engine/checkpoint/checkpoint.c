@@ -200,7 +200,7 @@ int stasis_checkpoint(struct stasis_ctx *ctx, const struct stasis_checkpoint_opt
 		goto out;
 	}
 	r = stasis_criu_require(ctx, err);
-	if (r < 0)
+	if (r < 0 || (r = cr_network_lock(ctx, c.o.network_lock, &c.network_lock, err)) < 0)
 		goto out;
 	if (c.o.pre_dump) {
 		if ((r = cr_require_mem_track(ctx, err)) < 0)

@@ -92,6 +92,7 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 	/* a held container is ours to end once the archive is durable, never CRIU's */
 	o.leave_running = c->o.leave_running || c->held;
 	o.tcp_established = c->o.tcp_established;
+	o.network_lock = c->network_lock;
 	o.tcp_skip_in_flight = c->o.tcp_skip_in_flight;
 	o.ext_unix_sk = c->o.ext_unix_sk;
 	o.shell_job = c->o.shell_job;

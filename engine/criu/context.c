@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -50,6 +53,7 @@ int stasis_ctx_new(const struct stasis_ctx_opts *opts, struct stasis_ctx **ret_c
 		return r;
 	struct stasis_ctx *ctx = xzalloc(sizeof(*ctx));
 	ctx->criu_path = TAKE_PTR(criu);
+	ctx->nftables_lock = -1;
 	ctx->timeout_ms = o.timeout_ms ? o.timeout_ms : STASIS_DEFAULT_TIMEOUT_MS;
 	ctx->log = o.log;
 	ctx->log_data = o.log_data;
@@ -162,5 +166,106 @@ int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 			err, EOPNOTSUPP,
 			"pre-dump: CRIU reports memory tracking is off on this kernel (no soft-dirty page "
 			"tracking, CONFIG_MEM_SOFT_DIRTY): only full checkpoints are possible");
+	return 0;
+}
+
+/*
+ * What stasis learnt of a CRIU, kept for this boot.  CRIU keeps its own kernel facts (kerndat) only
+ * when /run is a tmpfs; asking it again costs a kerndat run (some 50 ms here) each time.
+ */
+#define CRIU_FACTS_DIR STASIS_STATE_ROOT "/@criu"
+/* CRIU's name of the check: built with libnftables, and the kernel's nf_tables has set concatenations */
+#define CRIU_FEATURE_NFTABLES_LOCK "network_lock_nftables"
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/* `criu check --feature NAME`: 1 when CRIU says it is supported, 0 when not, -errno when it cannot run */
+static int criu_check_feature(struct stasis_ctx *ctx, const char *feature)
+{
+	char *argv[] = { ctx->criu_path, (char *)"check", (char *)"--feature", (char *)feature, NULL };
+	pid_t pid;
+	int pidfd = -1;
+	int r = rpc_cli_spawn(ctx->criu_path, argv, NULL, 0, NULL, &pid, &pidfd, NULL);
+	if (r < 0)
+		return r;
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		if (poll(&p, 1, (int)ctx->timeout_ms) == 0)
+			kill(pid, SIGKILL);
+		close(pidfd);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* 1 or 0 from the facts file when it was written by this CRIU on this boot, else -1 */
+static int fact_cached(const char *path, const char *key)
+{
+	cleanup_free char *text = NULL;
+	if (read_file_capped(path, 4096, &text, NULL, NULL) < 0)
+		return -1;
+	size_t key_len = strlen(key);
+	if (strncmp(text, key, key_len) != 0 || text[key_len] != '\n')
+		return -1;
+	const char *value = text + key_len + 1;
+	return strcmp(value, "1\n") == 0 ? 1 : strcmp(value, "0\n") == 0 ? 0 : -1;
+}
+
+static bool nftables_lock_works(struct stasis_ctx *ctx)
+{
+	if (ctx->nftables_lock >= 0)
+		return ctx->nftables_lock;
+	cleanup_free char *boot = NULL;
+	(void)read_file_capped(BOOT_ID_PATH, 64, &boot, NULL, NULL);
+	if (boot)
+		boot[strcspn(boot, "\n")] = '\0';
+	cleanup_free char *key =
+		xasprintf("criu %s version %d boot %s", ctx->criu_path, ctx->info.version, boot ? boot : "?");
+	cleanup_free char *path = xasprintf(CRIU_FACTS_DIR "/" CRIU_FEATURE_NFTABLES_LOCK);
+	int v = fact_cached(path, key);
+	if (v < 0) {
+		v = criu_check_feature(ctx, CRIU_FEATURE_NFTABLES_LOCK) > 0;
+		cleanup_free char *text = xasprintf("%s\n%d\n", key, v);
+		/* only a cache: without it the next run asks CRIU again */
+		if (mkdir_p(CRIU_FACTS_DIR, 0700, NULL) == 0)
+			(void)write_file_atomic(path, text, strlen(text), 0600, 0, NULL);
+	}
+	ctx->nftables_lock = v;
+	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU can%s lock the network with nftables here", v ? "" : "not");
+	return v;
+}
+
+int cr_network_lock(struct stasis_ctx *ctx, const char *method, enum rpc_network_lock *ret,
+		    struct stasis_error **err)
+{
+	int r = criu_version(ctx, err);
+	if (r < 0)
+		return r;
+	if (!method || strcmp(method, "auto") == 0) {
+		/* the same lock, without an iptables-restore run each way (some 60 ms each, frozen) */
+		*ret = nftables_lock_works(ctx) ? RPC_NETLOCK_NFTABLES : RPC_NETLOCK_IPTABLES;
+		return 0;
+	}
+	if (strcmp(method, "iptables") == 0) {
+		*ret = RPC_NETLOCK_IPTABLES;
+	} else if (strcmp(method, "skip") == 0) {
+		*ret = RPC_NETLOCK_SKIP;
+	} else if (strcmp(method, "nftables") == 0) {
+		if (!nftables_lock_works(ctx))
+			return error_setx(
+				err, EOPNOTSUPP,
+				"opts.network_lock nftables: `%s check --feature " CRIU_FEATURE_NFTABLES_LOCK
+				"` says it cannot lock with "
+				"nftables here (CRIU without libnftables, or a kernel without "
+				"nf_tables set concatenations): use iptables",
+				ctx->criu_path);
+		*ret = RPC_NETLOCK_NFTABLES;
+	} else {
+		return error_setx(err, EINVAL,
+				  "opts.network_lock `%s`: expected iptables, nftables, skip or auto",
+				  method);
+	}
 	return 0;
 }

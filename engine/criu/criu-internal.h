@@ -25,6 +25,14 @@ char **cr_log_errors(const char *log_path, size_t max);
 /* Fails with -EOPNOTSUPP when CRIU cannot track memory on this kernel (pre-dump is impossible). */
 int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err);
 
+/*
+ * The network lock a dump asks CRIU for: method ("iptables", "nftables", "skip"; NULL or "auto":
+ * nftables when this CRIU can lock with it on this host, else iptables).  -EINVAL for another name,
+ * -EOPNOTSUPP for nftables that this CRIU cannot use here.
+ */
+int cr_network_lock(struct stasis_ctx *ctx, const char *method, enum rpc_network_lock *ret,
+		    struct stasis_error **err);
+
 /* rpc_run with the context's CRIU, timeout and cancel flag, logged (debug: the request; info: outcome). */
 int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,
 	   const struct rpc_notify_table *notify, struct rpc_result *ret, struct stasis_error **err);

@@ -519,6 +519,10 @@ static void fill_opts(StasisWire__CriuOpts *o, const struct rpc_opts *in, Stasis
 		o->has_pid = true;
 		o->pid = in->pid;
 	}
+	if (in->network_lock != RPC_NETLOCK_DEFAULT) {
+		o->has_network_lock = true;
+		o->network_lock = (StasisWire__CriuNetworkLockMethod)in->network_lock;
+	}
 	if (in->empty_ns) {
 		o->has_empty_ns = true;
 		o->empty_ns = in->empty_ns;

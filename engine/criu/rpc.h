@@ -54,6 +54,14 @@ struct rpc_join_ns {
 	const char *extra_opt;
 };
 
+/* how CRIU keeps packets from the container's network namespace while it works (CRIU's values) */
+enum rpc_network_lock {
+	RPC_NETLOCK_DEFAULT = 0, /* not sent: CRIU's default, iptables */
+	RPC_NETLOCK_IPTABLES = 1,
+	RPC_NETLOCK_NFTABLES = 2,
+	RPC_NETLOCK_SKIP = 3,
+};
+
 struct rpc_opts {
 	int images_dir_fd; /* required; opened in this process: CRIU reads /proc/<peer>/fd/N */
 	int work_dir_fd;   /* -1: the images dir */
@@ -66,6 +74,7 @@ struct rpc_opts {
 	const char *lsm_profile;
 	const char *lsm_mount_context;
 	enum rpc_cg_mode manage_cgroups_mode;
+	enum rpc_network_lock network_lock;
 	uint32_t empty_ns;
 	bool leave_running, ext_unix_sk, tcp_established, tcp_skip_in_flight, tcp_close;
 	bool shell_job, file_locks, link_remap, manage_cgroups, rst_sibling, orphan_pts_master;

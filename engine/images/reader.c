@@ -132,6 +132,13 @@ int image_read_inventory(const struct image_blob *b, struct img_inventory *ret, 
 		.dump_uptime = e->has_dump_uptime ? e->dump_uptime : 0,
 		.criu_run_id = dup_or_null(e->dump_criu_run_id),
 	};
+	/*
+	 * CRIU stores its own enum (cr_options.h, from 0), not the RPC's criu_network_lock_method
+	 * (from 1): a dump asked for NFTABLES (2) over RPC writes 1 here.
+	 */
+	static const char *const lock_names[] = { "iptables", "nftables", "skip" };
+	if (e->has_network_lock_method && e->network_lock_method < ARRAY_SIZE(lock_names))
+		ret->network_lock = lock_names[e->network_lock_method];
 	if (e->root_ids)
 		ret->root_ids = ids_of(e->root_ids);
 	protobuf_c_message_free_unpacked(m, NULL);

@@ -138,6 +138,9 @@ struct img_inventory {
 	unsigned lsmtype;
 	uint64_t dump_uptime;
 	char *criu_run_id;
+	/* how the dump locked the network, which the restore unlocks the same way: "iptables",
+	 * "nftables", "skip"; NULL when the images do not say (older CRIU: iptables) */
+	const char *network_lock;
 };
 
 struct img_task {

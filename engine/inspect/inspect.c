@@ -442,6 +442,7 @@ static int load_mounts(struct builder *b, struct stasis_error **err)
 	if (r < 0 || (r = image_read_inventory(&blob, &inv, err)) < 0)
 		return r == -ENOENT ? error_setx(err, ENOENT, "`%s`: no " CRIU_IMG_INVENTORY, b->s->path) : r;
 	b->out->img_version = inv.img_version;
+	b->out->network_lock = inv.network_lock; /* a static string */
 	img_inventory_clear(&inv);
 	if (!(b->what & STASIS_INSPECT_MOUNTS))
 		return 0;

@@ -198,6 +198,7 @@ int stasis_inspect_json(const struct stasis_inspect *in, char **ret, struct stas
 	oci_json_key(j, "manifest");
 	oci_json_bool(j, in->verified_manifest);
 	oci_json_kint(j, "img_version", in->img_version);
+	jkstr(j, "network_lock", in->network_lock);
 	oci_json_key(j, "checkpoint_size");
 	oci_json_map_open(j);
 	oci_json_kint(j, "total_size", (long long)in->total_size);
