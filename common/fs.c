@@ -295,3 +295,60 @@ int read_exact(int fd, void *buf, size_t len)
 	}
 	return 0;
 }
+
+int send_fd(int sk, int fd)
+{
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(sk, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int recv_fd(int sk, int *ret)
+{
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+	};
+	ssize_t n;
+	do
+		n = recvmsg(sk, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -ECONNRESET;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	/* exactly one fd: any other number is closed, not kept */
+	size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int fds[2] = { -1, -1 };
+	memcpy(fds, CMSG_DATA(c), (n_fds < 2 ? n_fds : 2) * sizeof(int));
+	if (n_fds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < n_fds && i < 2; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	*ret = fds[0];
+	return 0;
+}

@@ -61,4 +61,11 @@ int send_all(int sk, const void *data, size_t len);
 /* Reads exactly len bytes (pipes and sockets too), retrying short reads and EINTR; 0, -errno, or
  * -ENODATA when the stream ends first. */
 int read_exact(int fd, void *buf, size_t len);
+/* One byte with one fd (SCM_RIGHTS) on a unix socket: 0 or -errno. */
+int send_fd(int sk, int fd);
+/*
+ * Receives what send_fd (or CRIU's streamer) sends: one byte with exactly one fd, close-on-exec,
+ * into *ret.  Any other number of fds is closed and -EPROTO; -ECONNRESET at EOF.
+ */
+int recv_fd(int sk, int *ret);
 #endif

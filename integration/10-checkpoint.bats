@@ -268,7 +268,8 @@ network_unlocked() {
 
 @test "a killed CRIU leaves the container running and counting, and no archive" {
 	start_container runc ck1
-	# a CRIU that answers VERSION (all a checkpoint asks first), then is killed when the dump starts
+	# a CRIU that answers VERSION (all a checkpoint asks first, with the network lock named), then
+	# is killed when the dump starts
 	cat >"$OUT/criu-dies" <<SH
 #!/bin/sh
 n=\$(cat "$OUT/calls" 2>/dev/null || echo 0)
@@ -277,7 +278,7 @@ echo \$((n + 1)) >"$OUT/calls"
 exec "$STASIS_CRIU" "\$@"
 SH
 	chmod +x "$OUT/criu-dies"
-	run env STASIS_CRIU="$OUT/criu-dies" "$STASIS" checkpoint --export "$OUT/ck1.tar" ck1
+	run env STASIS_CRIU="$OUT/criu-dies" "$STASIS" checkpoint --network-lock iptables --export "$OUT/ck1.tar" ck1
 	assert_failure
 	assert_output --partial "CRIU exited without answering"
 	assert_equal "$(cat "$OUT/calls")" 2

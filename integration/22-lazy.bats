@@ -6,7 +6,7 @@
 load helpers
 load containers
 
-NAMES="lz-all lz-daemon lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-mig"
+NAMES="lz-all lz-daemon lz-fork lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-mig"
 
 # One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
 # (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
@@ -155,6 +155,33 @@ in_cgroup() {
 	assert_killed_for lz-daemon "$pid" "criu lazy-pages was killed by signal 9 before every page was in"
 }
 
+@test "a task forked while pages come in is held too: with the daemon gone it waits, and is killed with the container" {
+	rm -f "$DATA/verify-late"
+	lazy_restore "$FX/lz0.tar.zst" lz-fork
+	pid=$(ct_pid lz-fork)
+	# the workload forks a child that checks all the memory it inherited, most of it not in yet
+	kill -USR2 "$pid"
+	wait_for 50 pgrep -P "$pid" -x late
+	late=$(pgrep -P "$pid" -x late)
+	# the guard looks for new userfaultfds every 20 ms: well past that, it and its watchdog are
+	# stopped, so that nothing kills the container when the daemon goes
+	sleep 0.2
+	guard=$(helper_pid lz-fork guard)
+	watchdog=$(helper_pid lz-fork watchdog)
+	kill -STOP "$guard" "$watchdog"
+	kill -9 "$(helper_pid lz-fork "criu lazy-pages")"
+	sleep 1
+	# the child did not read the pages that never came as zeros: it waits for them (a child that
+	# did would say so in /data, or in / when its copy of the path read as zeros too)
+	kill -CONT "$guard" "$watchdog"
+	[ ! -e "$DATA/verify-late" ] || ! grep -q CORRUPT "$DATA/verify-late"
+	[ ! -e "$STATE/lz-fork/upper/verify-late" ]
+	assert_killed_for lz-fork "$pid" "criu lazy-pages was killed by signal 9 before every page was in"
+	pid_gone "$late"
+	[ ! -e "$DATA/verify-late" ] || ! grep -q CORRUPT "$DATA/verify-late"
+	[ ! -e "$STATE/lz-fork/upper/verify-late" ]
+}
+
 @test "the guard killed before every page is in: its watchdog kills the container, and says why" {
 	lazy_restore "$FX/lz0.tar.zst" lz-guard
 	pid=$(ct_pid lz-guard)
@@ -239,6 +266,15 @@ in_cgroup() {
 	run "$BUILD/stasis-runc" restore --image-path "$OUT/img" --bundle . --lazy-pages lz-shim-runc
 	assert_failure
 	assert_output --partial "stasis-runc restores through runc"
+	# crun's container, crun's delete: the line stays while crun knows it, then stasis gc removes it
+	run "$STASIS" gc
+	assert_success
+	[ -e /run/stasis/@lazy/lz-shim ]
+	crun delete -f lz-shim
+	run "$STASIS" gc
+	assert_success
+	assert_output --partial "removed \`/run/stasis/@lazy/lz-shim\`: the lazy restore's line of a container that is gone"
+	[ ! -e /run/stasis/@lazy/lz-shim ]
 }
 
 # two hosts, as far as the network goes: a namespace each, joined by a veth pair (entered with

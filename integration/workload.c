@@ -14,7 +14,10 @@
  * CRIU records apart from "alive": a zombie (comm "zombie", exited, never reaped) and a stopped task
  * (comm "stopped", holding DIR/stopped open, SIGSTOPped).  -f adds a child (comm "worker") with
  * memory of its own (MIB/2 MiB, other pages): SIGUSR1 to the parent reaches it too, and it writes
- * "OK" or "CORRUPT memory" to DIR/verify-worker.  A tree of two tasks with memory each.
+ * "OK" or "CORRUPT memory" to DIR/verify-worker.  A tree of two tasks with memory each.  On SIGUSR2
+ * it forks a child then (comm "late") that checks the memory it inherited and writes "OK" or
+ * "CORRUPT memory" to DIR/verify-late, then waits: a task born after a restore (a lazy one's pages
+ * come in through a userfaultfd of the child's own).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +41,7 @@
 
 volatile char marker[64] = "STASIS-WORKLOAD-MARKER-7f3a9c";
 static volatile sig_atomic_t verify_requested;
+static volatile sig_atomic_t late_fork_requested;
 /* -c: the pattern's words keep 4 bits of each byte, and a page's second half is zero */
 static uint64_t word_mask = ~0ull;
 static size_t random_words = PAGE / sizeof(uint64_t);
@@ -135,6 +139,29 @@ static int spawn(const char *comm, const char *dir)
 		_exit(1);
 	raise(SIGSTOP);
 	for (;;) /* if continued, it waits */
+		pause();
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	late_fork_requested = 1;
+}
+
+/* SIGUSR2: a child that checks the parent's memory as it inherited it, once, then waits */
+static void late_fork(const char *dir, const uint64_t *mem, size_t pages)
+{
+	if (fork() != 0)
+		return;
+	prctl(PR_SET_NAME, "late");
+	const char *res = "OK\n";
+	for (size_t i = 0; i < pages; i++)
+		if (check_page(mem + i * (PAGE / sizeof(uint64_t)), i) < 0) {
+			res = "CORRUPT memory\n";
+			break;
+		}
+	write_file(dir, "verify-late", res);
+	for (;;)
 		pause();
 }
 
@@ -262,6 +289,8 @@ int main(int argc, char **argv)
 
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	sigaction(SIGUSR1, &sa, NULL);
+	struct sigaction sa2 = { .sa_handler = on_usr2 };
+	sigaction(SIGUSR2, &sa2, NULL);
 	pid_t worker_pid = worker ? spawn_worker(dir, pages / 2) : 0;
 	if (worker_pid < 0)
 		return 1;
@@ -275,6 +304,10 @@ int main(int argc, char **argv)
 		if (pwrite(counter, rec, 20, 0) == 20)
 			last_written = count;
 
+		if (late_fork_requested) {
+			late_fork_requested = 0;
+			late_fork(dir, mem, pages);
+		}
 		if (verify_requested) {
 			verify_requested = 0;
 			if (worker_pid > 0)
@@ -306,7 +339,7 @@ int main(int argc, char **argv)
 			t.tv_sec++;
 		}
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-			if (verify_requested)
+			if (verify_requested || late_fork_requested)
 				break;
 	}
 }

@@ -10,7 +10,8 @@ static const char usage[] =
 	"\n"
 	"Finds what checkpoints killed before they finished (their guard too) left behind and\n"
 	"undoes it: a container left frozen is thawed and runs on, temporary images and archives\n"
-	"are removed.  Checkpoints still running are never touched.  Prints what it did.\n";
+	"are removed.  Checkpoints still running are never touched.  Also removes the lazy-restore\n"
+	"lines (/run/stasis/@lazy) of runtime-owned containers that are gone.  Prints what it did.\n";
 
 static void print_report(const char *msg, void *data)
 {

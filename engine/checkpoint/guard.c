@@ -29,6 +29,7 @@
 #include "common/xalloc.h"
 #include "engine/checkpoint/checkpoint-internal.h"
 #include "engine/engine-internal.h"
+#include "engine/runtime/runtime-internal.h"
 
 #define CKPT_OPS_DIR STASIS_STATE_ROOT "/@checkpoints" /* "@" is in no container id: never one of theirs */
 #define LOCK_SUFFIX ".lock"
@@ -236,10 +237,11 @@ int stasis_gc(struct stasis_ctx *ctx, const struct stasis_gc_opts *opts, struct 
 	int r = opts_copy(&o, sizeof(o), opts, "gc", err);
 	if (r < 0)
 		return r;
+	/* the lines of lazy restores whose runtime-owned containers are gone */
+	int found = runtime_lazy_gc(o.report, o.report_data);
 	cleanup_closedir DIR *d = opendir(CKPT_OPS_DIR);
 	if (!d)
-		return errno == ENOENT ? 0 : error_set(err, errno, "open `%s`", CKPT_OPS_DIR);
-	int found = 0;
+		return errno == ENOENT ? found : error_set(err, errno, "open `%s`", CKPT_OPS_DIR);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);

@@ -178,7 +178,10 @@ int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 #define CRIU_FEATURE_NFTABLES_LOCK "network_lock_nftables"
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
-/* `criu check --feature NAME`: 1 when CRIU says it is supported, 0 when not, -errno when it cannot run */
+/*
+ * `criu check --feature NAME`: 1 when CRIU says it is supported, 0 when it says not, -errno when
+ * it cannot run or gives no answer (killed, timed out)
+ */
 static int criu_check_feature(struct stasis_ctx *ctx, const char *feature)
 {
 	char *argv[] = { ctx->criu_path, (char *)"check", (char *)"--feature", (char *)feature, NULL };
@@ -197,7 +200,10 @@ static int criu_check_feature(struct stasis_ctx *ctx, const char *feature)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return !WIFEXITED(status)	  ? -EINTR
+	       : WEXITSTATUS(status) == 0 ? 1
+	       : WEXITSTATUS(status) == 1 ? 0
+					  : -EIO;
 }
 
 /* 1 or 0 from the facts file when it was written by this CRIU on this boot, else -1 */
@@ -226,11 +232,12 @@ static bool nftables_lock_works(struct stasis_ctx *ctx)
 	cleanup_free char *path = xasprintf(CRIU_FACTS_DIR "/" CRIU_FEATURE_NFTABLES_LOCK);
 	int v = fact_cached(path, key);
 	if (v < 0) {
-		v = criu_check_feature(ctx, CRIU_FEATURE_NFTABLES_LOCK) > 0;
+		v = criu_check_feature(ctx, CRIU_FEATURE_NFTABLES_LOCK);
 		cleanup_free char *text = xasprintf("%s\n%d\n", key, v);
-		/* only a cache: without it the next run asks CRIU again */
-		if (mkdir_p(CRIU_FACTS_DIR, 0700, NULL) == 0)
+		/* only a cache, and only of an answer: without it the next run asks CRIU again */
+		if (v >= 0 && mkdir_p(CRIU_FACTS_DIR, 0700, NULL) == 0)
 			(void)write_file_atomic(path, text, strlen(text), 0600, 0, NULL);
+		v = v > 0;
 	}
 	ctx->nftables_lock = v;
 	ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU can%s lock the network with nftables here", v ? "" : "not");

@@ -88,40 +88,6 @@ static int read_full(int fd, void *buf, size_t len)
 	return r == -ENODATA ? -ECONNRESET : r;
 }
 
-/* the pipe's write end CRIU sends after an exists=true reply: one byte and SCM_RIGHTS */
-static int recv_pipe(int sk, int *ret)
-{
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
-	};
-	ssize_t n;
-	do
-		n = recvmsg(sk, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n < 0 ? -errno : -ECONNRESET;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	/* exactly one fd: any other number is closed, not kept */
-	size_t n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-	int fds[2] = { -1, -1 };
-	memcpy(fds, CMSG_DATA(c), (n_fds < 2 ? n_fds : 2) * sizeof(int));
-	if (n_fds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
-		for (size_t i = 0; i < n_fds && i < 2; i++)
-			close(fds[i]);
-		return -EPROTO;
-	}
-	*ret = fds[0];
-	return 0;
-}
-
 /* an image name as CRIU makes them: one path component */
 static bool name_is_plain(const char *name)
 {
@@ -154,7 +120,7 @@ static int serve(struct streamer *s, struct stasis_error **err)
 		if (!exists)
 			continue;
 		int fd = -1;
-		if ((r = recv_pipe(s->control, &fd)) < 0)
+		if ((r = recv_fd(s->control, &fd)) < 0)
 			return error_set(err, -r, "CRIU's image streamer: the pipe for `%s`", name);
 		(void)fcntl(fd, F_SETPIPE_SZ, STREAMER_PIPE_SIZE);
 		struct feeder *f = xzalloc(sizeof(*f));

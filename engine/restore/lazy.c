@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -64,6 +65,11 @@
 /* the daemon reads the userfaultfds off its socket in its own time, after the restore sent them */
 #define LAZY_UFFD_WAIT_MS 2000
 #define LAZY_POLL_MS 10
+/*
+ * How often the guard looks for the userfaultfd of a task forked while pages come in: the window
+ * in which the daemon's death would leave that task's missing pages reading as zeros.
+ */
+#define LAZY_FORK_SCAN_MS 20
 #define LAZY_DAEMON_NICE 10
 /* how long a daemon that left the page server has to end, for its status to be the reason given */
 #define LAZY_DAEMON_END_MS 1000
@@ -100,6 +106,7 @@ struct guard {
 	int daemon_pidfd;
 	int *uffds;
 	size_t n_uffds;
+	int watch_sk; /* the guard's end of the socket that passes the watchdog new userfaultfds */
 	pid_t init;
 	int init_pidfd;
 	struct lazy_pages *pages; /* what the guard serves from (NULL: the daemon reads files) */
@@ -177,6 +184,53 @@ static char *daemon_errors(const struct guard *g)
 	return text;
 }
 
+/* whether our fd and the daemon's daemon_fd are one open file (kcmp(2)): fd numbers are reused */
+static bool same_file(const struct guard *g, int ours, int daemon_fd)
+{
+	return syscall(SYS_kcmp, getpid(), g->daemon, KCMP_FILE, ours, daemon_fd) == 0;
+}
+
+/*
+ * A duplicate of each userfaultfd the daemon holds that the guard does not hold yet: all of them
+ * at first, then those of tasks the container forks while pages come in (the kernel hands the
+ * daemon the child's with UFFD_EVENT_FORK, and would close it with the daemon).  Each new one is
+ * also passed to the watchdog (watch_sk >= 0).  Returns how many it took, or -errno.
+ */
+static int take_uffds(struct guard *g, int watch_sk)
+{
+	cleanup_free char *dir_path = xasprintf("/proc/%d/fd", (int)g->daemon);
+	cleanup_closedir DIR *dir = opendir(dir_path);
+	if (!dir)
+		return -errno;
+	int taken = 0;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		char link[64];
+		ssize_t len = *end || fd < 0 ? -1 : readlinkat(dirfd(dir), e->d_name, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, UFFD_LINK) != 0)
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < g->n_uffds && !known; i++)
+			known = same_file(g, g->uffds[i], (int)fd);
+		if (known)
+			continue;
+		int dup = pidfd_getfd(g->daemon_pidfd, (int)fd, 0);
+		if (dup < 0)
+			return -errno;
+		g->uffds = xgrow(g->uffds, g->n_uffds, sizeof(*g->uffds));
+		g->uffds[g->n_uffds++] = dup;
+		taken++;
+		if (watch_sk >= 0)
+			(void)send_fd(watch_sk, dup);
+	}
+	return taken;
+}
+
 /*
  * Duplicates of the daemon's userfaultfds, until there are `expected` (one a live task): the
  * restore has sent them all, but the daemon takes them off its socket in its own time.
@@ -184,37 +238,10 @@ static char *daemon_errors(const struct guard *g)
 static int hold_uffds(struct guard *g, size_t expected)
 {
 	uint64_t deadline = monotonic_us() + LAZY_UFFD_WAIT_MS * 1000ull;
-	cleanup_free int *seen = NULL;
-	size_t n_seen = 0;
-	cleanup_free char *dir_path = xasprintf("/proc/%d/fd", (int)g->daemon);
 	for (;;) {
-		cleanup_closedir DIR *dir = opendir(dir_path);
-		if (!dir)
-			return -errno;
-		struct dirent *e;
-		while ((e = readdir(dir))) {
-			char *end;
-			long fd = strtol(e->d_name, &end, 10);
-			if (*end || fd < 0)
-				continue;
-			bool known = false;
-			for (size_t i = 0; i < n_seen && !known; i++)
-				known = seen[i] == (int)fd;
-			char link[64];
-			ssize_t len = readlinkat(dirfd(dir), e->d_name, link, sizeof(link) - 1);
-			if (known || len < 0)
-				continue;
-			link[len] = '\0';
-			if (strcmp(link, UFFD_LINK) != 0)
-				continue;
-			int dup = pidfd_getfd(g->daemon_pidfd, (int)fd, 0);
-			if (dup < 0)
-				return -errno;
-			seen = xgrow(seen, n_seen, sizeof(*seen));
-			seen[n_seen++] = (int)fd;
-			g->uffds = xgrow(g->uffds, g->n_uffds, sizeof(*g->uffds));
-			g->uffds[g->n_uffds++] = dup;
-		}
+		int r = take_uffds(g, -1);
+		if (r < 0)
+			return r;
 		if (g->n_uffds >= expected)
 			return 0;
 		if (monotonic_us() > deadline)
@@ -240,13 +267,29 @@ static void stop_daemon(struct guard *g)
 	(void)reap_daemon(g, &status);
 }
 
-/* The watchdog: if the guard goes before saying it is done, the container goes too. */
-static _Noreturn void watchdog_main(struct guard *g, pid_t guard_pid, int guard_pidfd, int done_fd)
+/*
+ * The watchdog: if the guard goes before saying it is done, the container goes too.  Meanwhile it
+ * keeps the userfaultfds the guard passes it (of tasks forked since), never closing them.
+ */
+static _Noreturn void watchdog_main(struct guard *g, pid_t guard_pid, int guard_pidfd, int done_fd,
+				    int watch_sk)
 {
 	setsid();
-	struct pollfd p[2] = { { .fd = guard_pidfd, .events = POLLIN }, { .fd = done_fd, .events = POLLIN } };
-	while (poll(p, 2, -1) < 0 && errno == EINTR)
-		;
+	struct pollfd p[3] = { { .fd = guard_pidfd, .events = POLLIN },
+			       { .fd = done_fd, .events = POLLIN },
+			       { .fd = watch_sk, .events = POLLIN } };
+	for (;;) {
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		int held;
+		if (p[2].revents && recv_fd(watch_sk, &held) < 0)
+			p[2].fd = -1;
+		if (p[0].revents || p[1].revents)
+			break;
+	}
 	char done = 0;
 	/* the guard writes its word before it exits: read what is there, whichever woke us */
 	if (read(done_fd, &done, 1) == 1 && done == 'd') {
@@ -337,11 +380,17 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 			 "the lazy-pages helpers are not accounted to the container: its cgroups: %s",
 			 strerror(-cg));
 	}
-	int pipefd[2];
+	int pipefd[2], watch[2];
 	pid_t self = getpid();
 	int self_pidfd = pidfd_open(self, 0);
 	if (self_pidfd < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, watch) < 0) {
+		int e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -e;
+	}
 	pid_t w = fork();
 	if (w == 0) {
 		/*
@@ -349,23 +398,27 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 		 * connection would keep the daemon waiting on a dead guard.
 		 */
 		size_t n = 0;
-		int *keep = xmalloc((g->n_uffds + 3) * sizeof(*keep));
+		int *keep = xmalloc((g->n_uffds + 4) * sizeof(*keep));
 		for (size_t i = 0; i < g->n_uffds; i++)
 			keep[n++] = g->uffds[i];
 		keep[n++] = self_pidfd;
 		keep[n++] = pipefd[0];
 		keep[n++] = g->init_pidfd;
+		keep[n++] = watch[1];
 		qsort(keep, n, sizeof(*keep), cmp_fd);
 		close_fds_except(3, keep, n);
-		watchdog_main(g, self, self_pidfd, pipefd[0]);
+		watchdog_main(g, self, self_pidfd, pipefd[0], watch[1]);
 	}
 	int e = errno;
 	close(pipefd[0]);
 	close(self_pidfd);
+	close(watch[1]);
 	if (w < 0) {
 		close(pipefd[1]);
+		close(watch[0]);
 		return -e;
 	}
+	g->watch_sk = watch[0];
 	status_write(g, "fetching: container %d, guard %d, watchdog %d, criu lazy-pages %d", (int)g->init,
 		     (int)self, (int)w, (int)g->daemon);
 	/* the restore returns once the status says so: whoever reads it next sees this or later */
@@ -519,6 +572,7 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 	msg_send(sk, LAZY_READY, (int32_t)getpid(), NULL);
 	int done_fd = -1, conn = -1;
 	bool running = false;
+	uint64_t next_scan = 0;
 	for (;;) {
 		struct pollfd p[PFD_N] = {
 			[PFD_RESTORE] = { .fd = running ? -1 : sk, .events = POLLIN },
@@ -527,11 +581,17 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 			[PFD_DAEMON] = { .fd = g->daemon > 0 ? g->daemon_pidfd : -1, .events = POLLIN },
 			[PFD_INIT] = { .fd = g->init_pidfd, .events = POLLIN },
 		};
-		if (poll(p, PFD_N, -1) < 0) {
+		bool fetching = running && g->daemon > 0;
+		if (poll(p, PFD_N, fetching ? LAZY_FORK_SCAN_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(why, sizeof(why), "the guard's poll: %s", strerror(errno));
 			guard_fail(g, done_fd, why);
+		}
+		/* a task forked meanwhile: its userfaultfd held too (the daemon's end is its PFD_DAEMON) */
+		if (fetching && monotonic_us() >= next_scan) {
+			(void)take_uffds(g, g->watch_sk);
+			next_scan = monotonic_us() + LAZY_FORK_SCAN_MS * 1000ull;
 		}
 		if (p[PFD_RESTORE].revents)
 			on_restore_msg(g, sk, &running, &done_fd);
@@ -609,6 +669,7 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 		.daemon_pidfd = -1,
 		.init = -1,
 		.init_pidfd = -1,
+		.watch_sk = -1,
 	};
 	(void)unlink(g.status_path);
 	/* forked twice: the guard outlives this call, and no caller of ours has to reap it */

@@ -139,6 +139,13 @@ char *runtime_lazy_status_path(const char *id, bool runtime_owns);
  * guard's line says `fetching: container <pid>, ...`.  *ret_path: that file.
  */
 bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path);
+/*
+ * Removes the lines in STASIS_LAZY_STATUS of containers that are gone (a runtime owned them, so
+ * nothing of stasis' deletes them): a finished one's when neither runc nor crun (default roots)
+ * knows the container any more, a fetching one's when its container and helpers are dead.
+ * Each removal is reported; returns how many.
+ */
+int runtime_lazy_gc(void (*report)(const char *msg, void *data), void *data);
 
 /*
  * The ownership record: a restore writes it (create: never over an existing one) before it makes

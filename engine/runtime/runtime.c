@@ -2,7 +2,9 @@
 /* Talking to the OCI runtime that owns a container: `<runtime> [--root R] state|delete|restore ID`. */
 #include "engine/runtime/runtime-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <spawn.h>
@@ -251,4 +253,43 @@ bool runtime_lazy_fetching(const char *id, pid_t pid, char **ret_path)
 		free(paths[i]);
 	}
 	return fetching;
+}
+
+static bool pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int runtime_lazy_gc(void (*report)(const char *msg, void *data), void *data)
+{
+	cleanup_closedir DIR *d = opendir(STASIS_LAZY_STATUS);
+	struct dirent *de;
+	int removed = 0;
+	while (d && (de = readdir(d))) {
+		if (runtime_id_check(de->d_name, "id", NULL) < 0)
+			continue;
+		cleanup_free char *path = xasprintf(STASIS_LAZY_STATUS "/%s", de->d_name);
+		cleanup_free char *text = NULL;
+		if (read_file_capped(path, 4096, &text, NULL, NULL) < 0)
+			continue;
+		long ct = 0, guard = 0, watchdog = 0;
+		bool gone;
+		if (sscanf(text, "fetching: container %ld, guard %ld, watchdog %ld,", &ct, &guard,
+			   &watchdog) == 3)
+			/* its helpers at work, or its container still there: not a leftover */
+			gone = !pid_alive(ct) && !pid_alive(guard) && !pid_alive(watchdog);
+		else
+			/* complete, stopped or failed: kept while a runtime still knows the container */
+			gone = !runtime_knows("crun", NULL, de->d_name, NULL) &&
+			       !runtime_knows("runc", NULL, de->d_name, NULL);
+		if (!gone || unlink(path) < 0)
+			continue;
+		removed++;
+		if (report) {
+			cleanup_free char *msg = xasprintf(
+				"removed `%s`: the lazy restore's line of a container that is gone", path);
+			report(msg, data);
+		}
+	}
+	return removed;
 }
