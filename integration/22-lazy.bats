@@ -6,7 +6,7 @@
 load helpers
 load containers
 
-NAMES="lz-all lz-daemon lz-fork lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-mig"
+NAMES="lz-all lz-daemon lz-fork lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-shimr lz-mig"
 
 # One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
 # (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
@@ -39,7 +39,8 @@ teardown() {
 	ip netns del stasis-mig-dst 2>/dev/null || true
 	stop_container lz-mig
 	stop_container lz-shim
-	rm -f /run/stasis/@lazy/lz-shim
+	stop_container lz-shimr
+	rm -f /run/stasis/@lazy/lz-shim /run/stasis/@lazy/lz-shimr
 	for n in $NAMES; do
 		"$STASIS" delete --force "$n" >/dev/null 2>&1 || true
 		rm -rf "/run/stasis/$n"
@@ -115,13 +116,17 @@ in_cgroup() {
 	lazy_restore "$OUT/gone.tar.zst" lz-all
 	rm "$OUT/gone.tar.zst"
 	# the helpers are accounted to the container (its memory and cpu cgroups), but take none of
-	# its pids
+	# its pids (the daemon stopped meanwhile, so that none of them leaves before it is looked at)
+	line=$(lazy_status lz-all)
+	daemon=$(echo "$line" | sed -n 's/.*criu lazy-pages \([0-9]*\).*/\1/p')
+	kill -STOP "$daemon"
 	for helper in guard watchdog "criu lazy-pages"; do
-		hpid=$(helper_pid lz-all "$helper")
+		hpid=$(echo "$line" | sed -n "s/.*$helper \([0-9]*\).*/\1/p")
 		in_cgroup "$hpid" lz-all memory
 		in_cgroup "$hpid" lz-all cpu
 		! in_cgroup "$hpid" lz-all pids
 	done
+	kill -CONT "$daemon"
 	# its memory is not all back: a checkpoint now would dump what is not there
 	run "$STASIS" checkpoint --export "$OUT/again.tar.zst" lz-all
 	assert_failure
@@ -233,39 +238,67 @@ in_cgroup() {
 	! grep -q "Connecting to server" "$STATE/lz-gz/lazy-pages.log"
 }
 
-@test "a lazy restore through runc is refused, and nothing is left" {
+@test "through runc: runc owns the container, CRIU's action script has the guard hold every userfaultfd first; a killed daemon kills it" {
+	before=$(read_counter "$DATA")
 	restore_as "$FX/lz0.tar.zst" lz-runc "$DATA" --runtime runc --lazy-pages
-	assert_failure
-	assert_output --partial "a lazy restore runs CRIU itself: give --runtime none or crun, not runc"
-	[ ! -e /run/stasis/lz-runc ]
-	! pgrep -f "criu lazy-pages .*$STATE/lz-runc/" >/dev/null
+	[ "$status" -eq 0 ] || show_criu_log "/run/stasis/@logs/lz-runc.restore.log"
+	assert_success
+	run lazy_status lz-runc
+	assert_output --regexp '^fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
+	assert_equal "$(runc state lz-runc | jq -r .status)" running
+	# runc answered CRIU's notifications: the hold came from CRIU's own action script, at post-restore
+	grep -A2 "Running post-restore scripts" "$STATE/lz-runc/restore.log" | grep -q lazy-hold.sh
+	wait_for 200 lazy_status_is lz-runc complete
+	wait_for 50 counter_above "$DATA" $((before + 3))
+	run verify_workload "$DATA" "$(container_pid runc lz-runc)"
+	assert_output --regexp '^OK [0-9]+$'
+	run "$STASIS" delete --force lz-runc
+	assert_success
+	# again, and the daemon killed: the guard kills runc's container through its init (its
+	# cgroups are runc's, and go with runc's delete)
+	restore_as "$FX/lz0.tar.zst" lz-runc "$DATA" --runtime runc --lazy-pages
+	assert_success
+	pid=$(container_pid runc lz-runc)
+	kill -9 "$(helper_pid lz-runc "criu lazy-pages")"
+	wait_for 100 lazy_status_is lz-runc failed
+	run lazy_status lz-runc
+	assert_output --partial "criu lazy-pages was killed by signal 9 before every page was in"
+	assert_output --partial "the container was killed"
+	wait_for 50 pid_gone "$pid"
+	wait_for 50 lazy_helpers_gone lz-runc
+	assert_equal "$(runc state lz-runc | jq -r .status)" stopped
+	run "$STASIS" delete lz-runc
+	assert_success
+	cgroups_gone lz-runc
 }
 
 @test "stasis-crun restore --lazy-pages (runc's flag): crun owns the container, the guard's line is in /run/stasis/@lazy" {
 	ensure_crun_cgroups
-	CT_WORKLOAD_MIB=256 start_container "$BUILD/stasis-crun" lz-shim
+	CT_WORKLOAD_MIB=512 start_container "$BUILD/stasis-crun" lz-shim
 	data=$CT_BASE/lz-shim/data
 	run "$BUILD/stasis-crun" checkpoint --image-path "$OUT/img" lz-shim
 	assert_success
 	before=$(read_counter "$data")
 	cd "$CT_BASE/lz-shim/bundle"
 	run "$BUILD/stasis-crun" restore --image-path "$OUT/img" --bundle . --lazy-pages -d lz-shim
+	# the daemon stopped at once: from local images the pages come in quickly, and the guard
+	# leaves when they are in
+	line=$(cat /run/stasis/@lazy/lz-shim)
+	daemon=$(echo "$line" | sed -n 's/.*criu lazy-pages \([0-9]*\).*/\1/p')
+	kill -STOP "$daemon"
 	cd - >/dev/null
 	assert_success
 	assert_equal "$(crun state lz-shim | jq -r .status)" running
 	[ ! -e /run/stasis/lz-shim ]
 	# the guard is in crun's memory cgroup of the container, whatever crun named it
-	guard=$(sed -n 's/.*guard \([0-9]*\).*/\1/p' /run/stasis/@lazy/lz-shim)
+	guard=$(echo "$line" | sed -n 's/.*guard \([0-9]*\).*/\1/p')
 	assert_equal "$(grep -E '^[0-9]+:memory:' "/proc/$guard/cgroup")" \
 		"$(grep -E '^[0-9]+:memory:' "/proc/$(crun state lz-shim | jq -r .pid)/cgroup")"
+	kill -CONT "$daemon"
 	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shim
 	wait_for 50 counter_above "$data" $((before + 3))
 	run verify_workload "$data" "$(crun state lz-shim | jq -r .pid)"
 	assert_output --regexp '^OK [0-9]+$'
-	# stasis-runc cannot: runc would own the container, and runc serves lazy pages only from a page server
-	run "$BUILD/stasis-runc" restore --image-path "$OUT/img" --bundle . --lazy-pages lz-shim-runc
-	assert_failure
-	assert_output --partial "stasis-runc restores through runc"
 	# crun's container, crun's delete: the line stays while crun knows it, then stasis gc removes it
 	run "$STASIS" gc
 	assert_success
@@ -275,6 +308,29 @@ in_cgroup() {
 	assert_success
 	assert_output --partial "removed \`/run/stasis/@lazy/lz-shim\`: the lazy restore's line of a container that is gone"
 	[ ! -e /run/stasis/@lazy/lz-shim ]
+}
+
+@test "stasis-runc restore --lazy-pages (runc's flag): runc owns the container, the guard's line is in /run/stasis/@lazy" {
+	CT_WORKLOAD_MIB=256 start_container "$BUILD/stasis-runc" lz-shimr
+	data=$CT_BASE/lz-shimr/data
+	run "$BUILD/stasis-runc" checkpoint --image-path "$OUT/imgr" lz-shimr
+	assert_success
+	before=$(read_counter "$data")
+	cd "$CT_BASE/lz-shimr/bundle"
+	run "$BUILD/stasis-runc" restore --image-path "$OUT/imgr" --bundle . --lazy-pages -d lz-shimr
+	cd - >/dev/null
+	assert_success
+	assert_equal "$(runc state lz-shimr | jq -r .status)" running
+	[ ! -e /run/stasis/lz-shimr ]
+	run cat /run/stasis/@lazy/lz-shimr
+	assert_output --regexp '^(fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+|complete)$'
+	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shimr
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(runc state lz-shimr | jq -r .pid)"
+	assert_output --regexp '^OK [0-9]+$'
+	runc delete -f lz-shimr
+	run "$STASIS" gc
+	assert_output --partial "removed \`/run/stasis/@lazy/lz-shimr\`"
 }
 
 # two hosts, as far as the network goes: a namespace each, joined by a veth pair (entered with

@@ -282,11 +282,6 @@ int cmd_restore(int argc, char **argv)
 		}
 	}
 	o.mounts = mounts;
-	if (cli_globals.shim_flavour && o.lazy_pages && strcmp(cli_globals.shim_flavour, "runc") == 0)
-		return cli_usage_error(
-			"restore",
-			"--lazy-pages: stasis-runc restores through runc, whose lazy restore needs a "
-			"page server on the source; stasis-crun restores lazily from images");
 	if (cli_globals.shim_flavour) {
 		/* the engine's runtime: its delegate gets the container, stdio is the engine's pipes */
 		o.runtime = cli_globals.shim_flavour;

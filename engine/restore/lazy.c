@@ -94,6 +94,7 @@ struct lazy_msg {
 struct lazy_guard {
 	int sk;
 	pid_t pid;
+	char *criu_config; /* through runc: CRIU_CONFIG_FILE, naming the action script */
 };
 
 /* what the guard and the watchdog know of the container (copied into them by fork) */
@@ -107,6 +108,12 @@ struct guard {
 	int *uffds;
 	size_t n_uffds;
 	int watch_sk; /* the guard's end of the socket that passes the watchdog new userfaultfds */
+	/*
+	 * Through runc, which has CRIU's notifications to itself: CRIU's action script asks for the
+	 * hold at post-restore through these FIFOs (NULL: the restore asks, LAZY_HOLD)
+	 */
+	char *hold_req, *hold_ans;
+	size_t hold_tasks;
 	pid_t init;
 	int init_pidfd;
 	struct lazy_pages *pages; /* what the guard serves from (NULL: the daemon reads files) */
@@ -469,7 +476,49 @@ static _Noreturn void daemon_ended(struct guard *g, int done_fd)
 	guard_fail(g, done_fd, why);
 }
 
-enum { PFD_RESTORE, PFD_LISTEN, PFD_PAGES, PFD_DAEMON, PFD_INIT, PFD_N };
+enum { PFD_RESTORE, PFD_LISTEN, PFD_PAGES, PFD_DAEMON, PFD_INIT, PFD_HOLD, PFD_N };
+
+/* the userfaultfds of the `tasks` live tasks held: 0, or -errno with why filled in */
+static int hold_all(struct guard *g, size_t tasks, char *why, size_t why_len)
+{
+	int r = hold_uffds(g, tasks);
+	if (r < 0)
+		snprintf(why, why_len,
+			 "the guard holds %zu of the %zu tasks' userfaultfds of criu lazy-pages: %s",
+			 g->n_uffds, tasks, strerror(-r));
+	return r;
+}
+
+/*
+ * Through runc: CRIU's action script, at post-restore, wrote "hold" into the request FIFO and reads
+ * the answer FIFO ("held", or why not: it fails the restore then).  It waits a while for a reader.
+ */
+static void on_hold_request(struct guard *g, int req_fd)
+{
+	char buf[64];
+	ssize_t n = read(req_fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (!strstr(buf, "hold"))
+		return;
+	char why[512] = "held";
+	(void)hold_all(g, g->hold_tasks, why, sizeof(why));
+	cleanup_free char *line = xasprintf("%s\n", why);
+	uint64_t deadline = monotonic_us() + LAZY_UFFD_WAIT_MS * 1000ull;
+	for (;;) {
+		/* ENXIO until the script opens its end */
+		int fd = open(g->hold_ans, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)write_all(fd, line, strlen(line));
+			close(fd);
+			return;
+		}
+		if (errno != ENXIO || monotonic_us() > deadline)
+			return;
+		nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+	}
+}
 
 /* a message of the restore's: HOLD or RUNNING; its end before RUNNING is the restore's failure */
 static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
@@ -483,11 +532,7 @@ static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
 		guard_exit(g, -1, 1);
 	}
 	if (m.kind == LAZY_HOLD) {
-		int r = hold_uffds(g, (size_t)m.value);
-		if (r < 0)
-			snprintf(why, sizeof(why),
-				 "the guard holds %zu of the %d tasks' userfaultfds of criu lazy-pages: %s",
-				 g->n_uffds, (int)m.value, strerror(-r));
+		int r = hold_all(g, (size_t)m.value, why, sizeof(why));
 		msg_send(sk, r < 0 ? LAZY_ERROR : LAZY_HELD, (int32_t)g->n_uffds, r < 0 ? why : NULL);
 	} else if (m.kind == LAZY_RUNNING) {
 		g->init = (pid_t)m.value;
@@ -571,6 +616,8 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 	(void)setpriority(PRIO_PROCESS, (id_t)g->daemon, LAZY_DAEMON_NICE);
 	msg_send(sk, LAZY_READY, (int32_t)getpid(), NULL);
 	int done_fd = -1, conn = -1;
+	/* read and write: no end of file when the script closes its end */
+	int hold_fd = g->hold_req ? open(g->hold_req, O_RDWR | O_NONBLOCK | O_CLOEXEC) : -1;
 	bool running = false;
 	uint64_t next_scan = 0;
 	for (;;) {
@@ -580,6 +627,7 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 			[PFD_PAGES] = { .fd = conn, .events = POLLIN },
 			[PFD_DAEMON] = { .fd = g->daemon > 0 ? g->daemon_pidfd : -1, .events = POLLIN },
 			[PFD_INIT] = { .fd = g->init_pidfd, .events = POLLIN },
+			[PFD_HOLD] = { .fd = running ? -1 : hold_fd, .events = POLLIN },
 		};
 		bool fetching = running && g->daemon > 0;
 		if (poll(p, PFD_N, fetching ? LAZY_FORK_SCAN_MS : -1) < 0) {
@@ -593,6 +641,8 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 			(void)take_uffds(g, g->watch_sk);
 			next_scan = monotonic_us() + LAZY_FORK_SCAN_MS * 1000ull;
 		}
+		if (p[PFD_HOLD].revents)
+			on_hold_request(g, hold_fd);
 		if (p[PFD_RESTORE].revents)
 			on_restore_msg(g, sk, &running, &done_fd);
 		if (p[PFD_LISTEN].revents) {
@@ -641,9 +691,88 @@ static _Noreturn void guard_main(struct guard *g, int sk, const char *criu_path,
 	}
 }
 
+/*
+ * A lazy restore's pages: served from the archive when each page image can be read at random (a
+ * chunk a frame, checked by the manifest: the guard then writes the pages CRIU's restore reads
+ * itself, sparse); else unpacked for criu lazy-pages to read, with a warning.
+ */
+int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err)
+{
+	if (!r->import.n_deferred)
+		return 0;
+	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
+	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
+	/* whether the guard can serve them (it connects to a page server itself, not this check) */
+	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred,
+				 NULL, NULL, &pages, &why);
+	if (rc == -EOPNOTSUPP && r->o.page_server)
+		return error_setx(err, EOPNOTSUPP,
+				  "the archive page server `%s` serves cannot be read at random: %s",
+				  r->o.page_server, stasis_error_message(why));
+	if (rc == -EOPNOTSUPP) {
+		cleanup_free char *text =
+			xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
+		return restore_unpack_deferred(r, text, err);
+	}
+	if (rc < 0)
+		return error_adopt(err, &why, rc);
+	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred,
+				     r->o.page_server, r->o.page_server_token };
+	return 0;
+}
+
+/*
+ * Through runc, which answers CRIU's notifications itself: CRIU's own action script (a config file
+ * in CRIU_CONFIG_FILE names it) asks the guard for the hold at post-restore, through two FIFOs in
+ * the work dir, and fails the restore unless the guard says it holds every userfaultfd.  Returns
+ * the config's path (malloc'ed).
+ */
+static int runc_hold_hook(const char *work_dir, char **ret_config, struct stasis_error **err)
+{
+	if (strchr(work_dir, '\'') || strchr(work_dir, '\n'))
+		return error_setx(err, EINVAL,
+				  "a lazy restore through runc: the work dir `%s` has a quote or a newline, "
+				  "which its CRIU action script cannot name",
+				  work_dir);
+	cleanup_free char *req = xasprintf("%s/" STATE_DIR_LAZY_HOLD_REQ, work_dir);
+	cleanup_free char *ans = xasprintf("%s/" STATE_DIR_LAZY_HOLD_ANS, work_dir);
+	cleanup_free char *script = xasprintf("%s/" STATE_DIR_LAZY_HOLD_SCRIPT, work_dir);
+	cleanup_free char *config = xasprintf("%s/" STATE_DIR_LAZY_CRIU_CONF, work_dir);
+	(void)unlink(req);
+	(void)unlink(ans);
+	if (mkfifo(req, 0600) < 0 || mkfifo(ans, 0600) < 0)
+		return error_set(err, errno, "a lazy restore through runc: make the FIFOs in `%s`", work_dir);
+	/* the guard's answer within 15 s, or the restore fails: a dead guard must not hang CRIU */
+	cleanup_free char *text = xasprintf(
+		"#!/bin/sh\n"
+		"# stasis: a lazy restore through runc.  At CRIU's post-restore, before any task runs, the\n"
+		"# lazy-pages guard takes every task's userfaultfd; unless it says it does, the restore "
+		"fails.\n"
+		"[ \"$CRTOOLS_SCRIPT_ACTION\" = post-restore ] || exit 0\n"
+		"echo hold > '%s' || exit 1\n"
+		"answer=$(timeout 15 head -n 1 '%s')\n"
+		"[ \"$answer\" = held ] && exit 0\n"
+		"echo \"stasis: ${answer:-the lazy-pages guard did not answer}\" >&2\n"
+		"exit 1\n",
+		req, ans);
+	cleanup_free char *conf = xasprintf("action-script %s\n", script);
+	int rc = write_file_atomic(script, text, strlen(text), 0700, 0, err);
+	if (rc < 0 || (rc = write_file_atomic(config, conf, strlen(conf), 0600, 0, err)) < 0)
+		return rc;
+	*ret_config = TAKE_PTR(config);
+	return 0;
+}
+
 int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
 		     struct lazy_guard **ret, struct stasis_error **err)
 {
+	cleanup_free char *criu_config = NULL;
+	bool via_runc = strcmp(r->runtime, "runc") == 0;
+	if (via_runc) {
+		int rc = runc_hold_hook(r->work_dir, &criu_config, err);
+		if (rc < 0)
+			return rc;
+	}
 	int sks[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sks) < 0)
 		return error_set(err, errno, "socketpair for the lazy-pages guard");
@@ -670,6 +799,9 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 		.init = -1,
 		.init_pidfd = -1,
 		.watch_sk = -1,
+		.hold_req = via_runc ? xasprintf("%s/" STATE_DIR_LAZY_HOLD_REQ, r->work_dir) : NULL,
+		.hold_ans = via_runc ? xasprintf("%s/" STATE_DIR_LAZY_HOLD_ANS, r->work_dir) : NULL,
+		.hold_tasks = r->facts.live_tasks,
 	};
 	(void)unlink(g.status_path);
 	/* forked twice: the guard outlives this call, and no caller of ours has to reap it */
@@ -683,6 +815,8 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 	free(g.status_path);
 	free(g.id);
 	free(g.work_dir);
+	free(g.hold_req);
+	free(g.hold_ans);
 	if (mid < 0)
 		return error_set(err, fork_errno, "fork the lazy-pages guard");
 	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
@@ -690,6 +824,7 @@ int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct
 	closep(&theirs);
 	struct lazy_guard *lg = xzalloc(sizeof(*lg));
 	lg->sk = TAKE_FD(ours);
+	lg->criu_config = TAKE_PTR(criu_config);
 	*ret = lg;
 	return 0;
 }
@@ -750,6 +885,12 @@ struct lazy_guard *lazy_guard_free(struct lazy_guard *lg)
 	/* before RUNNING, EOF tells the guard the restore failed */
 	if (lg->sk >= 0)
 		close(lg->sk);
+	free(lg->criu_config);
 	free(lg);
 	return NULL;
+}
+
+const char *lazy_guard_criu_config(const struct lazy_guard *lg)
+{
+	return lg->criu_config;
 }

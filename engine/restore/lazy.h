@@ -35,6 +35,16 @@ struct lazy_source {
 int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
 		     struct lazy_guard **ret, struct stasis_error **err);
 /*
+ * Through runc (r->runtime), the CRIU_CONFIG_FILE runc's CRIU must get: its action script asks
+ * the guard for the hold at post-restore, as the restore itself does natively.  NULL otherwise.
+ */
+const char *lazy_guard_criu_config(const struct lazy_guard *g);
+/*
+ * A lazy restore's pages: served from the archive when each page image can be read at random
+ * (*ret filled); else unpacked for criu lazy-pages to read, with a warning (*ret left empty).
+ */
+int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err);
+/*
  * Waits until the guard's daemon listens (and the pages CRIU restores itself are written): before
  * CRIU starts, which connects to the daemon before its first notification.
  */

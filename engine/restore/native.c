@@ -370,36 +370,6 @@ static int on_setup_namespaces(const char *script, pid_t pid, int *fd, void *dat
 	return ret;
 }
 
-/*
- * A lazy restore's pages: served from the archive when each page image can be read at random (a
- * chunk a frame, checked by the manifest: the guard then writes the pages CRIU's restore reads
- * itself, sparse); else unpacked for criu lazy-pages to read, with a warning.
- */
-static int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err)
-{
-	if (!r->import.n_deferred)
-		return 0;
-	cleanup_with(lazy_pages_free) struct lazy_pages *pages = NULL;
-	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
-	/* whether the guard can serve them (it connects to a page server itself, not this check) */
-	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred,
-				 NULL, NULL, &pages, &why);
-	if (rc == -EOPNOTSUPP && r->o.page_server)
-		return error_setx(err, EOPNOTSUPP,
-				  "the archive page server `%s` serves cannot be read at random: %s",
-				  r->o.page_server, stasis_error_message(why));
-	if (rc == -EOPNOTSUPP) {
-		cleanup_free char *text =
-			xasprintf("criu lazy-pages reads them from files: %s", stasis_error_message(why));
-		return restore_unpack_deferred(r, text, err);
-	}
-	if (rc < 0)
-		return error_adopt(err, &why, rc);
-	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred,
-				     r->o.page_server, r->o.page_server_token };
-	return 0;
-}
-
 /* every task has sent its userfaultfd to criu lazy-pages, and none runs yet: the guard holds them all */
 static int on_post_restore(const char *script, pid_t pid, int *fd, void *data, struct stasis_error **err)
 {

@@ -436,12 +436,6 @@ int stasis_restore(struct stasis_ctx *ctx, const struct stasis_restore_opts *opt
 		ret = error_setx(err, EINVAL, "opts.runtime `%s`: expected runc, crun or none", r.runtime);
 		goto out;
 	}
-	if (r.o.lazy_pages && strcmp(r.runtime, "runc") == 0) {
-		/* runc restore --lazy-pages serves from a page server on the source, not from images */
-		ret = error_setx(err, EOPNOTSUPP,
-				 "a lazy restore runs CRIU itself: give opts.runtime none or crun, not runc");
-		goto out;
-	}
 	if (r.o.runtime_owns && (!r.o.bundle || strcmp(r.runtime, "none") == 0)) {
 		ret = error_setx(err, EINVAL,
 				 "opts.runtime_owns needs opts.bundle and opts.runtime runc or crun: the "

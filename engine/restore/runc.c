@@ -16,6 +16,7 @@
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
 #include "engine/restore/policy.h"
+#include "engine/restore/lazy.h"
 #include "engine/restore/restore-internal.h"
 #include "engine/runtime/runtime-internal.h"
 #include "lsm/lsm.h"
@@ -72,6 +73,21 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	int ret = restore_decide_labels(r, &lsm, err);
 	if (ret < 0)
 		return ret;
+	/*
+	 * Lazily: the guard and its daemon listen in the work dir before runc starts CRIU, and CRIU's
+	 * own action script asks the guard for the hold at post-restore (runc answers CRIU's
+	 * notifications itself)
+	 */
+	cleanup_with(lazy_guard_free) struct lazy_guard *lazy = NULL;
+	struct lazy_source lazy_src = { 0 };
+	if (r->o.lazy_pages &&
+	    ((ret = lazy_prepare(r, &lazy_src, err)) < 0 ||
+	     (ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) < 0 ||
+	     (ret = lazy_guard_ready(lazy, err)) < 0))
+		return ret;
+	cleanup_free char *criu_env =
+		lazy ? xasprintf("CRIU_CONFIG_FILE=%s", lazy_guard_criu_config(lazy)) : NULL;
+	const char *env[] = { criu_env, NULL };
 	cleanup_free const char **argv = NULL;
 	size_t n = 0;
 	push(&argv, &n, "runc"); /* runtime_runv_in runs the context's runc binary */
@@ -87,8 +103,11 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	 * Images we unpacked are a scratch copy: CRIU punches out the pages it has restored, so memory
 	 * (or disk) holds them once, not twice.  A caller's --image-path is never touched.
 	 */
-	if (r->o.import_path)
+	if (r->o.import_path && !lazy)
 		push(&argv, &n, "--auto-dedup");
+	/* the daemon reads the page files after the restore: nothing may punch them out */
+	if (lazy)
+		push(&argv, &n, "--lazy-pages");
 	push(&argv, &n, "--image-path");
 	push(&argv, &n, r->images_dir);
 	push(&argv, &n, "--work-path");
@@ -154,7 +173,7 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 		return ret;
 	struct stasis_error *rerr = NULL;
 	ret = runtime_runv_in(ctx, argv, r->criu_in_new_namespaces ? &ns : NULL,
-			      r->o.inherit_stdio ? RUNTIME_CALLER_STDIO : 0, NULL, &rerr);
+			      r->o.inherit_stdio ? RUNTIME_CALLER_STDIO : 0, lazy ? env : NULL, NULL, &rerr);
 	/*
 	 * runc deletes what a failed restore made itself; a record it still has was made by this call
 	 * (there was none before), unless runc says the id was taken under our feet.
@@ -172,5 +191,12 @@ int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasi
 	if ((ret = read_file_capped(pid_file, 64, &text, NULL, err)) < 0 ||
 	    (ret = read_pid(text, &r->pid)) < 0)
 		return error_wrap(err, ret, "runc restored the container but its pid file `%s`", pid_file);
+	if (lazy) {
+		cleanup_free char *warning = NULL;
+		if ((ret = lazy_guard_running(lazy, r->pid, &warning, err)) < 0)
+			return ret;
+		if (warning)
+			restore_warn(r, "%s", warning);
+	}
 	return 0;
 }

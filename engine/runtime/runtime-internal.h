@@ -51,9 +51,12 @@ struct child_namespaces;
  * conmon and containerd's shim hand them over); its stderr is then the caller's, not quoted.
  */
 #define RUNTIME_CALLER_STDIO 1u
-/* runtime_runv in the namespaces ns (NULL: ours), with RUNTIME_* flags */
+/*
+ * runtime_runv in the namespaces ns (NULL: ours), with RUNTIME_* flags, and env's NAME=VALUE
+ * strings set in its environment (NULL: ours as it is)
+ */
 int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *argv, const struct child_namespaces *ns,
-		    unsigned flags, char **ret_out, struct stasis_error **err);
+		    unsigned flags, const char *const *env, char **ret_out, struct stasis_error **err);
 /* Runs `<runtime> [--root R] <verb> [extra] <id>`; stdout (capped) goes to *ret_out when given. */
 int runtime_run(const struct stasis_ctx *ctx, const char *runtime, const char *root, const char *verb,
 		const char *id, const char *extra, char **ret_out, struct stasis_error **err);
@@ -90,6 +93,11 @@ int runtime_state(const struct stasis_ctx *ctx, const char *runtime, const char 
 #define STATE_DIR_REPLICA "archive-replica"	  /* the sparse copy of an archive another host serves */
 #define STATE_DIR_LAZY_PAGES "lazy-pages"	  /* a lazy restore's guard says there how it stands */
 #define STATE_DIR_LAZY_PAGES_LOG "lazy-pages.log" /* the log of its `criu lazy-pages` */
+/* a lazy restore through runc: CRIU's config and action script, and the FIFOs to the guard */
+#define STATE_DIR_LAZY_CRIU_CONF "criu-lazy.conf"
+#define STATE_DIR_LAZY_HOLD_SCRIPT "lazy-hold.sh"
+#define STATE_DIR_LAZY_HOLD_REQ "lazy-hold.req"
+#define STATE_DIR_LAZY_HOLD_ANS "lazy-hold.ans"
 #define STATE_DIR_EMPTY "empty" /* what masked directories and absent cgroup hierarchies show */
 
 /*

@@ -50,8 +50,8 @@ char *text_last_line(char *text)
 #define NAMESPACES_FAILED "stasis: cannot enter the namespaces the runtime runs in\n"
 
 /* fork and exec, for what posix_spawn cannot do: enter namespaces first */
-static int spawn_in(const char *bin, const char *const *argv, const struct child_namespaces *ns, int out,
-		    int errfd, bool caller_stdio, pid_t *ret_pid)
+static int spawn_in(const char *bin, const char *const *argv, char *const *envp,
+		    const struct child_namespaces *ns, int out, int errfd, bool caller_stdio, pid_t *ret_pid)
 {
 	cleanup_close int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
@@ -67,7 +67,7 @@ static int spawn_in(const char *bin, const char *const *argv, const struct child
 		}
 		if (!caller_stdio && (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0))
 			_exit(127);
-		execve(bin, (char *const *)argv, environ);
+		execve(bin, (char *const *)argv, envp);
 		_exit(127);
 	}
 	*ret_pid = pid;
@@ -87,12 +87,38 @@ const char *runtime_binary(const struct stasis_ctx *ctx, const char *runtime)
 int runtime_runv(const struct stasis_ctx *ctx, const char *const *argv, char **ret_out,
 		 struct stasis_error **err)
 {
-	return runtime_runv_in(ctx, argv, NULL, 0, ret_out, err);
+	return runtime_runv_in(ctx, argv, NULL, 0, NULL, ret_out, err);
+}
+
+/* environ, with each NAME=VALUE of set in place of the NAME it has (malloc'ed array, borrowed strings) */
+static char **env_with(const char *const *set)
+{
+	size_t n_env = 0, n_set = 0;
+	while (environ[n_env])
+		n_env++;
+	while (set[n_set])
+		n_set++;
+	char **v = xreallocarray(NULL, n_env + n_set + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < n_env; i++) {
+		bool replaced = false;
+		for (size_t k = 0; k < n_set && !replaced; k++) {
+			size_t name_len = strcspn(set[k], "=");
+			replaced = strncmp(environ[i], set[k], name_len + 1) == 0;
+		}
+		if (!replaced)
+			v[n++] = environ[i];
+	}
+	for (size_t k = 0; k < n_set; k++)
+		v[n++] = (char *)set[k];
+	v[n] = NULL;
+	return v;
 }
 
 int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, const struct child_namespaces *ns,
-		    unsigned flags, char **ret_out, struct stasis_error **err)
+		    unsigned flags, const char *const *env, char **ret_out, struct stasis_error **err)
 {
+	cleanup_free char **envp = env ? env_with(env) : NULL;
 	const char *runtime = runtime_binary(ctx, given[0]);
 	cleanup_free char *bin = strchr(runtime, '/') ? xstrdup(runtime) : find_in_path(runtime);
 	if (!bin)
@@ -118,7 +144,7 @@ int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, cons
 	pid_t pid;
 	int r;
 	if (ns) {
-		r = spawn_in(bin, argv, ns, out, errfd, caller_stdio, &pid);
+		r = spawn_in(bin, argv, envp ? envp : environ, ns, out, errfd, caller_stdio, &pid);
 	} else {
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
@@ -131,7 +157,7 @@ int runtime_runv_in(const struct stasis_ctx *ctx, const char *const *given, cons
 		posix_spawnattr_init(&attr);
 		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 		posix_spawnattr_setpgroup(&attr, 0);
-		r = posix_spawn(&pid, bin, &fa, &attr, (char *const *)argv, environ);
+		r = posix_spawn(&pid, bin, &fa, &attr, (char *const *)argv, envp ? envp : environ);
 		posix_spawnattr_destroy(&attr);
 		posix_spawn_file_actions_destroy(&fa);
 	}
