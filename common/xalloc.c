@@ -86,6 +86,25 @@ size_t strv_length(char *const *strv)
 	return n;
 }
 
+char *strv_join(char *const *strv, const char *sep)
+{
+	size_t len = 1, sep_len = strlen(sep);
+	for (size_t i = 0; strv && strv[i]; i++)
+		len += strlen(strv[i]) + (i ? sep_len : 0);
+	char *out = xmalloc(len), *p = out;
+	for (size_t i = 0; strv && strv[i]; i++) {
+		if (i) {
+			memcpy(p, sep, sep_len);
+			p += sep_len;
+		}
+		size_t l = strlen(strv[i]);
+		memcpy(p, strv[i], l);
+		p += l;
+	}
+	*p = '\0';
+	return out;
+}
+
 void *xgrow(void *v, size_t n, size_t size)
 {
 	/* n is the count so far: the capacity is the next power of two, reached at n = 0, 1, 2, 4, ... */

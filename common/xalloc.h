@@ -26,6 +26,8 @@ void *xgrow(void *v, size_t n, size_t size);
 /* Append to a NULL-terminated string vector, taking ownership of s. */
 void strv_push(char ***strv, size_t *len, char *s);
 size_t strv_length(char *const *strv);
+/* The strings of strv (may be NULL) joined by sep (malloc'ed; "" for none). */
+char *strv_join(char *const *strv, const char *sep);
 /* Whether the NULL-terminated strv (may be NULL) holds s. */
 bool strv_has(char *const *strv, const char *s);
 /* Sorts the first n strings of strv by strcmp (reproducible archives do not follow readdir order). */

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/parse.h"
+#include "common/xalloc.h"
 
 static void error_chain(void **state)
 {
@@ -75,12 +76,29 @@ static void parsing(void **state)
 	assert_int_equal(p, 42);
 }
 
+/* what CRIU's error lines become in one message: joined, nothing for none */
+static void strv_joined(void **state)
+{
+	(void)state;
+	char *three[] = { (char *)"a", (char *)"bc", (char *)"", NULL };
+	char *s = strv_join(three, "; ");
+	assert_string_equal(s, "a; bc; ");
+	free(s);
+	s = strv_join(NULL, "\n");
+	assert_string_equal(s, "");
+	free(s);
+	char *one[] = { (char *)"only", NULL };
+	s = strv_join(one, "\n");
+	assert_string_equal(s, "only");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(error_chain),	    cmocka_unit_test(first_error_wins),
 		cmocka_unit_test(null_err_is_fine), cmocka_unit_test(zero_errno_becomes_eio),
-		cmocka_unit_test(parsing),
+		cmocka_unit_test(parsing),	    cmocka_unit_test(strv_joined),
 	};
 	return cmocka_run_group_tests_name("common-error", tests, NULL, NULL);
 }

@@ -47,12 +47,9 @@ int cr_fail(struct stasis_error **err, const char *what, const struct rpc_result
 {
 	char **lines = cr_log_errors(log_path, 20);
 	/* the explainer reads the error lines and CRIU's own message */
-	cleanup_free char *text = xstrdup(res->cr_errmsg ? res->cr_errmsg : "");
-	for (size_t i = 0; lines && lines[i]; i++) {
-		char *t = xasprintf("%s\n%s", text, lines[i]);
-		free(text);
-		text = t;
-	}
+	cleanup_free char *joined = strv_join(lines, "\n");
+	cleanup_free char *text =
+		xasprintf("%s%s%s", res->cr_errmsg ? res->cr_errmsg : "", lines ? "\n" : "", joined);
 	/*
 	 * the headline is the line that names the cause: the explainer's primary finding when it
 	 * knows one (CRIU may log a consequence first), else the decisive error line (the first

@@ -65,6 +65,8 @@
 /* the daemon reads the userfaultfds off its socket in its own time, after the restore sent them */
 #define LAZY_UFFD_WAIT_MS 2000
 #define LAZY_POLL_MS 10
+/* how often the guard looks whether the daemon listens yet: the restore waits on it, each ms counts */
+#define LAZY_LISTEN_POLL_MS 2
 /*
  * How often the guard looks for the userfaultfd of a task forked while pages come in: the window
  * in which the daemon's death would leave that task's missing pages reading as zeros.
@@ -182,13 +184,7 @@ static char *daemon_errors(const struct guard *g)
 {
 	cleanup_free char *log = xasprintf("%s/" STATE_DIR_LAZY_PAGES_LOG, g->work_dir);
 	cleanup_strv char **lines = cr_log_errors(log, 3);
-	char *text = xasprintf("see %s", log);
-	for (size_t i = 0; lines && lines[i]; i++) {
-		char *more = xasprintf("%s%s%s", i ? text : "", i ? "; " : "", lines[i]);
-		free(text);
-		text = more;
-	}
-	return text;
+	return lines ? strv_join(lines, "; ") : xasprintf("see %s", log);
 }
 
 /* whether our fd and the daemon's daemon_fd are one open file (kcmp(2)): fd numbers are reused */
@@ -322,7 +318,7 @@ static int wait_listening(struct guard *g, char *why, size_t why_len)
 		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
 			return 0;
 		struct pollfd p = { .fd = g->daemon_pidfd, .events = POLLIN };
-		if (poll(&p, 1, LAZY_POLL_MS) > 0) {
+		if (poll(&p, 1, LAZY_LISTEN_POLL_MS) > 0) {
 			int status;
 			(void)reap_daemon(g, &status);
 			g->daemon = -1;
