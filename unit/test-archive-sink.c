@@ -8,8 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -458,6 +462,70 @@ static void archive_served(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* a TCP connection to 127.0.0.1:port, or -1 */
+static int loopback_connect(int port)
+{
+	int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (sk >= 0 && connect(sk, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(sk);
+		sk = -1;
+	}
+	return sk;
+}
+
+/*
+ * A client that sends part of its token and stalls (a slow-loris) blocks nobody: the right client
+ * is served meanwhile, and the stalled one is dropped once its time for the token is up.
+ */
+static void stalled_client_blocks_nobody(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/stasis-unit-remote-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *path = xasprintf("%s/a", dir), *replica = xasprintf("%s/r", dir);
+	unsigned char data[4096];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	assert_int_equal(write_file_atomic(path, data, sizeof(data), 0600, 0, NULL), 0);
+	const char *token = "0123456789abcdefghijklmnopqrstuv";
+	arc_remote_auth_ms = 300;
+	pid_t server = fork();
+	assert_true(server >= 0);
+	if (server == 0)
+		_exit(arc_remote_serve(path, "127.0.0.1:47914", token, 20, NULL, NULL, NULL) == 0 ? 0 : 1);
+	int stalled = -1;
+	for (int i = 0; i < 100 && (stalled = loopback_connect(47914)) < 0; i++)
+		usleep(20000);
+	assert_true(stalled >= 0);
+	unsigned char hello[24];
+	assert_int_equal(read_exact(stalled, hello, sizeof(hello)), 0);
+	assert_int_equal(send(stalled, token, 5, MSG_NOSIGNAL), 5);
+	/* a server that waited for the rest of that token would never answer: the test ends, failed */
+	alarm(10);
+	struct arc_remote *rm = NULL;
+	assert_int_equal(arc_remote_connect("127.0.0.1:47914", token, &rm, NULL), 0);
+	cleanup_close int fd = open(replica, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_int_equal(arc_remote_fetch(rm, fd, 0, 100, NULL), 0);
+	/* the stalled one: dropped (end of file) after its 300 ms, not at the 20 s idle timeout */
+	struct pollfd p = { .fd = stalled, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	char byte;
+	assert_int_equal(recv(stalled, &byte, 1, 0), 0);
+	close(stalled);
+	alarm(0);
+	arc_remote_bye(rm);
+	arc_remote_free(rm);
+	int status;
+	assert_int_equal(waitpid(server, &status, 0), server);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* the index's text: what it must hold, what it may add later, what it may never name */
 static void index_text(void **state)
 {
@@ -501,10 +569,15 @@ static void index_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(zstd_and_plain_read_back), cmocka_unit_test(header_fields),
-		cmocka_unit_test(a_pipe_is_refused),	    cmocka_unit_test(declared_size_is_kept),
-		cmocka_unit_test(writer_streams_a_member),  cmocka_unit_test(index_text),
-		cmocka_unit_test(pages_read_at_random),	    cmocka_unit_test(archive_served),
+		cmocka_unit_test(zstd_and_plain_read_back),
+		cmocka_unit_test(header_fields),
+		cmocka_unit_test(a_pipe_is_refused),
+		cmocka_unit_test(declared_size_is_kept),
+		cmocka_unit_test(writer_streams_a_member),
+		cmocka_unit_test(index_text),
+		cmocka_unit_test(pages_read_at_random),
+		cmocka_unit_test(archive_served),
+		cmocka_unit_test(stalled_client_blocks_nobody),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

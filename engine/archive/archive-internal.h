@@ -210,6 +210,8 @@ void arc_disk_budget_clear(struct arc_disk_budget *b);
  * takes one message of a client at a time.
  */
 int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token);
+/* how long a client of arc_remote_serve has to send its whole token (ms; tests make it short) */
+extern unsigned arc_remote_auth_ms;
 /* One whole zstd frame (src, len) into dst: 0 and its size, or -EBADMSG. */
 int zstd_decode_frame(const void *src, size_t len, void *dst, size_t cap, size_t *ret_len);
 struct zsink;

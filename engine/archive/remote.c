@@ -35,6 +35,7 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
 
@@ -42,6 +43,14 @@
 #define REMOTE_HELLO_LEN 16
 #define REMOTE_READ_MAX (64u << 20)
 #define REMOTE_MAX_CLIENTS 8
+/*
+ * A client has this long from its connection to send the whole token: one that sends part of it,
+ * or nothing, holds a slot no longer, and the server never waits on it meanwhile.
+ */
+#define REMOTE_AUTH_MS 5000
+unsigned arc_remote_auth_ms = REMOTE_AUTH_MS;
+/* a trusted client's request arrives whole within this, or the client is dropped */
+#define REMOTE_REQUEST_TIMEOUT_S 30
 enum { REMOTE_READ = 0, REMOTE_BYE = 1 };
 
 struct remote_req {
@@ -219,6 +228,10 @@ void arc_remote_bye(struct arc_remote *rm)
 struct client {
 	int sk;
 	bool trusted; /* its token matched */
+	/* the token as it comes, in any pieces, until auth_deadline (monotonic_us) */
+	char got[ARC_REMOTE_TOKEN_LEN];
+	size_t n_got;
+	uint64_t auth_deadline;
 };
 
 static bool token_matches(const char *a, const char *b)
@@ -234,10 +247,22 @@ static bool token_matches(const char *a, const char *b)
 static int serve_one(struct client *c, int archive, uint64_t size, const char *token, unsigned char *buf)
 {
 	if (!c->trusted) {
-		char got[ARC_REMOTE_TOKEN_LEN];
-		if (read_exact(c->sk, got, sizeof(got)) < 0 || !token_matches(got, token))
+		/* what has come: never a wait for the rest, which may never come */
+		ssize_t k = recv(c->sk, c->got + c->n_got, sizeof(c->got) - c->n_got, MSG_DONTWAIT);
+		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (k <= 0)
+			return -ECONNRESET;
+		c->n_got += (size_t)k;
+		if (c->n_got < sizeof(c->got))
+			return 0;
+		if (!token_matches(c->got, token))
 			return -EACCES;
 		c->trusted = true;
+		/* its requests come whole or it goes: a stalled one must not hold the server forever */
+		const struct timeval tv = { .tv_sec = REMOTE_REQUEST_TIMEOUT_S };
+		(void)setsockopt(c->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		(void)setsockopt(c->sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		return 0;
 	}
 	struct remote_req q;
@@ -261,10 +286,13 @@ static int serve_one(struct client *c, int archive, uint64_t size, const char *t
 int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token)
 {
 	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
-	struct client c = { sk, false };
+	struct client c = { .sk = sk };
 	int r;
-	while ((r = serve_one(&c, archive, size, token, buf)) == 0)
-		;
+	do {
+		struct pollfd p = { .fd = sk, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	} while ((r = serve_one(&c, archive, size, token, buf)) == 0);
 	return r;
 }
 
@@ -304,12 +332,29 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 	size_t n = 0;
 	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
 	const unsigned char hello[REMOTE_HELLO_LEN] = REMOTE_HELLO;
+	/* idle: no trusted client asked anything; others (a wrong token, junk) never count as activity */
+	uint64_t idle_until = idle_s ? monotonic_us() + idle_s * 1000000ull : UINT64_MAX;
 	for (;;) {
 		struct pollfd p[REMOTE_MAX_CLIENTS + 1] = { { .fd = lsk, .events = POLLIN } };
-		for (size_t i = 0; i < n; i++)
+		uint64_t now = monotonic_us(), wake = idle_until;
+		for (size_t i = 0; i < n; i++) {
 			p[i + 1] = (struct pollfd){ .fd = clients[i].sk, .events = POLLIN };
-		int k = poll(p, n + 1, idle_s ? (int)(idle_s * 1000) : -1);
+			if (!clients[i].trusted && clients[i].auth_deadline < wake)
+				wake = clients[i].auth_deadline;
+		}
+		int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
+		int k = poll(p, n + 1, timeout);
 		if (k < 0 && errno == EINTR)
+			continue;
+		now = monotonic_us();
+		/* the clients that did not send their token in time go, freeing their slots */
+		for (size_t i = n; k >= 0 && i-- > 0;)
+			if (!clients[i].trusted && clients[i].auth_deadline <= now) {
+				close(clients[i].sk);
+				clients[i] = clients[--n];
+				p[i + 1] = p[n + 1];
+			}
+		if (k == 0 && now < idle_until)
 			continue;
 		if (k <= 0) {
 			for (size_t i = 0; i < n; i++)
@@ -324,7 +369,10 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 		for (size_t i = n; i-- > 0;) {
 			if (!p[i + 1].revents)
 				continue;
+			bool was_trusted = clients[i].trusted;
 			int r = serve_one(&clients[i], archive, (uint64_t)st.st_size, token, buf);
+			if (was_trusted && r >= 0 && idle_s)
+				idle_until = monotonic_us() + idle_s * 1000000ull;
 			if (r == 1) {
 				for (size_t j = 0; j < n; j++)
 					close(clients[j].sk);
@@ -345,7 +393,10 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 			}
 			if (c >= 0) {
 				(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-				clients[n++] = (struct client){ c, false };
+				clients[n++] =
+					(struct client){ .sk = c,
+							 .auth_deadline = monotonic_us() +
+									  arc_remote_auth_ms * 1000ull };
 			}
 		}
 	}
