@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -186,6 +188,20 @@ static void check_space(struct stasis_report *r)
 	}
 }
 
+/* CRIU keeps its kernel probe only on a tmpfs /run (kerndat.c): elsewhere each CRIU run probes again */
+#define CRIU_KDAT_DIR "/run"
+
+static void check_kdat_cache(struct stasis_report *r)
+{
+	struct statfs s;
+	if (statfs(CRIU_KDAT_DIR, &s) < 0 || s.f_type == TMPFS_MAGIC)
+		return;
+	report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_DIR,
+		   "mount a tmpfs on /run, as systemd does",
+		   "not a tmpfs, so CRIU keeps no criu.kdat here: every CRIU run probes the "
+		   "kernel again (some 30-60 ms; a lazy restore's start pays it twice)");
+}
+
 int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret, struct stasis_error **err)
 {
 	(void)err;
@@ -196,6 +212,7 @@ int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret, struc
 	check_lsm(r);
 	check_caps(r);
 	check_space(r);
+	check_kdat_cache(r);
 	*ret = r;
 	return 0;
 }
