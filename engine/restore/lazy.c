@@ -108,6 +108,7 @@ struct guard {
 	pid_t daemon;
 	int daemon_pidfd;
 	int *uffds;
+	int *uffd_numbers; /* each one's number in the daemon (-1: that number holds another now) */
 	size_t n_uffds;
 	int watch_sk; /* the guard's end of the socket that passes the watchdog new userfaultfds */
 	/*
@@ -217,15 +218,24 @@ static int take_uffds(struct guard *g, int watch_sk)
 		link[len] = '\0';
 		if (strcmp(link, UFFD_LINK) != 0)
 			continue;
+		/* one kcmp a descriptor, every scan: the one held under its number, if any */
 		bool known = false;
-		for (size_t i = 0; i < g->n_uffds && !known; i++)
+		for (size_t i = 0; i < g->n_uffds; i++) {
+			if (g->uffd_numbers[i] != (int)fd)
+				continue;
 			known = same_file(g, g->uffds[i], (int)fd);
+			if (!known)
+				g->uffd_numbers[i] = -1;
+			break;
+		}
 		if (known)
 			continue;
 		int dup = pidfd_getfd(g->daemon_pidfd, (int)fd, 0);
 		if (dup < 0)
 			return -errno;
 		g->uffds = xgrow(g->uffds, g->n_uffds, sizeof(*g->uffds));
+		g->uffd_numbers = xgrow(g->uffd_numbers, g->n_uffds, sizeof(*g->uffd_numbers));
+		g->uffd_numbers[g->n_uffds] = (int)fd;
 		g->uffds[g->n_uffds++] = dup;
 		taken++;
 		if (watch_sk >= 0)
