@@ -384,12 +384,13 @@ struct stasis_restore_opts {
 	 */
 	bool staged;
 	/*
-	 * Lazy restore (runtime "none" or "crun"): the container runs as soon as CRIU has restored
-	 * all but its private memory, which `criu lazy-pages` faults in on first touch and pushes in
-	 * the background until every page is in.  A guard process of stasis' outlives the call until
-	 * then: if what serves the pages ends before every page is in, the guard kills the container
-	 * rather than let it run on zeros, and says why in <state_dir>/lazy-pages (one line:
-	 * "fetching ...", "complete", "stopped: ..." or "failed: ...").
+	 * Lazy restore (any runtime; through runc, CRIU's action script asks the guard to hold the
+	 * tasks' userfaultfds): the container runs as soon as CRIU has restored all but its private
+	 * memory, which `criu lazy-pages` faults in on first touch and pushes in the background until
+	 * every page is in.  A guard process of stasis' outlives the call until then, in the
+	 * container's cgroups: if what serves the pages ends before every page is in, the guard kills
+	 * the container rather than let it run on zeros, and says why in <state_dir>/lazy-pages (one
+	 * line: "fetching ...", "complete", "stopped: ..." or "failed: ...").
 	 */
 	bool lazy_pages;
 	/*
