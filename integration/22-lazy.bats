@@ -272,31 +272,41 @@ in_cgroup() {
 	cgroups_gone lz-runc
 }
 
-@test "stasis-crun restore --lazy-pages (runc's flag): crun owns the container, the guard's line is in /run/stasis/@lazy" {
-	ensure_crun_cgroups
-	CT_WORKLOAD_MIB=512 start_container "$BUILD/stasis-crun" lz-shim
-	data=$CT_BASE/lz-shim/data
-	run "$BUILD/stasis-crun" checkpoint --image-path "$OUT/img" lz-shim
+# shim_lazy_restore SHIM NAME MIB: a container that stasis-SHIM (crun or runc) runs with MIB MiB,
+# checkpointed through the shim to images and restored lazily through it (runc's flags): the
+# runtime owns it again and stasis keeps no state dir of it.  The daemon is stopped at once (from
+# local images the pages come in quickly, and the helpers leave when they are in): SHIM_LINE is
+# the guard's line then, SHIM_DAEMON its daemon, SHIM_DATA the data dir, SHIM_BEFORE its counter
+# before the restore.
+shim_lazy_restore() {
+	local shim=$1 name=$2
+	CT_WORKLOAD_MIB=$3 start_container "$BUILD/stasis-$shim" "$name"
+	SHIM_DATA=$CT_BASE/$name/data
+	run "$BUILD/stasis-$shim" checkpoint --image-path "$OUT/img-$name" "$name"
 	assert_success
-	before=$(read_counter "$data")
-	cd "$CT_BASE/lz-shim/bundle"
-	run "$BUILD/stasis-crun" restore --image-path "$OUT/img" --bundle . --lazy-pages -d lz-shim
-	# the daemon stopped at once: from local images the pages come in quickly, and the guard
-	# leaves when they are in
-	line=$(cat /run/stasis/@lazy/lz-shim)
-	daemon=$(echo "$line" | sed -n 's/.*criu lazy-pages \([0-9]*\).*/\1/p')
-	kill -STOP "$daemon"
+	SHIM_BEFORE=$(read_counter "$SHIM_DATA")
+	cd "$CT_BASE/$name/bundle"
+	run "$BUILD/stasis-$shim" restore --image-path "$OUT/img-$name" --bundle . --lazy-pages -d "$name"
+	SHIM_LINE=$(cat "/run/stasis/@lazy/$name")
+	SHIM_DAEMON=$(echo "$SHIM_LINE" | sed -n 's/.*criu lazy-pages \([0-9]*\).*/\1/p')
+	kill -STOP "$SHIM_DAEMON"
 	cd - >/dev/null
 	assert_success
-	assert_equal "$(crun state lz-shim | jq -r .status)" running
-	[ ! -e /run/stasis/lz-shim ]
+	assert_equal "$("$shim" state "$name" | jq -r .status)" running
+	[ ! -e "/run/stasis/$name" ]
+}
+
+@test "stasis-crun restore --lazy-pages (runc's flag): crun owns the container, the guard's line is in /run/stasis/@lazy" {
+	ensure_crun_cgroups
+	shim_lazy_restore crun lz-shim 512
+	data=$SHIM_DATA
 	# the guard is in crun's memory cgroup of the container, whatever crun named it
-	guard=$(echo "$line" | sed -n 's/.*guard \([0-9]*\).*/\1/p')
+	guard=$(echo "$SHIM_LINE" | sed -n 's/.*guard \([0-9]*\).*/\1/p')
 	assert_equal "$(grep -E '^[0-9]+:memory:' "/proc/$guard/cgroup")" \
 		"$(grep -E '^[0-9]+:memory:' "/proc/$(crun state lz-shim | jq -r .pid)/cgroup")"
-	kill -CONT "$daemon"
+	kill -CONT "$SHIM_DAEMON"
 	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shim
-	wait_for 50 counter_above "$data" $((before + 3))
+	wait_for 50 counter_above "$data" $((SHIM_BEFORE + 3))
 	run verify_workload "$data" "$(crun state lz-shim | jq -r .pid)"
 	assert_output --regexp '^OK [0-9]+$'
 	# crun's container, crun's delete: the line stays while crun knows it, then stasis gc removes it
@@ -311,21 +321,13 @@ in_cgroup() {
 }
 
 @test "stasis-runc restore --lazy-pages (runc's flag): runc owns the container, the guard's line is in /run/stasis/@lazy" {
-	CT_WORKLOAD_MIB=256 start_container "$BUILD/stasis-runc" lz-shimr
-	data=$CT_BASE/lz-shimr/data
-	run "$BUILD/stasis-runc" checkpoint --image-path "$OUT/imgr" lz-shimr
-	assert_success
-	before=$(read_counter "$data")
-	cd "$CT_BASE/lz-shimr/bundle"
-	run "$BUILD/stasis-runc" restore --image-path "$OUT/imgr" --bundle . --lazy-pages -d lz-shimr
-	cd - >/dev/null
-	assert_success
-	assert_equal "$(runc state lz-shimr | jq -r .status)" running
-	[ ! -e /run/stasis/lz-shimr ]
-	run cat /run/stasis/@lazy/lz-shimr
-	assert_output --regexp '^(fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+|complete)$'
+	shim_lazy_restore runc lz-shimr 256
+	data=$SHIM_DATA
+	re='^fetching: container [0-9]+, guard [0-9]+, watchdog [0-9]+, criu lazy-pages [0-9]+$'
+	[[ $SHIM_LINE =~ $re ]]
+	kill -CONT "$SHIM_DAEMON"
 	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shimr
-	wait_for 50 counter_above "$data" $((before + 3))
+	wait_for 50 counter_above "$data" $((SHIM_BEFORE + 3))
 	run verify_workload "$data" "$(runc state lz-shimr | jq -r .pid)"
 	assert_output --regexp '^OK [0-9]+$'
 	runc delete -f lz-shimr

@@ -408,6 +408,17 @@ static void pages_read_at_random(void **state)
 	}
 }
 
+/* the archive server (a child) ended well once told bye; its scratch dir goes */
+static void server_ended(pid_t server, const char *dir)
+{
+	int status;
+	assert_int_equal(waitpid(server, &status, 0), server);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /*
  * The archive served to another host: a client with the right token gets the bytes it asks for
  * into its replica, at their places; a wrong token gets nothing; the server ends at bye.
@@ -454,12 +465,7 @@ static void archive_served(void **state)
 	assert_int_equal(arc_remote_fetch(rm, fd, 0, 1, NULL), 0);
 	arc_remote_bye(rm);
 	arc_remote_free(rm);
-	int status;
-	assert_int_equal(waitpid(server, &status, 0), server);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	server_ended(server, dir);
 }
 
 /* a TCP connection to 127.0.0.1:port, or -1 */
@@ -518,12 +524,7 @@ static void stalled_client_blocks_nobody(void **state)
 	alarm(0);
 	arc_remote_bye(rm);
 	arc_remote_free(rm);
-	int status;
-	assert_int_equal(waitpid(server, &status, 0), server);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	server_ended(server, dir);
 }
 
 /* the index's text: what it must hold, what it may add later, what it may never name */
