@@ -67,19 +67,36 @@ struct arc_remote {
 	pthread_mutex_t lock; /* one request and its reply at a time */
 };
 
+/*
+ * "HOST:PORT" resolved for a stream socket.  A server's (passive, `--page-server ADDR:PORT`) may
+ * leave the address out (every address); a client's names the host.
+ */
+static int resolve(const char *where, bool passive, struct addrinfo **ret, struct stasis_error **err)
+{
+	const char *what = passive ? "--page-server" : "page server";
+	cleanup_free char *host = xstrdup(where);
+	char *colon = strrchr(host, ':');
+	if (!colon || (!passive && colon == host) || !colon[1])
+		return error_setx(err, EINVAL, "%s `%s`: expected %s:PORT", what, where,
+				  passive ? "ADDR" : "HOST");
+	*colon = '\0';
+	const struct addrinfo hints = { .ai_family = AF_UNSPEC,
+					.ai_socktype = SOCK_STREAM,
+					.ai_flags = passive ? AI_PASSIVE : 0 };
+	int g = getaddrinfo(*host ? host : NULL, colon + 1, &hints, ret);
+	if (g != 0)
+		return error_setx(err, passive ? EINVAL : EHOSTUNREACH, "%s `%s`: %s", what, where,
+				  gai_strerror(g));
+	return 0;
+}
+
 /* "HOST:PORT" into a connected TCP socket */
 static int dial(const char *where, struct stasis_error **err)
 {
-	cleanup_free char *host = xstrdup(where);
-	char *colon = strrchr(host, ':');
-	if (!colon || colon == host || !colon[1])
-		return error_setx(err, EINVAL, "page server `%s`: expected HOST:PORT", where);
-	*colon = '\0';
-	const struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
-	int g = getaddrinfo(host, colon + 1, &hints, &res);
-	if (g != 0)
-		return error_setx(err, EHOSTUNREACH, "page server `%s`: %s", where, gai_strerror(g));
+	int r = resolve(where, false, &res, err);
+	if (r < 0)
+		return r;
 	int sk = -1, e = 0;
 	for (struct addrinfo *a = res; a && sk < 0; a = a->ai_next) {
 		sk = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -283,6 +300,12 @@ static int serve_one(struct client *c, int archive, uint64_t size, const char *t
 	return 0;
 }
 
+static void close_clients(struct client *clients, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(clients[i].sk);
+}
+
 int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token)
 {
 	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
@@ -306,18 +329,10 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 	struct stat st;
 	if (fstat(archive, &st) < 0)
 		return error_set(err, errno, "%s", what);
-	cleanup_free char *host = xstrdup(where);
-	char *colon = strrchr(host, ':');
-	if (!colon || !colon[1])
-		return error_setx(err, EINVAL, "--page-server `%s`: expected ADDR:PORT", where);
-	*colon = '\0';
-	const struct addrinfo hints = { .ai_family = AF_UNSPEC,
-					.ai_socktype = SOCK_STREAM,
-					.ai_flags = AI_PASSIVE };
 	struct addrinfo *res = NULL;
-	int g = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
-	if (g != 0)
-		return error_setx(err, EINVAL, "--page-server `%s`: %s", where, gai_strerror(g));
+	int resolved = resolve(where, true, &res, err);
+	if (resolved < 0)
+		return resolved;
 	cleanup_close int lsk = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	const int one = 1;
 	if (lsk >= 0)
@@ -357,8 +372,7 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 		if (k == 0 && now < idle_until)
 			continue;
 		if (k <= 0) {
-			for (size_t i = 0; i < n; i++)
-				close(clients[i].sk);
+			close_clients(clients, n);
 			return k == 0 ? error_setx(err, ETIMEDOUT,
 						   "page server `%s`: nobody asked for %u s, and the "
 						   "destination "
@@ -374,8 +388,7 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 			if (was_trusted && r >= 0 && idle_s)
 				idle_until = monotonic_us() + idle_s * 1000000ull;
 			if (r == 1) {
-				for (size_t j = 0; j < n; j++)
-					close(clients[j].sk);
+				close_clients(clients, n);
 				return 0;
 			}
 			if (r < 0) {
