@@ -12,6 +12,12 @@
 struct child_namespaces {
 	int join_net_fd;
 	int unshare_flags;
+	/*
+	 * When set: a mount namespace of the child's own (private, so nothing reaches the caller's)
+	 * with the directory bind_src bound over bind_dst.
+	 */
+	const char *bind_src;
+	const char *bind_dst;
 };
 
 /* Called between fork and exec, so async-signal-safe: 0 or -errno. */

@@ -44,6 +44,39 @@ doctor_ids() {
 	assert_failure 2
 }
 
+@test "CRIU's kernel probe: kept on /dev/shm and linked from /run when /run is not a tmpfs; a directory others may write is not trusted" {
+	if [ "$(stat -f -c %T /run)" = tmpfs ]; then
+		# CRIU keeps its own there: stasis links nothing
+		run "$STASIS" doctor
+		assert_success
+		[ ! -L /run/criu.kdat ]
+		return
+	fi
+	rm -rf /run/criu.kdat /dev/shm/stasis-criu
+	run "$STASIS" doctor
+	assert_success
+	assert_output --partial "stasis keeps it in /dev/shm/stasis-criu/criu.kdat"
+	[ "$(readlink /run/criu.kdat)" = /dev/shm/stasis-criu/criu.kdat ]
+	[ "$(stat -c %a:%U /dev/shm/stasis-criu)" = 700:root ]
+	"$STASIS_CRIU" check -v4 -o "$BATS_TEST_TMPDIR/check.log" >/dev/null
+	grep -q "Loaded kdat cache from /run/criu.kdat" "$BATS_TEST_TMPDIR/check.log"
+	# a reboot empties /dev/shm: the link dangles, and the next run writes the probe again
+	rm -rf /dev/shm/stasis-criu
+	run "$STASIS" doctor
+	assert_success
+	[ -s /dev/shm/stasis-criu/criu.kdat ]
+	# what another user could have written is not handed to root's CRIU
+	rm -rf /run/criu.kdat /dev/shm/stasis-criu
+	mkdir -m 0777 /dev/shm/stasis-criu
+	run "$STASIS" doctor
+	rm -rf /dev/shm/stasis-criu
+	assert_success
+	assert_output --partial "/dev/shm/stasis-criu: not a root-only directory on a tmpfs"
+	[ ! -e /run/criu.kdat ]
+	run "$STASIS" doctor
+	[ -s /dev/shm/stasis-criu/criu.kdat ]
+}
+
 @test "a tracer attached: doctor names it; the failed checkpoint explains it; detached, it checkpoints" {
 	start_container runc dr1
 	pid=$(runc state dr1 | jq -r .pid)

@@ -4,12 +4,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/namespaces.h"
 #include "common/xalloc.h"
 #include "engine/criu/criu-internal.h"
 #include "engine/engine-internal.h"
@@ -86,6 +90,99 @@ const char *stasis_ctx_criu_path(const struct stasis_ctx *ctx)
 	return ctx->criu_path;
 }
 
+/*
+ * Runs CRIU's command line argv in the namespaces ns (NULL: the caller's) and waits, killing it
+ * after the context's timeout: its exit status, or -errno when it cannot run or gives no answer
+ * (killed, timed out).
+ */
+static int criu_cli_status(struct stasis_ctx *ctx, char *const *argv, const struct child_namespaces *ns)
+{
+	pid_t pid;
+	int pidfd = -1;
+	int r = rpc_cli_spawn(ctx->criu_path, argv, NULL, 0, ns, &pid, &pidfd, NULL);
+	if (r < 0)
+		return r;
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		if (poll(&p, 1, (int)ctx->timeout_ms) == 0)
+			kill(pid, SIGKILL);
+		close(pidfd);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
+/*
+ * CRIU's kernel facts (kerndat: some 30-60 ms of probing a run here, and `iptables -L`).  CRIU
+ * reads them from /run/criu.kdat wherever /run is, but writes the file only when /run is a tmpfs,
+ * so that a reboot into another kernel drops it (kerndat.c).  Where /run is on disk, stasis has one
+ * `criu check` write it into a root-only directory on /dev/shm (a tmpfs, gone at reboot just the
+ * same), bound over /run in a mount namespace of that CRIU's own, and links /run/criu.kdat to it.
+ * After a reboot the link dangles (CRIU then probes, as without it) until stasis writes it again.
+ */
+enum cr_kdat_state cr_kdat_state(void)
+{
+	struct statfs fs;
+	if (statfs(CRIU_KDAT_RUN_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+		return CR_KDAT_CRIU_KEEPS;
+	char target[sizeof(STASIS_KDAT_FILE) + 1];
+	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
+	if (n < 0)
+		return errno == ENOENT ? CR_KDAT_NONE : CR_KDAT_FOREIGN;
+	if ((size_t)n != strlen(STASIS_KDAT_FILE) || memcmp(target, STASIS_KDAT_FILE, (size_t)n) != 0)
+		return CR_KDAT_FOREIGN;
+	return access(STASIS_KDAT_FILE, F_OK) == 0 ? CR_KDAT_STASIS_KEEPS : CR_KDAT_NONE;
+}
+
+/* Only root may write what root's CRIU trusts: a directory of ours, on a tmpfs, nobody else's */
+bool cr_kdat_dir_safe(bool create)
+{
+	struct statfs fs;
+	if (statfs(STASIS_KDAT_SHM, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+		return false;
+	if (create && mkdir(STASIS_KDAT_DIR, 0700) < 0 && errno != EEXIST)
+		return false;
+	struct stat st;
+	return lstat(STASIS_KDAT_DIR, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
+}
+
+static void kdat_keep(struct stasis_ctx *ctx)
+{
+	if (cr_kdat_state() != CR_KDAT_NONE)
+		return;
+	if (!cr_kdat_dir_safe(true)) {
+		ctx_log(ctx, STASIS_LOG_DEBUG,
+			"CRIU's kernel facts: " STASIS_KDAT_DIR " is not a root-only directory on a tmpfs; "
+			"every CRIU run probes the kernel");
+		return;
+	}
+	/* a CRIU killed while writing leaves this, and CRIU never writes over it (O_EXCL) */
+	(void)unlink(STASIS_KDAT_DIR "/" CRIU_KDAT_NAME ".tmp");
+	char *argv[] = { ctx->criu_path, (char *)"check", NULL };
+	const struct child_namespaces ns = {
+		.join_net_fd = -1,
+		.bind_src = STASIS_KDAT_DIR,
+		.bind_dst = CRIU_KDAT_RUN_DIR,
+	};
+	int r = criu_cli_status(ctx, argv, &ns);
+	struct stat st;
+	if (lstat(STASIS_KDAT_FILE, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: `%s check` wrote none (status %d)",
+			ctx->criu_path, r);
+		return;
+	}
+	/* EEXIST: our dangling link (it points here already), or one just made by another run */
+	if (symlink(STASIS_KDAT_FILE, CRIU_KDAT_FILE) < 0 && errno != EEXIST)
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: link " CRIU_KDAT_FILE ": %s",
+			strerror(errno));
+	else
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts are kept in " STASIS_KDAT_FILE);
+}
+
 /* CRIU's version alone: one short RPC, no kerndat (what every operation needs to know) */
 static int criu_version(struct stasis_ctx *ctx, struct stasis_error **err)
 {
@@ -106,6 +203,7 @@ static int criu_version(struct stasis_ctx *ctx, struct stasis_error **err)
 		.version = res.major * 10000 + res.minor * 100 + res.sublevel,
 	};
 	ctx->have_version = true;
+	kdat_keep(ctx);
 	return 0;
 }
 
@@ -185,25 +283,8 @@ int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 static int criu_check_feature(struct stasis_ctx *ctx, const char *feature)
 {
 	char *argv[] = { ctx->criu_path, (char *)"check", (char *)"--feature", (char *)feature, NULL };
-	pid_t pid;
-	int pidfd = -1;
-	int r = rpc_cli_spawn(ctx->criu_path, argv, NULL, 0, NULL, &pid, &pidfd, NULL);
-	if (r < 0)
-		return r;
-	if (pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		if (poll(&p, 1, (int)ctx->timeout_ms) == 0)
-			kill(pid, SIGKILL);
-		close(pidfd);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return !WIFEXITED(status)	  ? -EINTR
-	       : WEXITSTATUS(status) == 0 ? 1
-	       : WEXITSTATUS(status) == 1 ? 0
-					  : -EIO;
+	int r = criu_cli_status(ctx, argv, NULL);
+	return r < 0 ? r : r == 0 ? 1 : r == 1 ? 0 : -EIO;
 }
 
 /* 1 or 0 from the facts file when it was written by this CRIU on this boot, else -1 */

@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/parse.h"
 #include "common/xalloc.h"
+#include "engine/criu/criu-internal.h"
 #include "engine/doctor/doctor-internal.h"
 #include "engine/engine-internal.h"
 #include "lsm/lsm.h"
@@ -188,18 +189,45 @@ static void check_space(struct stasis_report *r)
 	}
 }
 
-/* CRIU keeps its kernel probe only on a tmpfs /run (kerndat.c): elsewhere each CRIU run probes again */
-#define CRIU_KDAT_DIR "/run"
-
+/* CRIU keeps its kernel probe only on a tmpfs /run (kerndat.c); elsewhere stasis keeps it for CRIU */
 static void check_kdat_cache(struct stasis_report *r)
 {
-	struct statfs s;
-	if (statfs(CRIU_KDAT_DIR, &s) < 0 || s.f_type == TMPFS_MAGIC)
+	switch (cr_kdat_state()) {
+	case CR_KDAT_CRIU_KEEPS:
+		/* kerndat.c opens the .tmp with O_EXCL, and gives up quietly when it is there */
+		if (access(CRIU_KDAT_FILE, F_OK) < 0 && access(CRIU_KDAT_FILE ".tmp", F_OK) == 0)
+			report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE ".tmp",
+				   "remove it",
+				   "left by a CRIU killed while it wrote its kernel probe: until it goes, "
+				   "no CRIU keeps the probe, and every run probes the kernel again "
+				   "(some 30-60 ms)");
 		return;
-	report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_DIR,
-		   "mount a tmpfs on /run, as systemd does",
-		   "not a tmpfs, so CRIU keeps no criu.kdat here: every CRIU run probes the "
-		   "kernel again (some 30-60 ms; a lazy restore's start pays it twice)");
+	case CR_KDAT_STASIS_KEEPS:
+		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE, NULL,
+			   "/run is not a tmpfs, so CRIU does not keep its kernel probe there itself: "
+			   "stasis keeps it in " STASIS_KDAT_FILE " (a tmpfs, gone at reboot) and links "
+			   CRIU_KDAT_FILE " to it");
+		return;
+	case CR_KDAT_NONE:
+		if (cr_kdat_dir_safe(false) || access(STASIS_KDAT_DIR, F_OK) < 0) {
+			report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE, NULL,
+				   "/run is not a tmpfs, so CRIU does not keep its kernel probe there "
+				   "itself: stasis' next CRIU run keeps it in " STASIS_KDAT_FILE);
+			return;
+		}
+		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, STASIS_KDAT_DIR,
+			   "remove it: stasis makes it again, root's alone",
+			   "not a root-only directory on a tmpfs, so stasis keeps no CRIU kernel probe "
+			   "there, and /run is not a tmpfs: every CRIU run probes the kernel again "
+			   "(some 30-60 ms)");
+		return;
+	case CR_KDAT_FOREIGN:
+		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE,
+			   "remove it, or mount a tmpfs on /run as systemd does",
+			   "CRIU's kernel probe on a /run that is not a tmpfs, and not stasis' link: "
+			   "it outlives a reboot, and CRIU trusts it after a kernel change");
+		return;
+	}
 }
 
 int stasis_doctor_host(struct stasis_ctx *ctx, struct stasis_report **ret, struct stasis_error **err)
