@@ -32,8 +32,9 @@ int child_namespaces_enter(const struct child_namespaces *ns)
 		return -errno;
 	if (ns->unshare_flags && unshare(ns->unshare_flags) < 0)
 		return -errno;
-	if (ns->bind_src && (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-			     mount(ns->bind_src, ns->bind_dst, NULL, MS_BIND, NULL) < 0))
+	if (ns->bind_src &&
+	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	     mount(ns->bind_src, ns->bind_dst, NULL, MS_BIND, NULL) < 0))
 		return -errno;
 	/* lo in a new network namespace is down, and CRIU's start-up checks connect over it */
 	return ns->unshare_flags & CLONE_NEWNET ? loopback_up() : 0;

@@ -104,6 +104,11 @@ assert_killed_for() {
 	wait_for 50 cgroups_gone "$name"
 }
 
+# processes A and B are in the same memory cgroup
+same_memory_cgroup() {
+	[ "$(grep -E '^[0-9]+:memory:' "/proc/$1/cgroup")" = "$(grep -E '^[0-9]+:memory:' "/proc/$2/cgroup")" ]
+}
+
 # process PID is in the cgroup /stasis/NAME of hierarchy CONTROLLER
 in_cgroup() {
 	grep -Eq "^[0-9]+:([^:]*,)?$3(,[^:]*)?:/stasis/$2\$" "/proc/$1/cgroup"
@@ -116,13 +121,14 @@ in_cgroup() {
 	lazy_restore "$OUT/gone.tar.zst" lz-all
 	rm "$OUT/gone.tar.zst"
 	# the helpers are accounted to the container (its memory and cpu cgroups), but take none of
-	# its pids (the daemon stopped meanwhile, so that none of them leaves before it is looked at)
+	# its pids (the daemon stopped meanwhile, so that none of them leaves before it is looked at);
+	# they join once the restore has returned
 	line=$(lazy_status lz-all)
 	daemon=$(echo "$line" | sed -n 's/.*criu lazy-pages \([0-9]*\).*/\1/p')
 	kill -STOP "$daemon"
 	for helper in guard watchdog "criu lazy-pages"; do
 		hpid=$(echo "$line" | sed -n "s/.*$helper \([0-9]*\).*/\1/p")
-		in_cgroup "$hpid" lz-all memory
+		wait_for 50 in_cgroup "$hpid" lz-all memory
 		in_cgroup "$hpid" lz-all cpu
 		! in_cgroup "$hpid" lz-all pids
 	done
@@ -300,10 +306,9 @@ shim_lazy_restore() {
 	ensure_crun_cgroups
 	shim_lazy_restore crun lz-shim 512
 	data=$SHIM_DATA
-	# the guard is in crun's memory cgroup of the container, whatever crun named it
+	# the guard joins crun's memory cgroup of the container, whatever crun named it
 	guard=$(echo "$SHIM_LINE" | sed -n 's/.*guard \([0-9]*\).*/\1/p')
-	assert_equal "$(grep -E '^[0-9]+:memory:' "/proc/$guard/cgroup")" \
-		"$(grep -E '^[0-9]+:memory:' "/proc/$(crun state lz-shim | jq -r .pid)/cgroup")"
+	wait_for 50 same_memory_cgroup "$guard" "$(crun state lz-shim | jq -r .pid)"
 	kill -CONT "$SHIM_DAEMON"
 	wait_for 200 grep -q '^complete$' /run/stasis/@lazy/lz-shim
 	wait_for 50 counter_above "$data" $((SHIM_BEFORE + 3))

@@ -205,8 +205,8 @@ static void check_kdat_cache(struct stasis_report *r)
 	case CR_KDAT_STASIS_KEEPS:
 		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE, NULL,
 			   "/run is not a tmpfs, so CRIU does not keep its kernel probe there itself: "
-			   "stasis keeps it in " STASIS_KDAT_FILE " (a tmpfs, gone at reboot) and links "
-			   CRIU_KDAT_FILE " to it");
+			   "stasis keeps it in " STASIS_KDAT_FILE
+			   " (a tmpfs, gone at reboot) and links " CRIU_KDAT_FILE " to it");
 		return;
 	case CR_KDAT_NONE:
 		if (cr_kdat_dir_safe(false) || access(STASIS_KDAT_DIR, F_OK) < 0) {

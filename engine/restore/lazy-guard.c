@@ -288,24 +288,21 @@ static int cmp_fd(const void *a, const void *b)
 }
 
 /*
- * The container runs: the guard and the daemon join its cgroups (the watchdog, forked next, is born
- * there), the watchdog starts, the status says so, and the restore hears it (with why the helpers
- * stay outside, if they do).  Not its pids cgroup: the helpers' tasks must not take the container's.
+ * The container runs: the watchdog starts, the status says so, the restore hears it (with why the
+ * helpers stay outside the container's cgroups, if they must), and only then do the guard, the
+ * daemon and the watchdog join those cgroups: a cgroup v1 move waits for an RCU grace period, some
+ * 14 ms for the three here, which the restore need not wait for.  Not the container's pids cgroup:
+ * the helpers' tasks must not take the container's.
  */
 static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 {
 	char warning[256] = "";
-	int cg = runtime_cgroup_enter(g->init, getpid(), "pids");
-	if (cg == 0 && g->daemon > 0)
-		cg = runtime_cgroup_enter(g->init, g->daemon, "pids");
-	if (cg < 0) {
-		runtime_cgroup_leave(getpid());
-		if (g->daemon > 0)
-			runtime_cgroup_leave(g->daemon);
+	cleanup_strv char **cgroups = NULL;
+	int cg = runtime_cgroup_list(g->init, "pids", &cgroups);
+	if (cg < 0)
 		snprintf(warning, sizeof(warning),
 			 "the lazy-pages helpers are not accounted to the container: its cgroups: %s",
 			 strerror(-cg));
-	}
 	int pipefd[2], watch[2];
 	pid_t self = getpid();
 	int self_pidfd = pidfd_open(self, 0);
@@ -350,6 +347,16 @@ static int start_watching(struct guard *g, int sk, int *ret_done_fd)
 	/* the restore returns once the status says so: whoever reads it next sees this or later */
 	lazy_msg_send(sk, LAZY_WATCHING, 0, warning[0] ? warning : NULL);
 	*ret_done_fd = pipefd[1];
+	if (cgroups) {
+		pid_t helpers[] = { self, w, g->daemon };
+		int r = 0;
+		for (size_t i = 0; i < sizeof(helpers) / sizeof(*helpers) && r == 0; i++)
+			r = helpers[i] > 0 ? runtime_cgroup_move(cgroups, helpers[i]) : 0;
+		/* all or none: a half-joined helper would keep a cgroup from going */
+		for (size_t i = 0; r < 0 && i < sizeof(helpers) / sizeof(*helpers); i++)
+			if (helpers[i] > 0)
+				runtime_cgroup_leave(helpers[i]);
+	}
 	return 0;
 }
 

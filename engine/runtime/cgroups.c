@@ -155,29 +155,55 @@ int runtime_cgroup_dirs(pid_t pid, runtime_cgroup_dir_fn fn, void *data)
 	return 0;
 }
 
-struct cgroup_move {
-	pid_t who;
+/* moves who into dir: 0 or -errno */
+static int move_to(const char *dir, pid_t who)
+{
+	cleanup_free char *procs = xasprintf("%s/cgroup.procs", dir);
+	cleanup_free char *text = xasprintf("%d", (int)who);
+	cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	return fd < 0 || write(fd, text, strlen(text)) < 0 ? -errno : 0;
+}
+
+struct cgroup_list {
 	const char *skip;
+	char **dirs;
+	size_t n;
 	int error;
 };
 
-static void move_into(const char *controllers, const char *dir, void *data)
+static void list_dir(const char *controllers, const char *dir, void *data)
 {
-	struct cgroup_move *m = data;
-	if (m->skip && *controllers && mnt_option_has(controllers, m->skip))
+	struct cgroup_list *l = data;
+	if (l->skip && *controllers && mnt_option_has(controllers, l->skip))
 		return;
 	cleanup_free char *procs = xasprintf("%s/cgroup.procs", dir);
-	cleanup_free char *text = xasprintf("%d", (int)m->who);
-	cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if ((fd < 0 || write(fd, text, strlen(text)) < 0) && !m->error)
-		m->error = -errno;
+	/* a hierarchy mounted read-only here, say: known before anyone moves */
+	if (access(procs, W_OK) < 0 && !l->error)
+		l->error = -errno;
+	strv_push(&l->dirs, &l->n, xstrdup(dir));
 }
 
-int runtime_cgroup_enter(pid_t of, pid_t who, const char *skip_controller)
+int runtime_cgroup_list(pid_t of, const char *skip_controller, char ***ret)
 {
-	struct cgroup_move m = { who, skip_controller, 0 };
-	int r = runtime_cgroup_dirs(of, move_into, &m);
-	return r < 0 ? r : m.error;
+	struct cgroup_list l = { skip_controller, xzalloc(sizeof(char *)), 0, 0 };
+	int r = runtime_cgroup_dirs(of, list_dir, &l);
+	if (r < 0 || (r = l.error) < 0) {
+		strv_freep(&l.dirs);
+		return r;
+	}
+	*ret = l.dirs;
+	return 0;
+}
+
+int runtime_cgroup_move(char *const *dirs, pid_t who)
+{
+	int first = 0;
+	for (size_t i = 0; dirs[i]; i++) {
+		int r = move_to(dirs[i], who);
+		if (r < 0 && !first)
+			first = r;
+	}
+	return first;
 }
 
 void runtime_cgroup_leave(pid_t who)
@@ -185,9 +211,8 @@ void runtime_cgroup_leave(pid_t who)
 	cleanup_with(mnt_table_clear) struct mnt_table t = { 0 };
 	if (mnt_table_load(0, &t, NULL) < 0)
 		return;
-	struct cgroup_move m = { who, NULL, 0 };
 	for (size_t i = 0; i < t.n; i++)
 		if ((strcmp(t.e[i].fstype, "cgroup") == 0 || strcmp(t.e[i].fstype, "cgroup2") == 0) &&
 		    strcmp(t.e[i].root, "/") == 0)
-			move_into("", t.e[i].mountpoint, &m);
+			(void)move_to(t.e[i].mountpoint, who);
 }

@@ -131,10 +131,13 @@ struct mnt_table;
 void runtime_cgroup_dirs_in(char *proc_cgroup, const struct mnt_table *t, runtime_cgroup_dir_fn fn,
 			    void *data);
 /*
- * Moves process who (all its threads) into the cgroups of process of, but skip_controller's
- * hierarchy (NULL: none skipped): 0, or -errno of the first one it could not enter.
+ * The directories of process of's cgroups, but skip_controller's hierarchy (NULL: none skipped),
+ * NULL-terminated (empty when it has none of its own): 0, or -errno when they cannot be read or
+ * one cannot be entered (its cgroup.procs not writable).
  */
-int runtime_cgroup_enter(pid_t of, pid_t who, const char *skip_controller);
+int runtime_cgroup_list(pid_t of, const char *skip_controller, char ***ret);
+/* Moves process who (all its threads) into each of dirs: 0, or -errno of the first it could not enter. */
+int runtime_cgroup_move(char *const *dirs, pid_t who);
 /* Moves process who to the root of every cgroup hierarchy mounted here: its cgroups can go. */
 void runtime_cgroup_leave(pid_t who);
 /*
