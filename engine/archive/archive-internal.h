@@ -149,6 +149,8 @@ struct arc_index_member {
 	off_t *frames;
 	size_t n_frames;
 };
+/* a tar block: every member's data is padded with zeros to a multiple of it */
+#define ARC_TAR_BLOCK 512
 /* the DIGEST_CHUNK pieces a member of size bytes is hashed and framed in (one when empty) */
 #define ARC_CHUNKS(size) ((size) ? ((size) + DIGEST_CHUNK - 1) / DIGEST_CHUNK : 1)
 /*
@@ -217,13 +219,27 @@ int zstd_decode_frame(const void *src, size_t len, void *dst, size_t cap, size_t
 struct zsink;
 struct zsink *zsink_new(int fd, bool compress);
 int zsink_put(struct zsink *z, const void *buf, size_t len);
-/* Ends the current zstd frame (nothing uncompressed): what follows starts a new one. */
+/* Ends the current zstd frame (none begun: nothing): what follows starts a new one. */
 int zsink_end_frame(struct zsink *z);
+/* A frame of nothing (an empty chunk's), between frames. */
+int zsink_empty_frame(struct zsink *z);
 /* Bytes as they are, between frames (after zsink_end_frame): a frame made by the caller. */
 int zsink_put_raw(struct zsink *z, const void *buf, size_t len);
+/* Bytes at an offset already written (a placeholder's): 0 or -errno. */
+int zsink_pwrite(struct zsink *z, const void *buf, size_t len, off_t at);
+/* Everything given so far in the file (before its fsync): 0 or -errno. */
+int zsink_flush(struct zsink *z);
 /* Bytes written to fd so far: where the next one lands. */
 off_t zsink_offset(const struct zsink *z);
 bool zsink_compresses(const struct zsink *z);
 struct zsink *zsink_free(struct zsink *z);
+/* A thread's own zstd context for whole frames, as zsink's (its level, a checksum). */
+struct zframer;
+struct zframer *zframer_new(void);
+/* the most a frame of len bytes can take */
+size_t zframe_bound(size_t len);
+/* src as one frame into dst (cap >= zframe_bound(len)): 0 and its size, or -EIO. */
+int zframer_encode(struct zframer *f, const void *src, size_t len, void *dst, size_t cap, size_t *ret_len);
+struct zframer *zframer_free(struct zframer *f);
 
 #endif

@@ -221,6 +221,13 @@ int arc_writer_add_file(struct arc_writer *w, const char *name, const char *path
 bool arc_writer_streams(const struct arc_writer *w);
 int arc_writer_begin(struct arc_writer *w, const char *name, struct stasis_error **err);
 int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct stasis_error **err);
+/*
+ * Where the member's next bytes would be copied to by arc_writer_append: a reader may put them
+ * there itself, then pass that buf to arc_writer_append, which copies nothing.  0 with the buffer
+ * and its room (> 0); -EOPNOTSUPP when there is no such place (no member, or no threads); another
+ * -errno when the archive failed (arc_writer_append says how).
+ */
+int arc_writer_room(struct arc_writer *w, void **ret_buf, size_t *ret_room);
 int arc_writer_end(struct arc_writer *w, struct stasis_error **err);
 /* Adds the manifest, fsyncs, links the archive under its final name; frees w either way. */
 int arc_writer_commit(struct arc_writer *w, const char *criu_version, struct stasis_error **err);
@@ -249,6 +256,17 @@ int arc_sink_add_dir(struct arc_sink *s, const char *name, struct stasis_error *
 int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct stasis_error **err);
 int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err);
 int arc_sink_end(struct arc_sink *s, struct stasis_error **err);
+/*
+ * Whether the member being written takes its data as zstd frames the caller made, one a
+ * DIGEST_CHUNK (a streamed member of a zstd archive): arc_sink_append_frame.
+ */
+bool arc_sink_takes_frames(const struct arc_sink *s);
+/*
+ * The member's next chunk as one zstd frame of raw_len bytes of data (DIGEST_CHUNK, or less for
+ * its last; the last frame holds the tar padding after them too), instead of arc_sink_append.
+ */
+int arc_sink_append_frame(struct arc_sink *s, const void *frame, size_t len, uint64_t raw_len,
+			  struct stasis_error **err);
 int arc_sink_finish(struct arc_sink *s, struct stasis_error **err);
 struct arc_sink *arc_sink_free(struct arc_sink *s);
 DEFINE_CLEANUP(struct arc_sink *, arc_sink_free)

@@ -9,7 +9,7 @@
 
 #include "common/xalloc.h"
 
-#define SHA256_BYTES 32
+#define SHA256_BYTES DIGEST_BYTES
 
 struct digest {
 	uint64_t chunk;
@@ -17,6 +17,7 @@ struct digest {
 	uint64_t in_part; /* bytes hashed into it */
 	unsigned char (*chunks)[SHA256_BYTES];
 	size_t n_chunks;
+	bool added; /* the chunks came whole (digest_add_chunk): no bytes in part */
 };
 
 static EVP_MD_CTX *sha256_new(void)
@@ -72,6 +73,20 @@ void digest_update(struct digest *d, const void *buf, size_t len)
 	}
 }
 
+void digest_sha256(const void *buf, size_t len, unsigned char out[DIGEST_BYTES])
+{
+	unsigned int n = 0;
+	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1)
+		abort();
+}
+
+void digest_add_chunk(struct digest *d, const unsigned char sha[DIGEST_BYTES])
+{
+	d->chunks = xgrow(d->chunks, d->n_chunks, sizeof(*d->chunks));
+	memcpy(d->chunks[d->n_chunks++], sha, SHA256_BYTES);
+	d->added = true;
+}
+
 void digest_update_zeros(struct digest *d, uint64_t n)
 {
 	static const unsigned char zeros[1u << 16];
@@ -88,11 +103,15 @@ size_t digest_finish_chunks(struct digest *d, char hex[DIGEST_HEX], char (**ret_
 	size_t listed = 0;
 	if (ret_chunks)
 		*ret_chunks = NULL;
-	if (d->n_chunks == 0) {
+	/* whole chunks given: the last is not in part, and a member of one is its plain sha256 */
+	if (d->added && d->n_chunks == 1) {
+		memcpy(bin, d->chunks[0], SHA256_BYTES);
+	} else if (d->n_chunks == 0) {
 		unsigned int len = 0;
 		EVP_DigestFinal_ex(d->part, bin, &len);
 	} else {
-		end_part(d);
+		if (!d->added)
+			end_part(d);
 		EVP_MD_CTX *list = sha256_new();
 		EVP_DigestUpdate(list, d->chunks, d->n_chunks * SHA256_BYTES);
 		unsigned int len = 0;

@@ -16,12 +16,21 @@
 #define DIGEST_CHUNK (4ull << 20)
 /* no chunks: the plain sha256 of everything (what format 1 records) */
 #define DIGEST_WHOLE UINT64_MAX
-#define DIGEST_HEX 65 /* 64 hex digits and a NUL */
+#define DIGEST_HEX 65	/* 64 hex digits and a NUL */
+#define DIGEST_BYTES 32 /* a sha256, binary */
 
 struct digest;
 
 struct digest *digest_new(uint64_t chunk);
 void digest_update(struct digest *d, const void *buf, size_t len);
+/* The sha256 of buf, binary: a chunk's, hashed on any thread. */
+void digest_sha256(const void *buf, size_t len, unsigned char out[DIGEST_BYTES]);
+/*
+ * The next whole chunk's sha256 (digest_sha256 of its bytes; the last may be shorter), instead of
+ * digest_update with its bytes: the digest comes out the same.  Only chunks, in order, from the
+ * member's start.
+ */
+void digest_add_chunk(struct digest *d, const unsigned char sha[DIGEST_BYTES]);
 /* n zero bytes: a sparse member's hole, hashed as the file it makes holds it */
 void digest_update_zeros(struct digest *d, uint64_t n);
 /* Writes the lowercase hex digest and frees d. */

@@ -24,7 +24,7 @@
 #include "engine/archive/digest.h"
 
 /* a tar block, and the fields of a ustar header (POSIX.1-1988, as GNU tar and libarchive read it) */
-#define TAR_BLOCK 512
+#define TAR_BLOCK ARC_TAR_BLOCK
 #define USTAR_NAME_MAX 100
 #define USTAR_PREFIX_MAX 155
 /* 11 octal digits: a size from 8 GiB on is written in base 256 (GNU), which libarchive reads */
@@ -83,6 +83,8 @@ struct arc_sink {
 	 */
 	off_t *frames;
 	size_t n_frames;
+	/* its chunks came as frames made by the caller (arc_sink_append_frame), padding included */
+	bool framed;
 };
 
 static void frame_starts(struct arc_sink *s)
@@ -223,11 +225,37 @@ int arc_sink_begin(struct arc_sink *s, const char *name, uint64_t size, struct s
 	s->name = xstrdup(name);
 	s->declared = size;
 	s->size = 0;
+	s->framed = false;
+	return 0;
+}
+
+bool arc_sink_takes_frames(const struct arc_sink *s)
+{
+	return s->open && s->n_frames > 0;
+}
+
+int arc_sink_append_frame(struct arc_sink *s, const void *frame, size_t len, uint64_t raw_len,
+			  struct stasis_error **err)
+{
+	/* a frame a chunk, whole chunks but the last: the index's frames are then the chunks' */
+	if (!arc_sink_takes_frames(s) || s->size % DIGEST_CHUNK || raw_len > DIGEST_CHUNK ||
+	    (s->size && !s->framed))
+		return error_setx(err, EINVAL, "archive: `%s`: a frame that is not its next chunk's",
+				  s->open ? s->name : "(no member)");
+	if (s->size)
+		frame_starts(s);
+	int r = zsink_put_raw(s->z, frame, len);
+	if (r < 0)
+		return sink_fail(r, s->name, err);
+	s->framed = true;
+	s->size += raw_len;
 	return 0;
 }
 
 int arc_sink_append(struct arc_sink *s, const void *data, size_t len, struct stasis_error **err)
 {
+	if (s->framed)
+		return error_setx(err, EINVAL, "archive: `%s`: bytes after its frames", s->name);
 	if (s->declared != ARC_SIZE_UNKNOWN && len > s->declared - s->size)
 		return error_setx(err, EIO, "archive: `%s` grew past the %llu bytes its header gave", s->name,
 				  (unsigned long long)s->declared);
@@ -257,7 +285,7 @@ int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 		return error_setx(err, EIO,
 				  "archive: `%s` ended after %llu of the %llu bytes its header gave", s->name,
 				  (unsigned long long)s->size, (unsigned long long)s->declared);
-	int r = pad(s, s->size);
+	int r = s->framed ? 0 : pad(s, s->size);
 	if (r < 0)
 		return sink_fail(r, s->name, err);
 	if (s->header_at >= 0) {
@@ -265,10 +293,12 @@ int arc_sink_end(struct arc_sink *s, struct stasis_error **err)
 		unsigned char h[TAR_BLOCK];
 		if ((r = arc_ustar_header(h, s->name, s->size, s->mtime, false)) < 0)
 			return error_setx(err, -r, "archive: member name `%s`", s->name);
-		if ((r = zsink_end_frame(s->z)) < 0)
+		/* an empty member is one empty chunk: a frame of nothing, as readers of its frames expect */
+		r = s->n_frames && s->size == 0 ? zsink_empty_frame(s->z) : zsink_end_frame(s->z);
+		if (r < 0)
 			return sink_fail(r, s->name, err);
 		off_t at = s->header_at + (zsink_compresses(s->z) ? (off_t)sizeof(ZSTD_RAW_FRAME_PREFIX) : 0);
-		if ((r = pwrite_all(s->fd, h, sizeof(h), at)) < 0)
+		if ((r = zsink_pwrite(s->z, h, sizeof(h), at)) < 0)
 			return sink_fail(r, s->name, err);
 		if (s->n_frames)
 			frame_starts(s);
@@ -336,6 +366,8 @@ int arc_sink_finish(struct arc_sink *s, struct stasis_error **err)
 	/* an uncompressed archive needs none: a reader seeks over the pages */
 	if (r == 0 && s->n_streamed && !s->no_index && zsink_compresses(s->z))
 		r = write_index(s);
+	if (r == 0)
+		r = zsink_flush(s->z);
 	return r < 0 ? sink_fail(r, "the end of the archive", err) : 0;
 }
 

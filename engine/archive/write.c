@@ -19,7 +19,7 @@
 #include "common/xalloc.h"
 #include "engine/names.h"
 #include "engine/archive/archive-internal.h"
-#include "engine/archive/copy-pipe.h"
+#include "engine/archive/chunk-pipe.h"
 #include "engine/archive/digest.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
@@ -53,8 +53,8 @@ struct arc_writer {
 	/* the member being written, and its digest so far */
 	char *member;
 	struct digest *md;
-	/* sink: a member's bytes are hashed and compressed on two threads of their own (NULL: here) */
-	struct copy_pipe *pipe;
+	/* sink: a member's chunks are hashed (and compressed) on threads of their own (NULL: here) */
+	struct chunk_pipe *pipe;
 };
 
 void arc_writer_progress(struct arc_writer *w, const struct arc_progress *p, uint64_t total)
@@ -119,7 +119,7 @@ int arc_writer_open(const char *final_path, const char *compress, const char *tm
 			return error_wrap(err, r, "archive `%s`", final_path);
 		}
 		/* without threads (a pids limit) the bytes are hashed and written here, only slower */
-		if (copy_pipe_new(&w->pipe) < 0)
+		if (chunk_pipe_new(&w->pipe) < 0)
 			w->pipe = NULL;
 		*ret = w;
 		return 0;
@@ -178,12 +178,12 @@ int arc_writer_add_dir(struct arc_writer *w, const char *name, struct stasis_err
 	return r == ARCHIVE_OK ? 0 : ar_error(w, err, name);
 }
 
-/* the pipe's writing thread: a member's bytes into the sink (the caller's thread waits at its end) */
-static int pipe_to_sink(void *data, const void *buf, size_t len, off_t off)
+/* the pipe's writing thread: a member's chunks into the sink (the caller's thread waits at its end) */
+static int pipe_to_sink(void *data, const void *buf, size_t len, uint64_t raw_len, bool frame)
 {
-	(void)off;
 	struct arc_writer *w = data;
-	return arc_sink_append(w->sink, buf, len, NULL);
+	return frame ? arc_sink_append_frame(w->sink, buf, len, raw_len, NULL)
+		     : arc_sink_append(w->sink, buf, len, NULL);
 }
 
 /* A member of size bytes (ARC_SIZE_UNKNOWN: told at its end, which only the sink can do). */
@@ -210,8 +210,9 @@ static int begin_member(struct arc_writer *w, const char *name, uint64_t size, s
 	}
 	w->member = xstrdup(name);
 	w->md = digest_new(DIGEST_CHUNK);
+	/* a streamed member of a zstd archive: each chunk a frame, compressed where it is hashed */
 	if (w->pipe)
-		copy_pipe_begin_fn(w->pipe, pipe_to_sink, w, w->md);
+		chunk_pipe_begin(w->pipe, pipe_to_sink, w, w->md, arc_sink_takes_frames(w->sink));
 	return 0;
 }
 
@@ -220,7 +221,7 @@ int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct 
 	if (!w->member)
 		return error_setx(err, EINVAL, "archive: data outside any member");
 	if (w->pipe) {
-		int r = copy_pipe_push(w->pipe, buf, len, 0);
+		int r = chunk_pipe_push(w->pipe, buf, len);
 		if (r < 0)
 			return error_set(err, -r, "archive `%s`: write `%s`", w->final_path, w->member);
 		count_written(w, len);
@@ -238,6 +239,13 @@ int arc_writer_append(struct arc_writer *w, const void *buf, size_t len, struct 
 	return 0;
 }
 
+int arc_writer_room(struct arc_writer *w, void **ret_buf, size_t *ret_room)
+{
+	if (!w->member || !w->pipe)
+		return -EOPNOTSUPP;
+	return chunk_pipe_room(w->pipe, ret_buf, ret_room);
+}
+
 /* forgets the member being written (its digest too) */
 static void drop_member(struct arc_writer *w)
 {
@@ -252,7 +260,7 @@ int arc_writer_end(struct arc_writer *w, struct stasis_error **err)
 {
 	if (!w->member)
 		return error_setx(err, EINVAL, "archive: no member to end");
-	int r = w->pipe ? copy_pipe_end(w->pipe) : 0;
+	int r = w->pipe ? chunk_pipe_end(w->pipe) : 0;
 	if (r < 0)
 		return error_set(err, -r, "archive `%s`: write `%s`", w->final_path, w->member);
 	if (w->sink) {
@@ -407,7 +415,7 @@ struct arc_writer *arc_writer_abort(struct arc_writer *w)
 	if (w->a)
 		archive_write_free(w->a);
 	/* its threads first: they may be writing into the sink */
-	copy_pipe_free(w->pipe);
+	chunk_pipe_free(w->pipe);
 	arc_sink_free(w->sink);
 	drop_member(w);
 	if (w->fd >= 0)

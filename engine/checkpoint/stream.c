@@ -110,6 +110,12 @@ static int on_pages(const void *buf, size_t len, void *data, struct stasis_error
 	return 0;
 }
 
+static int on_buffer(void **ret_buf, size_t *ret_room, void *data)
+{
+	struct ckpt_stream *s = data;
+	return arc_writer_room(s->w, ret_buf, ret_room);
+}
+
 static int on_close(void *data, struct stasis_error **err)
 {
 	return end_member(data, err);
@@ -118,7 +124,7 @@ static int on_close(void *data, struct stasis_error **err)
 static void *serve(void *data)
 {
 	struct ckpt_stream *s = data;
-	const struct ps_handlers h = { on_open, on_run, on_pages, on_close, s };
+	const struct ps_handlers h = { on_open, on_run, on_pages, on_close, s, on_buffer };
 	s->r = ps_serve(s->fd, &h, &s->err);
 	/* a cut session: CRIU's next send fails (it ignores SIGPIPE) and its dump fails, undone */
 	if (s->r < 0)

@@ -38,10 +38,19 @@ static int run_data(int fd, const struct ps_handlers *h, uint64_t bytes, unsigne
 {
 	while (bytes) {
 		size_t n = bytes < PS_READ_CHUNK ? (size_t)bytes : PS_READ_CHUNK;
-		int r = read_full(fd, buf, n);
+		void *to = buf;
+		size_t room;
+		/* straight where they go: one copy less a byte */
+		if (h->buffer && h->buffer(&to, &room, h->data) == 0) {
+			if (n > room)
+				n = room;
+		} else {
+			to = buf;
+		}
+		int r = read_full(fd, to, n);
 		if (r < 0)
 			return error_set(err, -r, "CRIU's page server: pages ended early");
-		if ((r = h->pages(buf, n, h->data, err)) < 0)
+		if ((r = h->pages(to, n, h->data, err)) < 0)
 			return r;
 		bytes -= n;
 	}

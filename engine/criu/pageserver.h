@@ -35,6 +35,11 @@ struct ps_handlers {
 	/* CRIU sent its last page: answered once this returns 0 */
 	int (*close)(void *data, struct stasis_error **err);
 	void *data;
+	/*
+	 * Optional: where to read the next bytes of a run (at most *ret_room of them), which pages()
+	 * then gets in that same buffer; < 0: into the server's own buffer.
+	 */
+	int (*buffer)(void **ret_buf, size_t *ret_room, void *data);
 };
 
 /*
