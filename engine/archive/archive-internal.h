@@ -149,6 +149,13 @@ struct arc_index_member {
 	off_t *frames;
 	size_t n_frames;
 };
+/*
+ * What O_DIRECT wants of a read's or write's offset, length and buffer: the device's block, which
+ * is at most this.  Where a file takes O_DIRECT the archive is written and read without the page
+ * cache (zstd.c, chunks.c): filling the page cache from the disk or into it cost 0.85-1.2 s of
+ * kernel CPU a GiB on this VM, a direct transfer 0.2 (docs/benchmarks.md, session 10).
+ */
+#define ARC_DIRECT_ALIGN 4096
 /* a tar block: every member's data is padded with zeros to a multiple of it */
 #define ARC_TAR_BLOCK 512
 /* the DIGEST_CHUNK pieces a member of size bytes is hashed and framed in (one when empty) */

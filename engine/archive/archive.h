@@ -108,6 +108,12 @@ struct arc_remote;
 int arc_chunks_set_remote(struct arc_chunks *c, struct arc_remote *rm, struct stasis_error **err);
 /* From now on a thread reads, decompresses and checks the chunk after each one read, ahead of need. */
 void arc_chunks_read_ahead(struct arc_chunks *c);
+/*
+ * The whole member into fd, in order, each chunk checked before a byte of it is written (written()
+ * told each time); the next chunks are read and checked on worker threads meanwhile.  0 or -errno.
+ */
+int arc_chunks_stream(struct arc_chunks *c, int fd, void (*written)(uint64_t bytes, void *data), void *data,
+		      struct stasis_error **err);
 struct arc_chunks *arc_chunks_free(struct arc_chunks *c);
 DEFINE_CLEANUP(struct arc_chunks *, arc_chunks_free)
 /*

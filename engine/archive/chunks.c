@@ -42,16 +42,28 @@ struct cached_chunk {
 	enum slot_state state;
 };
 
-/* a compressed frame read from the file: one for the caller's thread, one for the worker */
+/* what is read from the file (a frame, or a chunk as it is): one a thread, aligned for O_DIRECT */
 struct frame_buf {
 	unsigned char *data;
 	size_t cap;
 };
 
+/* room for len bytes, aligned for O_DIRECT (what it held is gone) */
+static void frame_reserve(struct frame_buf *f, size_t len)
+{
+	if (len <= f->cap)
+		return;
+	free(f->data);
+	if (posix_memalign((void **)&f->data, ARC_DIRECT_ALIGN, len))
+		abort();
+	f->cap = len;
+}
+
 struct arc_chunks {
 	char *path;
 	const struct arc_deferred *d;
 	int fd;
+	int direct_fd; /* the archive opened with O_DIRECT; -1: read through the page cache */
 	struct frame_buf frame;
 	struct cached_chunk cache[CHUNK_CACHE];
 	uint64_t clock;
@@ -114,6 +126,9 @@ int arc_chunks_open(const char *archive_path, const struct arc_deferred *d, stru
 	c->path = xstrdup(archive_path);
 	c->d = d;
 	c->fd = fd;
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->changed, NULL);
 	for (size_t i = 0; i < CHUNK_CACHE; i++)
@@ -139,6 +154,8 @@ struct arc_chunks *arc_chunks_free(struct arc_chunks *c)
 	free(c->fetched);
 	if (c->remote)
 		close(c->replica);
+	if (c->direct_fd >= 0)
+		close(c->direct_fd);
 	close(c->fd);
 	for (size_t i = 0; i < CHUNK_CACHE; i++)
 		free(c->cache[i].data);
@@ -155,6 +172,35 @@ static off_t chunk_file_at(const struct arc_deferred *d, size_t k)
 		return d->frames[k];
 	uint64_t in_member = (uint64_t)k * DIGEST_CHUNK;
 	return d->data_at + (off_t)(in_member < d->size ? in_member : d->size);
+}
+
+/*
+ * Bytes [at, at + len) of the archive into frame (*ret pointing at them): with O_DIRECT the blocks
+ * around them, else just them through the page cache (a replica being fetched is read that way:
+ * its bytes were just written there).  -EIO when the file is shorter.
+ */
+static int read_span(struct arc_chunks *c, struct frame_buf *frame, off_t at, size_t len,
+		     const unsigned char **ret)
+{
+	if (c->direct_fd >= 0 && !c->remote) {
+		off_t from = at & ~(off_t)(ARC_DIRECT_ALIGN - 1);
+		size_t span =
+			((size_t)(at - from) + len + ARC_DIRECT_ALIGN - 1) & ~(size_t)(ARC_DIRECT_ALIGN - 1);
+		frame_reserve(frame, span);
+		ssize_t got = pread(c->direct_fd, frame->data, span, from);
+		if (got >= 0 || errno != EINVAL) {
+			if (got < (ssize_t)(at - from) + (ssize_t)len)
+				return -EIO;
+			*ret = frame->data + (at - from);
+			return 0;
+		}
+		/* a file system that opens O_DIRECT but refuses the read: the page cache, then */
+	}
+	frame_reserve(frame, len);
+	if (pread(c->fd, frame->data, len, at) != (ssize_t)len)
+		return -EIO;
+	*ret = frame->data;
+	return 0;
 }
 
 /* chunk n's bytes into slot, from its frame or straight from the tar */
@@ -179,34 +225,31 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 								      : ARC_CHUNKS(d->size);
 	if (n + 1 < ahead)
 		(void)posix_fadvise(c->fd, end, chunk_file_at(d, ahead) - end, POSIX_FADV_WILLNEED);
+	const unsigned char *src;
+	size_t len = (size_t)(end - at);
+	if (read_span(c, frame, at, len, &src) < 0)
+		return d->n_frames ? error_setx(err, EIO,
+						"archive `%s`: member `%s`: read its frame %zu (the archive "
+						"is shorter than its index says)",
+						c->path, d->name, n)
+				   : error_setx(err, EIO,
+						"archive `%s`: member `%s`: read bytes %llu to %llu (the "
+						"archive is shorter than its header says)",
+						c->path, d->name, (unsigned long long)n * DIGEST_CHUNK,
+						(unsigned long long)n * DIGEST_CHUNK + want);
 	if (d->n_frames) {
-		size_t len = (size_t)(end - at);
-		if (len > frame->cap) {
-			free(frame->data);
-			frame->data = xmalloc(len);
-			frame->cap = len;
-		}
-		if (pread(c->fd, frame->data, len, at) != (ssize_t)len)
-			return error_setx(err, EIO,
-					  "archive `%s`: member `%s`: read its frame %zu (the archive is "
-					  "shorter than its index says)",
-					  c->path, d->name, n);
 		size_t got;
-		if (zstd_decode_frame(frame->data, len, slot->data, DIGEST_CHUNK + TAR_PADDING_MAX, &got) <
-			    0 ||
+		if (zstd_decode_frame(src, len, slot->data, DIGEST_CHUNK + TAR_PADDING_MAX, &got) < 0 ||
 		    got < want)
 			return error_setx(err, EBADMSG,
 					  "archive `%s`: member `%s`: its frame %zu is not a zstd "
 					  "frame of its chunk",
 					  c->path, d->name, n);
+	} else if (len != want) {
+		return error_setx(err, EBADMSG, "archive `%s`: member `%s`: chunk %zu is not where it was",
+				  c->path, d->name, n);
 	} else {
-		ssize_t got = pread(c->fd, slot->data, want, at);
-		if (got != (ssize_t)want)
-			return error_setx(err, EIO,
-					  "archive `%s`: member `%s`: read bytes %llu to %llu (the "
-					  "archive is shorter than its header says)",
-					  c->path, d->name, (unsigned long long)n * DIGEST_CHUNK,
-					  (unsigned long long)n * DIGEST_CHUNK + want);
+		memcpy(slot->data, src, want);
 	}
 	int r = arc_chunk_check(c->path, d, n, slot->data, want, err);
 	if (r < 0)
@@ -352,4 +395,142 @@ int arc_chunks_peek(struct arc_chunks *c, uint64_t off, size_t len, const void *
 		return 0;
 	*ret = slot->data + at;
 	return 1;
+}
+
+/*
+ * A member streamed whole (an eager restore feeding CRIU): a worker a core reads, decompresses and
+ * checks the next chunks while the caller writes the ones before, in order.  Up to this many.
+ */
+#define STREAM_WORKERS_MAX 3
+/* the chunk being written, besides one a worker */
+#define STREAM_SLOTS_EXTRA 1
+
+struct chunk_stream {
+	struct arc_chunks *c;
+	struct cached_chunk *slots;
+	struct frame_buf *frames; /* one a worker */
+	int *rc;		  /* a slot's load: 0, or its -errno and its error */
+	struct stasis_error **errs;
+	bool *ready;
+	size_t n_slots, total;
+	size_t next;	/* the next chunk a worker takes */
+	size_t written; /* chunks written: slot k % n_slots is free once written is past k */
+	bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	size_t n_workers;
+	size_t worker_seq;
+};
+
+static void *stream_worker(void *data)
+{
+	struct chunk_stream *st = data;
+	pthread_mutex_lock(&st->lock);
+	struct frame_buf *frame = &st->frames[st->worker_seq++];
+	for (;;) {
+		while (!st->stop && st->next < st->total && st->next - st->written >= st->n_slots)
+			pthread_cond_wait(&st->changed, &st->lock);
+		if (st->stop || st->next == st->total)
+			break;
+		size_t k = st->next++, i = k % st->n_slots;
+		pthread_mutex_unlock(&st->lock);
+		struct stasis_error *e = NULL;
+		int r = load(st->c, k, &st->slots[i], frame, &e);
+		pthread_mutex_lock(&st->lock);
+		st->rc[i] = r;
+		st->errs[i] = e;
+		st->ready[i] = true;
+		pthread_cond_broadcast(&st->changed);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+int arc_chunks_stream(struct arc_chunks *c, int fd, void (*written)(uint64_t bytes, void *data), void *data,
+		      struct stasis_error **err)
+{
+	/* a replica fetches each chunk as it is read: one reader at a time, through the cache */
+	if (c->remote) {
+		cleanup_free unsigned char *buf = xmalloc(DIGEST_CHUNK);
+		for (uint64_t off = 0; off < c->d->size; off += DIGEST_CHUNK) {
+			size_t n =
+				c->d->size - off < DIGEST_CHUNK ? (size_t)(c->d->size - off) : DIGEST_CHUNK;
+			int r = arc_chunks_read(c, off, buf, n, err);
+			if (r == 0 && (r = write_all(fd, buf, n)) < 0)
+				return error_set(err, -r, "write `%s`", c->d->name);
+			if (r < 0)
+				return r;
+			if (written)
+				written(n, data);
+		}
+		return 0;
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cpus < 1 ? 1 : cpus > STREAM_WORKERS_MAX ? STREAM_WORKERS_MAX : (size_t)cpus;
+	struct chunk_stream st = {
+		.c = c,
+		.n_slots = want + STREAM_SLOTS_EXTRA,
+		.total = c->d->size ? ARC_CHUNKS(c->d->size) : 0,
+	};
+	st.slots = xzalloc(st.n_slots * sizeof(*st.slots));
+	st.frames = xzalloc(want * sizeof(*st.frames));
+	st.rc = xzalloc(st.n_slots * sizeof(*st.rc));
+	st.errs = xzalloc(st.n_slots * sizeof(*st.errs));
+	st.ready = xzalloc(st.n_slots * sizeof(*st.ready));
+	for (size_t i = 0; i < st.n_slots; i++)
+		st.slots[i].data = xmalloc(DIGEST_CHUNK + TAR_PADDING_MAX);
+	pthread_mutex_init(&st.lock, NULL);
+	pthread_cond_init(&st.changed, NULL);
+	pthread_t workers[STREAM_WORKERS_MAX];
+	for (size_t i = 0; i < want; i++)
+		if (pthread_create(&workers[st.n_workers], NULL, stream_worker, &st) == 0)
+			st.n_workers++;
+	int r = 0;
+	for (size_t k = 0; k < st.total && r == 0; k++) {
+		size_t i = k % st.n_slots;
+		/* without threads (a pids limit): loaded here, one at a time */
+		if (!st.n_workers) {
+			st.rc[i] = load(c, k, &st.slots[i], &c->frame, &st.errs[i]);
+			st.ready[i] = true;
+		}
+		pthread_mutex_lock(&st.lock);
+		while (!st.ready[i])
+			pthread_cond_wait(&st.changed, &st.lock);
+		pthread_mutex_unlock(&st.lock);
+		if ((r = st.rc[i]) < 0) {
+			error_adopt(err, &st.errs[i], r);
+			break;
+		}
+		if ((r = write_all(fd, st.slots[i].data, st.slots[i].len)) < 0) {
+			r = error_set(err, -r, "write `%s`", c->d->name);
+			break;
+		}
+		if (written)
+			written(st.slots[i].len, data);
+		pthread_mutex_lock(&st.lock);
+		st.ready[i] = false;
+		st.written++;
+		pthread_cond_broadcast(&st.changed);
+		pthread_mutex_unlock(&st.lock);
+	}
+	pthread_mutex_lock(&st.lock);
+	st.stop = true;
+	pthread_cond_broadcast(&st.changed);
+	pthread_mutex_unlock(&st.lock);
+	for (size_t i = 0; i < st.n_workers; i++)
+		pthread_join(workers[i], NULL);
+	for (size_t i = 0; i < st.n_slots; i++) {
+		free(st.slots[i].data);
+		stasis_error_free(st.errs[i]);
+	}
+	for (size_t i = 0; i < want; i++)
+		free(st.frames[i].data);
+	free(st.slots);
+	free(st.frames);
+	free(st.rc);
+	free(st.errs);
+	free(st.ready);
+	pthread_cond_destroy(&st.changed);
+	pthread_mutex_destroy(&st.lock);
+	return r;
 }

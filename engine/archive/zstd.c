@@ -26,14 +26,12 @@
 #define ZSTD_WRITEBACK_WINDOW (64 << 20)
 
 /*
- * Where the file takes O_DIRECT (ext4, xfs; not tmpfs), the archive goes to disk without the page
- * cache: a buffered write of 1 GiB cost 1.1-1.4 s of kernel CPU on this VM (copying into the page
- * cache, then writeback), a direct one 0.2 s, and a checkpoint's CPU is what its time is made of
- * (docs/benchmarks.md, session 10).  Direct writes must start and end on the device's blocks: the
- * bytes are gathered in an aligned buffer, written a batch at a time, and the last unaligned tail
- * goes through the page cache at the end (zsink_flush).
+ * Where the file takes O_DIRECT, the archive goes to disk without the page cache (ARC_DIRECT_ALIGN
+ * says why): a checkpoint's CPU is what its time is made of.  Direct writes must start and end on
+ * the device's blocks: the bytes are gathered in an aligned buffer, written a batch at a time, and
+ * the last unaligned tail goes through the page cache at the end (zsink_flush).
  */
-#define DIRECT_ALIGN 4096
+#define DIRECT_ALIGN ARC_DIRECT_ALIGN
 #define DIRECT_BATCH (4u << 20)
 
 struct zsink {
