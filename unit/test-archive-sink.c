@@ -23,6 +23,7 @@
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
 #include "engine/archive/archive.h"
+#include "engine/archive/digest.h"
 #include "include/stasis.h"
 
 #define PAGES_BYTES ((3u << 20) + 1234u) /* not a multiple of a tar block: the padding counts */
@@ -354,6 +355,18 @@ static void read_range(struct arc_chunks *c, uint64_t off, size_t len)
 		assert_int_equal(buf[i], pattern(off + i));
 }
 
+/* fd's first len bytes are the pattern */
+static void streamed_back(int fd, size_t len)
+{
+	cleanup_free unsigned char *buf = xmalloc(CHUNK);
+	for (size_t off = 0; off < len; off += CHUNK) {
+		size_t n = len - off < CHUNK ? len - off : CHUNK;
+		assert_int_equal(pread(fd, buf, n, (off_t)off), (ssize_t)n);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(buf[i], pattern(off + i));
+	}
+}
+
 /*
  * A lazy restore reads the streamed pages at random: a zstd archive frames each 4 MiB chunk and its
  * index lists the frames; an uncompressed one holds them at a place the walk finds.  Each chunk is
@@ -388,6 +401,12 @@ static void pages_read_at_random(void **state)
 		for (uint64_t off = 0; off < MANY_CHUNKS_BYTES; off += 1u << 20)
 			read_range(c, off,
 				   MANY_CHUNKS_BYTES - off < (1u << 20) ? MANY_CHUNKS_BYTES - off : 1u << 20);
+		/* streamed whole, in order, as an eager restore feeds CRIU */
+		cleanup_free char *whole = xasprintf("%s/whole", dir);
+		cleanup_close int wfd = open(whole, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		assert_int_equal(arc_chunks_stream(c, wfd, NULL, NULL, NULL), 0);
+		assert_int_equal(lseek(wfd, 0, SEEK_END), MANY_CHUNKS_BYTES);
+		streamed_back(wfd, MANY_CHUNKS_BYTES);
 		const void *p = NULL;
 		assert_int_equal(arc_chunks_peek(c, 5u << 20, 8192, &p, NULL), 1);
 		assert_int_equal(((const unsigned char *)p)[0], pattern(5u << 20));
@@ -409,6 +428,13 @@ static void pages_read_at_random(void **state)
 		assert_int_equal(arc_chunks_read(c, 5u << 20, buf, 4096, &e), -EBADMSG);
 		assert_non_null(strstr(stasis_error_message(e), "member `checkpoint/pages-65537.img`"));
 		e = stasis_error_free(e);
+		/* streamed whole: the first chunk goes out, not a byte of the damaged one */
+		assert_int_equal(ftruncate(wfd, 0), 0);
+		assert_int_equal(lseek(wfd, 0, SEEK_SET), 0);
+		assert_int_equal(arc_chunks_stream(c, wfd, NULL, NULL, &e), -EBADMSG);
+		assert_non_null(strstr(stasis_error_message(e), "member `checkpoint/pages-65537.img`"));
+		e = stasis_error_free(e);
+		assert_int_equal(lseek(wfd, 0, SEEK_END), DIGEST_CHUNK);
 		arc_chunks_free(c);
 		arc_import_clear(&imp);
 		cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);

@@ -63,7 +63,12 @@ struct arc_chunks {
 	char *path;
 	const struct arc_deferred *d;
 	int fd;
-	int direct_fd; /* the archive opened with O_DIRECT; -1: read through the page cache */
+	/*
+	 * The archive opened with O_DIRECT, when streamed whole (-1: read through the page cache).  Not
+	 * for random access: a lazy restore's page faults and background pull read a chunk at a time,
+	 * and the disk's read-ahead into the page cache (POSIX_FADV_WILLNEED) is what keeps them fed.
+	 */
+	int direct_fd;
 	struct frame_buf frame;
 	struct cached_chunk cache[CHUNK_CACHE];
 	uint64_t clock;
@@ -126,9 +131,7 @@ int arc_chunks_open(const char *archive_path, const struct arc_deferred *d, stru
 	c->path = xstrdup(archive_path);
 	c->d = d;
 	c->fd = fd;
-	char self[64];
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	c->direct_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->changed, NULL);
 	for (size_t i = 0; i < CHUNK_CACHE; i++)
@@ -223,7 +226,7 @@ static int load(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struc
 	/* the background pull reads on in order: the disk reads the next chunks while this one is used */
 	size_t ahead = n + 1 + CHUNK_READ_AHEAD < ARC_CHUNKS(d->size) ? n + 1 + CHUNK_READ_AHEAD
 								      : ARC_CHUNKS(d->size);
-	if (n + 1 < ahead)
+	if (n + 1 < ahead && c->direct_fd < 0)
 		(void)posix_fadvise(c->fd, end, chunk_file_at(d, ahead) - end, POSIX_FADV_WILLNEED);
 	const unsigned char *src;
 	size_t len = (size_t)(end - at);
@@ -464,6 +467,11 @@ int arc_chunks_stream(struct arc_chunks *c, int fd, void (*written)(uint64_t byt
 				written(n, data);
 		}
 		return 0;
+	}
+	if (c->direct_fd < 0) {
+		char self[64];
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);
+		c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = cpus < 1 ? 1 : cpus > STREAM_WORKERS_MAX ? STREAM_WORKERS_MAX : (size_t)cpus;
