@@ -48,6 +48,29 @@ teardown() {
 	assert_output --partial "stasis needs CRIU >= 4.2"
 }
 
+@test "CRIU's version is kept for the boot, keyed by the binary: a cached one is used, a changed binary is asked again" {
+	require_criu
+	# a copy of this CRIU's launcher: a binary of its own, so that the cache of the real one stays
+	criu_dir=$(mktemp -d)
+	cp "$STASIS_CRIU" "$criu_dir/criu"
+	STASIS_CRIU="$criu_dir/criu" run "$STASIS" check
+	assert_success
+	key=$(sed -n 1p /run/stasis/@criu/version)
+	[[ $key == "criu $criu_dir/criu dev "*" boot $(cat /proc/sys/kernel/random/boot_id)" ]]
+	assert_equal "$(sed -n 2p /run/stasis/@criu/version)" "$("$STASIS_CRIU" --version | sed -n 's/^Version: //p')"
+	# what the file says is what stasis goes by: a version too old there is refused without asking
+	printf '%s\n3.17.0\n' "$key" >/run/stasis/@criu/version
+	STASIS_CRIU="$criu_dir/criu" run "$STASIS" check
+	assert_failure
+	assert_output --partial "is too old"
+	# the binary changed (its ctime): CRIU is asked again
+	sleep 0.01
+	touch "$criu_dir/criu"
+	STASIS_CRIU="$criu_dir/criu" run "$STASIS" check
+	rm -rf "$criu_dir"
+	assert_success
+}
+
 @test "dump and restore the workload through our RPC client: counter goes on, memory verifies" {
 	require_criu
 	start_workload 64

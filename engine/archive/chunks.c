@@ -23,6 +23,8 @@
 
 /* chunks kept decoded: a fault and the background pull each read on where they were */
 #define CHUNK_CACHE 4
+/* chunks loaded (read, decompressed, checked) before they are needed, by the read-ahead worker */
+#define CHUNK_LOAD_AHEAD 2
 /* chunks the disk is asked to read before they are needed */
 #define CHUNK_READ_AHEAD 4
 /* the last frame also holds the tar padding after the member's data */
@@ -304,6 +306,16 @@ int arc_chunks_set_remote(struct arc_chunks *c, struct arc_remote *rm, struct st
 	return 0;
 }
 
+/* the archive opened with O_DIRECT too, where its file system takes that (else it stays -1) */
+static void open_direct(struct arc_chunks *c)
+{
+	if (c->direct_fd >= 0)
+		return;
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);
+	c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
+}
+
 void arc_chunks_read_ahead(struct arc_chunks *c)
 {
 	if (!c->threaded)
@@ -355,10 +367,19 @@ static int chunk_at(struct arc_chunks *c, uint64_t off, struct cached_chunk **re
 		slot->state = SLOT_READY;
 	}
 	slot->used = ++c->clock;
-	if (c->threaded && !c->job && n + 1 < ARC_CHUNKS(c->d->size) && !cached(c, n + 1)) {
+	/* the worker, when idle, loads the first of the next CHUNK_LOAD_AHEAD chunks not there yet */
+	for (size_t ahead = n + 1;
+	     c->threaded && !c->job && ahead <= n + CHUNK_LOAD_AHEAD && ahead < ARC_CHUNKS(c->d->size);
+	     ahead++) {
+		struct cached_chunk *have = cached(c, ahead);
+		if (have) {
+			/* wanted soon: not the next victim */
+			have->used = c->clock;
+			continue;
+		}
 		struct cached_chunk *next = victim(c, slot);
 		next->state = SLOT_LOADING;
-		next->index = n + 1;
+		next->index = ahead;
 		next->used = c->clock;
 		c->job = next;
 		pthread_cond_broadcast(&c->changed);
@@ -468,11 +489,7 @@ int arc_chunks_stream(struct arc_chunks *c, int fd, void (*written)(uint64_t byt
 		}
 		return 0;
 	}
-	if (c->direct_fd < 0) {
-		char self[64];
-		snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);
-		c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	}
+	open_direct(c);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = cpus < 1 ? 1 : cpus > STREAM_WORKERS_MAX ? STREAM_WORKERS_MAX : (size_t)cpus;
 	struct chunk_stream st = {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -183,18 +184,97 @@ static void kdat_keep(struct stasis_ctx *ctx)
 		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts are kept in " STASIS_KDAT_FILE);
 }
 
+/*
+ * What stasis learnt of a CRIU, kept for this boot.  CRIU keeps its own kernel facts (kerndat) only
+ * when /run is a tmpfs; asking it again costs a kerndat run (some 50 ms here) each time.
+ */
+#define CRIU_FACTS_DIR STASIS_STATE_ROOT "/@criu"
+/* CRIU's name of the check: built with libnftables, and the kernel's nf_tables has set concatenations */
+#define CRIU_FEATURE_NFTABLES_LOCK "network_lock_nftables"
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+/* this boot's id (one line, no newline), or "?" */
+static char *boot_id(void)
+{
+	char *boot = NULL;
+	if (read_file_capped(BOOT_ID_PATH, 64, &boot, NULL, NULL) < 0 || !boot)
+		return xstrdup("?");
+	boot[strcspn(boot, "\n")] = '\0';
+	return boot;
+}
+
+/* the value of the facts file `name` when its key line is key (the same CRIU, this boot), else NULL */
+static char *fact_get(const char *name, const char *key)
+{
+	cleanup_free char *path = xasprintf(CRIU_FACTS_DIR "/%s", name);
+	cleanup_free char *text = NULL;
+	if (read_file_capped(path, 4096, &text, NULL, NULL) < 0)
+		return NULL;
+	size_t key_len = strlen(key);
+	if (strncmp(text, key, key_len) != 0 || text[key_len] != '\n')
+		return NULL;
+	char *value = text + key_len + 1;
+	value[strcspn(value, "\n")] = '\0';
+	return xstrdup(value);
+}
+
+/* only a cache: when it cannot be written, the next run asks CRIU again */
+static void fact_put(const char *name, const char *key, const char *value)
+{
+	cleanup_free char *path = xasprintf(CRIU_FACTS_DIR "/%s", name);
+	cleanup_free char *text = xasprintf("%s\n%s\n", key, value);
+	if (mkdir_p(CRIU_FACTS_DIR, 0700, NULL) == 0)
+		(void)write_file_atomic(path, text, strlen(text), 0600, 0, NULL);
+}
+
+/*
+ * The key of a fact about the binary at ctx->criu_path itself: its path, identity and change time
+ * (a new CRIU, or a new wrapper script, is another key), and the boot
+ */
+static char *binary_key(const struct stasis_ctx *ctx)
+{
+	struct stat st;
+	if (stat(ctx->criu_path, &st) < 0)
+		return NULL;
+	cleanup_free char *boot = boot_id();
+	return xasprintf("criu %s dev %llu ino %llu size %lld ctime %lld.%09ld boot %s", ctx->criu_path,
+			 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (long long)st.st_size,
+			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, boot);
+}
+
+/* CRIU's version as the facts file keeps it (RPC_VERSION costs a CRIU run, 5-7 ms here): 0 or -1 */
+static int version_cached(struct stasis_ctx *ctx, const char *key, struct rpc_result *ret)
+{
+	cleanup_free char *v = key ? fact_get("version", key) : NULL;
+	int major, minor, sublevel;
+	char end;
+	if (!v || sscanf(v, "%d.%d.%d%c", &major, &minor, &sublevel, &end) != 3)
+		return -1;
+	(void)ctx;
+	*ret = (struct rpc_result){
+		.success = true, .have_version = true, .major = major, .minor = minor, .sublevel = sublevel
+	};
+	return 0;
+}
+
 /* CRIU's version alone: one short RPC, no kerndat (what every operation needs to know) */
 static int criu_version(struct stasis_ctx *ctx, struct stasis_error **err)
 {
 	if (ctx->have_version)
 		return 0;
 	cleanup_with(rpc_result_clear) struct rpc_result res = { 0 };
-	int r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_VERSION, NULL, NULL, &res, err);
-	if (r < 0)
-		return error_wrap(err, r, "ask `%s` its version", ctx->criu_path);
-	if (!res.success || !res.have_version)
-		return error_setx(err, EPROTO, "`%s` did not report its version; %s", ctx->criu_path,
-				  CRIU_HOWTO);
+	cleanup_free char *key = binary_key(ctx);
+	if (version_cached(ctx, key, &res) < 0) {
+		int r = rpc_run(ctx->criu_path, ctx->timeout_ms, NULL, RPC_VERSION, NULL, NULL, &res, err);
+		if (r < 0)
+			return error_wrap(err, r, "ask `%s` its version", ctx->criu_path);
+		if (!res.success || !res.have_version)
+			return error_setx(err, EPROTO, "`%s` did not report its version; %s", ctx->criu_path,
+					  CRIU_HOWTO);
+		cleanup_free char *v = xasprintf("%d.%d.%d", res.major, res.minor, res.sublevel);
+		if (key)
+			fact_put("version", key, v);
+	}
 	ctx->info = (struct stasis_criu_info){
 		.size = sizeof(ctx->info),
 		.major = res.major,
@@ -268,15 +348,6 @@ int cr_require_mem_track(struct stasis_ctx *ctx, struct stasis_error **err)
 }
 
 /*
- * What stasis learnt of a CRIU, kept for this boot.  CRIU keeps its own kernel facts (kerndat) only
- * when /run is a tmpfs; asking it again costs a kerndat run (some 50 ms here) each time.
- */
-#define CRIU_FACTS_DIR STASIS_STATE_ROOT "/@criu"
-/* CRIU's name of the check: built with libnftables, and the kernel's nf_tables has set concatenations */
-#define CRIU_FEATURE_NFTABLES_LOCK "network_lock_nftables"
-#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
-
-/*
  * `criu check --feature NAME`: 1 when CRIU says it is supported, 0 when it says not, -errno when
  * it cannot run or gives no answer (killed, timed out)
  */
@@ -287,37 +358,20 @@ static int criu_check_feature(struct stasis_ctx *ctx, const char *feature)
 	return r < 0 ? r : r == 0 ? 1 : r == 1 ? 0 : -EIO;
 }
 
-/* 1 or 0 from the facts file when it was written by this CRIU on this boot, else -1 */
-static int fact_cached(const char *path, const char *key)
-{
-	cleanup_free char *text = NULL;
-	if (read_file_capped(path, 4096, &text, NULL, NULL) < 0)
-		return -1;
-	size_t key_len = strlen(key);
-	if (strncmp(text, key, key_len) != 0 || text[key_len] != '\n')
-		return -1;
-	const char *value = text + key_len + 1;
-	return strcmp(value, "1\n") == 0 ? 1 : strcmp(value, "0\n") == 0 ? 0 : -1;
-}
-
 static bool nftables_lock_works(struct stasis_ctx *ctx)
 {
 	if (ctx->nftables_lock >= 0)
 		return ctx->nftables_lock;
-	cleanup_free char *boot = NULL;
-	(void)read_file_capped(BOOT_ID_PATH, 64, &boot, NULL, NULL);
-	if (boot)
-		boot[strcspn(boot, "\n")] = '\0';
+	cleanup_free char *boot = boot_id();
 	cleanup_free char *key =
-		xasprintf("criu %s version %d boot %s", ctx->criu_path, ctx->info.version, boot ? boot : "?");
-	cleanup_free char *path = xasprintf(CRIU_FACTS_DIR "/" CRIU_FEATURE_NFTABLES_LOCK);
-	int v = fact_cached(path, key);
+		xasprintf("criu %s version %d boot %s", ctx->criu_path, ctx->info.version, boot);
+	cleanup_free char *cached = fact_get(CRIU_FEATURE_NFTABLES_LOCK, key);
+	int v = cached && strcmp(cached, "1") == 0 ? 1 : cached && strcmp(cached, "0") == 0 ? 0 : -1;
 	if (v < 0) {
 		v = criu_check_feature(ctx, CRIU_FEATURE_NFTABLES_LOCK);
-		cleanup_free char *text = xasprintf("%s\n%d\n", key, v);
-		/* only a cache, and only of an answer: without it the next run asks CRIU again */
-		if (v >= 0 && mkdir_p(CRIU_FACTS_DIR, 0700, NULL) == 0)
-			(void)write_file_atomic(path, text, strlen(text), 0600, 0, NULL);
+		/* only an answer: without it the next run asks CRIU again */
+		if (v >= 0)
+			fact_put(CRIU_FEATURE_NFTABLES_LOCK, key, v ? "1" : "0");
 		v = v > 0;
 	}
 	ctx->nftables_lock = v;
