@@ -22,9 +22,11 @@
 #include "engine/archive/digest.h"
 
 /* chunks kept decoded: a fault and the background pull each read on where they were */
-#define CHUNK_CACHE 4
+#define CHUNK_CACHE 6
+/* read-ahead workers: each loads one of the next chunks (read, decompressed, checked) */
+#define CHUNK_WORKERS 2
 /* chunks loaded (read, decompressed, checked) before they are needed, by the read-ahead worker */
-#define CHUNK_LOAD_AHEAD 2
+#define CHUNK_LOAD_AHEAD CHUNK_WORKERS
 /* chunks the disk is asked to read before they are needed */
 #define CHUNK_READ_AHEAD 4
 /* the last frame also holds the tar padding after the member's data */
@@ -32,7 +34,8 @@
 
 enum slot_state {
 	SLOT_EMPTY,
-	SLOT_LOADING, /* the read-ahead worker fills it */
+	SLOT_QUEUED,  /* to be read ahead: a worker, or the caller if it needs it first, loads it */
+	SLOT_LOADING, /* being filled */
 	SLOT_READY,   /* index's bytes, checked */
 };
 
@@ -75,17 +78,17 @@ struct arc_chunks {
 	struct cached_chunk cache[CHUNK_CACHE];
 	uint64_t clock;
 	/*
-	 * Read-ahead (arc_chunks_read_ahead): a worker loads the chunk after the one last read while
-	 * that one is used.  The lock guards the slots' states and job; a slot's bytes belong to
-	 * whoever set it LOADING, or to the caller once READY.
+	 * Read-ahead (arc_chunks_read_ahead): workers load the next chunks after the one last read
+	 * while that one is used.  The lock guards the slots' states; a slot's bytes belong to whoever
+	 * set it LOADING, or to the caller once READY.
 	 */
-	bool threaded;
-	pthread_t worker;
+	size_t n_workers;
+	pthread_t workers[CHUNK_WORKERS];
+	struct frame_buf worker_frames[CHUNK_WORKERS];
+	size_t worker_seq;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct cached_chunk *job;
 	bool stop;
-	struct frame_buf worker_frame;
 	/* a replica of an archive on another host: each chunk's bytes fetched into it when first read */
 	struct arc_remote *remote;
 	int replica;
@@ -146,16 +149,16 @@ struct arc_chunks *arc_chunks_free(struct arc_chunks *c)
 {
 	if (!c)
 		return NULL;
-	if (c->threaded) {
-		pthread_mutex_lock(&c->lock);
-		c->stop = true;
-		pthread_cond_broadcast(&c->changed);
-		pthread_mutex_unlock(&c->lock);
-		pthread_join(c->worker, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < c->n_workers; i++) {
+		pthread_join(c->workers[i], NULL);
+		free(c->worker_frames[i].data);
 	}
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->changed);
-	free(c->worker_frame.data);
 	free(c->fetched);
 	if (c->remote)
 		close(c->replica);
@@ -272,24 +275,35 @@ static int check_range(const struct arc_chunks *c, uint64_t off, size_t len, str
 	return 0;
 }
 
+/* the queued slot of the lowest chunk, NULL: none (under the lock) */
+static struct cached_chunk *first_queued(struct arc_chunks *c)
+{
+	struct cached_chunk *first = NULL;
+	for (size_t i = 0; i < CHUNK_CACHE; i++)
+		if (c->cache[i].state == SLOT_QUEUED && (!first || c->cache[i].index < first->index))
+			first = &c->cache[i];
+	return first;
+}
+
 static void *worker_main(void *data)
 {
 	struct arc_chunks *c = data;
 	pthread_mutex_lock(&c->lock);
+	struct frame_buf *frame = &c->worker_frames[c->worker_seq++];
 	while (!c->stop) {
-		struct cached_chunk *slot = c->job;
+		struct cached_chunk *slot = first_queued(c);
 		if (!slot) {
 			pthread_cond_wait(&c->changed, &c->lock);
 			continue;
 		}
+		slot->state = SLOT_LOADING;
 		pthread_mutex_unlock(&c->lock);
 		struct stasis_error *e = NULL;
 		/* a failure is not kept: the caller meets it again, with its own message, when it needs it */
-		int r = load(c, slot->index, slot, &c->worker_frame, &e);
+		int r = load(c, slot->index, slot, frame, &e);
 		stasis_error_free(e);
 		pthread_mutex_lock(&c->lock);
 		slot->state = r == 0 ? SLOT_READY : SLOT_EMPTY;
-		c->job = NULL;
 		pthread_cond_broadcast(&c->changed);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -318,70 +332,94 @@ static void open_direct(struct arc_chunks *c)
 
 void arc_chunks_read_ahead(struct arc_chunks *c)
 {
-	if (!c->threaded)
-		c->threaded = pthread_create(&c->worker, NULL, worker_main, c) == 0;
+	if (c->n_workers)
+		return;
+	for (size_t i = 0; i < CHUNK_WORKERS; i++)
+		if (pthread_create(&c->workers[c->n_workers], NULL, worker_main, c) == 0)
+			c->n_workers++;
 }
 
-/* the least recently read slot that nobody is filling, other than keep (under the lock) */
+/* the least recently read slot that nobody fills or is to fill, other than keep; NULL: none (under the lock) */
 static struct cached_chunk *victim(struct arc_chunks *c, const struct cached_chunk *keep)
 {
 	struct cached_chunk *oldest = NULL;
 	for (size_t i = 0; i < CHUNK_CACHE; i++) {
 		struct cached_chunk *s = &c->cache[i];
-		if (s != keep && s->state != SLOT_LOADING && (!oldest || s->used < oldest->used))
+		if (s != keep && s->state != SLOT_LOADING && s->state != SLOT_QUEUED &&
+		    (!oldest || s->used < oldest->used))
 			oldest = s;
 	}
 	return oldest;
 }
 
-/* the slot holding chunk n, waiting for the worker when it is filling it; NULL: none (under the lock) */
-static struct cached_chunk *cached(struct arc_chunks *c, size_t n)
+/* the slot of chunk n in any state but EMPTY, NULL: none (under the lock) */
+static struct cached_chunk *find(struct arc_chunks *c, size_t n)
 {
-	for (;;) {
-		struct cached_chunk *found = NULL;
-		for (size_t i = 0; i < CHUNK_CACHE && !found; i++)
-			if (c->cache[i].state != SLOT_EMPTY && c->cache[i].index == n)
-				found = &c->cache[i];
-		if (!found || found->state == SLOT_READY)
-			return found;
-		pthread_cond_wait(&c->changed, &c->lock);
-	}
+	for (size_t i = 0; i < CHUNK_CACHE; i++)
+		if (c->cache[i].state != SLOT_EMPTY && c->cache[i].index == n)
+			return &c->cache[i];
+	return NULL;
 }
 
-/* the chunk holding byte off, loaded (checked) when it is not cached; the next one read ahead */
+/* slot filled with chunk n here, on the caller's thread (it is LOADING: nobody else takes it) */
+static int load_here(struct arc_chunks *c, size_t n, struct cached_chunk *slot, struct stasis_error **err)
+{
+	slot->state = SLOT_LOADING;
+	slot->index = n;
+	pthread_mutex_unlock(&c->lock);
+	int r = load(c, n, slot, &c->frame, err);
+	pthread_mutex_lock(&c->lock);
+	slot->state = r == 0 ? SLOT_READY : SLOT_EMPTY;
+	pthread_cond_broadcast(&c->changed);
+	return r;
+}
+
+/* the chunk holding byte off, loaded (checked) when it is not cached; the next ones read ahead */
 static int chunk_at(struct arc_chunks *c, uint64_t off, struct cached_chunk **ret, struct stasis_error **err)
 {
 	size_t n = (size_t)(off / DIGEST_CHUNK);
 	pthread_mutex_lock(&c->lock);
-	struct cached_chunk *slot = cached(c, n);
-	if (!slot) {
-		slot = victim(c, NULL);
-		slot->state = SLOT_EMPTY;
-		pthread_mutex_unlock(&c->lock);
-		int r = load(c, n, slot, &c->frame, err);
-		pthread_mutex_lock(&c->lock);
-		if (r < 0) {
-			pthread_mutex_unlock(&c->lock);
-			return r;
+	struct cached_chunk *slot;
+	int r = 0;
+	for (;;) {
+		slot = find(c, n);
+		/* a worker has it in hand: wait for it */
+		if (slot && slot->state == SLOT_LOADING) {
+			pthread_cond_wait(&c->changed, &c->lock);
+			continue;
 		}
-		slot->state = SLOT_READY;
+		/* queued but not begun: sooner here than after the worker's current chunk */
+		if (slot && slot->state == SLOT_QUEUED)
+			r = load_here(c, n, slot, err);
+		if (!slot) {
+			if (!(slot = victim(c, NULL))) {
+				pthread_cond_wait(&c->changed, &c->lock);
+				continue;
+			}
+			r = load_here(c, n, slot, err);
+		}
+		break;
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&c->lock);
+		return r;
 	}
 	slot->used = ++c->clock;
-	/* the worker, when idle, loads the first of the next CHUNK_LOAD_AHEAD chunks not there yet */
+	/* the workers load the next CHUNK_LOAD_AHEAD chunks that are not there yet */
 	for (size_t ahead = n + 1;
-	     c->threaded && !c->job && ahead <= n + CHUNK_LOAD_AHEAD && ahead < ARC_CHUNKS(c->d->size);
-	     ahead++) {
-		struct cached_chunk *have = cached(c, ahead);
+	     c->n_workers && ahead <= n + CHUNK_LOAD_AHEAD && ahead < ARC_CHUNKS(c->d->size); ahead++) {
+		struct cached_chunk *have = find(c, ahead);
 		if (have) {
 			/* wanted soon: not the next victim */
 			have->used = c->clock;
 			continue;
 		}
 		struct cached_chunk *next = victim(c, slot);
-		next->state = SLOT_LOADING;
+		if (!next)
+			break;
+		next->state = SLOT_QUEUED;
 		next->index = ahead;
 		next->used = c->clock;
-		c->job = next;
 		pthread_cond_broadcast(&c->changed);
 	}
 	pthread_mutex_unlock(&c->lock);
