@@ -291,9 +291,8 @@ static void stream_rest(struct arc_writer *w, size_t bytes)
  * manifest digest is of the bytes streamed: the readers' verification passes and extraction gives
  * them back; gzip says it cannot.
  */
-static void writer_streams_a_member(void **state)
+static void writer_streams_a_member_once(void)
 {
-	(void)state;
 	const char *kinds[] = { "zstd", "none", "gzip" };
 	for (size_t k = 0; k < 3; k++) {
 		char dir[] = "/tmp/stasis-unit-writer-XXXXXX";
@@ -372,9 +371,8 @@ static void streamed_back(int fd, size_t len)
  * index lists the frames; an uncompressed one holds them at a place the walk finds.  Each chunk is
  * checked when read: a damaged one is refused, the others still read.
  */
-static void pages_read_at_random(void **state)
+static void pages_read_at_random_once(void)
 {
-	(void)state;
 	const char *kinds[] = { "zstd", "none" };
 	for (size_t k = 0; k < 2; k++) {
 		char dir[] = "/tmp/stasis-unit-chunks-XXXXXX";
@@ -440,6 +438,25 @@ static void pages_read_at_random(void **state)
 		cleanup_free char *cmd = xasprintf("rm -rf '%s'", dir);
 		assert_int_equal(system(cmd), 0);
 	}
+}
+
+/* both with O_DIRECT (where /tmp takes it) and through the page cache */
+static void writer_streams_a_member(void **state)
+{
+	(void)state;
+	writer_streams_a_member_once();
+	arc_direct_io = false;
+	writer_streams_a_member_once();
+	arc_direct_io = true;
+}
+
+static void pages_read_at_random(void **state)
+{
+	(void)state;
+	pages_read_at_random_once();
+	arc_direct_io = false;
+	pages_read_at_random_once();
+	arc_direct_io = true;
 }
 
 /* the archive server (a child) ended well once told bye; its scratch dir goes */

@@ -156,6 +156,8 @@ struct arc_index_member {
  * kernel CPU a GiB on this VM, a direct transfer 0.2 (docs/benchmarks.md, session 10).
  */
 #define ARC_DIRECT_ALIGN 4096
+/* whether the archive is written and streamed with O_DIRECT where it can be (tests turn it off) */
+extern bool arc_direct_io;
 /* a tar block: every member's data is padded with zeros to a multiple of it */
 #define ARC_TAR_BLOCK 512
 /* the DIGEST_CHUNK pieces a member of size bytes is hashed and framed in (one when empty) */

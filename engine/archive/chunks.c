@@ -323,7 +323,7 @@ int arc_chunks_set_remote(struct arc_chunks *c, struct arc_remote *rm, struct st
 /* the archive opened with O_DIRECT too, where its file system takes that (else it stays -1) */
 static void open_direct(struct arc_chunks *c)
 {
-	if (c->direct_fd >= 0)
+	if (c->direct_fd >= 0 || !arc_direct_io)
 		return;
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);

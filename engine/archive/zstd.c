@@ -34,6 +34,8 @@
 #define DIRECT_ALIGN ARC_DIRECT_ALIGN
 #define DIRECT_BATCH (4u << 20)
 
+bool arc_direct_io = true;
+
 struct zsink {
 	int fd;
 	ZSTD_CCtx *cctx; /* NULL: bytes go out as they come (an uncompressed archive) */
@@ -162,7 +164,9 @@ struct zsink *zsink_new(int fd, bool compress)
 	z->written = z->stage_at = lseek(fd, 0, SEEK_CUR);
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	z->direct_fd = z->written % DIRECT_ALIGN ? -1 : open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	z->direct_fd = !arc_direct_io || z->written % DIRECT_ALIGN
+			       ? -1
+			       : open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (z->direct_fd >= 0 &&
 	    posix_memalign((void **)&z->stage, DIRECT_ALIGN, DIRECT_BATCH + DIRECT_ALIGN)) {
 		close(z->direct_fd);
