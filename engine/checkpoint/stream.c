@@ -93,6 +93,18 @@ static int on_run(uint64_t vaddr, uint64_t nr_pages, unsigned flags, void *data,
 	(void)err;
 	struct ckpt_stream *s = data;
 	struct stream_map *m = &s->maps[s->n_maps - 1];
+	/*
+	 * CRIU sends a run a page pipe buffer (1 MiB here, where pipes cannot grow), and a lazy
+	 * restore's daemon asks for at most one pagemap entry at a time: runs that continue each other
+	 * with the same flags are one entry, whose pages follow each other in the image all the same
+	 * (CRIU's restore and its daemon both take an entry across VMAs).
+	 */
+	struct img_page_run *last = m->n ? &m->runs[m->n - 1] : NULL;
+	if (last && last->flags == flags && last->vaddr + last->nr_pages * PS_PAGE_SIZE == vaddr &&
+	    last->nr_pages + nr_pages <= UINT32_MAX) {
+		last->nr_pages += nr_pages;
+		return 0;
+	}
 	m->runs = xgrow(m->runs, m->n, sizeof(*m->runs));
 	m->runs[m->n++] = (struct img_page_run){ vaddr, nr_pages, flags };
 	return 0;
