@@ -44,7 +44,7 @@ doctor_ids() {
 	assert_failure 2
 }
 
-@test "CRIU's kernel probe: kept on /dev/shm and linked from /run when /run is not a tmpfs; a directory others may write is not trusted" {
+@test "CRIU's kernel probe: kept on a tmpfs of stasis' own and linked from /run when /run is not a tmpfs; a directory others may write is not trusted" {
 	if [ "$(stat -f -c %T /run)" = tmpfs ]; then
 		# CRIU keeps its own there: stasis links nothing
 		run "$STASIS" doctor
@@ -52,29 +52,35 @@ doctor_ids() {
 		[ ! -L /run/criu.kdat ]
 		return
 	fi
-	rm -rf /run/criu.kdat /dev/shm/stasis-criu
+	kdat=/run/stasis/@kdat
+	umount "$kdat" 2>/dev/null || true
+	rm -rf /run/criu.kdat "$kdat" /run/stasis/@criu/kdat
 	run "$STASIS" doctor
 	assert_success
-	assert_output --partial "stasis keeps it in /dev/shm/stasis-criu/criu.kdat"
-	[ "$(readlink /run/criu.kdat)" = /dev/shm/stasis-criu/criu.kdat ]
-	[ "$(stat -c %a:%U /dev/shm/stasis-criu)" = 700:root ]
+	assert_output --partial "stasis keeps it in $kdat/criu.kdat"
+	[ "$(readlink /run/criu.kdat)" = "$kdat/criu.kdat" ]
+	[ "$(stat -f -c %T "$kdat")" = tmpfs ]
+	[ "$(stat -c %a:%U "$kdat")" = 700:root ]
 	"$STASIS_CRIU" check -v4 -o "$BATS_TEST_TMPDIR/check.log" >/dev/null
 	grep -q "Loaded kdat cache from /run/criu.kdat" "$BATS_TEST_TMPDIR/check.log"
-	# a reboot empties /dev/shm: the link dangles, and the next run writes the probe again
-	rm -rf /dev/shm/stasis-criu
+	# a reboot takes the tmpfs: the link dangles into a directory only root can write, and the
+	# next run mounts a tmpfs and writes the probe again
+	umount "$kdat"
+	[ ! -e "$kdat/criu.kdat" ]
 	run "$STASIS" doctor
 	assert_success
-	[ -s /dev/shm/stasis-criu/criu.kdat ]
+	[ -s "$kdat/criu.kdat" ]
 	# what another user could have written is not handed to root's CRIU
-	rm -rf /run/criu.kdat /dev/shm/stasis-criu
-	mkdir -m 0777 /dev/shm/stasis-criu
+	umount "$kdat"
+	rm -f /run/criu.kdat
+	chmod 0777 "$kdat"
 	run "$STASIS" doctor
-	rm -rf /dev/shm/stasis-criu
+	chmod 0700 "$kdat"
 	assert_success
-	assert_output --partial "/dev/shm/stasis-criu: not a root-only directory on a tmpfs"
+	assert_output --partial "$kdat: not a root-only directory"
 	[ ! -e /run/criu.kdat ]
 	run "$STASIS" doctor
-	[ -s /dev/shm/stasis-criu/criu.kdat ]
+	[ -s "$kdat/criu.kdat" ]
 }
 
 @test "a tracer attached: doctor names it; the failed checkpoint explains it; detached, it checkpoints" {

@@ -256,12 +256,11 @@ int chunk_pipe_end(struct chunk_pipe *p)
 {
 	if (p->fill_len)
 		publish(p, true);
+	/* the member's write and digest stay until chunk_pipe_begin: no chunk is left to use them */
 	pthread_mutex_lock(&p->lock);
 	while (p->written != p->filled)
 		pthread_cond_wait(&p->changed, &p->lock);
 	int werr = p->werr;
-	p->write = NULL;
-	p->md = NULL;
 	pthread_mutex_unlock(&p->lock);
 	return werr;
 }

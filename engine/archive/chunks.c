@@ -22,7 +22,7 @@
 #include "engine/archive/digest.h"
 
 /* chunks kept decoded: a fault and the background pull each read on where they were */
-#define CHUNK_CACHE 6
+#define CHUNK_CACHE 4
 /* read-ahead workers: each loads one of the next chunks (read, decompressed, checked) */
 #define CHUNK_WORKERS 2
 /* chunks loaded (read, decompressed, checked) before they are needed, by the read-ahead worker */

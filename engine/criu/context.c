@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -117,74 +118,6 @@ static int criu_cli_status(struct stasis_ctx *ctx, char *const *argv, const stru
 }
 
 /*
- * CRIU's kernel facts (kerndat: some 30-60 ms of probing a run here, and `iptables -L`).  CRIU
- * reads them from /run/criu.kdat wherever /run is, but writes the file only when /run is a tmpfs,
- * so that a reboot into another kernel drops it (kerndat.c).  Where /run is on disk, stasis has one
- * `criu check` write it into a root-only directory on /dev/shm (a tmpfs, gone at reboot just the
- * same), bound over /run in a mount namespace of that CRIU's own, and links /run/criu.kdat to it.
- * After a reboot the link dangles (CRIU then probes, as without it) until stasis writes it again.
- */
-enum cr_kdat_state cr_kdat_state(void)
-{
-	struct statfs fs;
-	if (statfs(CRIU_KDAT_RUN_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
-		return CR_KDAT_CRIU_KEEPS;
-	char target[sizeof(STASIS_KDAT_FILE) + 1];
-	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
-	if (n < 0)
-		return errno == ENOENT ? CR_KDAT_NONE : CR_KDAT_FOREIGN;
-	if ((size_t)n != strlen(STASIS_KDAT_FILE) || memcmp(target, STASIS_KDAT_FILE, (size_t)n) != 0)
-		return CR_KDAT_FOREIGN;
-	return access(STASIS_KDAT_FILE, F_OK) == 0 ? CR_KDAT_STASIS_KEEPS : CR_KDAT_NONE;
-}
-
-/* Only root may write what root's CRIU trusts: a directory of ours, on a tmpfs, nobody else's */
-bool cr_kdat_dir_safe(bool create)
-{
-	struct statfs fs;
-	if (statfs(STASIS_KDAT_SHM, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
-		return false;
-	if (create && mkdir(STASIS_KDAT_DIR, 0700) < 0 && errno != EEXIST)
-		return false;
-	struct stat st;
-	return lstat(STASIS_KDAT_DIR, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-	       (st.st_mode & (S_IRWXG | S_IRWXO)) == 0;
-}
-
-static void kdat_keep(struct stasis_ctx *ctx)
-{
-	if (cr_kdat_state() != CR_KDAT_NONE)
-		return;
-	if (!cr_kdat_dir_safe(true)) {
-		ctx_log(ctx, STASIS_LOG_DEBUG,
-			"CRIU's kernel facts: " STASIS_KDAT_DIR " is not a root-only directory on a tmpfs; "
-			"every CRIU run probes the kernel");
-		return;
-	}
-	/* a CRIU killed while writing leaves this, and CRIU never writes over it (O_EXCL) */
-	(void)unlink(STASIS_KDAT_DIR "/" CRIU_KDAT_NAME ".tmp");
-	char *argv[] = { ctx->criu_path, (char *)"check", NULL };
-	const struct child_namespaces ns = {
-		.join_net_fd = -1,
-		.bind_src = STASIS_KDAT_DIR,
-		.bind_dst = CRIU_KDAT_RUN_DIR,
-	};
-	int r = criu_cli_status(ctx, argv, &ns);
-	struct stat st;
-	if (lstat(STASIS_KDAT_FILE, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: `%s check` wrote none (status %d)",
-			ctx->criu_path, r);
-		return;
-	}
-	/* EEXIST: our dangling link (it points here already), or one just made by another run */
-	if (symlink(STASIS_KDAT_FILE, CRIU_KDAT_FILE) < 0 && errno != EEXIST)
-		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: link " CRIU_KDAT_FILE ": %s",
-			strerror(errno));
-	else
-		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts are kept in " STASIS_KDAT_FILE);
-}
-
-/*
  * What stasis learnt of a CRIU, kept for this boot.  CRIU keeps its own kernel facts (kerndat) only
  * when /run is a tmpfs; asking it again costs a kerndat run (some 50 ms here) each time.
  */
@@ -255,6 +188,105 @@ static int version_cached(struct stasis_ctx *ctx, const char *key, struct rpc_re
 		.success = true, .have_version = true, .major = major, .minor = minor, .sublevel = sublevel
 	};
 	return 0;
+}
+
+/*
+ * CRIU's kernel facts (kerndat: some 30-60 ms of probing a run here, and `iptables -L`).  CRIU
+ * reads them from /run/criu.kdat wherever /run is, but writes the file only when /run is a tmpfs,
+ * so that a reboot into another kernel drops it (kerndat.c).  Where /run is on disk, stasis mounts
+ * a small tmpfs of its own on a root-only directory (STASIS_KDAT_DIR), has one `criu check` write
+ * the facts there (that directory bound over /run in a mount namespace of that CRIU's own), and
+ * links /run/criu.kdat to them.  After a reboot the tmpfs is gone and the link dangles into an
+ * empty directory only root can write (CRIU then probes, as without it) until stasis writes it
+ * again.  CRIU trusts the file as root: nothing on its way may be anyone else's.
+ */
+static bool owned_by_root_only(const char *path, mode_t forbidden)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       (st.st_mode & forbidden) == 0;
+}
+
+bool cr_kdat_dir_trusted(void)
+{
+	if (!owned_by_root_only(STASIS_STATE_ROOT, S_IWGRP | S_IWOTH))
+		return access(STASIS_STATE_ROOT, F_OK) < 0;
+	return access(STASIS_KDAT_DIR, F_OK) < 0 || owned_by_root_only(STASIS_KDAT_DIR, S_IRWXG | S_IRWXO);
+}
+
+/* STASIS_KDAT_DIR is there, trusted, with a tmpfs on it (mounted now when create is set) */
+static bool kdat_dir_ready(bool create)
+{
+	if (create && mkdir_p(STASIS_KDAT_DIR, 0700, NULL) < 0)
+		return false;
+	if (access(STASIS_KDAT_DIR, F_OK) < 0 || !cr_kdat_dir_trusted())
+		return false;
+	struct statfs fs;
+	if (statfs(STASIS_KDAT_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+		return true;
+	/* a tmpfs: gone at reboot, as CRIU wants its facts to be; 64 KiB (the file is under 1 KiB) */
+	return create &&
+	       mount("stasis-kdat", STASIS_KDAT_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "mode=0700,size=64k") == 0 &&
+	       cr_kdat_dir_trusted();
+}
+
+enum cr_kdat_state cr_kdat_state(void)
+{
+	struct statfs fs;
+	if (statfs(CRIU_KDAT_RUN_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+		return CR_KDAT_CRIU_KEEPS;
+	char target[sizeof(STASIS_KDAT_FILE) + 1];
+	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
+	if (n < 0)
+		return errno == ENOENT ? CR_KDAT_NONE : CR_KDAT_FOREIGN;
+	if ((size_t)n != strlen(STASIS_KDAT_FILE) || memcmp(target, STASIS_KDAT_FILE, (size_t)n) != 0)
+		return CR_KDAT_FOREIGN;
+	struct stat st;
+	return kdat_dir_ready(false) && lstat(STASIS_KDAT_FILE, &st) == 0 && S_ISREG(st.st_mode) &&
+			       st.st_uid == geteuid()
+		       ? CR_KDAT_STASIS_KEEPS
+		       : CR_KDAT_NONE;
+}
+
+static void kdat_keep(struct stasis_ctx *ctx)
+{
+	if (cr_kdat_state() != CR_KDAT_NONE)
+		return;
+	/* a CRIU that wrote nothing once this boot is not asked again by every command */
+	cleanup_free char *key = binary_key(ctx);
+	cleanup_free char *failed = key ? fact_get("kdat", key) : NULL;
+	if (failed)
+		return;
+	if (!kdat_dir_ready(true)) {
+		ctx_log(ctx, STASIS_LOG_DEBUG,
+			"CRIU's kernel facts: " STASIS_KDAT_DIR " is not a root-only directory with a tmpfs "
+			"on it; every CRIU run probes the kernel");
+		return;
+	}
+	/* a CRIU killed while writing leaves this, and CRIU never writes over it (O_EXCL) */
+	(void)unlink(STASIS_KDAT_DIR "/" CRIU_KDAT_NAME ".tmp");
+	char *argv[] = { ctx->criu_path, (char *)"check", NULL };
+	const struct child_namespaces ns = {
+		.join_net_fd = -1,
+		.bind_src = STASIS_KDAT_DIR,
+		.bind_dst = CRIU_KDAT_RUN_DIR,
+	};
+	int r = criu_cli_status(ctx, argv, &ns);
+	struct stat st;
+	if (lstat(STASIS_KDAT_FILE, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: `%s check` wrote none (status %d)",
+			ctx->criu_path, r);
+		if (key)
+			fact_put("kdat", key, "none written");
+		return;
+	}
+	/* EEXIST: our dangling link (it points here already), or one just made by another run */
+	if (symlink(STASIS_KDAT_FILE, CRIU_KDAT_FILE) < 0 && errno != EEXIST)
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts: link " CRIU_KDAT_FILE ": %s",
+			strerror(errno));
+	else
+		ctx_log(ctx, STASIS_LOG_DEBUG, "CRIU's kernel facts are kept in " STASIS_KDAT_FILE);
 }
 
 /* CRIU's version alone: one short RPC, no kerndat (what every operation needs to know) */

@@ -35,14 +35,13 @@ int cr_network_lock(struct stasis_ctx *ctx, const char *method, enum rpc_network
 
 /*
  * CRIU's kernel facts cache (kerndat.c): CRIU reads CRIU_KDAT_FILE and writes it only when
- * CRIU_KDAT_RUN_DIR is a tmpfs.  Elsewhere stasis keeps it in STASIS_KDAT_FILE, on the tmpfs
- * STASIS_KDAT_SHM, and links CRIU_KDAT_FILE there (context.c says how).
+ * CRIU_KDAT_RUN_DIR is a tmpfs.  Elsewhere stasis keeps it in STASIS_KDAT_FILE, on a tmpfs it
+ * mounts on STASIS_KDAT_DIR, and links CRIU_KDAT_FILE there (context.c says how).
  */
 #define CRIU_KDAT_RUN_DIR "/run"
 #define CRIU_KDAT_NAME "criu.kdat"
 #define CRIU_KDAT_FILE CRIU_KDAT_RUN_DIR "/" CRIU_KDAT_NAME
-#define STASIS_KDAT_SHM "/dev/shm"
-#define STASIS_KDAT_DIR STASIS_KDAT_SHM "/stasis-criu"
+#define STASIS_KDAT_DIR STASIS_STATE_ROOT "/@kdat"
 #define STASIS_KDAT_FILE STASIS_KDAT_DIR "/" CRIU_KDAT_NAME
 
 enum cr_kdat_state {
@@ -52,8 +51,11 @@ enum cr_kdat_state {
 	CR_KDAT_FOREIGN,      /* a file, or a link elsewhere, on a /run that outlives a reboot */
 };
 enum cr_kdat_state cr_kdat_state(void);
-/* Whether STASIS_KDAT_DIR is a root-only directory on a tmpfs (made first when create is set) */
-bool cr_kdat_dir_safe(bool create);
+/*
+ * Whether STASIS_KDAT_DIR is a directory nobody but root can put anything into (it and the one it
+ * is in), or is not there yet
+ */
+bool cr_kdat_dir_trusted(void);
 
 /* rpc_run with the context's CRIU, timeout and cancel flag, logged (debug: the request; info: outcome). */
 int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,

@@ -205,21 +205,21 @@ static void check_kdat_cache(struct stasis_report *r)
 	case CR_KDAT_STASIS_KEEPS:
 		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE, NULL,
 			   "/run is not a tmpfs, so CRIU does not keep its kernel probe there itself: "
-			   "stasis keeps it in " STASIS_KDAT_FILE
-			   " (a tmpfs, gone at reboot) and links " CRIU_KDAT_FILE " to it");
+			   "stasis keeps it in " STASIS_KDAT_FILE " (a tmpfs of its own, gone at reboot) "
+			   "and links " CRIU_KDAT_FILE " to it");
 		return;
 	case CR_KDAT_NONE:
-		if (cr_kdat_dir_safe(false) || access(STASIS_KDAT_DIR, F_OK) < 0) {
+		if (cr_kdat_dir_trusted()) {
 			report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE, NULL,
 				   "/run is not a tmpfs, so CRIU does not keep its kernel probe there "
 				   "itself: stasis' next CRIU run keeps it in " STASIS_KDAT_FILE);
 			return;
 		}
 		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, STASIS_KDAT_DIR,
-			   "remove it: stasis makes it again, root's alone",
-			   "not a root-only directory on a tmpfs, so stasis keeps no CRIU kernel probe "
-			   "there, and /run is not a tmpfs: every CRIU run probes the kernel again "
-			   "(some 30-60 ms)");
+			   "make it root's alone (chmod 0700, and " STASIS_STATE_ROOT
+			   " writable by root only): stasis keeps nothing there before",
+			   "not a root-only directory, so stasis keeps no CRIU kernel probe there, and "
+			   "/run is not a tmpfs: every CRIU run probes the kernel again (some 30-60 ms)");
 		return;
 	case CR_KDAT_FOREIGN:
 		report_add(r, "criu-kdat-cache", STASIS_SEVERITY_INFO, CRIU_KDAT_FILE,
