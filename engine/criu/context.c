@@ -249,8 +249,19 @@ enum cr_kdat_state cr_kdat_state(void)
 		       : CR_KDAT_NONE;
 }
 
+/*
+ * Where a development version of stasis linked it (never released): a directory anyone may make
+ * after a reboot.  Such a link is taken away wherever it is found.
+ */
+#define STASIS_KDAT_UNSAFE_FILE "/dev/shm/stasis-criu/" CRIU_KDAT_NAME
+
 static void kdat_keep(struct stasis_ctx *ctx)
 {
+	char target[sizeof(STASIS_KDAT_UNSAFE_FILE) + 1];
+	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
+	if (n == (ssize_t)strlen(STASIS_KDAT_UNSAFE_FILE) &&
+	    memcmp(target, STASIS_KDAT_UNSAFE_FILE, (size_t)n) == 0)
+		(void)unlink(CRIU_KDAT_FILE);
 	if (cr_kdat_state() != CR_KDAT_NONE)
 		return;
 	/* a CRIU that wrote nothing once this boot is not asked again by every command */
