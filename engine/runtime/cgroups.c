@@ -61,17 +61,27 @@ int runtime_cgroup_pids(const char *id, pid_t **ret, size_t *ret_n)
 	return (int)l.n;
 }
 
+/*
+ * Rounds of listing and killing: a task may join after the list was read (a lazy restore's helpers
+ * join the container's cgroups just after the restore returned), and would keep the cgroup
+ */
+#define CGROUP_KILL_ROUNDS 4
+
 int runtime_cgroup_kill(const char *id, int timeout_ms)
 {
-	cleanup_free pid_t *pids = NULL;
-	size_t n = 0;
-	runtime_cgroup_pids(id, &pids, &n);
-	for (size_t i = 0; i < n; i++)
-		kill(pids[i], SIGKILL);
 	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++)
-		if (pid_wait_exit(pids[i], timeout_ms) < 0)
-			r = -(int)pids[i];
+	for (int round = 0; round < CGROUP_KILL_ROUNDS && r == 0; round++) {
+		cleanup_free pid_t *pids = NULL;
+		size_t n = 0;
+		runtime_cgroup_pids(id, &pids, &n);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+		for (size_t i = 0; i < n && r == 0; i++)
+			if (pid_wait_exit(pids[i], timeout_ms) < 0)
+				r = -(int)pids[i];
+	}
 	/* empty now: the directories go, in every hierarchy */
 	runtime_remove_cgroups(id);
 	return r;
