@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -195,6 +196,13 @@ static int put_all(int fd, const void *data, size_t len, off_t off, enum put_way
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int fd_reopen(int fd, int flags)
+{
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	return open(self, flags | O_CLOEXEC);
 }
 
 int pwrite_all(int fd, const void *data, size_t len, off_t off)

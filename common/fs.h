@@ -52,6 +52,11 @@ void random_suffix(char *buf, size_t len);
 /* The bytes of the regular files directly in dir (0 when it cannot be read). */
 uint64_t dir_files_bytes(const char *dir);
 int fsync_dir_files(const char *dir, struct stasis_error **err);
+/*
+ * The file fd is open on, opened again through /proc/self/fd with flags (close-on-exec): another
+ * file description, say with O_DIRECT.  The new fd, or -1 with errno set.
+ */
+int fd_reopen(int fd, int flags);
 /* Writes all of len bytes at off, retrying short writes and EINTR; 0 or -errno. */
 int pwrite_all(int fd, const void *data, size_t len, off_t off);
 /* Writes all of len bytes at fd's position (pipes and sockets too), retrying short writes and EINTR. */

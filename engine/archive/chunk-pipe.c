@@ -148,10 +148,15 @@ static void destroy(struct chunk_pipe *p)
 	free(p);
 }
 
-int chunk_pipe_new(struct chunk_pipe **ret)
+size_t arc_workers(size_t max)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = cpus < 1 ? 1 : cpus > CHUNK_WORKERS_MAX ? CHUNK_WORKERS_MAX : (size_t)cpus;
+	return cpus < 1 ? 1 : (size_t)cpus > max ? max : (size_t)cpus;
+}
+
+int chunk_pipe_new(struct chunk_pipe **ret)
+{
+	size_t want = arc_workers(CHUNK_WORKERS_MAX);
 	struct chunk_pipe *p = xzalloc(sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->changed, NULL);

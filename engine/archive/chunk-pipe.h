@@ -21,6 +21,9 @@ struct digest;
  */
 typedef int (*chunk_pipe_write_fn)(void *data, const void *buf, size_t len, uint64_t raw_len, bool frame);
 
+/* Worker threads for a pipeline: one a core online, at least 1, at most max. */
+size_t arc_workers(size_t max);
+
 /* Starts the threads: 0, or -errno (-EAGAIN: no thread could be made; then hash and write inline). */
 int chunk_pipe_new(struct chunk_pipe **ret);
 /* Stops the threads and frees p; accepts NULL; returns NULL. */

@@ -19,6 +19,7 @@
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
 #include "engine/archive/archive.h"
+#include "engine/archive/chunk-pipe.h"
 #include "engine/archive/digest.h"
 
 /* chunks kept decoded: a fault and the background pull each read on where they were */
@@ -325,9 +326,7 @@ static void open_direct(struct arc_chunks *c)
 {
 	if (c->direct_fd >= 0 || !arc_direct_io)
 		return;
-	char self[64];
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);
-	c->direct_fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	c->direct_fd = fd_reopen(c->fd, O_RDONLY | O_DIRECT);
 }
 
 void arc_chunks_read_ahead(struct arc_chunks *c)
@@ -528,8 +527,7 @@ int arc_chunks_stream(struct arc_chunks *c, int fd, void (*written)(uint64_t byt
 		return 0;
 	}
 	open_direct(c);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = cpus < 1 ? 1 : cpus > STREAM_WORKERS_MAX ? STREAM_WORKERS_MAX : (size_t)cpus;
+	size_t want = arc_workers(STREAM_WORKERS_MAX);
 	struct chunk_stream st = {
 		.c = c,
 		.n_slots = want + STREAM_SLOTS_EXTRA,

@@ -162,11 +162,7 @@ struct zsink *zsink_new(int fd, bool compress)
 	struct zsink *z = xzalloc(sizeof(*z));
 	z->fd = fd;
 	z->written = z->stage_at = lseek(fd, 0, SEEK_CUR);
-	char self[64];
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	z->direct_fd = !arc_direct_io || z->written % DIRECT_ALIGN
-			       ? -1
-			       : open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	z->direct_fd = !arc_direct_io || z->written % DIRECT_ALIGN ? -1 : fd_reopen(fd, O_WRONLY | O_DIRECT);
 	if (z->direct_fd >= 0 &&
 	    posix_memalign((void **)&z->stage, DIRECT_ALIGN, DIRECT_BATCH + DIRECT_ALIGN)) {
 		close(z->direct_fd);

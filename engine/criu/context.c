@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -231,16 +232,25 @@ static bool kdat_dir_ready(bool create)
 	       cr_kdat_dir_trusted();
 }
 
+/* path is a symbolic link whose text is target: 1; another link or a file: 0; nothing: -ENOENT */
+static int link_points_at(const char *path, const char *target)
+{
+	char text[PATH_MAX];
+	ssize_t n = readlink(path, text, sizeof(text));
+	if (n < 0)
+		return errno == EINVAL ? 0 : -errno;
+	return (size_t)n == strlen(target) && memcmp(text, target, (size_t)n) == 0;
+}
+
 enum cr_kdat_state cr_kdat_state(void)
 {
 	struct statfs fs;
 	if (statfs(CRIU_KDAT_RUN_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
 		return CR_KDAT_CRIU_KEEPS;
-	char target[sizeof(STASIS_KDAT_FILE) + 1];
-	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
-	if (n < 0)
-		return errno == ENOENT ? CR_KDAT_NONE : CR_KDAT_FOREIGN;
-	if ((size_t)n != strlen(STASIS_KDAT_FILE) || memcmp(target, STASIS_KDAT_FILE, (size_t)n) != 0)
+	int ours = link_points_at(CRIU_KDAT_FILE, STASIS_KDAT_FILE);
+	if (ours == -ENOENT)
+		return CR_KDAT_NONE;
+	if (ours != 1)
 		return CR_KDAT_FOREIGN;
 	struct stat st;
 	return kdat_dir_ready(false) && lstat(STASIS_KDAT_FILE, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -257,10 +267,7 @@ enum cr_kdat_state cr_kdat_state(void)
 
 static void kdat_keep(struct stasis_ctx *ctx)
 {
-	char target[sizeof(STASIS_KDAT_UNSAFE_FILE) + 1];
-	ssize_t n = readlink(CRIU_KDAT_FILE, target, sizeof(target));
-	if (n == (ssize_t)strlen(STASIS_KDAT_UNSAFE_FILE) &&
-	    memcmp(target, STASIS_KDAT_UNSAFE_FILE, (size_t)n) == 0)
+	if (link_points_at(CRIU_KDAT_FILE, STASIS_KDAT_UNSAFE_FILE) == 1)
 		(void)unlink(CRIU_KDAT_FILE);
 	if (cr_kdat_state() != CR_KDAT_NONE)
 		return;
