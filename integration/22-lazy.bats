@@ -148,8 +148,9 @@ in_cgroup() {
 	wait_for 50 lazy_helpers_gone lz-all
 	run verify_workload "$DATA" "$(ct_pid lz-all)"
 	assert_output --regexp '^OK [0-9]+$'
-	# criu lazy-pages had its pages from the guard's page server, every one of them
-	grep -q "Connecting to server 127.0.0.1:" "$STATE/lz-all/lazy-pages.log"
+	# criu lazy-pages had its pages from the guard's page server over the inherited socketpair,
+	# every one of them
+	grep -q "Reusing ps socket" "$STATE/lz-all/lazy-pages.log"
 	grep -Eq "UFFD transferred pages: \(([0-9]+)/\1\)" "$STATE/lz-all/lazy-pages.log"
 	# every page in: it checkpoints again
 	run "$STASIS" checkpoint --export "$OUT/again.tar.zst" lz-all

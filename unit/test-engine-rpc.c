@@ -572,22 +572,15 @@ static void lazy_daemon_argv(void **state)
 {
 	(void)state;
 	char **argv = NULL;
-	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "lazy-pages.log", 4, NULL, 0, &argv);
+	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "lazy-pages.log", 4, -1, &argv);
 	const char *local[] = {
 		"/c/criu", "lazy-pages", "--images-dir=/d", "--work-dir=/w", "--log-file=lazy-pages.log",
 		"-v4",	   NULL
 	};
 	assert_argv(&argv, local, ARRAY_SIZE(local));
-	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "l.log", 0, "127.0.0.1", 4321, &argv);
-	const char *remote[] = { "/c/criu",
-				 "lazy-pages",
-				 "--images-dir=/d",
-				 "--work-dir=/w",
-				 "--log-file=l.log",
-				 "--page-server",
-				 "--address=127.0.0.1",
-				 "--port=4321",
-				 NULL };
+	rpc_lazy_daemon_argv("/c/criu", "/d", "/w", "l.log", 0, 7, &argv);
+	const char *remote[] = { "/c/criu",	     "lazy-pages",    "--images-dir=/d", "--work-dir=/w",
+				 "--log-file=l.log", "--page-server", "--ps-socket=7",	 NULL };
 	assert_argv(&argv, remote, ARRAY_SIZE(remote));
 }
 

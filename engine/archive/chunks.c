@@ -70,9 +70,10 @@ struct arc_chunks {
 	const struct arc_deferred *d;
 	int fd;
 	/*
-	 * The archive opened with O_DIRECT, when streamed whole (-1: read through the page cache).  Not
-	 * for random access: a lazy restore's page faults and background pull read a chunk at a time,
-	 * and the disk's read-ahead into the page cache (POSIX_FADV_WILLNEED) is what keeps them fed.
+	 * The archive opened with O_DIRECT (-1: read through the page cache): when streamed whole, and
+	 * once the read-ahead workers run (they keep the next chunks coming; filling the page cache
+	 * cost more than the reads here).  Before that, a lone fault's chunk comes through the page
+	 * cache, with the disk's read-ahead (POSIX_FADV_WILLNEED) for the ones after it.
 	 */
 	int direct_fd;
 	struct frame_buf frame;
@@ -333,6 +334,7 @@ void arc_chunks_read_ahead(struct arc_chunks *c)
 {
 	if (c->n_workers)
 		return;
+	open_direct(c);
 	for (size_t i = 0; i < CHUNK_WORKERS; i++)
 		if (pthread_create(&c->workers[c->n_workers], NULL, worker_main, c) == 0)
 			c->n_workers++;

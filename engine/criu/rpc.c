@@ -273,7 +273,7 @@ int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char
 }
 
 void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const char *work_dir,
-			  const char *log_file, int log_level, const char *page_server, int port, char ***ret)
+			  const char *log_file, int log_level, int page_server_fd, char ***ret)
 {
 	char **v = NULL;
 	size_t n = 0;
@@ -284,10 +284,9 @@ void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const c
 	strv_push(&v, &n, xasprintf("--log-file=%s", log_file));
 	if (log_level > 0)
 		strv_push(&v, &n, xasprintf("-v%d", log_level));
-	if (page_server) {
+	if (page_server_fd >= 0) {
 		strv_push(&v, &n, xstrdup("--page-server"));
-		strv_push(&v, &n, xasprintf("--address=%s", page_server));
-		strv_push(&v, &n, xasprintf("--port=%d", port));
+		strv_push(&v, &n, xasprintf("--ps-socket=%d", page_server_fd));
 	}
 	*ret = v;
 }

@@ -170,13 +170,13 @@ int rpc_cli_spawn(const char *criu_path, char *const *argv, const int *keep_fds,
 int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char *images_dir,
 		     const char *work_dir, const char *pidfile, char ***ret, struct stasis_error **err);
 /*
- * `criu lazy-pages` serving a lazy restore from the page images in images_dir, or with
- * page_server from the page server there (an IPv4 address) on port: it listens on
- * lazy-pages.socket in work_dir, where the restore looks for it, and logs to log_file there.
+ * `criu lazy-pages` serving a lazy restore from the page images in images_dir, or (page_server_fd
+ * >= 0) from the page server at the other end of that connected socket, which it inherits
+ * (`--ps-socket`): it listens on lazy-pages.socket in work_dir, where the restore looks for it,
+ * and logs to log_file there.
  */
 void rpc_lazy_daemon_argv(const char *criu_path, const char *images_dir, const char *work_dir,
-			  const char *log_file, int log_level, const char *page_server, int port,
-			  char ***ret);
+			  const char *log_file, int log_level, int page_server_fd, char ***ret);
 /* The image streamer's messages: a request's image name (malloc'ed), or -EBADMSG. */
 int rpc_streamer_request_decode(const void *buf, size_t len, char **ret_name);
 /* A reply, framed (u32 length, then the message): its length. */
