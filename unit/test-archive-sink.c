@@ -440,23 +440,25 @@ static void pages_read_at_random_once(void)
 	}
 }
 
-/* both with O_DIRECT (where /tmp takes it) and through the page cache */
+/* a test both with O_DIRECT (where /tmp takes it) and through the page cache */
+static void both_ways(void (*once)(void))
+{
+	once();
+	arc_direct_io = false;
+	once();
+	arc_direct_io = true;
+}
+
 static void writer_streams_a_member(void **state)
 {
 	(void)state;
-	writer_streams_a_member_once();
-	arc_direct_io = false;
-	writer_streams_a_member_once();
-	arc_direct_io = true;
+	both_ways(writer_streams_a_member_once);
 }
 
 static void pages_read_at_random(void **state)
 {
 	(void)state;
-	pages_read_at_random_once();
-	arc_direct_io = false;
-	pages_read_at_random_once();
-	arc_direct_io = true;
+	both_ways(pages_read_at_random_once);
 }
 
 /* the archive server (a child) ended well once told bye; its scratch dir goes */
