@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/xalloc.h"
 #include "engine/criu/rpc.h"
 #include "rpc.pb-c.h"
 
@@ -485,6 +488,43 @@ static void spawned_silent_criu_is_reaped(void **state)
 	rmdir(dir);
 }
 
+/* before_request: runs once criu swrk is started, before the request; what it refuses ends swrk */
+static int refuse_request(void *data, struct stasis_error **err)
+{
+	++*(int *)data;
+	return error_setx(err, EPROTO, "lazy restore: the daemon did not listen");
+}
+
+static void before_request_failure_ends_criu(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/stasis-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *path = xasprintf("%s/criu", dir), *mark = xasprintf("%s/read", dir);
+	/* a criu that records whether anything came on its socket before it closed */
+	cleanup_free char *script = xasprintf("#!/bin/sh\nexec cat <&3 >%s\n", mark);
+	assert_int_equal(write_file_atomic(path, script, strlen(script), 0755, 0, NULL), 0);
+	int calls = 0;
+	struct rpc_opts o;
+	rpc_opts_init(&o);
+	o.before_request = refuse_request;
+	o.before_request_data = &calls;
+	struct rpc_result res = { 0 };
+	struct stasis_error *err = NULL;
+	assert_int_equal(rpc_run(path, 5000, NULL, RPC_RESTORE, &o, NULL, &res, &err), -EPROTO);
+	assert_int_equal(calls, 1);
+	assert_non_null(strstr(stasis_error_message(err), "did not listen"));
+	stasis_error_free(err);
+	/* swrk was reaped, and read nothing: the request never went */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	struct stat st;
+	assert_int_equal(stat(mark, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	unlink(mark);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* what a native restore asks of CRIU, on its command line for a streamed restore */
 static void restore_argv(void **state)
 {
@@ -612,6 +652,7 @@ int main(void)
 		cmocka_unit_test(silent_peer),
 		cmocka_unit_test(wrong_type_peer),
 		cmocka_unit_test(spawned_silent_criu_is_reaped),
+		cmocka_unit_test(before_request_failure_ends_criu),
 		cmocka_unit_test(cancel_refuses_the_next_notification),
 		cmocka_unit_test(restore_argv),
 		cmocka_unit_test(streamer_messages),

@@ -700,7 +700,10 @@ int rpc_run(const char *criu_path, unsigned int timeout_ms, const volatile sig_a
 	if (r < 0)
 		return r;
 	c.cancelled = cancelled;
-	r = rpc_call(&c, type, opts, notify, ret, err);
+	if (opts && opts->before_request)
+		r = opts->before_request(opts->before_request_data, err);
+	if (r == 0)
+		r = rpc_call(&c, type, opts, notify, ret, err);
 	rpc_conn_close(&c);
 	return r;
 }

@@ -104,6 +104,13 @@ struct rpc_opts {
 	int ps_fd;
 	/* not sent: the namespaces criu swrk runs in (NULL: ours) */
 	const struct child_namespaces *criu_namespaces;
+	/*
+	 * Not sent: called once criu swrk is started, before the request goes (NULL: none).  What
+	 * the request needs but CRIU's start does not waits here, while CRIU loads (a lazy restore's
+	 * daemon coming to listen).  A failure ends swrk and is rpc_run's.
+	 */
+	int (*before_request)(void *data, struct stasis_error **err);
+	void *before_request_data;
 };
 
 /* Initialises o to CRIU's defaults (no fds, cgroup mode unset). */

@@ -502,6 +502,12 @@ static int restore_streamed(struct stasis_ctx *ctx, struct restore_ctx *r, struc
 	return ret;
 }
 
+/* rpc_opts.before_request: the guard's daemon listens */
+static int lazy_ready(void *lazy, struct stasis_error **err)
+{
+	return lazy_guard_ready(lazy, err);
+}
+
 int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err)
 {
 	if (r->config->terminal)
@@ -606,11 +612,15 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 		o.lazy_pages = true;
 		/* the daemon reads the pages files after the restore: nothing may punch them out */
 		o.auto_dedup = false;
-		/* CRIU connects to the daemon before its first notification: it must listen already */
+		/*
+		 * CRIU connects to the daemon before its first notification: it must listen by then.
+		 * criu swrk starts meanwhile (it loads for some 20-30 ms here); the request waits.
+		 */
 		if ((ret = lazy_guard_start(ctx, r, lazy_src.archive_path ? &lazy_src : NULL, &lazy, err)) <
-			    0 ||
-		    (ret = lazy_guard_ready(lazy, err)) < 0)
+		    0)
 			goto out;
+		o.before_request = lazy_ready;
+		o.before_request_data = lazy;
 		r->lazy = lazy;
 	}
 	if (r->import.n_deferred && !r->o.lazy_pages) {
