@@ -16,7 +16,7 @@ PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-PKGS := libprotobuf-c yajl libarchive libzstd libcrypto libselinux libapparmor libnl-3.0 libnl-route-3.0 libcap
+PKGS := libprotobuf-c yajl libarchive libzstd libcrypto libssl libselinux libapparmor libnl-3.0 libnl-route-3.0 libcap
 # pkg-config is asked once, and only when a recipe needs the libraries: help, clean, deps, format, lint
 # and uninstall work on a machine where `make deps` has not run yet; everything that compiles stops
 # there with the names of the missing packages.

@@ -401,13 +401,21 @@ struct stasis_restore_opts {
 	 */
 	const char *page_server;
 	const char *page_server_token;
+	/*
+	 * With page_server: TLS.  The server's certificate must chain to tls_cacert (NULL: the
+	 * system's CAs) and name the host unless tls_no_cn_verify; tls_cert and tls_key are ours, for
+	 * a server that asks its clients for one.  Any of them set means TLS too.
+	 */
+	bool page_server_tls;
+	const char *tls_cacert, *tls_cert, *tls_key;
+	bool tls_no_cn_verify;
 };
 
 /*
  * The source's end of a migration: serves an archive (a streamed zstd one, with its index) to
  * stasis_restore with opts.page_server on another host, until that restore has every page
  * (0), or nobody asks for idle_timeout_s (-ETIMEDOUT).  A client must send the token; the
- * connection is not encrypted.
+ * connection is plain TCP unless tls_cert is set.
  */
 #define STASIS_SERVE_TOKEN_LEN 32
 struct stasis_serve_opts {
@@ -419,6 +427,11 @@ struct stasis_serve_opts {
 	/* told once it listens, with the token clients need */
 	void (*ready)(const char *address, const char *token, void *data);
 	void *ready_data;
+	/*
+	 * TLS with this certificate (and its chain) and key; with tls_cacert, a client must present a
+	 * certificate of that CA as well as the token.  NULL tls_cert: plain TCP.
+	 */
+	const char *tls_cert, *tls_key, *tls_cacert;
 };
 STASIS_EXPORT int stasis_archive_serve(struct stasis_ctx *ctx, const struct stasis_serve_opts *opts,
 				       struct stasis_error **err);

@@ -6,7 +6,7 @@
 load helpers
 load containers
 
-NAMES="lz-all lz-daemon lz-fork lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-shimr lz-mig"
+NAMES="lz-all lz-daemon lz-fork lz-guard lz-trunc lz-bad lz-exit lz-gz lz-runc lz-shim lz-shimr lz-mig lz-tls"
 
 # One 512 MiB workload, checkpointed three times (it runs on between them): a streamed zstd archive
 # (a frame a chunk), an uncompressed one, and a gzip one (no random access: the pages are unpacked).
@@ -38,6 +38,7 @@ teardown() {
 	ip netns del stasis-mig-src 2>/dev/null || true
 	ip netns del stasis-mig-dst 2>/dev/null || true
 	stop_container lz-mig
+	stop_container lz-tls
 	stop_container lz-shim
 	stop_container lz-shimr
 	rm -f /run/stasis/@lazy/lz-shim /run/stasis/@lazy/lz-shimr
@@ -388,4 +389,69 @@ two_hosts() {
 	[ "$(stat -c %s "$STATE/lz-mig/archive-replica")" = "$(stat -c %s "$OUT/mig.tar.zst")" ]
 	echo "replica: $(du -k "$STATE/lz-mig/archive-replica"), archive: $(du -k "$OUT/mig.tar.zst")"
 	[ "$(du -k "$STATE/lz-mig/archive-replica" | cut -f1)" -le $(($(du -k "$OUT/mig.tar.zst" | cut -f1) + 64)) ]
+}
+
+# a CA, and certificates it signed: NAME.pem and NAME.key, the subject's IP address in the name
+tls_cert() {
+	local name=$1 ip=$2 ca=${3:-ca}
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$OUT/$name.key" \
+		-out "$OUT/$name.csr" -subj "/CN=$name" 2>/dev/null
+	printf 'subjectAltName=IP:%s\n' "$ip" >"$OUT/$name.ext"
+	openssl x509 -req -in "$OUT/$name.csr" -CA "$OUT/$ca.pem" -CAkey "$OUT/$ca.key" -CAcreateserial \
+		-days 2 -extfile "$OUT/$name.ext" -out "$OUT/$name.pem" 2>/dev/null
+}
+tls_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-keyout "$OUT/$1.key" -out "$OUT/$1.pem" -subj "/CN=stasis test $1" 2>/dev/null
+}
+# mig_restore FLAG...: the destination's lazy restore of lz-tls from the source's server
+mig_restore() {
+	run nsenter --net=/run/netns/stasis-mig-dst "$STASIS" restore --page-server 10.251.7.1:7772 \
+		--page-server-token "$TLS_TOKEN" --name lz-tls --runtime none --lazy-pages \
+		--rootfs-base "$CT_BASE/image" --mount "/data=$CT_BASE/lz-tls/data" --state-dir "$STATE/lz-tls" "$@"
+}
+
+@test "migration over TLS: only a client that trusts the server's CA, and has a certificate of the one the server names, gets the pages" {
+	command -v openssl >/dev/null || fail "openssl (the CLI) makes the test's certificates"
+	two_hosts
+	tls_ca ca
+	tls_ca other
+	tls_cert server 10.251.7.1
+	tls_cert client 10.251.7.2
+	tls_cert stranger 10.251.7.2 other
+	CT_WORKLOAD_MIB=128 start_container runc lz-tls
+	data=$CT_BASE/lz-tls/data
+	before=$(read_counter "$data")
+	TLS_TOKEN=abcdefghijklmnopqrstuvwxyz012345
+	nsenter --net=/run/netns/stasis-mig-src "$STASIS" checkpoint --export "$OUT/tls.tar.zst" \
+		--page-server 10.251.7.1:7772 --page-server-token "$TLS_TOKEN" --tls-cert "$OUT/server.pem" \
+		--tls-key "$OUT/server.key" --tls-cacert "$OUT/ca.pem" lz-tls 2>"$OUT/server.err" &
+	SERVER=$!
+	wait_for 300 grep -q "serving the archive on 10.251.7.1:7772 over TLS" "$OUT/server.err"
+	# plain TCP to a TLS server: refused, and told why it may be
+	mig_restore
+	assert_failure
+	assert_output --partial "not a stasis archive server (or one with TLS"
+	# a server whose certificate is not of the CA the client trusts: not even the hello
+	mig_restore --tls-cacert "$OUT/other.pem" --tls-cert "$OUT/client.pem" --tls-key "$OUT/client.key"
+	assert_failure
+	assert_output --partial "TLS handshake: its certificate: self-signed certificate in certificate chain"
+	# no certificate of ours, or one of another CA: the server says no
+	mig_restore --tls-cacert "$OUT/ca.pem"
+	assert_failure
+	assert_output --partial "certificate required (does it want a certificate of ours"
+	mig_restore --tls-cacert "$OUT/ca.pem" --tls-cert "$OUT/stranger.pem" --tls-key "$OUT/stranger.key"
+	assert_failure
+	assert_output --partial "unknown ca"
+	[ ! -e /run/stasis/lz-tls ]
+	kill -0 "$SERVER"
+	# the right CA both ways: it runs, every page comes over TLS, checked, and the server ends
+	mig_restore --tls-cacert "$OUT/ca.pem" --tls-cert "$OUT/client.pem" --tls-key "$OUT/client.key"
+	assert_success
+	wait_for 300 lazy_status_is lz-tls complete
+	wait_for 50 pid_gone "$SERVER"
+	wait "$SERVER"
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(ct_pid lz-tls)"
+	assert_output --regexp '^OK [0-9]+$'
 }

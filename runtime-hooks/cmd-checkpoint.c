@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		   "                             --page-server`) until it has every page; a token\n"
 		   "                             it needs is printed (--page-server-token T sets it)\n"
 		   "      --page-server-timeout S  stop serving after S idle seconds (default 600)\n"
+		   "      --tls-cert F --tls-key F  serve over TLS with this certificate and key\n"
+		   "      --tls-cacert F         and only to clients with a certificate of this CA\n"
 		   "  -h, --help                 this text\n"
 		   "accepted for runc compatibility, no effect:\n"
 		   "      --auto-dedup, --empty-ns NS\n");
@@ -116,6 +118,10 @@ int cmd_checkpoint(int argc, char **argv)
 		O_PAGE_SERVER_TOKEN,
 		O_PAGE_SERVER_TIMEOUT,
 		O_NETWORK_LOCK,
+		O_TLS,
+		O_TLS_CERT,
+		O_TLS_KEY,
+		O_TLS_CACERT,
 	};
 	static const struct option opts[] = {
 		{ "export", required_argument, NULL, 'e' },
@@ -147,6 +153,11 @@ int cmd_checkpoint(int argc, char **argv)
 		{ "page-server", required_argument, NULL, O_PAGE_SERVER },
 		{ "page-server-token", required_argument, NULL, O_PAGE_SERVER_TOKEN },
 		{ "page-server-timeout", required_argument, NULL, O_PAGE_SERVER_TIMEOUT },
+		/* CRIU's names for its own TLS */
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "tls-cacert", required_argument, NULL, O_TLS_CACERT },
 		/* runc's: CRIU itself serving the pages from the frozen container; stasis serves the archive */
 		{ "lazy-pages", no_argument, NULL, O_UNSUPPORTED },
 		{ "status-fd", required_argument, NULL, O_UNSUPPORTED_ARG },
@@ -161,6 +172,8 @@ int cmd_checkpoint(int argc, char **argv)
 	o.runtime_root = cli_globals.root;
 	struct stasis_checkpoint_stats stats = { .size = sizeof(stats) };
 	struct stasis_serve_opts serve = { .size = sizeof(serve), .ready = serving };
+	serve.ready_data = &serve;
+	bool tls = false;
 	int c;
 	/* ':' first: a missing value is told apart from an unknown flag */
 	int idx = 0;
@@ -250,6 +263,18 @@ int cmd_checkpoint(int argc, char **argv)
 		case O_PAGE_SERVER_TOKEN:
 			serve.token = optarg;
 			break;
+		case O_TLS:
+			tls = true;
+			break;
+		case O_TLS_CERT:
+			serve.tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			serve.tls_key = optarg;
+			break;
+		case O_TLS_CACERT:
+			serve.tls_cacert = optarg;
+			break;
 		case O_PAGE_SERVER_TIMEOUT: {
 			char *end = NULL;
 			errno = 0;
@@ -286,6 +311,12 @@ int cmd_checkpoint(int argc, char **argv)
 			"checkpoint", "--page-server is not supported as runc's flag (CRIU's pages to a page "
 				      "server during the dump): `stasis checkpoint --export F --page-server` "
 				      "serves a finished archive");
+	if ((tls || serve.tls_cert || serve.tls_key || serve.tls_cacert) && !serve.address)
+		return cli_usage_error("checkpoint", "--tls and --tls-* go with --page-server");
+	if ((tls || serve.tls_key || serve.tls_cacert) && !(serve.tls_cert && serve.tls_key))
+		return cli_usage_error("checkpoint",
+				       "serving over TLS needs its certificate and key: --tls-cert F "
+				       "--tls-key F");
 	if (serve.address && !o.export_path)
 		return cli_usage_error("checkpoint",
 				       "--page-server serves the archive: give --export FILE too");
@@ -328,10 +359,13 @@ int cmd_checkpoint(int argc, char **argv)
 /* where the archive is served, and the token a restore needs: one line, on stderr */
 static void serving(const char *address, const char *token, void *data)
 {
-	(void)data;
+	const struct stasis_serve_opts *serve = data;
 	fprintf(stderr,
-		"stasis: checkpoint: serving the archive on %s: stasis restore --page-server HOST:PORT "
-		"--page-server-token %s --lazy-pages ...\n",
-		address, token);
+		"stasis: checkpoint: serving the archive on %s%s: stasis restore --page-server HOST:PORT "
+		"--page-server-token %s%s --lazy-pages ...\n",
+		address, serve->tls_cert ? " over TLS" : "", token,
+		serve->tls_cert ? serve->tls_cacert ? " --tls --tls-cacert CA --tls-cert F --tls-key F"
+						    : " --tls --tls-cacert CA"
+				: "");
 	fflush(stderr);
 }

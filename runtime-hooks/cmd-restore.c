@@ -63,6 +63,10 @@ static void usage(FILE *f)
 		"      --page-server HOST:PORT  with --lazy-pages, instead of --import: the archive\n"
 		"                             `stasis checkpoint --page-server` serves on another host\n"
 		"      --page-server-token T  the token that checkpoint printed\n"
+		"      --tls                  reach the page server over TLS (any --tls-* too)\n"
+		"      --tls-cacert F         its certificate's CA (default: the system's)\n"
+		"      --tls-cert F --tls-key F  ours, for a server that asks for one\n"
+		"      --tls-no-cn-verify     its certificate need not name the host\n"
 		"  -h, --help                 this text\n"
 		"accepted for runc compatibility, no effect:\n"
 		"      --no-pivot, --no-new-keyring, --no-subreaper\n");
@@ -134,6 +138,11 @@ int cmd_restore(int argc, char **argv)
 		O_LAZY,
 		O_PAGE_SERVER,
 		O_PAGE_SERVER_TOKEN,
+		O_TLS,
+		O_TLS_CACERT,
+		O_TLS_CERT,
+		O_TLS_KEY,
+		O_TLS_NO_CN_VERIFY,
 		O_IGNORED,
 	};
 	static const struct option opts[] = {
@@ -164,6 +173,12 @@ int cmd_restore(int argc, char **argv)
 		{ "lazy-pages", no_argument, NULL, O_LAZY },
 		{ "page-server", required_argument, NULL, O_PAGE_SERVER },
 		{ "page-server-token", required_argument, NULL, O_PAGE_SERVER_TOKEN },
+		/* CRIU's names for its own TLS */
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "tls-cacert", required_argument, NULL, O_TLS_CACERT },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "tls-no-cn-verify", no_argument, NULL, O_TLS_NO_CN_VERIFY },
 		/* runc flags podman and conmon send that need nothing from us */
 		{ "no-pivot", no_argument, NULL, O_IGNORED },
 		{ "no-new-keyring", no_argument, NULL, O_IGNORED },
@@ -263,6 +278,21 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case O_PAGE_SERVER:
 			o.page_server = optarg;
+			break;
+		case O_TLS:
+			o.page_server_tls = true;
+			break;
+		case O_TLS_CACERT:
+			o.tls_cacert = optarg;
+			break;
+		case O_TLS_CERT:
+			o.tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			o.tls_key = optarg;
+			break;
+		case O_TLS_NO_CN_VERIFY:
+			o.tls_no_cn_verify = o.page_server_tls = true;
 			break;
 		case O_PAGE_SERVER_TOKEN:
 			o.page_server_token = optarg;

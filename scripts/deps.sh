@@ -22,7 +22,7 @@ packages=(
 	libselinux1-dev libapparmor-dev libnl-3-dev libnl-route-3-dev libcap-dev libarchive-dev
 	libzstd-dev libssl-dev libcmocka-dev bats bats-support bats-assert runc crun busybox-static
 	jq clang libclang-rt-14-dev cppcheck clang-format criu podman containerd iproute2 zstd gzip tar
-	python3 man-db groff-base binutils
+	python3 man-db groff-base binutils openssl
 )
 # criu (3.17) is installed for crit, which reads 4.x images, and for /usr/include/criu/rpc.proto,
 # which the unit tests compare our field numbers with; the 3.17 binary itself is never run.

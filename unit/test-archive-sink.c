@@ -22,6 +22,7 @@
 #include "common/fs.h"
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/tls.h"
 #include "engine/archive/archive.h"
 #include "engine/archive/digest.h"
 #include "include/stasis.h"
@@ -492,15 +493,16 @@ static void archive_served(void **state)
 	pid_t server = fork();
 	assert_true(server >= 0);
 	if (server == 0)
-		_exit(arc_remote_serve(path, where, token, 20, NULL, NULL, NULL) == 0 ? 0 : 1);
+		_exit(arc_remote_serve(path, where, token, 20, NULL, NULL, NULL, NULL) == 0 ? 0 : 1);
 	struct arc_remote *rm = NULL;
-	for (int i = 0; i < 100 && arc_remote_connect(where, token, &rm, NULL) < 0; i++)
+	for (int i = 0; i < 100 && arc_remote_connect(where, token, NULL, &rm, NULL) < 0; i++)
 		usleep(20000);
 	assert_non_null(rm);
 	assert_int_equal(arc_remote_size(rm), 100000);
 	struct stasis_error *e = NULL;
 	struct arc_remote *wrong = NULL;
-	assert_int_equal(arc_remote_connect(where, "0123456789abcdefghijklmnopqrstuX", &wrong, NULL), 0);
+	assert_int_equal(arc_remote_connect(where, "0123456789abcdefghijklmnopqrstuX", NULL, &wrong, NULL),
+			 0);
 	cleanup_close int fd = open(replica, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(arc_remote_fetch(wrong, fd, 0, 10, &e) < 0);
 	e = stasis_error_free(e);
@@ -554,7 +556,8 @@ static void stalled_client_blocks_nobody(void **state)
 	pid_t server = fork();
 	assert_true(server >= 0);
 	if (server == 0)
-		_exit(arc_remote_serve(path, "127.0.0.1:47914", token, 20, NULL, NULL, NULL) == 0 ? 0 : 1);
+		_exit(arc_remote_serve(path, "127.0.0.1:47914", token, 20, NULL, NULL, NULL, NULL) == 0 ? 0
+													: 1);
 	int stalled = -1;
 	for (int i = 0; i < 100 && (stalled = loopback_connect(47914)) < 0; i++)
 		usleep(20000);
@@ -565,7 +568,7 @@ static void stalled_client_blocks_nobody(void **state)
 	/* a server that waited for the rest of that token would never answer: the test ends, failed */
 	alarm(10);
 	struct arc_remote *rm = NULL;
-	assert_int_equal(arc_remote_connect("127.0.0.1:47914", token, &rm, NULL), 0);
+	assert_int_equal(arc_remote_connect("127.0.0.1:47914", token, NULL, &rm, NULL), 0);
 	cleanup_close int fd = open(replica, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_int_equal(arc_remote_fetch(rm, fd, 0, 100, NULL), 0);
 	/* the stalled one: dropped (end of file) after its 300 ms, not at the 20 s idle timeout */
@@ -574,6 +577,75 @@ static void stalled_client_blocks_nobody(void **state)
 	char byte;
 	assert_int_equal(recv(stalled, &byte, 1, 0), 0);
 	close(stalled);
+	alarm(0);
+	arc_remote_bye(rm);
+	arc_remote_free(rm);
+	server_ended(server, dir);
+}
+
+/*
+ * The archive served over TLS: a client that trusts the server's certificate reads it; one
+ * without TLS, or trusting only the system's CAs, gets no byte.  A TLS client of a slow-loris
+ * kind (a connection that never says hello) blocks nobody either.
+ */
+static void archive_served_over_tls(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/stasis-unit-tls-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *path = xasprintf("%s/a", dir), *replica = xasprintf("%s/r", dir);
+	cleanup_free char *cert = xasprintf("%s/cert.pem", dir), *key = xasprintf("%s/key.pem", dir);
+	cleanup_free char *mk =
+		xasprintf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+			  "-subj /CN=stasis-unit -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+			  ">/dev/null 2>&1",
+			  key, cert);
+	assert_int_equal(system(mk), 0);
+	unsigned char data[8192];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	assert_int_equal(write_file_atomic(path, data, sizeof(data), 0600, 0, NULL), 0);
+	const char *token = "0123456789abcdefghijklmnopqrstuv";
+	arc_remote_auth_ms = 300;
+	pid_t server = fork();
+	assert_true(server >= 0);
+	if (server == 0) {
+		const struct arc_tls tls = { .cert = cert, .key = key };
+		_exit(arc_remote_serve(path, "127.0.0.1:47915", token, 20, &tls, NULL, NULL, NULL) == 0 ? 0
+													: 1);
+	}
+	int silent = -1;
+	for (int i = 0; i < 100 && (silent = loopback_connect(47915)) < 0; i++)
+		usleep(20000);
+	assert_true(silent >= 0);
+	alarm(20);
+	struct stasis_error *e = NULL;
+	struct arc_remote *rm = NULL;
+	/* plain TCP: the server waits for a TLS hello, the client for ours; dropped at its deadline */
+	assert_int_equal(arc_remote_connect("127.0.0.1:47915", token, NULL, &rm, &e), -EPROTO);
+	assert_non_null(strstr(stasis_error_message(e), "or one with TLS"));
+	stasis_error_free(e);
+	e = NULL;
+	/* TLS, but the server's certificate is its own: not trusted without it */
+	const struct arc_tls system_cas = { 0 };
+	assert_true(arc_remote_connect("127.0.0.1:47915", token, &system_cas, &rm, &e) < 0);
+	assert_non_null(strstr(stasis_error_message(e), "TLS handshake: its certificate"));
+	stasis_error_free(e);
+	e = NULL;
+	/* trusting it, and checking the address: it names 127.0.0.1 */
+	const struct arc_tls trusted = { .cacert = cert };
+	assert_int_equal(arc_remote_connect("127.0.0.1:47915", token, &trusted, &rm, &e), 0);
+	cleanup_close int fd = open(replica, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_int_equal(arc_remote_fetch(rm, fd, 100, 5000, NULL), 0);
+	unsigned char back[5000];
+	assert_int_equal(pread(fd, back, sizeof(back), 100), (ssize_t)sizeof(back));
+	assert_memory_equal(back, data + 100, sizeof(back));
+	/* the silent connection was dropped meanwhile, at its deadline */
+	struct pollfd p = { .fd = silent, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	char byte;
+	assert_int_equal(recv(silent, &byte, 1, 0), 0);
+	close(silent);
 	alarm(0);
 	arc_remote_bye(rm);
 	arc_remote_free(rm);
@@ -632,6 +704,7 @@ int main(void)
 		cmocka_unit_test(pages_read_at_random),
 		cmocka_unit_test(archive_served),
 		cmocka_unit_test(stalled_client_blocks_nobody),
+		cmocka_unit_test(archive_served_over_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,8 +130,10 @@ int arc_chunk_check(const char *path, const struct arc_deferred *d, size_t n, co
  */
 #define ARC_REMOTE_TOKEN_LEN STASIS_SERVE_TOKEN_LEN
 struct arc_remote;
-int arc_remote_connect(const char *where, const char *token, struct arc_remote **ret,
-		       struct stasis_error **err);
+struct arc_tls;
+/* tls: NULL plain TCP; else TLS, the server's certificate checked (engine/archive/tls.h) */
+int arc_remote_connect(const char *where, const char *token, const struct arc_tls *tls,
+		       struct arc_remote **ret, struct stasis_error **err);
 uint64_t arc_remote_size(const struct arc_remote *rm);
 /* Bytes [off, off + len) of the archive, written at the same place of the file replica. */
 int arc_remote_fetch(struct arc_remote *rm, int replica, uint64_t off, uint64_t len,
@@ -148,9 +150,12 @@ DEFINE_CLEANUP(struct arc_remote *, arc_remote_free)
 /*
  * Serves archive_path at where ("ADDR:PORT") to clients with token until one says bye (0) or
  * nobody asks for idle_s seconds (-ETIMEDOUT; 0: never).  ready (may be NULL) hears when it listens.
+ * tls: NULL plain TCP; else TLS with its certificate and key (and with its cacert, clients must
+ * have a certificate of that CA).
  */
 int arc_remote_serve(const char *archive_path, const char *where, const char *token, unsigned idle_s,
-		     void (*ready)(const char *where, void *data), void *data, struct stasis_error **err);
+		     const struct arc_tls *tls, void (*ready)(const char *where, void *data), void *data,
+		     struct stasis_error **err);
 
 /* The same checks as arc_import, hashing each member as it streams by: nothing is written. */
 int arc_verify(const char *archive_path, struct arc_import *ret, size_t *ret_members,

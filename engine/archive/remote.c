@@ -13,6 +13,7 @@
  *   client, a request:  u64 offset, u32 length (<= REMOTE_READ_MAX), u32 kind (read, or bye)
  *   server, a reply:    u32 status (0, or an errno), then length bytes when 0
  * BYE says the destination has every page: the server ends when it hears it.
+ * With TLS (tls.c) the same, inside it: the handshake first, then the hello.
  */
 #include "engine/archive/archive.h"
 
@@ -38,6 +39,7 @@
 #include "common/process.h"
 #include "common/xalloc.h"
 #include "engine/archive/archive-internal.h"
+#include "engine/archive/tls.h"
 
 #define REMOTE_HELLO "STASIS-SERVE 1\n"
 #define REMOTE_HELLO_LEN 16
@@ -49,6 +51,8 @@
  */
 #define REMOTE_AUTH_MS 5000
 unsigned arc_remote_auth_ms = REMOTE_AUTH_MS;
+/* a plain client waits this long for the hello (a TLS server sends none before the handshake) */
+#define REMOTE_HELLO_TIMEOUT_S 10
 /* a trusted client's request arrives whole within this, or the client is dropped */
 #define REMOTE_REQUEST_TIMEOUT_S 30
 enum { REMOTE_READ = 0, REMOTE_BYE = 1 };
@@ -61,7 +65,7 @@ struct remote_req {
 _Static_assert(sizeof(struct remote_req) == 16, "the wire's request is 16 bytes");
 
 struct arc_remote {
-	int sk;
+	struct arc_link *link;
 	uint64_t size;
 	char *where;
 	pthread_mutex_t lock; /* one request and its reply at a time */
@@ -90,8 +94,8 @@ static int resolve(const char *where, bool passive, struct addrinfo **ret, struc
 	return 0;
 }
 
-/* "HOST:PORT" into a connected TCP socket */
-static int dial(const char *where, struct stasis_error **err)
+/* "HOST:PORT" into a connected TCP socket; *ret_host: HOST (malloc'ed) */
+static int dial(const char *where, char **ret_host, struct stasis_error **err)
 {
 	struct addrinfo *res = NULL;
 	int r = resolve(where, false, &res, err);
@@ -111,33 +115,52 @@ static int dial(const char *where, struct stasis_error **err)
 		return error_set(err, e ? e : EHOSTUNREACH, "page server `%s`", where);
 	const int one = 1;
 	(void)setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*ret_host = xstrndup(where, (size_t)(strrchr(where, ':') - where));
 	return sk;
 }
 
-int arc_remote_connect(const char *where, const char *token, struct arc_remote **ret,
-		       struct stasis_error **err)
+int arc_remote_connect(const char *where, const char *token, const struct arc_tls *tls,
+		       struct arc_remote **ret, struct stasis_error **err)
 {
 	if (!token || strlen(token) != ARC_REMOTE_TOKEN_LEN)
 		return error_setx(err, EINVAL, "page server `%s`: the token is %d characters", where,
 				  ARC_REMOTE_TOKEN_LEN);
-	int sk = dial(where, err);
+	cleanup_free char *host = NULL;
+	int sk = dial(where, &host, err);
 	if (sk < 0)
 		return sk;
+	/* a TLS server says nothing until the client's hello: a plain client would wait for ever */
+	if (!tls) {
+		const struct timeval tv = { .tv_sec = REMOTE_HELLO_TIMEOUT_S };
+		(void)setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	cleanup_free char *what = xasprintf("page server `%s`", where);
+	cleanup_with(arc_link_free) struct arc_link *link = NULL;
+	int r = arc_link_client(sk, host, tls, what, &link, err);
+	if (r < 0)
+		return r;
 	char hello[REMOTE_HELLO_LEN];
 	uint64_t size;
-	int r = read_exact(sk, hello, sizeof(hello));
+	r = arc_link_read(link, hello, sizeof(hello));
 	if (r == 0)
-		r = read_exact(sk, &size, sizeof(size));
-	if (r < 0 || memcmp(hello, REMOTE_HELLO, sizeof(REMOTE_HELLO)) != 0) {
-		close(sk);
-		return error_setx(err, EPROTO, "page server `%s`: not a stasis archive server", where);
+		r = arc_link_read(link, &size, sizeof(size));
+	/* TLS 1.3: a server that refuses our certificate says so after the handshake */
+	if (r < 0 && tls && *arc_link_why(link))
+		return error_setx(err, EACCES,
+				  "page server `%s`: TLS: %s (does it want a certificate of ours: "
+				  "--tls-cert, --tls-key?)",
+				  where, arc_link_why(link));
+	if (r < 0 || memcmp(hello, REMOTE_HELLO, sizeof(REMOTE_HELLO)) != 0)
+		return error_setx(err, EPROTO, "page server `%s`: not a stasis archive server%s", where,
+				  tls ? "" : " (or one with TLS: --tls, and its CA: --tls-cacert)");
+	if (!tls) {
+		const struct timeval none = { 0 };
+		(void)setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	}
-	if ((r = send_all(sk, token, ARC_REMOTE_TOKEN_LEN)) < 0) {
-		close(sk);
+	if ((r = arc_link_send(link, token, ARC_REMOTE_TOKEN_LEN)) < 0)
 		return error_set(err, -r, "page server `%s`", where);
-	}
 	struct arc_remote *rm = xzalloc(sizeof(*rm));
-	rm->sk = sk;
+	rm->link = TAKE_PTR(link);
 	rm->size = le64toh(size);
 	rm->where = xstrdup(where);
 	pthread_mutex_init(&rm->lock, NULL);
@@ -154,7 +177,7 @@ struct arc_remote *arc_remote_free(struct arc_remote *rm)
 {
 	if (!rm)
 		return NULL;
-	close(rm->sk);
+	arc_link_free(rm->link);
 	pthread_mutex_destroy(&rm->lock);
 	free(rm->where);
 	free(rm);
@@ -167,10 +190,10 @@ static int request(struct arc_remote *rm, uint64_t off, uint32_t len, uint32_t k
 	const struct remote_req q = { htole64(off), htole32(len), htole32(kind) };
 	uint32_t status = 0;
 	pthread_mutex_lock(&rm->lock);
-	int r = send_all(rm->sk, &q, sizeof(q));
-	if (r == 0 && kind == REMOTE_READ && (r = read_exact(rm->sk, &status, sizeof(status))) == 0 &&
+	int r = arc_link_send(rm->link, &q, sizeof(q));
+	if (r == 0 && kind == REMOTE_READ && (r = arc_link_read(rm->link, &status, sizeof(status))) == 0 &&
 	    (status = le32toh(status)) == 0)
-		r = read_exact(rm->sk, dst, len);
+		r = arc_link_read(rm->link, dst, len);
 	pthread_mutex_unlock(&rm->lock);
 	if (r < 0)
 		return error_set(err, r == -ENODATA ? ECONNRESET : -r, "page server `%s`: bytes %llu to %llu",
@@ -243,7 +266,8 @@ void arc_remote_bye(struct arc_remote *rm)
 /* ---- the serving side ---- */
 
 struct client {
-	int sk;
+	struct arc_link *link;
+	bool greeted; /* the handshake done, the hello sent */
 	bool trusted; /* its token matched */
 	/* the token as it comes, in any pieces, until auth_deadline (monotonic_us) */
 	char got[ARC_REMOTE_TOKEN_LEN];
@@ -260,15 +284,30 @@ static bool token_matches(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* the hello and the archive's size, once the handshake is done: 0, or < 0 drop the client */
+static int greet(struct client *c, uint64_t size)
+{
+	unsigned char hello[REMOTE_HELLO_LEN + sizeof(uint64_t)] = REMOTE_HELLO;
+	uint64_t wire = htole64(size);
+	memcpy(hello + REMOTE_HELLO_LEN, &wire, sizeof(wire));
+	/* a few bytes into a fresh connection's buffer: they go at once, or the client goes */
+	c->greeted = true;
+	return arc_link_send(c->link, hello, sizeof(hello)) < 0 ? -ECONNRESET : 0;
+}
+
 /* one message of a client's: 0 go on, 1 it said bye, < 0 drop it */
 static int serve_one(struct client *c, int archive, uint64_t size, const char *token, unsigned char *buf)
 {
+	if (!c->greeted) {
+		int h = arc_link_handshake(c->link);
+		return h <= 0 ? h : greet(c, size);
+	}
 	if (!c->trusted) {
 		/* what has come: never a wait for the rest, which may never come */
-		ssize_t k = recv(c->sk, c->got + c->n_got, sizeof(c->got) - c->n_got, MSG_DONTWAIT);
-		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t k = arc_link_recv_some(c->link, c->got + c->n_got, sizeof(c->got) - c->n_got);
+		if (k == -EAGAIN)
 			return 0;
-		if (k <= 0)
+		if (k < 0)
 			return -ECONNRESET;
 		c->n_got += (size_t)k;
 		if (c->n_got < sizeof(c->got))
@@ -277,13 +316,11 @@ static int serve_one(struct client *c, int archive, uint64_t size, const char *t
 			return -EACCES;
 		c->trusted = true;
 		/* its requests come whole or it goes: a stalled one must not hold the server forever */
-		const struct timeval tv = { .tv_sec = REMOTE_REQUEST_TIMEOUT_S };
-		(void)setsockopt(c->sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		(void)setsockopt(c->sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		arc_link_trust(c->link, REMOTE_REQUEST_TIMEOUT_S);
 		return 0;
 	}
 	struct remote_req q;
-	if (read_exact(c->sk, &q, sizeof(q)) < 0)
+	if (arc_link_read(c->link, &q, sizeof(q)) < 0)
 		return -ECONNRESET;
 	uint64_t off = le64toh(q.off);
 	uint32_t len = le32toh(q.len);
@@ -295,32 +332,49 @@ static int serve_one(struct client *c, int archive, uint64_t size, const char *t
 	else if (pread(archive, buf, len, (off_t)off) != (ssize_t)len)
 		status = EIO;
 	uint32_t wire = htole32(status);
-	if (send_all(c->sk, &wire, sizeof(wire)) < 0 || (!status && send_all(c->sk, buf, len) < 0))
+	if (arc_link_send(c->link, &wire, sizeof(wire)) < 0 ||
+	    (!status && arc_link_send(c->link, buf, len) < 0))
 		return -ECONNRESET;
 	return 0;
+}
+
+/* serve_one, and again while TLS holds more of the client's bytes than the socket shows */
+static int serve_client(struct client *c, int archive, uint64_t size, const char *token, unsigned char *buf)
+{
+	int r;
+	do
+		r = serve_one(c, archive, size, token, buf);
+	while (r == 0 && c->greeted && arc_link_pending(c->link));
+	return r;
 }
 
 static void close_clients(struct client *clients, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		close(clients[i].sk);
+		arc_link_free(clients[i].link);
 }
 
 int arc_remote_serve_client(int sk, int archive, uint64_t size, const char *token)
 {
 	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
-	struct client c = { .sk = sk };
-	int r;
-	do {
-		struct pollfd p = { .fd = sk, .events = POLLIN };
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return -errno;
-	} while ((r = serve_one(&c, archive, size, token, buf)) == 0);
+	struct client c = { .link = arc_link_accept(sk, NULL) };
+	int r = greet(&c, size);
+	while (r == 0) {
+		struct pollfd p = { .fd = sk, .events = arc_link_events(c.link) };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		r = serve_client(&c, archive, size, token, buf);
+	}
+	/* the socket is the caller's */
+	arc_link_detach(c.link);
 	return r;
 }
 
 int arc_remote_serve(const char *archive_path, const char *where, const char *token, unsigned idle_s,
-		     void (*ready)(const char *where, void *data), void *data, struct stasis_error **err)
+		     const struct arc_tls *tls, void (*ready)(const char *where, void *data), void *data,
+		     struct stasis_error **err)
 {
 	cleanup_free char *what = xasprintf("archive `%s`", archive_path);
 	cleanup_close int archive = open_regular(archive_path, 0, what, err);
@@ -329,6 +383,10 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 	struct stat st;
 	if (fstat(archive, &st) < 0)
 		return error_set(err, errno, "%s", what);
+	cleanup_with(arc_tls_server_free) struct arc_tls_server *tls_server = NULL;
+	int r = tls ? arc_tls_server_new(tls, &tls_server, err) : 0;
+	if (r < 0)
+		return r;
 	struct addrinfo *res = NULL;
 	int resolved = resolve(where, true, &res, err);
 	if (resolved < 0)
@@ -346,14 +404,14 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 	struct client clients[REMOTE_MAX_CLIENTS] = { 0 };
 	size_t n = 0;
 	cleanup_free unsigned char *buf = xmalloc(REMOTE_READ_MAX);
-	const unsigned char hello[REMOTE_HELLO_LEN] = REMOTE_HELLO;
 	/* idle: no trusted client asked anything; others (a wrong token, junk) never count as activity */
 	uint64_t idle_until = idle_s ? monotonic_us() + idle_s * 1000000ull : UINT64_MAX;
 	for (;;) {
 		struct pollfd p[REMOTE_MAX_CLIENTS + 1] = { { .fd = lsk, .events = POLLIN } };
 		uint64_t now = monotonic_us(), wake = idle_until;
 		for (size_t i = 0; i < n; i++) {
-			p[i + 1] = (struct pollfd){ .fd = clients[i].sk, .events = POLLIN };
+			p[i + 1] = (struct pollfd){ .fd = arc_link_fd(clients[i].link),
+						    .events = arc_link_events(clients[i].link) };
 			if (!clients[i].trusted && clients[i].auth_deadline < wake)
 				wake = clients[i].auth_deadline;
 		}
@@ -365,7 +423,7 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 		/* the clients that did not send their token in time go, freeing their slots */
 		for (size_t i = n; k >= 0 && i-- > 0;)
 			if (!clients[i].trusted && clients[i].auth_deadline <= now) {
-				close(clients[i].sk);
+				arc_link_free(clients[i].link);
 				clients[i] = clients[--n];
 				p[i + 1] = p[n + 1];
 			}
@@ -384,7 +442,7 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 			if (!p[i + 1].revents)
 				continue;
 			bool was_trusted = clients[i].trusted;
-			int r = serve_one(&clients[i], archive, (uint64_t)st.st_size, token, buf);
+			r = serve_client(&clients[i], archive, (uint64_t)st.st_size, token, buf);
 			if (was_trusted && r >= 0 && idle_s)
 				idle_until = monotonic_us() + idle_s * 1000000ull;
 			if (r == 1) {
@@ -392,24 +450,28 @@ int arc_remote_serve(const char *archive_path, const char *where, const char *to
 				return 0;
 			}
 			if (r < 0) {
-				close(clients[i].sk);
+				arc_link_free(clients[i].link);
 				clients[i] = clients[--n];
 			}
 		}
 		if (p[0].revents) {
 			int c = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
-			uint64_t size = htole64((uint64_t)st.st_size);
-			if (c >= 0 && (n == REMOTE_MAX_CLIENTS || send_all(c, hello, sizeof(hello)) < 0 ||
-				       send_all(c, &size, sizeof(size)) < 0)) {
+			if (c >= 0 && n == REMOTE_MAX_CLIENTS) {
 				close(c);
 				c = -1;
 			}
 			if (c >= 0) {
 				(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-				clients[n++] =
-					(struct client){ .sk = c,
-							 .auth_deadline = monotonic_us() +
-									  arc_remote_auth_ms * 1000ull };
+				/* the handshake and the token both within the deadline */
+				struct client *cl = &clients[n++];
+				*cl = (struct client){ .link = arc_link_accept(c, tls_server),
+						       .auth_deadline = monotonic_us() +
+									arc_remote_auth_ms * 1000ull };
+				/* plain: the hello at once; TLS: the handshake's first step */
+				if (serve_one(cl, archive, (uint64_t)st.st_size, token, buf) < 0) {
+					arc_link_free(cl->link);
+					n--;
+				}
 			}
 		}
 	}

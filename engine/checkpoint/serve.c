@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "engine/archive/archive.h"
+#include "engine/archive/tls.h"
 #include "engine/engine-internal.h"
 #include "include/stasis.h"
 
@@ -48,9 +49,12 @@ int stasis_archive_serve(struct stasis_ctx *ctx, const struct stasis_serve_opts 
 		random_suffix(token, sizeof(token));
 	ctx_log(ctx, STASIS_LOG_INFO, "serving `%s` on %s", o.archive_path, o.address);
 	struct ready_call call = { &o, token };
+	const struct arc_tls tls = { .cert = o.tls_cert, .key = o.tls_key, .cacert = o.tls_cacert };
+	if ((o.tls_key || o.tls_cacert) && !o.tls_cert)
+		return error_setx(err, EINVAL, "serve: opts.tls_key and tls_cacert need tls_cert");
 	r = arc_remote_serve(o.archive_path, o.address, token,
-			     o.idle_timeout_s ? o.idle_timeout_s : SERVE_IDLE_DEFAULT_S, on_ready, &call,
-			     err);
+			     o.idle_timeout_s ? o.idle_timeout_s : SERVE_IDLE_DEFAULT_S,
+			     o.tls_cert ? &tls : NULL, on_ready, &call, err);
 	explicit_bzero(token, sizeof(token));
 	return r < 0 ? error_wrap(err, r, "serve `%s`", o.archive_path) : 0;
 }

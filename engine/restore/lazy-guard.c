@@ -484,7 +484,7 @@ _Noreturn void lazy_guard_main(struct guard *g, int sk, const char *criu_path, c
 	 */
 	int ps[2] = { -1, -1 };
 	if (src && (lazy_pages_open(images_dir, src->archive_path, src->deferred, src->n_deferred,
-				    src->remote, src->token, &pages, &e) < 0 ||
+				    src->remote, src->token, src->tls, &pages, &e) < 0 ||
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0)) {
 		snprintf(why, sizeof(why), "the page server's socketpair: %s", strerror(errno));
 		lazy_msg_send(sk, LAZY_ERROR, 0, e ? stasis_error_message(e) : why);

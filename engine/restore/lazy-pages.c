@@ -122,8 +122,8 @@ static int add_map(struct lazy_pages *lp, const char *dir, const char *file, uns
 }
 
 int lazy_pages_open(const char *images_dir, const char *archive_path, const struct arc_deferred *deferred,
-		    size_t n_deferred, const char *remote, const char *token, struct lazy_pages **ret,
-		    struct stasis_error **err)
+		    size_t n_deferred, const char *remote, const char *token, const struct arc_tls *tls,
+		    struct lazy_pages **ret, struct stasis_error **err)
 {
 	cleanup_with(lazy_pages_free) struct lazy_pages *lp = xzalloc(sizeof(*lp));
 	lp->archive_path = xstrdup(archive_path);
@@ -131,7 +131,7 @@ int lazy_pages_open(const char *images_dir, const char *archive_path, const stru
 	lp->n_deferred = n_deferred;
 	lp->chunks = xzalloc((n_deferred ? n_deferred : 1) * sizeof(*lp->chunks));
 	lp->buf = xmalloc(LAZY_REPLY_MAX);
-	int rc = remote ? arc_remote_connect(remote, token, &lp->remote, err) : 0;
+	int rc = remote ? arc_remote_connect(remote, token, tls, &lp->remote, err) : 0;
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n_deferred; i++)

@@ -18,11 +18,12 @@ struct stasis_error;
  * random (not checked by a manifest, or a zstd archive without a frame a chunk) or belongs to no
  * pagemap: the restore then unpacks them instead.  With remote ("HOST:PORT", and its token),
  * archive_path is a sparse replica of the archive that server serves: chunks are fetched into it
- * as they are first read (the connection is made here).
+ * as they are first read (the connection is made here, with TLS when tls is not NULL).
  */
+struct arc_tls;
 int lazy_pages_open(const char *images_dir, const char *archive_path, const struct arc_deferred *deferred,
-		    size_t n_deferred, const char *remote, const char *token, struct lazy_pages **ret,
-		    struct stasis_error **err);
+		    size_t n_deferred, const char *remote, const char *token, const struct arc_tls *tls,
+		    struct lazy_pages **ret, struct stasis_error **err);
 /* Every page is in: a remote archive's server hears it is no longer needed. */
 void lazy_pages_done(struct lazy_pages *lp);
 struct lazy_pages *lazy_pages_free(struct lazy_pages *lp);

@@ -85,7 +85,7 @@ int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_e
 	cleanup_with(stasis_error_free) struct stasis_error *why = NULL;
 	/* whether the guard can serve them (it connects to a page server itself, not this check) */
 	int rc = lazy_pages_open(r->images_dir, r->o.import_path, r->import.deferred, r->import.n_deferred,
-				 NULL, NULL, &pages, &why);
+				 NULL, NULL, NULL, &pages, &why);
 	if (rc == -EOPNOTSUPP && r->o.page_server)
 		return error_setx(err, EOPNOTSUPP,
 				  "the archive page server `%s` serves cannot be read at random: %s",
@@ -97,8 +97,8 @@ int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_e
 	}
 	if (rc < 0)
 		return error_adopt(err, &why, rc);
-	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred, r->import.n_deferred,
-				     r->o.page_server, r->o.page_server_token };
+	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred,     r->import.n_deferred,
+				     r->o.page_server, r->o.page_server_token, restore_page_server_tls(r) };
 	return 0;
 }
 

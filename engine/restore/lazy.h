@@ -24,13 +24,14 @@ struct lazy_source {
 	const struct arc_deferred *deferred;
 	size_t n_deferred;
 	const char *remote, *token; /* archive_path replicates the archive served there (or NULL) */
+	const struct arc_tls *tls;  /* how to reach remote (NULL: plain TCP) */
 };
 
 /*
  * Forks the guard, which writes the pages CRIU restores itself (with src) and starts the daemon on
  * r's images and work dir; returns at once (lazy_guard_ready waits for it).
  * With src the guard serves the pages from the archive to the daemon (`criu lazy-pages
- * --page-server`, from a network namespace of its own); without, the daemon reads r's page images.
+ * --page-server`, on a socketpair the daemon inherits); without, the daemon reads r's page images.
  */
 int lazy_guard_start(struct stasis_ctx *ctx, struct restore_ctx *r, const struct lazy_source *src,
 		     struct lazy_guard **ret, struct stasis_error **err);
@@ -46,7 +47,7 @@ const char *lazy_guard_criu_config(const struct lazy_guard *g);
 int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_error **err);
 /*
  * Waits until the guard's daemon listens (and the pages CRIU restores itself are written): before
- * CRIU starts, which connects to the daemon before its first notification.
+ * CRIU's request, since CRIU connects to the daemon before its first notification.
  */
 int lazy_guard_ready(struct lazy_guard *g, struct stasis_error **err);
 /* At CRIU's post-restore notification: the guard takes the live tasks' userfaultfds. */

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "engine/archive/archive.h"
+#include "engine/archive/tls.h"
 #include "engine/restore/policy.h"
 #include "include/stasis.h"
 #include "oci/oci.h"
@@ -32,6 +33,7 @@ struct restore_ctx {
 	bool state_marked;	     /* this call put the marker in it */
 	char *archive_dir;
 	char *replica; /* opts.page_server: the archive's sparse copy (o.import_path points here) */
+	struct arc_tls page_server_tls; /* how to reach opts.page_server (restore_page_server_tls) */
 	/* import.deferred: the page images left in the archive, for CRIU to read from it (streamed) */
 	struct arc_import import;
 	char *images_dir;
@@ -94,6 +96,8 @@ int restore_decide_labels(struct restore_ctx *r, struct lsm_decision *d, struct 
 
 /* runc restore does the CRIU step, so runc owns the container. */
 int restore_via_runc(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err);
+/* How to reach opts.page_server: NULL plain TCP, else TLS as the options say (kept in r). */
+const struct arc_tls *restore_page_server_tls(struct restore_ctx *r);
 /* Our own CRIU RESTORE; then crun's status file (crun) or stasis' state record (none). */
 int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_error **err);
 /*

@@ -60,12 +60,25 @@ static bool may_stream(const struct restore_ctx *r)
 	       (strcmp(r->o.runtime, "none") == 0 || strcmp(r->o.runtime, "crun") == 0);
 }
 
+const struct arc_tls *restore_page_server_tls(struct restore_ctx *r)
+{
+	const struct stasis_restore_opts *o = &r->o;
+	if (!o->page_server_tls && !o->tls_cacert && !o->tls_cert && !o->tls_key)
+		return NULL;
+	r->page_server_tls = (struct arc_tls){ .cert = o->tls_cert,
+					       .key = o->tls_key,
+					       .cacert = o->tls_cacert,
+					       .no_cn_verify = o->tls_no_cn_verify };
+	return &r->page_server_tls;
+}
+
 /* The archive another host serves: a sparse replica in the state dir, imported as any archive. */
 static int replicate(struct restore_ctx *r, struct stasis_error **err)
 {
 	cleanup_with(arc_remote_free) struct arc_remote *rm = NULL;
 	r->replica = xasprintf("%s/" STATE_DIR_REPLICA, r->state_dir);
-	int ret = arc_remote_connect(r->o.page_server, r->o.page_server_token, &rm, err);
+	int ret = arc_remote_connect(r->o.page_server, r->o.page_server_token, restore_page_server_tls(r),
+				     &rm, err);
 	if (ret == 0)
 		ret = arc_remote_replicate(rm, r->replica, err);
 	if (ret == 0)
@@ -368,6 +381,11 @@ static int check_opts(const struct restore_ctx *r, struct stasis_error **err)
 		return error_setx(err, EINVAL,
 				  "opts.page_server needs opts.lazy_pages (the pages come when needed) and "
 				  "opts.page_server_token (the one the server printed)");
+	if (!r->o.page_server && (r->o.page_server_tls || r->o.tls_cacert || r->o.tls_cert || r->o.tls_key ||
+				  r->o.tls_no_cn_verify))
+		return error_setx(err, EINVAL, "TLS (opts.page_server_tls, tls_*) is for opts.page_server");
+	if (!r->o.tls_cert != !r->o.tls_key)
+		return error_setx(err, EINVAL, "opts.tls_cert and opts.tls_key go together");
 	if (r->o.image_path && !r->o.bundle)
 		return error_setx(
 			err, EINVAL,
