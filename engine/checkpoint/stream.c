@@ -23,6 +23,9 @@
 #include "engine/images/reader.h"
 #include "engine/names.h"
 
+/* what CRIU's end of the page server socket may hold unread (the kernel doubles it) */
+#define PS_SOCKET_SNDBUF (4 << 20)
+
 /*
  * CRIU's own page server numbers its pages images from here (criu/image.c up_page_ids_base), so
  * that they never clash with a pages image the dumping side writes locally: so do we.
@@ -149,6 +152,14 @@ int ckpt_stream_start(struct ckpt *c, struct ckpt_stream **ret, int *ret_criu_fd
 	int sk[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
 		return error_set(err, errno, "page server socket");
+	/*
+	 * CRIU's end may hold a few of its 1 MiB page pipes in flight rather than the default 208 KiB:
+	 * it splices on while we read, instead of the two taking turns (1 GiB frozen 1.3-1.5 s instead of
+	 * 1.55-1.65 s here).  Beyond net.core.wmem_max only with CAP_NET_ADMIN; else what that allows.
+	 */
+	const int sndbuf = PS_SOCKET_SNDBUF;
+	if (setsockopt(sk[1], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		(void)setsockopt(sk[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	struct ckpt_stream *s = xzalloc(sizeof(*s));
 	s->w = c->writer;
 	s->fd = sk[0];
