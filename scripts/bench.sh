@@ -71,6 +71,11 @@ for m in "${METHODS[@]}"; do
 	esac
 done
 now_us() { echo "${EPOCHREALTIME/./}"; }
+# nap SECONDS: a sleep without a process.  What is timed here is CPU-bound on few cores: a sleep(1)
+# and a grep(1) forked every 10-20 ms beside it took a share of them, and the timings with it.
+# The fd is a pipe whose write end is our own: nothing ever comes, read times out.
+exec {NAP_FD}<> <(:)
+nap() { read -rt "$1" -u "$NAP_FD" || true; }
 
 # proc_start PID: the process' start time (field 22 of /proc/PID/stat), empty once it is gone
 proc_start() {
@@ -105,7 +110,7 @@ timed() {
 			while read -r k v _; do
 				[ "$k" = VmHWM: ] && hwm=$v
 			done <"/proc/$pid/status" 2>/dev/null || true
-			sleep 0.02
+			nap 0.02
 		done
 		echo $((hwm / 1024)) >"$out/rss"
 	) &
@@ -221,10 +226,13 @@ restore_stasis-lazy() {
 	t0=$(now_us)
 	stasis_restore bench-stasis-lazy tar.zst --runtime none --lazy-pages --skip-verify
 	restore_ms=$T_MS
-	until grep -q '^complete' /run/stasis/bench-stasis-lazy-r/lazy-pages 2>/dev/null; do
-		grep -q '^\(failed\|stopped\)' /run/stasis/bench-stasis-lazy-r/lazy-pages 2>/dev/null &&
-			die "lazy restore: $(cat /run/stasis/bench-stasis-lazy-r/lazy-pages)"
-		sleep 0.01
+	local line=
+	# read with a builtin: a grep forked every 10 ms would take CPU from what is measured
+	until [[ $line == complete* ]]; do
+		[[ $line == failed* || $line == stopped* ]] && die "lazy restore: $line"
+		nap 0.005
+		line=
+		{ read -r line </run/stasis/bench-stasis-lazy-r/lazy-pages; } 2>/dev/null || true
 	done
 	T_MS=$((($(now_us) - t0) / 1000))
 	record "$size" all-pages-in stasis-lazy "$run"
