@@ -11,7 +11,7 @@ setup() {
 teardown() {
 	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
 	ensure_crun_cgroups
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t rs8-z; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t rs8-z rs9-new; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -19,7 +19,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8 rs9; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -353,4 +353,45 @@ lines_in() {
 	assert_output --regexp '^OK'
 	run "$STASIS" delete --force --state-dir "$STATE/rs6" rs6
 	assert_success
+}
+
+# the directory CRIU gives a hierarchy in a cgroup yard: its controllers as /proc/PID/cgroup lists
+# them, a named one without "name=", the unified one "unified"
+yard_dir() {
+	local d=${1//name=/}
+	echo "${d:-unified}"
+}
+
+@test "CRIU's cgroup yard is kept for the boot: every hierarchy mounted once, used by dump and restore, a lost mount made again, and after a reboot the whole yard" {
+	yard=/run/stasis/@cgyard
+	# as after a reboot: the tmpfs and its mounts gone, the directory left
+	umount -R "$yard" 2>/dev/null || true
+	start_container runc rs9
+	data=$CT_BASE/rs9/data
+	run "$STASIS" --debug --log "$OUT/rs9.log" checkpoint --export "$OUT/rs9.tar.zst" rs9
+	assert_success
+	# CRIU's dump opened the hierarchies there (it says nothing of it in its log)
+	grep -Eq "cgroup yard .$yard.: [0-9]+ hierarchies" "$OUT/rs9.log"
+	# a tmpfs of stasis', root's alone, with every hierarchy of this host mounted on it
+	[ "$(stat -f -c %T "$yard")" = tmpfs ]
+	[ "$(stat -c %a:%u "$yard")" = 700:0 ]
+	while IFS=: read -r _ controllers _; do
+		mountpoint -q "$yard/$(yard_dir "$controllers")"
+	done </proc/self/cgroup
+	[ "$(stat -f -c %T "$yard/unified")" = cgroup2fs ]
+	before=$(read_counter "$data")
+	stop_container_keep_data rs9
+	# one mount lost, its directory left (a CRIU killed between mkdir and mount): mounted again
+	umount "$yard/pids"
+	! mountpoint -q "$yard/pids"
+	restore_import "$OUT/rs9.tar.zst" rs9-new "$data" --runtime none
+	mountpoint -q "$yard/pids"
+	# CRIU opened the hierarchies there: it mounted none of its own
+	grep -q "Opening $yard as cg yard" "$STATE/rs9-new/restore.log"
+	! grep -q "Making controller dir" "$STATE/rs9-new/restore.log"
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$(restored_pid rs9-new)"
+	assert_output --regexp '^OK [0-9]+$'
+	# the restored container is in its cgroups, made through the yard's hierarchies
+	grep -Eq '^[0-9]+:memory:/stasis/rs9-new$' "/proc/$(restored_pid rs9-new)/cgroup"
 }

@@ -89,6 +89,7 @@ int ckpt_dump(struct stasis_ctx *ctx, struct ckpt *c, struct stasis_error **err)
 	o.freeze_cgroup = c->freezer;
 	o.manage_cgroups = true;
 	o.manage_cgroups_mode = mode;
+	o.cgroup_yard = cr_cgroup_yard(ctx);
 	/* a held container is ours to end once the archive is durable, never CRIU's */
 	o.leave_running = c->o.leave_running || c->held;
 	o.tcp_established = c->o.tcp_established;

@@ -208,28 +208,38 @@ static bool owned_by_root_only(const char *path, mode_t forbidden)
 	       (st.st_mode & forbidden) == 0;
 }
 
-bool cr_kdat_dir_trusted(void)
+bool cr_root_dir_trusted(const char *dir)
 {
 	if (!owned_by_root_only(STASIS_STATE_ROOT, S_IWGRP | S_IWOTH))
 		return access(STASIS_STATE_ROOT, F_OK) < 0;
-	return access(STASIS_KDAT_DIR, F_OK) < 0 || owned_by_root_only(STASIS_KDAT_DIR, S_IRWXG | S_IRWXO);
+	return access(dir, F_OK) < 0 || owned_by_root_only(dir, S_IRWXG | S_IRWXO);
+}
+
+bool cr_kdat_dir_trusted(void)
+{
+	return cr_root_dir_trusted(STASIS_KDAT_DIR);
+}
+
+bool cr_boot_tmpfs(const char *dir, const char *source, bool create)
+{
+	if (create && mkdir_p(dir, 0700, NULL) < 0)
+		return false;
+	if (access(dir, F_OK) < 0 || !cr_root_dir_trusted(dir))
+		return false;
+	struct statfs fs;
+	if (statfs(dir, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+		return true;
+	/* 64 KiB: what goes there is a file under 1 KiB, or mount points */
+	return create &&
+	       mount(source, dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64k") == 0 &&
+	       cr_root_dir_trusted(dir);
 }
 
 /* STASIS_KDAT_DIR is there, trusted, with a tmpfs on it (mounted now when create is set) */
 static bool kdat_dir_ready(bool create)
 {
-	if (create && mkdir_p(STASIS_KDAT_DIR, 0700, NULL) < 0)
-		return false;
-	if (access(STASIS_KDAT_DIR, F_OK) < 0 || !cr_kdat_dir_trusted())
-		return false;
-	struct statfs fs;
-	if (statfs(STASIS_KDAT_DIR, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
-		return true;
-	/* a tmpfs: gone at reboot, as CRIU wants its facts to be; 64 KiB (the file is under 1 KiB) */
-	return create &&
-	       mount("stasis-kdat", STASIS_KDAT_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     "mode=0700,size=64k") == 0 &&
-	       cr_kdat_dir_trusted();
+	/* a tmpfs: gone at reboot, as CRIU wants its facts to be */
+	return cr_boot_tmpfs(STASIS_KDAT_DIR, "stasis-kdat", create);
 }
 
 /* path is a symbolic link whose text is target: 1; another link or a file: 0; nothing: -ENOENT */

@@ -56,6 +56,23 @@ enum cr_kdat_state cr_kdat_state(void);
  * is in), or is not there yet
  */
 bool cr_kdat_dir_trusted(void);
+/* the same for any directory of stasis' own under STASIS_STATE_ROOT */
+bool cr_root_dir_trusted(const char *dir);
+/*
+ * dir (under STASIS_STATE_ROOT) is there, root's alone, with a small tmpfs on it, which a reboot
+ * takes away: mounted now (source its name in the mount table) when create is set and it is not.
+ */
+bool cr_boot_tmpfs(const char *dir, const char *source, bool create);
+
+/*
+ * CRIU's cgroup yard, kept for the boot: every cgroup hierarchy of the host mounted once under
+ * STASIS_CGYARD_DIR (a tmpfs of stasis'), named as CRIU names them, so that a dump or a restore
+ * that manages cgroups opens them there instead of mounting each itself (a cgroup2 mount alone
+ * took some 12 ms here).  Checked against /proc/self/cgroup at each use; NULL when it cannot be
+ * made whole (CRIU then mounts its own, as without it).
+ */
+#define STASIS_CGYARD_DIR STASIS_STATE_ROOT "/@cgyard"
+const char *cr_cgroup_yard(struct stasis_ctx *ctx);
 
 /* rpc_run with the context's CRIU, timeout and cancel flag, logged (debug: the request; info: outcome). */
 int cr_run(struct stasis_ctx *ctx, enum rpc_req type, const struct rpc_opts *opts,

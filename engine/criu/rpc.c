@@ -268,6 +268,8 @@ int rpc_restore_argv(const struct rpc_opts *o, const char *criu_path, const char
 		strv_push(&v, &n, xasprintf("--lsm-profile=%s", o->lsm_profile));
 	if (o->lsm_mount_context)
 		strv_push(&v, &n, xasprintf("--lsm-mount-context=%s", o->lsm_mount_context));
+	if (o->cgroup_yard)
+		strv_push(&v, &n, xasprintf("--cgroup-yard=%s", o->cgroup_yard));
 	*ret = v;
 	return 0;
 }
@@ -536,6 +538,7 @@ static void fill_opts(StasisWire__CriuOpts *o, const struct rpc_opts *in, Stasis
 	o->freeze_cgroup = (char *)in->freeze_cgroup;
 	o->lsm_profile = (char *)in->lsm_profile;
 	o->lsm_mount_context = (char *)in->lsm_mount_context;
+	o->cgroup_yard = (char *)in->cgroup_yard;
 
 	for (size_t i = 0; i < in->n_ext_mnt; i++) {
 		stasis_wire__ext_mount_map__init(&ext_store[i]);

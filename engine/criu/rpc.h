@@ -73,6 +73,8 @@ struct rpc_opts {
 	const char *freeze_cgroup;
 	const char *lsm_profile;
 	const char *lsm_mount_context;
+	/* a directory with every cgroup hierarchy mounted, as CRIU names them (NULL: CRIU mounts its own) */
+	const char *cgroup_yard;
 	enum rpc_cg_mode manage_cgroups_mode;
 	enum rpc_network_lock network_lock;
 	uint32_t empty_ns;

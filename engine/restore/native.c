@@ -602,6 +602,7 @@ int restore_native(struct stasis_ctx *ctx, struct restore_ctx *r, struct stasis_
 	o.lsm_profile = lsm.lsm_profile;
 	o.lsm_mount_context = lsm.mount_context;
 	o.notify_scripts = true;
+	o.cgroup_yard = cr_cgroup_yard(ctx);
 	o.criu_namespaces = r->criu_in_new_namespaces ? &criu_ns : NULL;
 	static const struct rpc_notify_handler handlers[] = {
 		{ "setup-namespaces", on_setup_namespaces },
