@@ -537,6 +537,43 @@ static int loopback_connect(int port)
 	return sk;
 }
 
+#define SERVED_TOKEN "0123456789abcdefghijklmnopqrstuv"
+
+/*
+ * A child serving path, len pattern bytes written there first, on 127.0.0.1:port (tls: NULL plain)
+ * to SERVED_TOKEN, a client having 300 ms for its token; *ret_first: a first connection to it.
+ */
+static pid_t serve_pattern(const char *path, size_t len, int port, const struct arc_tls *tls, int *ret_first)
+{
+	cleanup_free unsigned char *data = xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		data[i] = pattern(i);
+	assert_int_equal(write_file_atomic(path, data, len, 0600, 0, NULL), 0);
+	arc_remote_auth_ms = 300;
+	pid_t server = fork();
+	assert_true(server >= 0);
+	if (server == 0) {
+		cleanup_free char *where = xasprintf("127.0.0.1:%d", port);
+		_exit(arc_remote_serve(path, where, SERVED_TOKEN, 20, tls, NULL, NULL, NULL) == 0 ? 0 : 1);
+	}
+	int first = -1;
+	for (int i = 0; i < 100 && (first = loopback_connect(port)) < 0; i++)
+		usleep(20000);
+	assert_true(first >= 0);
+	*ret_first = first;
+	return server;
+}
+
+/* the server dropped the connection sk (end of file) within 3 s; it is closed */
+static void dropped(int sk)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	char byte;
+	assert_int_equal(recv(sk, &byte, 1, 0), 0);
+	close(sk);
+}
+
 /*
  * A client that sends part of its token and stalls (a slow-loris) blocks nobody: the right client
  * is served meanwhile, and the stalled one is dropped once its time for the token is up.
@@ -547,21 +584,9 @@ static void stalled_client_blocks_nobody(void **state)
 	char dir[] = "/tmp/stasis-unit-remote-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	cleanup_free char *path = xasprintf("%s/a", dir), *replica = xasprintf("%s/r", dir);
-	unsigned char data[4096];
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = pattern(i);
-	assert_int_equal(write_file_atomic(path, data, sizeof(data), 0600, 0, NULL), 0);
-	const char *token = "0123456789abcdefghijklmnopqrstuv";
-	arc_remote_auth_ms = 300;
-	pid_t server = fork();
-	assert_true(server >= 0);
-	if (server == 0)
-		_exit(arc_remote_serve(path, "127.0.0.1:47914", token, 20, NULL, NULL, NULL, NULL) == 0 ? 0
-													: 1);
-	int stalled = -1;
-	for (int i = 0; i < 100 && (stalled = loopback_connect(47914)) < 0; i++)
-		usleep(20000);
-	assert_true(stalled >= 0);
+	const char *token = SERVED_TOKEN;
+	int stalled;
+	pid_t server = serve_pattern(path, 4096, 47914, NULL, &stalled);
 	unsigned char hello[24];
 	assert_int_equal(read_exact(stalled, hello, sizeof(hello)), 0);
 	assert_int_equal(send(stalled, token, 5, MSG_NOSIGNAL), 5);
@@ -572,11 +597,7 @@ static void stalled_client_blocks_nobody(void **state)
 	cleanup_close int fd = open(replica, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_int_equal(arc_remote_fetch(rm, fd, 0, 100, NULL), 0);
 	/* the stalled one: dropped (end of file) after its 300 ms, not at the 20 s idle timeout */
-	struct pollfd p = { .fd = stalled, .events = POLLIN };
-	assert_int_equal(poll(&p, 1, 3000), 1);
-	char byte;
-	assert_int_equal(recv(stalled, &byte, 1, 0), 0);
-	close(stalled);
+	dropped(stalled);
 	alarm(0);
 	arc_remote_bye(rm);
 	arc_remote_free(rm);
@@ -601,23 +622,10 @@ static void archive_served_over_tls(void **state)
 			  ">/dev/null 2>&1",
 			  key, cert);
 	assert_int_equal(system(mk), 0);
-	unsigned char data[8192];
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = pattern(i);
-	assert_int_equal(write_file_atomic(path, data, sizeof(data), 0600, 0, NULL), 0);
-	const char *token = "0123456789abcdefghijklmnopqrstuv";
-	arc_remote_auth_ms = 300;
-	pid_t server = fork();
-	assert_true(server >= 0);
-	if (server == 0) {
-		const struct arc_tls tls = { .cert = cert, .key = key };
-		_exit(arc_remote_serve(path, "127.0.0.1:47915", token, 20, &tls, NULL, NULL, NULL) == 0 ? 0
-													: 1);
-	}
-	int silent = -1;
-	for (int i = 0; i < 100 && (silent = loopback_connect(47915)) < 0; i++)
-		usleep(20000);
-	assert_true(silent >= 0);
+	const char *token = SERVED_TOKEN;
+	const struct arc_tls tls = { .cert = cert, .key = key };
+	int silent;
+	pid_t server = serve_pattern(path, 8192, 47915, &tls, &silent);
 	alarm(20);
 	struct stasis_error *e = NULL;
 	struct arc_remote *rm = NULL;
@@ -639,13 +647,10 @@ static void archive_served_over_tls(void **state)
 	assert_int_equal(arc_remote_fetch(rm, fd, 100, 5000, NULL), 0);
 	unsigned char back[5000];
 	assert_int_equal(pread(fd, back, sizeof(back), 100), (ssize_t)sizeof(back));
-	assert_memory_equal(back, data + 100, sizeof(back));
+	for (size_t i = 0; i < sizeof(back); i++)
+		assert_int_equal(back[i], pattern(100 + i));
 	/* the silent connection was dropped meanwhile, at its deadline */
-	struct pollfd p = { .fd = silent, .events = POLLIN };
-	assert_int_equal(poll(&p, 1, 3000), 1);
-	char byte;
-	assert_int_equal(recv(silent, &byte, 1, 0), 0);
-	close(silent);
+	dropped(silent);
 	alarm(0);
 	arc_remote_bye(rm);
 	arc_remote_free(rm);

@@ -264,6 +264,22 @@ void arc_link_trust(struct arc_link *l, unsigned timeout_s)
 	(void)setsockopt(l->sk, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * An SSL_read_ex or SSL_write_ex that returned r, not 1: -errno, -ENODATA when the peer closed
+ * first; TLS's own reason kept in l->why
+ */
+static int io_failure(struct arc_link *l, int r)
+{
+	int saved = errno;
+	int e = SSL_get_error(l->ssl, r);
+	if (e == SSL_ERROR_SSL)
+		tls_reason(l->why, sizeof(l->why));
+	ERR_clear_error();
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && saved == 0))
+		return -ENODATA;
+	return e == SSL_ERROR_SYSCALL ? -saved : -ECONNRESET;
+}
+
 int arc_link_read(struct arc_link *l, void *buf, size_t len)
 {
 	if (!l->ssl)
@@ -273,15 +289,8 @@ int arc_link_read(struct arc_link *l, void *buf, size_t len)
 		size_t got = 0;
 		errno = 0;
 		int r = SSL_read_ex(l->ssl, p, len, &got);
-		if (r != 1) {
-			int e = SSL_get_error(l->ssl, r);
-			if (e == SSL_ERROR_SSL)
-				tls_reason(l->why, sizeof(l->why));
-			ERR_clear_error();
-			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
-				return -ENODATA;
-			return e == SSL_ERROR_SYSCALL && errno ? -errno : -ECONNRESET;
-		}
+		if (r != 1)
+			return io_failure(l, r);
 		p += got;
 		len -= got;
 	}
@@ -301,9 +310,10 @@ int arc_link_send(struct arc_link *l, const void *buf, size_t len)
 		errno = 0;
 		int r = SSL_write_ex(l->ssl, p, len, &put);
 		if (r != 1) {
-			int e = SSL_get_error(l->ssl, r);
-			ERR_clear_error();
-			ret = e == SSL_ERROR_SYSCALL && errno ? -errno : -ECONNRESET;
+			ret = io_failure(l, r);
+			/* a peer gone before what we sent is one that reset the connection */
+			if (ret == -ENODATA)
+				ret = -ECONNRESET;
 			break;
 		}
 		p += put;
