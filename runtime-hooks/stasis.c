@@ -135,8 +135,9 @@ int cli_usage_error(const char *command, const char *fmt, ...)
 }
 
 /*
- * One log entry as runc and crun write them with --log-format json: level, msg, RFC 3339 time;
- * msg is "<command>: <text>" when command is given.
+ * One log entry as runc and crun write them with --log-format json: level, msg, RFC 3339 time
+ * (to the microsecond: a restore's steps take milliseconds); msg is "<command>: <text>" when
+ * command is given.
  */
 static void log_json_line(FILE *f, const char *level, const char *command, const char *text)
 {
@@ -144,9 +145,11 @@ static void log_json_line(FILE *f, const char *level, const char *command, const
 	if (asprintf(&msg, "%s%s%s", command ? command : "", command ? ": " : "", text) < 0)
 		abort();
 	char when[64];
-	time_t now = time(NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
 	struct tm tm;
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime_r(&now.tv_sec, &tm));
+	snprintf(when + n, sizeof(when) - n, ".%06ldZ", now.tv_nsec / 1000);
 	fprintf(f, "{\"level\":\"%s\",\"msg\":", level);
 	cli_json_string(f, msg);
 	fprintf(f, ",\"time\":\"%s\"}\n", when);
