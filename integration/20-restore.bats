@@ -11,7 +11,7 @@ setup() {
 teardown() {
 	# the hugetlb hierarchy the cgroup test took away comes back (crun needs it)
 	ensure_crun_cgroups
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t rs8-z rs9-new; do
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs1-new rs1-again rs1-c1 rs1-c2 rs3-new rs5-runc rs5-none rs7-new rs8-s rs8-t rs8-z rs9-new rs10-new; do
 		runc delete -f "$n" >/dev/null 2>&1 || true
 		crun delete -f "$n" >/dev/null 2>&1 || true
 		[ -f "/run/stasis/$n/state.json" ] && kill -9 "$(jq -r .pid "/run/stasis/$n/state.json")" 2>/dev/null
@@ -19,7 +19,7 @@ teardown() {
 		umount "$STATE/$n/rootfs" 2>/dev/null || true
 		umount "$STATE/$n/netns" 2>/dev/null || true
 	done
-	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8 rs9; do stop_container "$n"; done
+	for n in rs1 rs2 rs3 rs4 rs5 rs6 rs7 rs8 rs9 rs10; do stop_container "$n"; done
 	rm -rf "$OUT"
 }
 
@@ -394,4 +394,33 @@ yard_dir() {
 	assert_output --regexp '^OK [0-9]+$'
 	# the restored container is in its cgroups, made through the yard's hierarchies
 	grep -Eq '^[0-9]+:memory:/stasis/rs9-new$' "/proc/$(restored_pid rs9-new)/cgroup"
+}
+
+@test "network dumps that hold nothing are not fed to CRIU's tools: no ip route or iptables restore for them, the archive keeps them, loopback is as it was" {
+	start_container runc rs10
+	data=$CT_BASE/rs10/data
+	run "$STASIS" checkpoint --export "$OUT/rs10.tar.zst" rs10
+	assert_success
+	before=$(read_counter "$data")
+	stop_container_keep_data rs10
+	# what the container's loopback-only namespace dumped: route dumps that are only their header,
+	# empty iptables dumps
+	run sh -c "tar -tvf '$OUT/rs10.tar.zst' | grep -E ' checkpoint/(route6?|ip6?tables)-[0-9]+\\.img\$'"
+	assert_success
+	assert_line --regexp ' 4 .* checkpoint/route-[0-9]+\.img$'
+	assert_line --regexp ' 0 .* checkpoint/iptables-[0-9]+\.img$'
+	restore_import "$OUT/rs10.tar.zst" rs10-new "$data" --runtime none
+	run sh -c "ls '$STATE/rs10-new/archive/checkpoint' | grep -E '^(route6?|ip6?tables)-'"
+	assert_failure
+	log=$STATE/rs10-new/restore.log
+	! grep -q "Running ip route restore" "$log"
+	! grep -q "tables-legacy-restore" "$log"
+	# the rest of the namespace was restored as before: addresses and rules by their tools
+	grep -q "Running ip addr restore" "$log"
+	pid=$(restored_pid rs10-new)
+	nsenter -t "$pid" -n ip -o addr show dev lo | grep -q "inet 127.0.0.1/8"
+	nsenter -t "$pid" -n ip route show table local | grep -q "^local 127.0.0.0/8 dev lo"
+	wait_for 50 counter_above "$data" $((before + 3))
+	run verify_workload "$data" "$pid"
+	assert_output --regexp '^OK [0-9]+$'
 }

@@ -256,7 +256,7 @@ static void lazy_requests_are_served(void **state)
 	assert_int_equal(get.nr_pages, 3);
 	unsigned char *pages = xmalloc(2 * PS_PAGE_SIZE);
 	memset(pages, 0xab, 2 * PS_PAGE_SIZE);
-	assert_int_equal(ps_lazy_reply(fd, &get, 2, pages, NULL), 0);
+	assert_int_equal(ps_lazy_reply(fd, &get, 2, pages, NULL, NULL, NULL), 0);
 	free(pages);
 	assert_int_equal(ps_lazy_next(fd, &get, NULL), 0);
 	int status;

@@ -62,7 +62,12 @@ struct ps_get {
 };
 /* The daemon's next request: 1 and *ret for a GET, 0 for CLOSE (answered), or an error. */
 int ps_lazy_next(int fd, struct ps_get *ret, struct stasis_error **err);
-/* The answer to get: n of its pages (1 <= n <= get->nr_pages), their bytes in data. */
-int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data, struct stasis_error **err);
+/*
+ * The answer to get: n of its pages (1 <= n <= get->nr_pages), their bytes in data.  On a socket
+ * with a send timeout (SO_SNDTIMEO), stalled (may be NULL) is asked each time the daemon took
+ * nothing for that long: 0 waits on, a -errno gives up with it.
+ */
+int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data, int (*stalled)(void *arg),
+		  void *arg, struct stasis_error **err);
 
 #endif

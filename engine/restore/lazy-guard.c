@@ -52,6 +52,10 @@
  */
 #define LAZY_FORK_SCAN_MS 20
 #define LAZY_DAEMON_NICE 10
+/* a reply the daemon takes nothing of for this long: the guard looks whether it, or the container, is gone */
+#define LAZY_SEND_STALL_MS 200
+/* the daemon ended with pages never asked for: how long the init may take to be seen gone */
+#define LAZY_INIT_EXIT_MS 500
 /* how long a daemon that left the page server has to end, for its status to be the reason given */
 #define LAZY_DAEMON_END_MS 1000
 /* what the kernel's anon inode of a userfaultfd reads as in /proc/PID/fd */
@@ -354,11 +358,37 @@ static _Noreturn void guard_fail(struct guard *g, int done_fd, const char *why)
 }
 
 /* The daemon ended while the container runs: every page is in (it exits 0), or the container dies. */
+/* the container's init has exited (its pidfd readable) */
+static bool init_gone(const struct guard *g)
+{
+	struct pollfd p = { .fd = g->init_pidfd, .events = POLLIN };
+	return g->init_pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* the container exited before every page was in: nothing is wrong, the helpers end */
+static _Noreturn void container_ended(struct guard *g, int done_fd)
+{
+	if (g->daemon > 0)
+		stop_daemon(g);
+	status_write(g, "stopped: the container exited before every page was in");
+	guard_exit(g, done_fd, 0);
+}
+
 static _Noreturn void daemon_ended(struct guard *g, int done_fd)
 {
 	int status;
 	int r = reap_daemon(g, &status);
 	g->daemon = -1;
+	/*
+	 * Its tasks gone, the daemon ends as well as when every page is in: which was it.  The init's
+	 * pidfd is readable only once it has exited whole, which may come after the daemon saw its
+	 * memory go: with pages never asked for, the init is given a moment.  (A task other than the
+	 * init that exited early leaves pages unasked too: the init lives on, and that is complete.)
+	 */
+	struct pollfd init = { .fd = g->init_pidfd, .events = POLLIN };
+	bool unasked = g->pages && !lazy_pages_all_served(g->pages);
+	if (g->init_pidfd >= 0 && poll(&init, 1, r == 0 && unasked ? LAZY_INIT_EXIT_MS : 0) > 0)
+		container_ended(g, done_fd);
 	if (r == 0) {
 		if (g->pages)
 			lazy_pages_done(g->pages);
@@ -445,7 +475,21 @@ static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
 }
 
 /* a request of the daemon's: 0 when served, 1 at its CLOSE (every page is in), -1 when it failed */
-static int on_daemon_request(int conn, struct lazy_pages *pages, struct stasis_error **err)
+/*
+ * A reply the daemon took nothing of for LAZY_SEND_STALL_MS: the guard must not wait in it for a
+ * daemon that will never read again (the container gone, the daemon gone): -ESRCH, -ECHILD; a
+ * daemon merely slow is waited for.
+ */
+static int reply_stalled(void *data)
+{
+	const struct guard *g = data;
+	struct pollfd p = { .fd = g->daemon_pidfd, .events = POLLIN };
+	if (init_gone(g))
+		return -ESRCH;
+	return g->daemon > 0 && poll(&p, 1, 0) > 0 ? -ECHILD : 0;
+}
+
+static int on_daemon_request(struct guard *g, int conn, struct lazy_pages *pages, struct stasis_error **err)
 {
 	struct ps_get get;
 	const void *data;
@@ -454,7 +498,7 @@ static int on_daemon_request(int conn, struct lazy_pages *pages, struct stasis_e
 	if (r == 0)
 		return 1;
 	if (r < 0 || lazy_pages_get(pages, get.pid, get.vaddr, get.nr_pages, &data, &n, err) < 0 ||
-	    ps_lazy_reply(conn, &get, n, data, err) < 0)
+	    ps_lazy_reply(conn, &get, n, data, reply_stalled, g, err) < 0)
 		return -1;
 	return 0;
 }
@@ -523,6 +567,10 @@ _Noreturn void lazy_guard_main(struct guard *g, int sk, const char *criu_path, c
 	(void)setpriority(PRIO_PROCESS, (id_t)g->daemon, LAZY_DAEMON_NICE);
 	lazy_msg_send(sk, LAZY_READY, (int32_t)getpid(), NULL);
 	int done_fd = -1, conn = ps[0];
+	/* a reply never waits unwatched: every LAZY_SEND_STALL_MS without progress, who is still there */
+	const struct timeval stall = { .tv_usec = LAZY_SEND_STALL_MS * 1000 };
+	if (conn >= 0)
+		(void)setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
 	/* read and write: no end of file when the script closes its end */
 	int hold_fd = g->hold_req ? open(g->hold_req, O_RDWR | O_NONBLOCK | O_CLOEXEC) : -1;
 	bool running = false;
@@ -552,7 +600,9 @@ _Noreturn void lazy_guard_main(struct guard *g, int sk, const char *criu_path, c
 		if (p[PFD_RESTORE].revents)
 			on_restore_msg(g, sk, &running, &done_fd);
 		if (p[PFD_PAGES].revents) {
-			int r = on_daemon_request(conn, pages, &e);
+			int r = on_daemon_request(g, conn, pages, &e);
+			if (r < 0 && running && init_gone(g))
+				container_ended(g, done_fd);
 			/* the daemon gone: what its end says is the better reason (the tasks wait meanwhile) */
 			if (r < 0 && running && g->daemon > 0 &&
 			    poll(&p[PFD_DAEMON], 1, LAZY_DAEMON_END_MS) > 0)
@@ -575,11 +625,7 @@ _Noreturn void lazy_guard_main(struct guard *g, int sk, const char *criu_path, c
 			(void)reap_daemon(g, &status);
 			g->daemon = -1;
 		}
-		if (p[PFD_INIT].revents) {
-			if (g->daemon > 0)
-				stop_daemon(g);
-			status_write(g, "stopped: the container exited before every page was in");
-			guard_exit(g, done_fd, 0);
-		}
+		if (p[PFD_INIT].revents)
+			container_ended(g, done_fd);
 	}
 }

@@ -51,7 +51,8 @@ struct lazy_pages {
 	struct lazy_map *maps;
 	size_t n_maps;
 	unsigned char *buf;
-	struct arc_remote *remote; /* the archive is a replica of one on another host */
+	struct arc_remote *remote;   /* the archive is a replica of one on another host */
+	uint64_t lazy_pages, served; /* the tasks' lazy pages, and those handed to the daemon */
 };
 
 struct lazy_pages *lazy_pages_free(struct lazy_pages *lp)
@@ -114,6 +115,8 @@ static int add_map(struct lazy_pages *lp, const char *dir, const char *file, uns
 		}
 		m.runs = xgrow(m.runs, m.n, sizeof(*m.runs));
 		m.runs[m.n++] = (struct lazy_run){ run->vaddr, run->nr_pages, off, run->flags };
+		if (pid && (run->flags & IMG_PE_LAZY))
+			lp->lazy_pages += run->nr_pages;
 		off += bytes;
 	}
 	lp->maps = xgrow(lp->maps, lp->n_maps, sizeof(*lp->maps));
@@ -179,6 +182,11 @@ static int member_chunks(struct lazy_pages *lp, size_t member, struct stasis_err
 	if (r == 0 && lp->remote)
 		r = arc_chunks_set_remote(lp->chunks[member], lp->remote, err);
 	return r;
+}
+
+bool lazy_pages_all_served(const struct lazy_pages *lp)
+{
+	return lp->served >= lp->lazy_pages;
 }
 
 void lazy_pages_done(struct lazy_pages *lp)
@@ -269,6 +277,7 @@ int lazy_pages_get(struct lazy_pages *lp, uint64_t pid, uint64_t vaddr, uint64_t
 		if (r < 0)
 			return r;
 		*ret_n = n;
+		lp->served += n;
 		return 0;
 	}
 	return error_setx(

@@ -3,6 +3,7 @@
 #ifndef STASIS_ENGINE_RESTORE_LAZY_PAGES_H
 #define STASIS_ENGINE_RESTORE_LAZY_PAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,8 @@ struct arc_tls;
 int lazy_pages_open(const char *images_dir, const char *archive_path, const struct arc_deferred *deferred,
 		    size_t n_deferred, const char *remote, const char *token, const struct arc_tls *tls,
 		    struct lazy_pages **ret, struct stasis_error **err);
+/* Every lazy page of the tasks has been handed to the daemon (each is asked for once). */
+bool lazy_pages_all_served(const struct lazy_pages *lp);
 /* Every page is in: a remote archive's server hears it is no longer needed. */
 void lazy_pages_done(struct lazy_pages *lp);
 struct lazy_pages *lazy_pages_free(struct lazy_pages *lp);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "engine/restore/netns.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -8,9 +9,11 @@
 #include <netlink/netlink.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -65,4 +68,35 @@ int netns_loopback_up_pid(pid_t pid, struct stasis_error **err)
 		return error_setx(err, EPERM, "set loopback up in the network namespace of %d (%s failed)",
 				  (int)pid, step == 1 ? "setns" : "SIOCSIFFLAGS");
 	return 0;
+}
+
+/* `ip route save`'s output is its 4-byte magic, then the routes: no more than that holds none */
+#define IP_ROUTE_DUMP_HEADER 4
+
+int netns_prune_empty_dumps(const char *images_dir)
+{
+	cleanup_closedir DIR *d = opendir(images_dir);
+	struct dirent *e;
+	int pruned = 0;
+	while (d && (e = readdir(d))) {
+		unsigned id;
+		char tail[8];
+		off_t empty;
+		/* CRIU's names (images.h): route-N.img, route6-N.img; iptables-N.img, ip6tables-N.img */
+		if ((sscanf(e->d_name, "route-%u%7s", &id, tail) == 2 ||
+		     sscanf(e->d_name, "route6-%u%7s", &id, tail) == 2) &&
+		    strcmp(tail, ".img") == 0)
+			empty = IP_ROUTE_DUMP_HEADER;
+		else if ((sscanf(e->d_name, "iptables-%u%7s", &id, tail) == 2 ||
+			  sscanf(e->d_name, "ip6tables-%u%7s", &id, tail) == 2) &&
+			 strcmp(tail, ".img") == 0)
+			empty = 0;
+		else
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size <= empty && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			pruned++;
+	}
+	return pruned;
 }

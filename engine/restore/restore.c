@@ -117,6 +117,10 @@ static int unpack(struct restore_ctx *r, struct stasis_error **err)
 			"checked, its contents cannot be",
 			r->o.import_path);
 	r->images_dir = xasprintf("%s/" ARCHIVE_CHECKPOINT_DIR, r->archive_dir);
+	int pruned = netns_prune_empty_dumps(r->images_dir);
+	if (pruned)
+		ctx_log(r->ctx, STASIS_LOG_DEBUG, "restore `%s`: %d network dumps that hold nothing left out",
+			r->o.id, pruned);
 
 	cleanup_free char *text = NULL;
 	size_t len = 0;
