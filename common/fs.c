@@ -181,8 +181,12 @@ enum put_way {
 	PUT_SEND,   /* send(MSG_NOSIGNAL): a socket whose peer may be gone */
 };
 
-/* all of len bytes, retrying short writes and EINTR: 0 or -errno */
-static int put_all(int fd, const void *data, size_t len, off_t off, enum put_way way)
+/*
+ * all of len bytes, retrying short writes and EINTR: 0 or -errno; a send that timed out
+ * (SO_SNDTIMEO) asks stalled, when there is one, whether to go on
+ */
+static int put_all(int fd, const void *data, size_t len, off_t off, enum put_way way,
+		   int (*stalled)(void *arg), void *arg)
 {
 	for (size_t done = 0; done < len;) {
 		const char *p = (const char *)data + done;
@@ -191,6 +195,12 @@ static int put_all(int fd, const void *data, size_t len, off_t off, enum put_way
 					      : write(fd, p, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stalled) {
+			int r = stalled(arg);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (n < 0)
 			return -errno;
 		done += (size_t)n;
@@ -207,7 +217,7 @@ int fd_reopen(int fd, int flags)
 
 int pwrite_all(int fd, const void *data, size_t len, off_t off)
 {
-	return put_all(fd, data, len, off, PUT_PWRITE);
+	return put_all(fd, data, len, off, PUT_PWRITE, NULL, NULL);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags,
@@ -281,12 +291,17 @@ void random_suffix(char *buf, size_t len)
 
 int write_all(int fd, const void *data, size_t len)
 {
-	return put_all(fd, data, len, 0, PUT_WRITE);
+	return put_all(fd, data, len, 0, PUT_WRITE, NULL, NULL);
 }
 
 int send_all(int sk, const void *data, size_t len)
 {
-	return put_all(sk, data, len, 0, PUT_SEND);
+	return put_all(sk, data, len, 0, PUT_SEND, NULL, NULL);
+}
+
+int send_all_watched(int sk, const void *data, size_t len, int (*stalled)(void *arg), void *arg)
+{
+	return put_all(sk, data, len, 0, PUT_SEND, stalled, arg);
 }
 
 int read_exact(int fd, void *buf, size_t len)

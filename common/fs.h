@@ -63,6 +63,11 @@ int pwrite_all(int fd, const void *data, size_t len, off_t off);
 int write_all(int fd, const void *data, size_t len);
 /* write_all for a socket whose peer may be gone: EPIPE, never a SIGPIPE for the whole process. */
 int send_all(int sk, const void *data, size_t len);
+/*
+ * send_all on a socket with a send timeout (SO_SNDTIMEO): each time the peer took nothing for
+ * that long, stalled(arg) says whether to wait on (0) or give up (its -errno).
+ */
+int send_all_watched(int sk, const void *data, size_t len, int (*stalled)(void *arg), void *arg);
 /* Reads exactly len bytes (pipes and sockets too), retrying short reads and EINTR; 0, -errno, or
  * -ENODATA when the stream ends first. */
 int read_exact(int fd, void *buf, size_t len);

@@ -206,7 +206,7 @@ struct arc_link *arc_link_accept(int sk, struct arc_tls_server *s)
 			ERR_clear_error();
 			SSL_free(l->ssl);
 			l->ssl = NULL;
-			l->want_write = true; /* marks the failure: the handshake fails at once */
+			/* the handshake fails at once */
 			l->sk = -1;
 			close(sk);
 		}

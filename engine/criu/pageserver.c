@@ -148,26 +148,6 @@ int ps_lazy_next(int fd, struct ps_get *ret, struct stasis_error **err)
 	}
 }
 
-/* len bytes to the daemon; each time it took nothing within the socket's send timeout, stalled says */
-static int send_watched(int fd, const void *data, size_t len, int (*stalled)(void *arg), void *arg)
-{
-	for (size_t done = 0; done < len;) {
-		ssize_t n = send(fd, (const char *)data + done, len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stalled) {
-			int r = stalled(arg);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data, int (*stalled)(void *arg),
 		  void *arg, struct stasis_error **err)
 {
@@ -177,8 +157,8 @@ int ps_lazy_reply(int fd, const struct ps_get *get, uint64_t n, const void *data
 		.vaddr = get->vaddr,
 		.dst_id = get->pid,
 	};
-	int r = send_watched(fd, &iov, sizeof(iov), stalled, arg);
+	int r = send_all_watched(fd, &iov, sizeof(iov), stalled, arg);
 	if (r == 0)
-		r = send_watched(fd, data, (size_t)n * PS_PAGE_SIZE, stalled, arg);
+		r = send_all_watched(fd, data, (size_t)n * PS_PAGE_SIZE, stalled, arg);
 	return r < 0 ? error_set(err, -r, "page server: pages for criu lazy-pages") : 0;
 }

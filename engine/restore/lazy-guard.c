@@ -357,12 +357,11 @@ static _Noreturn void guard_fail(struct guard *g, int done_fd, const char *why)
 	guard_exit(g, done_fd, 1);
 }
 
-/* The daemon ended while the container runs: every page is in (it exits 0), or the container dies. */
-/* the container's init has exited (its pidfd readable) */
-static bool init_gone(const struct guard *g)
+/* the container's init has exited (its pidfd readable), or does within wait_ms */
+static bool init_gone(const struct guard *g, int wait_ms)
 {
 	struct pollfd p = { .fd = g->init_pidfd, .events = POLLIN };
-	return g->init_pidfd >= 0 && poll(&p, 1, 0) > 0;
+	return g->init_pidfd >= 0 && poll(&p, 1, wait_ms) > 0;
 }
 
 /* the container exited before every page was in: nothing is wrong, the helpers end */
@@ -374,6 +373,7 @@ static _Noreturn void container_ended(struct guard *g, int done_fd)
 	guard_exit(g, done_fd, 0);
 }
 
+/* The daemon ended while the container runs: every page is in (it exits 0), or the container dies. */
 static _Noreturn void daemon_ended(struct guard *g, int done_fd)
 {
 	int status;
@@ -385,9 +385,8 @@ static _Noreturn void daemon_ended(struct guard *g, int done_fd)
 	 * memory go: with pages never asked for, the init is given a moment.  (A task other than the
 	 * init that exited early leaves pages unasked too: the init lives on, and that is complete.)
 	 */
-	struct pollfd init = { .fd = g->init_pidfd, .events = POLLIN };
 	bool unasked = g->pages && !lazy_pages_all_served(g->pages);
-	if (g->init_pidfd >= 0 && poll(&init, 1, r == 0 && unasked ? LAZY_INIT_EXIT_MS : 0) > 0)
+	if (init_gone(g, r == 0 && unasked ? LAZY_INIT_EXIT_MS : 0))
 		container_ended(g, done_fd);
 	if (r == 0) {
 		if (g->pages)
@@ -474,7 +473,6 @@ static void on_restore_msg(struct guard *g, int sk, bool *running, int *done_fd)
 	}
 }
 
-/* a request of the daemon's: 0 when served, 1 at its CLOSE (every page is in), -1 when it failed */
 /*
  * A reply the daemon took nothing of for LAZY_SEND_STALL_MS: the guard must not wait in it for a
  * daemon that will never read again (the container gone, the daemon gone): -ESRCH, -ECHILD; a
@@ -484,11 +482,12 @@ static int reply_stalled(void *data)
 {
 	const struct guard *g = data;
 	struct pollfd p = { .fd = g->daemon_pidfd, .events = POLLIN };
-	if (init_gone(g))
+	if (init_gone(g, 0))
 		return -ESRCH;
 	return g->daemon > 0 && poll(&p, 1, 0) > 0 ? -ECHILD : 0;
 }
 
+/* a request of the daemon's: 0 when served, 1 at its CLOSE (every page is in), -1 when it failed */
 static int on_daemon_request(struct guard *g, int conn, struct lazy_pages *pages, struct stasis_error **err)
 {
 	struct ps_get get;
@@ -601,7 +600,7 @@ _Noreturn void lazy_guard_main(struct guard *g, int sk, const char *criu_path, c
 			on_restore_msg(g, sk, &running, &done_fd);
 		if (p[PFD_PAGES].revents) {
 			int r = on_daemon_request(g, conn, pages, &e);
-			if (r < 0 && running && init_gone(g))
+			if (r < 0 && running && init_gone(g, 0))
 				container_ended(g, done_fd);
 			/* the daemon gone: what its end says is the better reason (the tasks wait meanwhile) */
 			if (r < 0 && running && g->daemon > 0 &&

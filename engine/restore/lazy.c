@@ -97,8 +97,12 @@ int lazy_prepare(struct restore_ctx *r, struct lazy_source *ret, struct stasis_e
 	}
 	if (rc < 0)
 		return error_adopt(err, &why, rc);
-	*ret = (struct lazy_source){ r->o.import_path, r->import.deferred,     r->import.n_deferred,
-				     r->o.page_server, r->o.page_server_token, restore_page_server_tls(r) };
+	*ret = (struct lazy_source){ .archive_path = r->o.import_path,
+				     .deferred = r->import.deferred,
+				     .n_deferred = r->import.n_deferred,
+				     .remote = r->o.page_server,
+				     .token = r->o.page_server_token,
+				     .tls = restore_page_server_tls(r) };
 	return 0;
 }
 
